@@ -1,0 +1,104 @@
+"""The FastAPI application factory and its lifespan (one DB pool, one Redis client per process)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from redis.asyncio import Redis
+
+from api import health
+from api.db import Database
+from api.errors import install_error_handlers
+from api.middleware import BodySizeLimit
+from api.settings import Settings, load_settings
+from api.storage import resolve_storage
+
+log = logging.getLogger(__name__)
+
+OPENAPI_TAGS = [
+    {"name": "auth", "description": "Email + password authentication and session management."},
+    {"name": "api-keys", "description": "Create, list, revoke, and reset Infrence API keys."},
+    {"name": "credits", "description": "Read-only credit balance for dashboard and public API."},
+    {"name": "dashboard", "description": "Usage charts and recent-jobs sidebar for the SPA."},
+    {"name": "logs", "description": "Activity log rows for the dashboard /logs page."},
+    {"name": "settings", "description": "Profile, password, and marketing preferences."},
+    {"name": "support", "description": "Support and billing-issue ticket submission."},
+    {"name": "billing", "description": "Stripe Checkout, Customer Portal, packs, and payment history."},
+    {"name": "research", "description": "Public deep-research API (`/v1/research`)."},
+    {"name": "playground", "description": "Dashboard playground — JWT-authenticated proxy for research runs."},
+    {"name": "admin", "description": "Admin operator surface — gated by `users.is_admin`."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+# Background services started with the app (in-process workers, webhook sender, ...). Each is
+# an async callable taking the app and returning an async "stop" callable.
+BackgroundService = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+def _routers():
+    """Every domain's router, in contract order. Imported lazily so `openapi` stays cheap."""
+    return [health.router]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    storage = resolve_storage(settings)
+    db = Database(storage.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    await db.open()
+    redis = Redis.from_url(storage.redis_url, decode_responses=True, health_check_interval=30)
+    app.state.db, app.state.redis = db, redis
+    stops = [await start(app) for start in app.state.background_services]
+    try:
+        yield
+    finally:
+        for stop in reversed(stops):
+            await stop()
+        await redis.aclose()
+        await db.close()
+
+
+def create_app(settings: Settings | None = None,
+               background_services: list[BackgroundService] | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    app = FastAPI(title="Infrence API", version="0.1.0",
+                  description="Deep Research API + dashboard for Infrence.",
+                  openapi_tags=OPENAPI_TAGS, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.background_services = list(background_services or [])
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema, with validation errors declared as the 400s they are (never 422)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes, tags=app.openapi_tags)
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None and "400" not in responses:
+                responses["400"] = {"description": "Bad request",
+                                    "content": {"application/json": {
+                                        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    security_schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    security_schemes.setdefault("bearer_jwt", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    security_schemes.setdefault("bearer_api_key", {"type": "http", "scheme": "bearer", "bearerFormat": "API Key"})
+    components = schema["components"].setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    components.setdefault("ErrorBody", {
+        "type": "object", "required": ["detail", "code"],
+        "properties": {"detail": {"type": "string"}, "code": {"type": "string"}}})
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,108 @@
+"""The `infrence` command line: serve, worker, migrate, admin, openapi (and research, eval, ledger)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+
+import typer
+
+from api.settings import Settings, SettingsError, load_settings
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Infrence: a Deep Research API.")
+admin_app = typer.Typer(no_args_is_help=True, help="Operator commands.")
+app.add_typer(admin_app, name="admin")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One clear line on stderr and a non-zero exit, never a traceback."""
+    typer.echo(f"infrence: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), code=2)
+        raise  # unreachable
+
+
+def migrated_database_url(settings: Settings) -> str:
+    """Start or join storage, then apply pending migrations; exit cleanly when PostgreSQL is down."""
+    import psycopg
+
+    from api.migrate import apply_migrations
+    from api.storage import resolve_storage
+
+    try:
+        urls = resolve_storage(settings)
+        apply_migrations(urls.database_url)
+    except psycopg.OperationalError as exc:
+        fail(f"cannot connect to PostgreSQL: {str(exc).splitlines()[0]}")
+    except Exception as exc:  # embedded servers failing to start
+        fail(f"cannot start storage: {type(exc).__name__}: {exc}")
+    return urls.database_url
+
+
+def exit_normally_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit so atexit hooks run and the embedded servers stop
+    (uvicorn re-raises the signal after its graceful shutdown; the default action would
+    kill the process before they run)."""
+    import signal
+
+    def _exit(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+          port: int = typer.Option(8000, help="TCP port."),
+          workers: int = typer.Option(2, min=0, help="In-process research workers.")) -> None:
+    """Run the API (migrating first) with N in-process research workers."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.runtime import background_services_for
+
+    configure_logging()
+    exit_normally_on_sigterm()
+    settings = settings_or_exit()
+    migrated_database_url(settings)
+    application = create_app(settings, background_services=background_services_for(settings, workers))
+    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    configure_logging()
+    migrated_database_url(settings_or_exit())
+    typer.echo("migrations applied")
+
+
+@app.command()
+def openapi() -> None:
+    """Print the app's OpenAPI JSON (touches no database)."""
+    from api.app import create_app
+
+    json.dump(create_app(settings_or_exit()).openapi(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

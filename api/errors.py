@@ -1,0 +1,160 @@
+"""Domain errors and the one place that turns every error into `{"detail", "code"}` JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    code: str
+
+
+class DomainError(Exception):
+    """Raised by services; mapped to an HTTP answer by `install_error_handlers`."""
+
+    status_code = 400
+    code = "bad_request"
+    detail = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail or self.detail)
+        self.detail = detail or self.detail
+        self.headers = headers
+        self.extra = extra
+
+
+class InvalidRequest(DomainError):
+    status_code = 400
+    code = "invalid_request"
+
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any):
+        errors = [{"field": field, "message": detail}] if field else []
+        super().__init__(detail, errors=errors, **extra)
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+    detail = "Not authenticated"
+
+    def __init__(self, detail: str | None = None, **extra: Any):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extra)
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+    detail = "Forbidden"
+
+
+class AccountSuspended(Forbidden):
+    code = "account_suspended"
+    detail = "This account is suspended"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+    detail = "Not found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+    detail = "Conflict"
+
+
+class InsufficientCredits(DomainError):
+    status_code = 402
+    code = "insufficient_credits"
+    detail = "Insufficient credits"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+    detail = "Request body too large"
+
+
+class RateLimited(DomainError):
+    status_code = 429
+    code = "rate_limited"
+    detail = "Too many requests"
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    code = "service_unavailable"
+    detail = "Service temporarily unavailable"
+
+
+def error_json(status_code: int, detail: str, code: str, headers: dict[str, str] | None = None,
+               **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status_code, headers=headers)
+
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+                 415: "unsupported_media_type", 429: "rate_limited", 503: "service_unavailable"}
+
+_DESCRIPTIONS = {400: "Bad request", 401: "Not authenticated", 402: "Insufficient credits",
+                 403: "Forbidden", 404: "Not found", 409: "Conflict", 413: "Request body too large",
+                 429: "Too many requests", 500: "Server error", 503: "Service unavailable"}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for error statuses, all with the ErrorBody shape."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS.get(code, "Error")} for code in codes}
+
+
+def _field_name(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return error_json(exc.status_code, exc.detail, exc.code, exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid")}
+                  for e in exc.errors()]
+        fields = sorted({e["field"] for e in errors})
+        detail = f"Invalid request: {', '.join(fields)}" if fields else "Invalid request"
+        return error_json(400, detail, "invalid_request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return error_json(exc.status_code, detail, code, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_database_outage(exc):
+            log.warning("database unavailable during %s %s", request.method, request.url.path)
+            return error_json(503, "Database unavailable, try again shortly", "database_unavailable",
+                              {"Retry-After": "2"})
+        log.exception("unhandled error during %s %s", request.method, request.url.path)
+        return error_json(500, "Internal server error", "internal_error")
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    import psycopg
+    import psycopg_pool
+    import redis.exceptions
+
+    return isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout,
+                            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))

@@ -1,0 +1,86 @@
+"""One settings object for every process, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class SettingsError(RuntimeError):
+    """A configuration that must not start (printed as one line by the CLI)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    env: Literal["dev", "production"] = Field("dev", validation_alias=_env("INFRENCE_ENV"))
+    data_dir: Path = Field(Path(".infrence"), validation_alias=_env("INFRENCE_DATA_DIR"))
+    public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("INFRENCE_PUBLIC_URL"))
+
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    db_pool_min: int = Field(2, validation_alias=_env("INFRENCE_DB_POOL_MIN"))
+    db_pool_max: int = Field(20, validation_alias=_env("INFRENCE_DB_POOL_MAX"))
+
+    jwt_secret: str = Field(DEV_JWT_SECRET, repr=False, validation_alias=_env("JWT_SECRET"))
+
+    smtp_host: str | None = Field(None, validation_alias=_env("SMTP_HOST"))
+    smtp_port: int = Field(587, validation_alias=_env("SMTP_PORT"))
+    smtp_username: str | None = Field(None, validation_alias=_env("SMTP_USERNAME"))
+    smtp_password: str | None = Field(None, repr=False, validation_alias=_env("SMTP_PASSWORD"))
+    smtp_tls: bool = Field(True, validation_alias=_env("SMTP_TLS"))
+    mail_from: str = Field("Infrence <no-reply@infrence.local>", validation_alias=_env("MAIL_FROM"))
+
+    openai_api_key: str | None = Field(None, repr=False, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    tavily_api_key: str | None = Field(None, repr=False, validation_alias=_env("TAVILY_API_KEY"))
+    tavily_api_base: str | None = Field(None, validation_alias=_env("TAVILY_API_BASE"))
+    corpus_dir: Path | None = Field(None, validation_alias=_env("INFRENCE_CORPUS_DIR"))
+
+    stripe_secret_key: str | None = Field(None, repr=False, validation_alias=_env("STRIPE_SECRET_KEY"))
+    stripe_webhook_secret: str | None = Field(None, repr=False, validation_alias=_env("STRIPE_WEBHOOK_SECRET"))
+    stripe_api_base: str | None = Field(None, validation_alias=_env("STRIPE_API_BASE"))
+
+    sync_max_secs: int = Field(60, validation_alias=_env("INFRENCE_SYNC_MAX_SECS"))
+    allow_private_urls: bool = Field(False, validation_alias=_env("INFRENCE_ALLOW_PRIVATE_URLS"))
+    signup_grant_credits: int = Field(100, ge=0, validation_alias=_env("INFRENCE_SIGNUP_GRANT_CREDITS"))
+    checkpoint_retention_days: int = Field(7, ge=0, validation_alias=_env("INFRENCE_CHECKPOINT_RETENTION_DAYS"))
+    max_body_bytes: int = Field(1024 * 1024, validation_alias=_env("INFRENCE_MAX_BODY_BYTES"))
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> "Settings":
+        if self.env == "production" and (not self.jwt_secret or self.jwt_secret == DEV_JWT_SECRET):
+            raise SettingsError("INFRENCE_ENV=production needs JWT_SECRET set to a strong secret")
+        if self.env == "production" and self.allow_private_urls:
+            raise SettingsError("INFRENCE_ALLOW_PRIVATE_URLS is for dev and tests, not production")
+        return self
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings; a ValidationError wrapping SettingsError is unwrapped to one clear message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        for err in exc.errors():
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, SettingsError):
+                raise cause from None
+        raise SettingsError(str(exc).replace("\n", " ")) from None

