@@ -96,8 +96,9 @@ class Usage:
 
 
 def usage_of(result: Mapping[str, Any]) -> Usage:
-    """Spend and counters. Assumed: `usage` {cost_usd?, elapsed_secs?, waves?, searches?, pages?},
-    falling back to the top-level `cost_usd`, `latency_ms` and `wave_count` of ResearchResult."""
+    """Spend and counters. The top-level `cost_usd` of ResearchResult wins; otherwise assumed:
+    `usage` {cost_usd?, elapsed_secs?, waves?, searches?, pages?}, falling back to the top-level
+    `latency_ms` and `wave_count`."""
     usage = result.get("usage") or {}
 
     def pick(*values):
@@ -105,7 +106,7 @@ def usage_of(result: Mapping[str, Any]) -> Usage:
 
     latency_ms = result.get("latency_ms")
     return Usage(
-        cost_usd=pick(usage.get("cost_usd"), result.get("cost_usd")),
+        cost_usd=pick(result.get("cost_usd"), usage.get("cost_usd")),
         elapsed_secs=pick(usage.get("elapsed_secs"), usage.get("wallclock_secs"),
                           latency_ms / 1000 if latency_ms is not None else None),
         waves=pick(usage.get("waves"), result.get("wave_count")),
