@@ -1,0 +1,97 @@
+"""Per-field basis of a typed object: for every leaf (nested objects and array elements
+included), the claims that support its value and how strongly.
+
+Deterministic for every reasoner: a value is matched to claims by BM25 over their terms;
+confidence is `high` when the value appears verbatim in a quote or its terms are fully covered
+by claims from two sources, `medium` when most of its terms are, `low` otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from graph.providers.text import bm25_scores, clip, sentences, squash, terms
+from graph.state import Claim, SourceMeta
+
+QUOTE_CHARS = 500
+MAX_CITATIONS = 4
+CONFIDENCE_ORDER = ("low", "medium", "high")
+_CITATION_PATH = re.compile(r"(^|\.)citations\[\d+\]$")
+
+
+def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, value) of every leaf; paths read like `key_findings[0].claim`."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from leaves(item, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def build_basis(typed: Any, claims: list[Claim], sources: dict[str, SourceMeta], cited: list[str]) -> list[dict[str, Any]]:
+    claim_terms = [terms(f"{c['text']} {c['quote']}") for c in claims]
+    basis = []
+    for path, value in leaves(typed):
+        if value is None or value == "":
+            continue
+        if _CITATION_PATH.search(path) and isinstance(value, int) and 1 <= value <= len(cited):
+            url = cited[value - 1]
+            supporting = [c for c in claims if c["url"] == url][:1]
+            basis.append(_entry(path, supporting, sources, "high" if supporting else "medium"))
+            continue
+        basis.append(_match(path, value, claims, claim_terms, sources))
+    return basis
+
+
+def _match(path: str, value: Any, claims: list[Claim], claim_terms: list[list[str]],
+           sources: dict[str, SourceMeta]) -> dict[str, Any]:
+    """Each sentence of the value is matched on its own; the field is as strong as its weakest one."""
+    text = squash(str(value))
+    field_terms = terms(re.sub(r"\[\d+\]", " ", path).replace(".", " ").replace("_", " "))
+    parts = sentences(text, min_chars=1) if len(text) > 80 else []
+    supporting: list[Claim] = []
+    levels = []
+    for part in parts or [text]:
+        found, level = _support(part, field_terms, claims, claim_terms)
+        levels.append(level)
+        supporting += [c for c in found if c not in supporting]
+    confidence = min(levels, key=CONFIDENCE_ORDER.index) if levels else "low"
+    return _entry(path, supporting[:MAX_CITATIONS], sources, confidence)
+
+
+def _support(text: str, field_terms: list[str], claims: list[Claim],
+             claim_terms: list[list[str]]) -> tuple[list[Claim], str]:
+    value_terms = set(terms(text))
+    scores = bm25_scores(list(value_terms) + field_terms, claim_terms)
+    best: list[int] = []
+    for i in sorted(range(len(claims)), key=lambda i: (-scores[i], i)):
+        if scores[i] <= 0 or len(best) == 2 or (best and scores[i] < scores[best[0]] / 2):
+            break
+        if all(claims[j]["url"] != claims[i]["url"] for j in best):
+            best.append(i)
+    if not best:
+        return [], "low"
+    needle = text.lower().rstrip(".!?")
+    verbatim = len(needle) >= 3 and any(needle in squash(claims[i]["quote"]).lower() for i in best)
+    coverage = [len(value_terms & set(claim_terms[i])) / len(value_terms) if value_terms else 0.0 for i in best]
+    if verbatim or (len(best) == 2 and min(coverage) >= 0.8):
+        level = "high"
+    elif max(coverage) >= 0.5:
+        level = "medium"
+    else:
+        level = "low"
+    return [claims[i] for i in best], level
+
+
+def _entry(path: str, supporting: list[Claim], sources: dict[str, SourceMeta], confidence: str) -> dict[str, Any]:
+    return {
+        "field": path,
+        "citations": [{"url": c["url"], "title": sources.get(c["url"], {}).get("title", c["url"]),
+                       "quote": clip(squash(c["quote"]), QUOTE_CHARS)} for c in supporting],
+        "confidence": confidence,
+    }

@@ -1,0 +1,49 @@
+"""The research graph: plan -> gate -> wave x N (Send) -> gate ... -> synthesise -> critic -> cast.
+
+    graph = build_graph(checkpointer)        # a compiled graph; the worker runs it with
+    await graph.ainvoke({"question": q, "mode": m, "response_schema": s},
+                        config={"configurable": {"thread_id": job_id}, "recursion_limit": 64,
+                                "max_concurrency": 16},
+                        context=build_context(settings, budgets), durability="sync")
+
+Resume after a crash: `graph.ainvoke(None, same config, context=<rebuilt>)` re-runs only the
+unfinished branches of the interrupted wave. The module-level `graph` (no checkpointer) is what
+`langgraph.json` exports for `langgraph dev`; importing it needs no key and opens no connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from graph.context import ResearchContext
+from graph.nodes.cast import cast
+from graph.nodes.critic import critic
+from graph.nodes.gate import gate
+from graph.nodes.plan import plan
+from graph.nodes.synthesise import synthesise
+from graph.nodes.wave import wave
+from graph.state import ResearchInput, ResearchState
+
+RECURSION_LIMIT = 64  # steps: plan + 2 per wave (max 8) + synthesise/critic twice + cast, with room
+
+
+def build_graph(checkpointer: Any = None, *, name: str = "research") -> Any:
+    """Compile the research graph, optionally with a checkpointer (e.g. AsyncPostgresSaver)."""
+    builder = StateGraph(ResearchState, context_schema=ResearchContext, input_schema=ResearchInput)
+    builder.add_node("plan", plan)
+    builder.add_node("gate", gate, destinations=("wave", "synthesise"))
+    builder.add_node("wave", wave)
+    builder.add_node("synthesise", synthesise)
+    builder.add_node("critic", critic, destinations=("synthesise", "cast"))
+    builder.add_node("cast", cast)
+    builder.add_edge(START, "plan")
+    builder.add_edge("plan", "gate")
+    builder.add_edge("wave", "gate")
+    builder.add_edge("synthesise", "critic")
+    builder.add_edge("cast", END)
+    return builder.compile(checkpointer=checkpointer, name=name)
+
+
+graph = build_graph()

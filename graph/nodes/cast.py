@@ -1,0 +1,46 @@
+"""cast: the brief as a typed object — the client's JSON Schema, or the default one — plus its basis."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from graph.basis import build_basis
+from graph.budget import add_spend
+from graph.citations import cited_sources, default_typed
+from graph.context import ResearchContext
+from graph.events import CAST, emit, progress
+from graph.nodes.common import final_stage_budget
+from graph.providers.reasoning import TypedOutputError
+from graph.state import ResearchState, live_claims
+
+
+async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
+    from jsonschema import Draft202012Validator
+
+    ctx = runtime.context
+    schema = state.get("response_schema")
+    claims = live_claims(state)
+    sources = state.get("sources") or {}
+    cited = state.get("cited") or []
+    budget = final_stage_budget(state, runtime)
+    repairs = 0
+    if schema is None:
+        typed = default_typed(state["question"], state.get("brief") or "", claims)
+    else:
+        numbered = cited_sources(cited, claims, sources)
+        try:
+            typed, repairs = await ctx.reasoner.cast(state["question"], schema, state.get("brief") or "",
+                                                     numbered, budget)
+            errors = list(Draft202012Validator(schema).iter_errors(typed))
+            if errors:  # never hand back an invalid object, whatever the reasoner claims
+                raise TypedOutputError(f"cast output does not validate: {errors[0].message}")
+        except TypedOutputError as exc:
+            emit(runtime, CAST, {"schema": "custom", "valid": False, "repairs": repairs, "error": str(exc)})
+            raise
+    basis = build_basis(typed, claims, sources, cited)
+    emit(runtime, CAST, {"schema": "custom" if schema is not None else "default", "valid": True,
+                         "repairs": repairs, "fields": len(basis)})
+    progress(runtime, "cast", add_spend(state.get("spend"), budget.meter.spend), ctx.budgets, state["started_at"],
+             state.get("waves_done", 0))
+    return {"typed": typed, "basis": basis, "cast_repairs": repairs, "spend": budget.meter.spend,
+            "errors": budget.errors}

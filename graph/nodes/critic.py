@@ -1,0 +1,57 @@
+"""critic: check every cited claim's quote against its source and that the brief answers the
+question; send the brief back for one revision at most."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from graph.budget import add_spend
+from graph.citations import markers_in
+from graph.context import ResearchContext
+from graph.events import CRITIC, emit, progress
+from graph.nodes.common import final_stage_budget
+from graph.providers.text import find_verbatim
+from graph.state import ResearchState, live_claims
+
+MAX_REVISIONS = 1
+
+
+async def critic(state: ResearchState, runtime: Runtime[ResearchContext]) -> Command:
+    ctx = runtime.context
+    brief = state.get("brief") or ""
+    cited = state.get("cited") or []
+    claims = live_claims(state)
+    dropped, unverifiable = [], 0
+    for claim in claims:
+        if claim["url"] not in cited:
+            continue
+        text = await ctx.pages.aget(claim["url"])
+        if text is None:
+            unverifiable += 1  # page not on this host (resumed elsewhere); checked when extracted
+        elif find_verbatim(claim["quote"], text) is None:
+            dropped.append(claim["id"])
+    standing = {c["url"] for c in claims if c["id"] not in dropped}
+    unsupported = sorted({n for n in markers_in(brief) if n > len(cited) or cited[n - 1] not in standing})
+
+    budget = final_stage_budget(state, runtime)
+    critique = await ctx.reasoner.critique(state["question"], brief, budget)
+    notes = list(critique.notes)
+    if dropped:
+        notes.append(f"{len(dropped)} claims were dropped: their quotes are not in their sources")
+    if unsupported:
+        notes.append(f"citations {unsupported} have no verified claim behind them")
+    revisions = state.get("revisions", 0)
+    # The offline writer is deterministic: without dropped claims a rewrite would change nothing.
+    can_improve = bool(dropped or unsupported) or (not critique.answers_question and ctx.reasoner.name != "offline")
+    revise = can_improve and revisions < MAX_REVISIONS and bool(claims)
+    emit(runtime, CRITIC, {"verified": len(claims) - len(dropped) - unverifiable, "dropped": len(dropped),
+                           "unverifiable": unverifiable, "unsupported_citations": unsupported,
+                           "answers_question": critique.answers_question, "revise": revise, "notes": notes})
+    progress(runtime, "critic", add_spend(state.get("spend"), budget.meter.spend), ctx.budgets, state["started_at"],
+             state.get("waves_done", 0))
+    update = {"dropped_claims": (state.get("dropped_claims") or []) + dropped, "critic_notes": notes,
+              "spend": budget.meter.spend, "errors": budget.errors}
+    if revise:
+        return Command(goto="synthesise", update={**update, "revisions": revisions + 1})
+    return Command(goto="cast", update=update)

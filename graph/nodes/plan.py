@@ -1,0 +1,33 @@
+"""plan: turn the question into the first queries."""
+
+from __future__ import annotations
+
+import time
+
+from langgraph.runtime import Runtime
+
+from graph.budget import Meter, wave_deadline
+from graph.context import ResearchContext
+from graph.events import PLAN, emit, progress
+from graph.providers.reasoning import StepBudget
+from graph.state import ResearchState
+
+
+async def plan(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
+    ctx = runtime.context
+    budgets = ctx.budgets
+    question = (state.get("question") or "").strip()
+    if not question:
+        raise ValueError("question must not be empty")
+    started = state.get("started_at") or time.time()
+    # Planning may spend only what the synthesis reserve and one wave's search leave free.
+    meter = Meter(cost_limit_micros=budgets.max_cost_micros - budgets.synthesis_cost_reserve_micros
+                  - ctx.prices.search(ctx.search.name))
+    budget = StepBudget(meter, wave_deadline(started, budgets))
+    wanted = budgets.branches * min(budgets.max_waves, 2)
+    queries = await ctx.reasoner.plan(question, wanted, budget)
+    emit(runtime, PLAN, {"queries": queries, "reasoner": ctx.reasoner.name, "search": ctx.search.name,
+                         "budgets": budgets.as_dict()})
+    progress(runtime, "plan", meter.spend, budgets, started, 0)
+    return {"question": question, "started_at": started, "pending_queries": queries, "waves_done": 0,
+            "spend": meter.spend, "errors": budget.errors, "revisions": 0}

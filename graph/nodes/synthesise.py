@@ -1,0 +1,28 @@
+"""synthesise: write the cited Markdown brief from the claims still standing."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from graph.budget import add_spend
+from graph.citations import number_for_writer, renumber
+from graph.context import ResearchContext
+from graph.events import SYNTHESIS_STARTED, emit, progress
+from graph.nodes.common import final_stage_budget
+from graph.state import ResearchState, live_claims
+
+
+async def synthesise(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
+    ctx = runtime.context
+    claims = live_claims(state)
+    numbered = number_for_writer(state["question"], claims, state.get("sources") or {})
+    budget = final_stage_budget(state, runtime)
+    emit(runtime, SYNTHESIS_STARTED, {"claims": len(claims), "sources": len(numbered),
+                                      "revision": state.get("revisions", 0),
+                                      "seconds_left": round(budget.seconds_left(), 3),
+                                      "cost_left_usd": (budget.meter.remaining_micros() or 0) / 1_000_000})
+    brief = await ctx.reasoner.write(state["question"], numbered, state.get("critic_notes") or [], budget)
+    brief, cited = renumber(brief, numbered)
+    progress(runtime, "synthesise", add_spend(state.get("spend"), budget.meter.spend), ctx.budgets,
+             state["started_at"], state.get("waves_done", 0))
+    return {"brief": brief, "cited": cited, "spend": budget.meter.spend, "errors": budget.errors}

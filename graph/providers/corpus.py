@@ -1,0 +1,130 @@
+"""A local document corpus as a search engine: SQLite FTS5 with bm25 ranking.
+
+A folder of .md .txt .rst .html .pdf files is indexed (main text extracted) into one SQLite
+file under the data dir, re-indexed incrementally by mtime and size. Search is read-only
+and runs in a thread so the event loop never blocks on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from graph.providers.extract import DOCUMENT_SUFFIXES, document_text
+from graph.providers.text import terms
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    title, body, content='documents', content_rowid='id', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS documents_ai AFTER INSERT ON documents BEGIN
+    INSERT INTO documents_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_ad AFTER DELETE ON documents BEGIN
+    INSERT INTO documents_fts(documents_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+END;
+"""
+SEARCH_SQL = """
+SELECT d.path, d.title, d.body, snippet(documents_fts, 1, '', '', '…', 40) AS snippet,
+       bm25(documents_fts, 4.0, 1.0) AS rank
+FROM documents_fts JOIN documents d ON d.id = documents_fts.rowid
+WHERE documents_fts MATCH :query
+ORDER BY rank LIMIT :limit
+"""
+_FTS_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class CorpusHit:
+    path: Path
+    title: str
+    body: str
+    snippet: str
+    score: float
+
+
+def index_path_for(corpus_dir: Path, data_dir: Path) -> Path:
+    """One index file per corpus folder, under the data dir."""
+    key = hashlib.sha1(str(corpus_dir.resolve()).encode()).hexdigest()[:12]
+    return data_dir / "corpus-index" / f"{corpus_dir.name}-{key}.sqlite"
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 OR-query of the text's content words, each quoted (no syntax can leak in)."""
+    wanted = set(terms(text))
+    words = [w for w in dict.fromkeys(_FTS_WORD.findall(text.lower())) if terms(w) and terms(w)[0] in wanted]
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+class CorpusIndex:
+    def __init__(self, corpus_dir: Path, index_path: Path):
+        self.corpus_dir = corpus_dir.resolve()
+        self.index_path = index_path
+        self._lock = threading.Lock()
+        self._refreshed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.index_path, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def refresh(self) -> int:
+        """Bring the index up to date with the folder; returns how many files were (re)indexed."""
+        with self._lock, self._connect() as conn:
+            conn.executescript(SCHEMA)
+            known = {row[0]: (row[1], row[2]) for row in conn.execute("SELECT path, mtime_ns, size FROM documents")}
+            present = set()
+            changed = 0
+            for path in sorted(self.corpus_dir.rglob("*")):
+                if not path.is_file() or path.suffix.lower() not in DOCUMENT_SUFFIXES:
+                    continue
+                rel = path.relative_to(self.corpus_dir).as_posix()
+                present.add(rel)
+                stat = path.stat()
+                if known.get(rel) == (stat.st_mtime_ns, stat.st_size):
+                    continue
+                try:
+                    title, body = document_text(path)
+                except Exception:  # an unreadable file is skipped, not fatal to the corpus
+                    continue
+                conn.execute("DELETE FROM documents WHERE path = ?", (rel,))
+                conn.execute("INSERT INTO documents (path, mtime_ns, size, title, body) VALUES (?, ?, ?, ?, ?)",
+                             (rel, stat.st_mtime_ns, stat.st_size, title, body))
+                changed += 1
+            for rel in set(known) - present:
+                conn.execute("DELETE FROM documents WHERE path = ?", (rel,))
+            self._refreshed = True
+            return changed
+
+    def search(self, query: str, limit: int) -> list[CorpusHit]:
+        if not self._refreshed:
+            self.refresh()
+        match = fts_query(query)
+        if not match:
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(SEARCH_SQL, {"query": match, "limit": limit}).fetchall()
+        return [CorpusHit(self.corpus_dir / path, title, body, snippet, -rank) for path, title, body, snippet, rank in rows]
+
+    def text_of(self, path: Path) -> str | None:
+        rel = path.resolve().relative_to(self.corpus_dir).as_posix()
+        with self._connect() as conn:
+            row = conn.execute("SELECT body FROM documents WHERE path = ?", (rel,)).fetchone()
+        return row[0] if row else None
+
+    async def asearch(self, query: str, limit: int) -> list[CorpusHit]:
+        return await asyncio.to_thread(self.search, query, limit)

@@ -1,0 +1,99 @@
+"""SSRF guard: outbound HTTP that refuses loopback, private, link-local, multicast and reserved
+addresses — checked when the connection is opened, on the address actually dialled.
+
+The guard is an httpcore network backend: it resolves the host itself, refuses if *any*
+resolved address is not public, and connects to the vetted IP. TLS still verifies the original
+host name (httpcore passes it separately as SNI), and every redirect hop connects through the
+same check, so neither DNS rebinding nor a redirect to 127.0.0.1 gets through.
+
+Reused by the reader and by the webhook sender: `guarded_client(allow_private=...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+from httpcore._backends.auto import AutoBackend
+
+
+class BlockedAddress(httpx.ConnectError):
+    """The URL resolves to an address outbound requests must not reach."""
+
+
+def is_public_address(address: str) -> bool:
+    """True for globally routable unicast addresses only."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
+                or ip.is_reserved or ip.is_unspecified or not ip.is_global)
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to public addresses (unless `allow_private`), resolving the host itself."""
+
+    def __init__(self, *, allow_private: bool = False):
+        self.allow_private = allow_private
+        self._inner = AutoBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await asyncio.wait_for(resolve(host, port), timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host}")
+        if not self.allow_private:
+            refused = [a for a in addresses if not is_public_address(a)]
+            if refused:
+                raise httpcore.ConnectError(f"refused: {host} resolves to non-public address {refused[0]}")
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                     socket_options=socket_options)
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"cannot connect to {host}")
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def guarded_transport(*, allow_private: bool = False, **transport_kwargs: Any) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection passes the address check."""
+    transport = httpx.AsyncHTTPTransport(**transport_kwargs)
+    transport._pool._network_backend = GuardedBackend(allow_private=allow_private)  # httpcore's documented hook
+    return transport
+
+
+def guarded_client(*, allow_private: bool = False, timeout: httpx.Timeout | float = 10.0,
+                   **client_kwargs: Any) -> httpx.AsyncClient:
+    """An AsyncClient for untrusted URLs: guarded connects, no env proxies, http(s) only."""
+    return httpx.AsyncClient(transport=guarded_transport(allow_private=allow_private), timeout=timeout,
+                             trust_env=False, **client_kwargs)
+
+
+def is_http_url(url: str) -> bool:
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host)

@@ -1,0 +1,74 @@
+"""The reader: fetch a URL through the SSRF guard and keep its main text.
+
+Connect/read timeouts, a 5 MiB cap read as a stream, content-type checks, and at most a few
+concurrent requests per host so a wave never hammers one site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import httpx
+
+from graph.providers.extract import html_text, pdf_text, plain_title
+from graph.providers.netguard import guarded_client, is_http_url
+from graph.providers.reasoning import Page
+
+MAX_PAGE_BYTES = 5 * 1024 * 1024
+PER_HOST_CONCURRENCY = 2
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+USER_AGENT = "InfrenceResearchBot/0.1 (+https://infrence.dev/bot)"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown", "text/x-rst")
+PDF_TYPES = ("application/pdf",)
+
+
+class UnreadablePage(Exception):
+    """The URL answered, but not with a page we read (type, size, scheme)."""
+
+
+class PageReader:
+    def __init__(self, *, allow_private: bool = False, client: httpx.AsyncClient | None = None,
+                 max_bytes: int = MAX_PAGE_BYTES, per_host: int = PER_HOST_CONCURRENCY):
+        self._client = client or guarded_client(allow_private=allow_private, timeout=TIMEOUT,
+                                                follow_redirects=True, max_redirects=5,
+                                                headers={"User-Agent": USER_AGENT})
+        self._owns_client = client is None
+        self.max_bytes = max_bytes
+        self._per_host = per_host
+        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self._per_host))
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def fetch(self, url: str) -> Page:
+        """The page's title and main text. Raises httpx errors (status, network) or UnreadablePage."""
+        if not is_http_url(url):
+            raise UnreadablePage(f"not an http(s) URL: {url}")
+        async with self._host_slots[httpx.URL(url).host]:
+            async with self._client.stream("GET", url) as response:
+                response.raise_for_status()
+                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if kind not in HTML_TYPES + TEXT_TYPES + PDF_TYPES:
+                    raise UnreadablePage(f"unsupported content type {kind or 'unknown'}")
+                declared = int(response.headers.get("content-length") or 0)
+                if declared > self.max_bytes:
+                    raise UnreadablePage(f"page larger than {self.max_bytes} bytes")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > self.max_bytes:
+                        raise UnreadablePage(f"page larger than {self.max_bytes} bytes")
+                encoding = response.encoding or "utf-8"
+        if kind in PDF_TYPES:
+            title, text = await asyncio.to_thread(pdf_text, bytes(body))
+        elif kind in HTML_TYPES:
+            title, text = await asyncio.to_thread(html_text, body.decode(encoding, errors="replace"))
+        else:
+            text = body.decode(encoding, errors="replace")
+            title = plain_title(text)
+        if not text.strip():
+            raise UnreadablePage("no main text")
+        return Page(url=url, title=title or httpx.URL(url).host, text=text)

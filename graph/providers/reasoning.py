@@ -1,0 +1,94 @@
+"""What a reasoner does for the graph, whichever model is behind it (an LLM or the offline one).
+
+Nodes call a `Reasoner`; each call carries a `StepBudget` (the node's meter, the deadline and
+a list collecting recorded errors), so a reasoner can refuse or degrade a call that would not
+fit, and say so, instead of exceeding a cap.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from graph.budget import Meter
+from graph.state import ErrorRecord
+
+STAGES = ("planner", "extractor", "writer", "critic", "caster")
+
+
+@dataclass
+class StepBudget:
+    """The limits one node's reasoning runs under."""
+
+    meter: Meter
+    deadline: float                       # epoch seconds
+    errors: list[ErrorRecord] = field(default_factory=list)
+
+    def seconds_left(self) -> float:
+        return self.deadline - time.time()
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page as read: main text, kept out of graph state."""
+
+    url: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    text: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class Extraction:
+    summary: str
+    findings: list[Finding]
+
+
+@dataclass(frozen=True)
+class NumberedSource:
+    """A source as the writer sees it: its number n and the claims it supports."""
+
+    n: int
+    url: str
+    title: str
+    claims: list[str]
+
+
+@dataclass(frozen=True)
+class Critique:
+    answers_question: bool
+    notes: list[str]
+
+
+class Reasoner(Protocol):
+    name: str
+
+    async def plan(self, question: str, count: int, budget: StepBudget) -> list[str]: ...
+
+    async def follow_ups(self, question: str, findings: list[str], done: list[str], count: int,
+                         budget: StepBudget) -> list[str]: ...
+
+    async def extract(self, question: str, query: str, page: Page, max_findings: int,
+                      budget: StepBudget) -> Extraction: ...
+
+    async def write(self, question: str, sources: list[NumberedSource], notes: list[str],
+                    budget: StepBudget) -> str: ...
+
+    async def critique(self, question: str, brief: str, budget: StepBudget) -> Critique: ...
+
+    async def cast(self, question: str, schema: dict[str, Any], brief: str, sources: list[NumberedSource],
+                   budget: StepBudget) -> tuple[Any, int]: ...
+
+    def extraction_worst_case(self, question: str) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+
+class TypedOutputError(Exception):
+    """No object that validates against the response schema could be produced: the job fails."""

@@ -1,0 +1,124 @@
+"""Plain-text helpers shared by the offline reasoner, the corpus and the critic:
+terms, sentence spans that are exact slices of the text, BM25 scoring, verbatim quote lookup.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had has
+have having he her here hers herself him himself his how i if in into is it its itself just me more
+most my myself no nor not now of off on once only or other our ours ourselves out over own same she
+should so some such than that the their theirs them themselves then there these they this those
+through to too under until up very was we were what when where which while who whom why will with
+would you your yours yourself yourselves use used using one two many much may might must shall
+does doesn didn isn wasn weren aren won wouldn couldn shouldn vs via per etc eg ie
+""".split())
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+# A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace, or at a
+# blank line / line that starts a Markdown block (heading, list item, table row).
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9#*\-])|\n\s*\n|\n(?=\s*(?:#|[-*+] |\d+\. |\|))")
+_MARKUP_ONLY = re.compile(r"^[\s#*\-+|>`=_~:]*$")
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer: plural and common verb endings, enough for matching."""
+    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: len(word) - len(suffix)] + keep
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stemmed content words of a text, in order (duplicates kept)."""
+    out = []
+    for match in _WORD.finditer(text.lower()):
+        word = match.group().replace("’", "'").split("'")[0]
+        if len(word) > 1 and word not in STOPWORDS:
+            out.append(stem(word))
+    return out
+
+
+def sentence_spans(text: str, *, min_chars: int = 25, max_chars: int = 600) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences of `text`; each `text[start:end]` is verbatim."""
+    spans = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(text)))
+    out = []
+    for begin, end in spans:
+        piece = text[begin:end]
+        stripped = piece.strip()
+        if not stripped:
+            continue
+        begin += len(piece) - len(piece.lstrip())
+        end = begin + len(stripped)
+        if min_chars <= len(stripped) <= max_chars and not _MARKUP_ONLY.match(stripped) and not stripped.startswith("#"):
+            out.append((begin, end))
+    return out
+
+
+def sentences(text: str, **kwargs) -> list[str]:
+    return [text[a:b] for a, b in sentence_spans(text, **kwargs)]
+
+
+def bm25_scores(query: Sequence[str], documents: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> list[float]:
+    """BM25 of each tokenised document against the tokenised query, documents as the collection."""
+    n = len(documents)
+    if n == 0:
+        return []
+    avg_len = sum(len(d) for d in documents) / n or 1.0
+    doc_freq: Counter[str] = Counter()
+    for doc in documents:
+        doc_freq.update(set(doc))
+    unique_query = list(dict.fromkeys(query))
+    scores = []
+    for doc in documents:
+        counts = Counter(doc)
+        score = 0.0
+        for term in unique_query:
+            tf = counts.get(term, 0)
+            if not tf:
+                continue
+            idf = math.log(1 + (n - doc_freq[term] + 0.5) / (doc_freq[term] + 0.5))
+            score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(doc) / avg_len))
+        scores.append(score)
+    return scores
+
+
+def find_verbatim(quote: str, text: str) -> tuple[int, int] | None:
+    """Where `quote` occurs in `text`: exactly, or allowing any run of whitespace to differ."""
+    quote = quote.strip()
+    if not quote:
+        return None
+    at = text.find(quote)
+    if at >= 0:
+        return at, at + len(quote)
+    words = quote.split()
+    if not words:
+        return None
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    match = re.search(pattern, text)
+    return (match.start(), match.end()) if match else None
+
+
+def squash(text: str) -> str:
+    """One line: whitespace runs collapsed."""
+    return " ".join(text.split())
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return cut[: space if space > limit // 2 else limit].rstrip()
