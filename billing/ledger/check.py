@@ -1,0 +1,56 @@
+"""`infrence ledger check`: does every account's ledger explain its balance?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.db import Database
+from billing.ledger.repository import AccountCheck, LedgerRepository
+
+
+@dataclass(frozen=True)
+class LedgerCheckReport:
+    accounts: int
+    entries: int
+    inconsistent: list[AccountCheck]
+
+    @property
+    def clean(self) -> bool:
+        return not self.inconsistent
+
+    def summary(self) -> str:
+        verdict = "clean" if self.clean else f"{len(self.inconsistent)} inconsistent"
+        return f"ledger check: {self.accounts} accounts, {self.entries} entries, {verdict}"
+
+
+async def check_ledger(db: Database, repository: LedgerRepository | None = None) -> LedgerCheckReport:
+    """For every account: the ledger's deltas sum to the balance, and each row's
+    `balance_after` is the previous one plus its delta, in `seq` order (from 0). Read in one
+    REPEATABLE READ snapshot so concurrent postings cannot show up half-seen."""
+    repo = repository or LedgerRepository()
+    async with db.connection() as conn:
+        async with conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            accounts, entries = await repo.counts(conn)
+            inconsistent = await repo.inconsistent_accounts(conn)
+    return LedgerCheckReport(accounts=accounts, entries=entries, inconsistent=inconsistent)
+
+
+def run_ledger_check(database_url: str) -> int:
+    """The CLI's body: print each inconsistent account, then a one-line summary; 0 when clean."""
+    import asyncio
+
+    async def _run() -> LedgerCheckReport:
+        db = Database(database_url, min_size=1, max_size=1)
+        await db.open()
+        try:
+            return await check_ledger(db)
+        finally:
+            await db.close()
+
+    report = asyncio.run(_run())
+    for account in report.inconsistent:
+        print(f"inconsistent account {account.user_id}: balance {account.balance}, "
+              f"ledger sum {account.ledger_sum}, broken balance_after links {account.broken_links}")
+    print(report.summary())
+    return 0 if report.clean else 1

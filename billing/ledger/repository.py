@@ -1,0 +1,192 @@
+"""SQL for the credits ledger: balance changes and their ledger rows, each one statement.
+
+A posting is a single statement (CTE) that moves the balance and appends the ledger row, so
+in autocommit it is its own transaction and costs one round trip. The `existing` CTE makes a
+sequential retry of an idempotency key a read; two concurrent first attempts are settled by
+the UNIQUE index on `idempotency_key` (the loser gets a UniqueViolation, see the service).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from api.db import Tx
+
+IDEMPOTENCY_CONSTRAINT = "credit_ledger_idempotency_key_key"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One row of `credit_ledger`: a balance change and the balance it left."""
+
+    id: UUID
+    user_id: UUID
+    delta: int
+    balance_after: int
+    kind: str
+    related_id: str | None
+    note: str | None
+    idempotency_key: str | None
+    seq: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """A balance change to write: `delta` credits (positive credits the account)."""
+
+    user_id: UUID
+    delta: int
+    kind: str
+    idempotency_key: str
+    related_id: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCheck:
+    """One account whose ledger does not explain its balance."""
+
+    user_id: UUID
+    balance: int
+    ledger_sum: int
+    broken_links: int  # rows whose balance_after != previous balance_after + delta
+
+
+_EXISTING = "existing AS (SELECT * FROM credit_ledger WHERE idempotency_key = %(idempotency_key)s)"
+
+_APPEND_AND_ANSWER = """
+, entry AS (
+    INSERT INTO credit_ledger (user_id, delta, balance_after, kind, related_id, note, idempotency_key)
+    SELECT user_id, %(delta)s, balance, %(kind)s, %(related_id)s, %(note)s, %(idempotency_key)s
+    FROM account
+    RETURNING *
+)
+SELECT *, true AS created FROM entry
+UNION ALL
+SELECT *, false AS created FROM existing
+"""
+
+# Credit: create the account on first use (only for an existing user), else add to it.
+CREDIT_SQL = f"""
+WITH {_EXISTING}, account AS (
+    INSERT INTO credit_accounts AS a (user_id, balance)
+    SELECT u.id, %(delta)s FROM users u
+    WHERE u.id = %(user_id)s AND NOT EXISTS (SELECT 1 FROM existing)
+    ON CONFLICT (user_id) DO UPDATE SET balance = a.balance + EXCLUDED.balance, updated_at = now()
+    RETURNING a.user_id, a.balance
+)""" + _APPEND_AND_ANSWER
+
+# Debit: the conditional UPDATE of DESIGN §5 — no row when the balance cannot cover it.
+DEBIT_SQL = f"""
+WITH {_EXISTING}, account AS (
+    UPDATE credit_accounts SET balance = balance + %(delta)s, updated_at = now()
+    WHERE user_id = %(user_id)s AND balance + %(delta)s >= 0 AND NOT EXISTS (SELECT 1 FROM existing)
+    RETURNING user_id, balance
+)""" + _APPEND_AND_ANSWER
+
+BY_KEY_SQL = "SELECT * FROM credit_ledger WHERE idempotency_key = %(idempotency_key)s"
+
+BALANCE_SQL = "SELECT balance FROM credit_accounts WHERE user_id = %(user_id)s"
+
+LOCK_BALANCE_SQL = "SELECT balance FROM credit_accounts WHERE user_id = %(user_id)s FOR UPDATE"
+
+USER_EXISTS_SQL = "SELECT 1 FROM users WHERE id = %(user_id)s"
+
+ENTRIES_SQL = """
+SELECT * FROM credit_ledger WHERE user_id = %(user_id)s
+ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+AUDIT_SQL = """
+INSERT INTO admin_audit_log (admin_id, action, target_type, target_id, payload)
+VALUES (%(admin_id)s, %(action)s, 'user', %(target_id)s, %(payload)s::jsonb)
+"""
+
+# Every account (or ledger owner) whose running ledger sum disagrees with a balance_after,
+# or whose final sum disagrees with the stored balance. Accounts start at 0.
+CHECK_SQL = """
+WITH chain AS (
+    SELECT user_id, delta, balance_after,
+           sum(delta) OVER (PARTITION BY user_id ORDER BY seq) AS running
+    FROM credit_ledger
+), per_user AS (
+    SELECT user_id, sum(delta) AS ledger_sum,
+           count(*) FILTER (WHERE running <> balance_after) AS broken_links
+    FROM chain GROUP BY user_id
+)
+SELECT a.user_id, a.balance, coalesce(p.ledger_sum, 0)::bigint AS ledger_sum,
+       coalesce(p.broken_links, 0)::bigint AS broken_links
+FROM credit_accounts a LEFT JOIN per_user p USING (user_id)
+WHERE a.balance <> coalesce(p.ledger_sum, 0) OR coalesce(p.broken_links, 0) > 0
+ORDER BY a.user_id
+"""
+
+COUNT_ACCOUNTS_SQL = "SELECT count(*) AS accounts, (SELECT count(*) FROM credit_ledger) AS entries FROM credit_accounts"
+
+
+def _entry(row: dict) -> LedgerEntry:
+    return LedgerEntry(**{k: v for k, v in row.items() if k != "created"})
+
+
+class LedgerRepository:
+    """Named SQL for the ledger; every method runs on the connection it is given."""
+
+    async def post_credit(self, conn: Tx, posting: Posting) -> tuple[LedgerEntry, bool] | None:
+        """The new entry (created=True), the entry already holding the key (False), or None
+        when the user does not exist."""
+        return await self._post(conn, CREDIT_SQL, posting)
+
+    async def post_debit(self, conn: Tx, posting: Posting) -> tuple[LedgerEntry, bool] | None:
+        """As `post_credit`; None when the balance cannot cover the debit (or no account)."""
+        return await self._post(conn, DEBIT_SQL, posting)
+
+    async def _post(self, conn: Tx, statement: str, posting: Posting) -> tuple[LedgerEntry, bool] | None:
+        cur = await conn.execute(statement, {
+            "user_id": posting.user_id, "delta": posting.delta, "kind": posting.kind,
+            "related_id": posting.related_id, "note": posting.note,
+            "idempotency_key": posting.idempotency_key})
+        row = await cur.fetchone()
+        return None if row is None else (_entry(row), row["created"])
+
+    async def by_key(self, conn: Tx, idempotency_key: str) -> LedgerEntry | None:
+        cur = await conn.execute(BY_KEY_SQL, {"idempotency_key": idempotency_key})
+        row = await cur.fetchone()
+        return None if row is None else _entry(row)
+
+    async def balance(self, conn: Tx, user_id: UUID) -> int:
+        cur = await conn.execute(BALANCE_SQL, {"user_id": user_id})
+        row = await cur.fetchone()
+        return 0 if row is None else row["balance"]
+
+    async def lock_balance(self, conn: Tx, user_id: UUID) -> int:
+        """The balance, with the account row locked until the transaction ends (0 if none)."""
+        cur = await conn.execute(LOCK_BALANCE_SQL, {"user_id": user_id})
+        row = await cur.fetchone()
+        return 0 if row is None else row["balance"]
+
+    async def user_exists(self, conn: Tx, user_id: UUID) -> bool:
+        cur = await conn.execute(USER_EXISTS_SQL, {"user_id": user_id})
+        return await cur.fetchone() is not None
+
+    async def entries(self, conn: Tx, user_id: UUID, *, limit: int, offset: int) -> list[LedgerEntry]:
+        """Newest first."""
+        cur = await conn.execute(ENTRIES_SQL, {"user_id": user_id, "limit": limit, "offset": offset})
+        return [_entry(row) for row in await cur.fetchall()]
+
+    async def audit(self, conn: Tx, *, admin_id: UUID, action: str, target_id: UUID, payload: dict) -> None:
+        await conn.execute(AUDIT_SQL, {"admin_id": admin_id, "action": action,
+                                       "target_id": str(target_id), "payload": json.dumps(payload)})
+
+    async def inconsistent_accounts(self, conn: Tx) -> list[AccountCheck]:
+        cur = await conn.execute(CHECK_SQL)
+        return [AccountCheck(**row) for row in await cur.fetchall()]
+
+    async def counts(self, conn: Tx) -> tuple[int, int]:
+        """(accounts, ledger entries)."""
+        cur = await conn.execute(COUNT_ACCOUNTS_SQL)
+        row = await cur.fetchone()
+        return row["accounts"], row["entries"]
