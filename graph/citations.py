@@ -86,7 +86,7 @@ def default_typed(question: str, brief: str, claims: list[Claim]) -> dict[str, A
         if numbers:
             findings.append({"claim": strip_markers(bullet.strip()), "citations": numbers})
     covered = set(terms(" ".join(c["text"] for c in claims)))
-    open_questions = [f"What do sources say about “{word}” in: {squash(question)}?"
+    open_questions = [f"What do sources say about “{word}” in: {squash(question).rstrip('?')}?"
                       for word in key_words(question) if terms(word)[0] not in covered]
     return {"answer": answer, "key_findings": findings, "open_questions": open_questions}
 

@@ -40,8 +40,12 @@ def pdf_text(data: bytes) -> tuple[str, str]:
 
 
 def plain_title(text: str) -> str:
+    """A Markdown `# heading`, an underlined reST title, or a short first line."""
     match = _HEADING.search(text) or _RST_TITLE.search(text)
-    return match.group(1).strip() if match else ""
+    if match:
+        return match.group(1).strip()
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first if len(first) <= 100 and first[-1:] not in ".!?" else ""
 
 
 def document_text(path: Path) -> tuple[str, str]:
