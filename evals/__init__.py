@@ -1,0 +1,1 @@
+"""Offline eval harness: corpus + datasets, metrics, report, record/replay. See evals/README.md."""

@@ -276,9 +276,9 @@ def markdown_to_text(markdown: str) -> str:
 
 
 class _HtmlText(HTMLParser):
-    _SKIP = {"script", "style", "head", "noscript", "template"}
-    _BLOCK = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "br", "table", "ul", "ol",
-              "article", "section", "header", "footer", "main", "nav", "blockquote", "pre", "dt", "dd"}
+    _SKIP = frozenset({"script", "style", "head", "noscript", "template"})
+    _BLOCK = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "br", "table", "ul", "ol",
+              "article", "section", "header", "footer", "main", "nav", "blockquote", "pre", "dt", "dd"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -106,9 +106,9 @@ def render_markdown(title: str, scores: list[QuestionScore], by_mode: Mapping[st
     parts = [f"# {title}", ""]
     if run_info:
         parts += [f"- **{key}**: {value}" for key, value in run_info.items()] + [""]
-    parts += [f"{len(scores)} results over {len({s.item_id for s in scores})} questions. "
-              "Metrics are means over the questions where they apply (— where none do); "
-              "unsupported claims: lower is better.", "",
+    parts += [(f"{len(scores)} results over {len({s.item_id for s in scores})} questions. "
+               "Metrics are means over the questions where they apply (— where none do); "
+               "unsupported claims: lower is better."), "",
               "## By mode", "", _table(["mode", *header[1:]], _summary_rows(by_mode)), ""]
     baseline = by_mode.get("baseline")
     if baseline is not None and len(by_mode) > 1:

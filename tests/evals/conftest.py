@@ -33,7 +33,7 @@ def lite_budgets() -> dict[str, Any]:
     return dict(LITE_BUDGETS)
 
 
-def research_result(corpus: Corpus, claims: list[tuple[str, str, str]], *, typed: dict | None = None,
+def build_research_result(corpus: Corpus, claims: list[tuple[str, str, str]], *, typed: dict | None = None,
                     **overrides: Any) -> dict[str, Any]:
     """A ResearchResult-shaped dict whose brief states each claim with a [n] marker backed by
     (corpus path, quote). Sources are numbered in first-use order, as the graph numbers them."""
@@ -60,3 +60,9 @@ def research_result(corpus: Corpus, claims: list[tuple[str, str, str]], *, typed
     }
     result.update(overrides)
     return result
+
+
+@pytest.fixture(scope="session")
+def research_result(corpus):
+    """`research_result(claims, typed=..., **overrides)`: see `build_research_result`."""
+    return lambda claims, **kwargs: build_research_result(corpus, claims, **kwargs)

@@ -8,8 +8,15 @@ from collections import Counter
 import pytest
 from pypdf import PdfReader
 
-from evals.dataset import (DatasetError, CorpusError, QUESTION_KINDS, load_corpus, load_dataset,
-                           html_to_text, markdown_to_text)
+from evals.dataset import (
+    QUESTION_KINDS,
+    CorpusError,
+    DatasetError,
+    html_to_text,
+    load_corpus,
+    load_dataset,
+    markdown_to_text,
+)
 from evals.metrics import contains_phrase, normalise_fact_text
 
 GOOD = {"id": "q1", "question": "When?", "mode": "lite", "facts": [["1998", "nineteen ninety-eight"]]}
@@ -91,7 +98,7 @@ def test_any_directory_loads_as_a_corpus(tmp_path):
 
 def test_markdown_and_html_keep_words_verbatim():
     assert markdown_to_text("| a | b |\n|---|---|\n| 1 | 2 |") == "a | b\n1 | 2"
-    title, text = html_to_text("<h1>T</h1><p>Caf&eacute; &ldquo;x&rdquo;</p>")
+    _, text = html_to_text("<h1>T</h1><p>Caf&eacute; &ldquo;x&rdquo;</p>")
     assert text == "T\nCafé “x”"
 
 

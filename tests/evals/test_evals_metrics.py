@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import pytest
 
-from evals.metrics import (Citation, abstains, aggregate, brief_sentences, budget_check, citation_coverage,
-                           citation_precision, citations_of, fact_recall, markers_in, schema_validity,
-                           score_result, typed_field_accuracy, unsupported_claim_rate)
-
-from conftest import research_result
+from evals.metrics import (
+    Citation,
+    abstains,
+    aggregate,
+    brief_sentences,
+    budget_check,
+    citation_coverage,
+    citation_precision,
+    citations_of,
+    fact_recall,
+    markers_in,
+    schema_validity,
+    score_result,
+    typed_field_accuracy,
+    unsupported_claim_rate,
+)
 
 TERN = "companies/mv_tern_launch.html"
 CENSUS = "civic/vellmark_census_2020.txt"
 
 
 @pytest.fixture
-def tern_answer(corpus):
-    return research_result(corpus, [
+def tern_answer(research_result):
+    return research_result([
         ("The MV Tern was built at the Kessingford shipyard", TERN,
          "Built at the Kessingford shipyard at a cost of 41 million crowns"),
         ("Kessingford had 298,750 inhabitants at the 2020 census", CENSUS, "Kessingford       298,750"),
@@ -41,8 +52,8 @@ def test_a_real_quote_attributed_to_the_wrong_source_is_not_supported(corpus, so
     assert citation_precision(tern_answer, source_texts) == 0.5
 
 
-def test_quotes_match_across_line_breaks_typographic_quotes_and_ellipses(corpus, source_texts):
-    result = research_result(corpus, [
+def test_quotes_match_across_line_breaks_typographic_quotes_and_ellipses(research_result, source_texts):
+    result = research_result([
         ("Okonjo credits the steelworks", "culture/mara_okonjo.md",
          "the steelworks taught her “how machines fail\n   when water gets into them”"),
         ("The Tern runs on the tide", TERN, "“The ship is powered by the same tide … sails across,”"),

@@ -8,8 +8,6 @@ import struct
 from evals.metrics import score_result
 from evals.report import results_fingerprint, write_report
 
-from conftest import research_result
-
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -19,8 +17,8 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def scores_for_three_modes(dataset, corpus, source_texts):
-    grounded = research_result(corpus, [
+def scores_for_three_modes(dataset, research_result, source_texts):
+    grounded = research_result([
         ("The MV Tern was built at the Kessingford shipyard", "companies/mv_tern_launch.html",
          "Built at the Kessingford shipyard"),
         ("Kessingford had 298,750 inhabitants", "civic/vellmark_census_2020.txt", "Kessingford       298,750")])
@@ -32,8 +30,8 @@ def scores_for_three_modes(dataset, corpus, source_texts):
             score_result(item, {**grounded, "cost_usd": 0.12, "latency_ms": 90_000}, source_texts, mode="standard")]
 
 
-def test_the_report_writes_markdown_json_and_charts(tmp_path, dataset, corpus, source_texts):
-    scores = scores_for_three_modes(dataset, corpus, source_texts)
+def test_the_report_writes_markdown_json_and_charts(tmp_path, dataset, research_result, source_texts):
+    scores = scores_for_three_modes(dataset, research_result, source_texts)
     files = write_report(scores, tmp_path / "out", run_info={"dataset": "default.jsonl", "reasoner": "offline"})
 
     results = json.loads(files.results.read_text())
@@ -51,8 +49,8 @@ def test_the_report_writes_markdown_json_and_charts(tmp_path, dataset, corpus, s
         assert width > 300 and height > 200
 
 
-def test_the_fingerprint_ignores_timings_only(dataset, corpus, source_texts):
-    scores = scores_for_three_modes(dataset, corpus, source_texts)
+def test_the_fingerprint_ignores_timings_only(dataset, research_result, source_texts):
+    scores = scores_for_three_modes(dataset, research_result, source_texts)
     fingerprint = results_fingerprint(scores)
     scores[0].latency_ms = 123
     assert results_fingerprint(reversed(scores)) == fingerprint
