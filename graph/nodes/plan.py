@@ -24,8 +24,8 @@ async def plan(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
     meter = Meter(cost_limit_micros=budgets.max_cost_micros - budgets.synthesis_cost_reserve_micros
                   - ctx.prices.search(ctx.search.name))
     budget = StepBudget(meter, wave_deadline(started, budgets))
-    wanted = budgets.branches * min(budgets.max_waves, 2)
-    queries = await ctx.reasoner.plan(question, wanted, budget)
+    # One wave's worth: later waves follow the gaps the gate finds in what was learned.
+    queries = await ctx.reasoner.plan(question, budgets.branches, budget)
     emit(runtime, PLAN, {"queries": queries, "reasoner": ctx.reasoner.name, "search": ctx.search.name,
                          "budgets": budgets.as_dict()})
     progress(runtime, "plan", meter.spend, budgets, started, 0)
