@@ -39,9 +39,18 @@ OPENAPI_TAGS = [
 BackgroundService = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
 
 
+def _app_services() -> list[BackgroundService]:
+    """Services every app instance needs whatever the process runs (started first, stopped last)."""
+    from auth.mailer import start_mailer
+
+    return [start_mailer]
+
+
 def _routers():
     """Every domain's router, in contract order. Imported lazily so `openapi` stays cheap."""
-    return [health.router]
+    from auth.routes import routers as auth_routers
+
+    return [health.router, *auth_routers]
 
 
 @asynccontextmanager
@@ -69,7 +78,7 @@ def create_app(settings: Settings | None = None,
                   description="Deep Research API + dashboard for Infrence.",
                   openapi_tags=OPENAPI_TAGS, lifespan=lifespan)
     app.state.settings = settings
-    app.state.background_services = list(background_services or [])
+    app.state.background_services = [*_app_services(), *(background_services or [])]
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(20, validation_alias=_env("INFRENCE_DB_POOL_MAX"))
 
     jwt_secret: str = Field(DEV_JWT_SECRET, repr=False, validation_alias=_env("JWT_SECRET"))
+    password_hash_memory_kib: int = Field(65536, ge=1024, validation_alias=_env("INFRENCE_PASSWORD_HASH_MEMORY_KIB"))
 
     smtp_host: str | None = Field(None, validation_alias=_env("SMTP_HOST"))
     smtp_port: int = Field(587, validation_alias=_env("SMTP_PORT"))

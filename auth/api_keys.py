@@ -1,0 +1,115 @@
+"""API keys: `ifr_` + 32 random base62 characters + a 6-character base62 CRC32 of them.
+
+Only the SHA-256 of a key is stored; the plaintext is shown once. The checksum lets us refuse
+mistyped or made-up keys without a database round trip (and lets secret scanners recognise
+real ones). `last_used_at` is written at most once a minute per key, debounced in Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+import zlib
+from dataclasses import dataclass
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from api.db import Database
+from api.errors import AccountSuspended, NotFound, Unauthorized
+from auth.models import ApiKey, Caller, User
+from auth.repository import ApiKeyRepository
+
+KEY_PREFIX = "ifr_"
+_ALPHABET = string.digits + string.ascii_letters
+_RANDOM_CHARS = 32
+_CHECKSUM_CHARS = 6
+_DISPLAY_CHARS = len(KEY_PREFIX) + 8
+DEFAULT_NAME = "Default"
+LAST_USED_DEBOUNCE_SECS = 60
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, digit = divmod(number, 62)
+        digits.append(_ALPHABET[digit])
+    return "".join(reversed(digits))
+
+
+def _checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode()), _CHECKSUM_CHARS)
+
+
+def new_key() -> str:
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
+    return f"{KEY_PREFIX}{body}{_checksum(body)}"
+
+
+def is_well_formed(key: str) -> bool:
+    if not key.startswith(KEY_PREFIX) or len(key) != len(KEY_PREFIX) + _RANDOM_CHARS + _CHECKSUM_CHARS:
+        return False
+    body, checksum = key[len(KEY_PREFIX):-_CHECKSUM_CHARS], key[-_CHECKSUM_CHARS:]
+    return all(c in _ALPHABET for c in body) and secrets.compare_digest(checksum, _checksum(body))
+
+
+def key_hash(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def display_prefix(key: str) -> str:
+    return key[:_DISPLAY_CHARS]
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    plaintext: str
+
+
+class ApiKeyService:
+    def __init__(self, db: Database, redis: Redis, repository: ApiKeyRepository | None = None):
+        self.db = db
+        self.redis = redis
+        self.keys = repository or ApiKeyRepository()
+
+    async def create(self, user: User, name: str | None) -> IssuedKey:
+        plaintext = new_key()
+        async with self.db.connection() as conn:
+            key = await self.keys.insert(conn, user_id=user.id, name=name or DEFAULT_NAME,
+                                         prefix=display_prefix(plaintext), key_hash=key_hash(plaintext))
+        return IssuedKey(key, plaintext)
+
+    async def active_keys(self, user: User) -> list[ApiKey]:
+        async with self.db.connection() as conn:
+            return await self.keys.list_active(conn, user.id)
+
+    async def revoke(self, user: User, key_id: UUID) -> None:
+        async with self.db.connection() as conn:
+            if not await self.keys.revoke(conn, user.id, key_id):
+                raise NotFound("API key not found")
+
+    async def reset(self, user: User, key_id: UUID) -> IssuedKey:
+        """Same key id and name, new secret; the old secret stops working at once."""
+        plaintext = new_key()
+        async with self.db.connection() as conn:
+            key = await self.keys.replace_secret(conn, user.id, key_id, prefix=display_prefix(plaintext),
+                                                 key_hash=key_hash(plaintext))
+        if key is None:
+            raise NotFound("API key not found")
+        return IssuedKey(key, plaintext)
+
+    async def authenticate(self, plaintext: str) -> Caller:
+        if not is_well_formed(plaintext):
+            raise Unauthorized("Invalid API key")
+        async with self.db.connection() as conn:
+            found = await self.keys.caller_by_hash(conn, key_hash(plaintext))
+            if found is None:
+                raise Unauthorized("Invalid API key")
+            api_key_id, user = found
+            if user.is_suspended:
+                raise AccountSuspended()
+            if await self.redis.set(f"apikey:last-used:{api_key_id}", "1", nx=True, ex=LAST_USED_DEBOUNCE_SECS):
+                await self.keys.touch(conn, api_key_id)
+        return Caller(user=user, api_key_id=api_key_id)

@@ -1,0 +1,88 @@
+"""Who is calling: typed dependency aliases for routes of every package.
+
+    CurrentUser     JWT bearer (`bearer_jwt`); 401 without a valid live session, 403 suspended
+    CurrentSession  the same, with the session id (for "sign out other sessions")
+    AdminUser       CurrentUser that must be an admin (403 `forbidden` otherwise)
+    PlaygroundUser  CurrentUser that also takes `?access_token=` (EventSource cannot set headers)
+    ApiKeyCaller    API key bearer (`bearer_api_key`) for `/v1/*`; 401 unknown/revoked, 403 suspended
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import Forbidden, Unauthorized
+from auth.api_keys import ApiKeyService
+from auth.models import Caller, User
+from auth.service import AccountService, Session
+
+__all__ = ["AccountServiceDep", "AdminUser", "ApiKeyCaller", "ApiKeyServiceDep", "Caller", "CurrentSession",
+           "CurrentUser", "CurrentUserOrQueryToken", "PlaygroundUser", "User"]
+
+bearer_jwt = HTTPBearer(scheme_name="bearer_jwt", bearerFormat="JWT", auto_error=False)
+bearer_api_key = HTTPBearer(scheme_name="bearer_api_key", bearerFormat="API Key", auto_error=False)
+
+BearerJwt = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_jwt)]
+BearerApiKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_api_key)]
+
+
+def get_account_service(request: Request) -> AccountService:
+    state = request.app.state
+    return AccountService(state.db, state.redis, state.settings, state.mailer)
+
+
+def get_api_key_service(request: Request) -> ApiKeyService:
+    return ApiKeyService(request.app.state.db, request.app.state.redis)
+
+
+AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
+ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
+
+
+async def current_session(credentials: BearerJwt, accounts: AccountServiceDep) -> Session:
+    if credentials is None:
+        raise Unauthorized()
+    return await accounts.authenticate(credentials.credentials)
+
+
+CurrentSession = Annotated[Session, Depends(current_session)]
+
+
+async def current_user(session: CurrentSession) -> User:
+    return session.user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("Admins only")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
+
+
+async def playground_user(request: Request, credentials: BearerJwt, accounts: AccountServiceDep) -> User:
+    """The header wins; `?access_token=` is read without being published as a parameter."""
+    token = credentials.credentials if credentials else request.query_params.get("access_token")
+    if not token:
+        raise Unauthorized()
+    return (await accounts.authenticate(token)).user
+
+
+PlaygroundUser = Annotated[User, Depends(playground_user)]
+CurrentUserOrQueryToken = PlaygroundUser
+
+
+async def api_key_caller(credentials: BearerApiKey, keys: ApiKeyServiceDep) -> Caller:
+    if credentials is None:
+        raise Unauthorized("Missing API key")
+    return await keys.authenticate(credentials.credentials)
+
+
+ApiKeyCaller = Annotated[Caller, Depends(api_key_caller)]

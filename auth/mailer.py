@@ -1,0 +1,180 @@
+"""Transactional mail: render a template, keep it in the `mail_outbox`, deliver in the background.
+
+Every message is an outbox row first, so mail is never lost silently and can be written in
+the same transaction as the fact it announces (`enqueue`), then handed to `dispatch` after
+commit. Delivery runs in a background task (aiosmtplib), so a slow SMTP server never slows
+a request. With no `SMTP_HOST`, the row is kept with status `logged` and one log line says
+so — never the body, which may hold a token.
+
+Templates (in `auth/templates/`, `NAME.txt` starting with a `Subject:` line, plus `NAME.html`)
+and the context each needs:
+  verify(link), reset(link), ticket_received(ticket_id, subject),
+  ticket_reply(ticket_id, subject, reply), topup_failed(credits, reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import string
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import aiosmtplib
+from fastapi import Depends, FastAPI, Request
+from psycopg import AsyncConnection
+
+from api.db import Database
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+RETRY_DELAYS_SECS = (2.0, 10.0)  # after the first and second failed attempts
+
+INSERT_OUTBOX = """
+INSERT INTO mail_outbox (to_address, template, subject, text_body, html_body, status)
+VALUES (%(to)s, %(template)s, %(subject)s, %(text)s, %(html)s, %(status)s)
+RETURNING id"""
+
+MARK_SENT = "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = now() WHERE id = %(id)s"
+
+MARK_ATTEMPT_FAILED = """
+UPDATE mail_outbox SET attempts = attempts + 1, last_error = %(error)s,
+    status = CASE WHEN %(final)s THEN 'failed' ELSE status END
+WHERE id = %(id)s"""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: UUID
+    to: str
+    template: str
+    rendered: Rendered
+
+
+@lru_cache(maxsize=None)
+def _template(name: str) -> tuple[str, string.Template, string.Template]:
+    text_path, html_path = TEMPLATES / f"{name}.txt", TEMPLATES / f"{name}.html"
+    if not text_path.is_file() or not html_path.is_file():
+        raise ValueError(f"unknown mail template {name!r}")
+    subject_line, _, text = text_path.read_text().partition("\n")
+    if not subject_line.startswith("Subject: "):
+        raise ValueError(f"mail template {name!r} must start with a Subject: line")
+    return subject_line.removeprefix("Subject: "), string.Template(text.lstrip("\n")), \
+        string.Template(html_path.read_text())
+
+
+def render(template: str, **context: object) -> Rendered:
+    """Plain text and HTML of a template; HTML gets the context escaped."""
+    subject, text, markup = _template(template)
+    values = {key: str(value) for key, value in context.items()}
+    return Rendered(subject=string.Template(subject).substitute(values),
+                    text=text.substitute(values),
+                    html=markup.substitute({key: html.escape(value) for key, value in values.items()}))
+
+
+class Mailer:
+    def __init__(self, db: Database, settings: Settings):
+        self.db = db
+        self.settings = settings
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.settings.smtp_host)
+
+    async def send(self, template: str, to: str, **context: object) -> UUID:
+        """Render, keep in the outbox and deliver in the background; returns the outbox id."""
+        async with self.db.transaction() as tx:
+            message = await self.enqueue(tx, template, to, **context)
+        self.dispatch(message)
+        return message.id
+
+    async def enqueue(self, conn: AsyncConnection, template: str, to: str, **context: object) -> OutboxMessage:
+        """Write the outbox row inside the caller's transaction; call `dispatch` after commit."""
+        rendered = render(template, **context)
+        status = "pending" if self.smtp_configured else "logged"
+        cur = await conn.execute(INSERT_OUTBOX, {"to": to, "template": template, "subject": rendered.subject,
+                                                 "text": rendered.text, "html": rendered.html,
+                                                 "status": status})
+        row = await cur.fetchone()
+        return OutboxMessage(id=row["id"], to=to, template=template, rendered=rendered)
+
+    def dispatch(self, message: OutboxMessage) -> None:
+        """Start delivering a committed outbox message without waiting for it."""
+        if not self.smtp_configured:
+            log.info("mail %r to %s kept in the outbox as %s (SMTP_HOST not set)",
+                     message.template, message.to, message.id)
+            return
+        task = asyncio.create_task(self._deliver(message), name=f"mail-{message.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        for attempt, delay in enumerate((*RETRY_DELAYS_SECS, None), start=1):
+            try:
+                await self._send_smtp(message)
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("mail %s attempt %d failed: %s", message.id, attempt, error)
+                async with self.db.connection() as conn:
+                    await conn.execute(MARK_ATTEMPT_FAILED, {"id": message.id, "error": error,
+                                                             "final": delay is None})
+                if delay is None:
+                    return
+                await asyncio.sleep(delay)
+            else:
+                async with self.db.connection() as conn:
+                    await conn.execute(MARK_SENT, {"id": message.id})
+                return
+
+    async def _send_smtp(self, message: OutboxMessage) -> None:
+        email = EmailMessage()
+        email["From"] = self.settings.mail_from
+        email["To"] = message.to
+        email["Subject"] = message.rendered.subject
+        email["Message-ID"] = make_msgid(domain="infrence")
+        email.set_content(message.rendered.text)
+        email.add_alternative(message.rendered.html, subtype="html")
+        s = self.settings
+        implicit_tls = s.smtp_tls and s.smtp_port == 465
+        await aiosmtplib.send(email, hostname=s.smtp_host, port=s.smtp_port,
+                              username=s.smtp_username or None, password=s.smtp_password or None,
+                              use_tls=implicit_tls, start_tls=s.smtp_tls and not implicit_tls, timeout=30)
+
+    async def aclose(self, timeout: float = 10.0) -> None:
+        """Give in-flight deliveries a moment to finish; the rest stay `pending` in the outbox."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def start_mailer(app: FastAPI):
+    """App-scoped service: `app.state.mailer` for routes, services and workers."""
+    mailer = Mailer(app.state.db, app.state.settings)
+    app.state.mailer = mailer
+    return mailer.aclose
+
+
+def get_mailer(request: Request) -> Mailer:
+    return request.app.state.mailer
+
+
+MailerDep = Annotated[Mailer, Depends(get_mailer)]

@@ -1,0 +1,277 @@
+"""Accounts: signup, login, sessions (rotating refresh tokens), email verification and reset,
+profile and password. Owns the rules and the transactions; SQL lives in the repository."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from api import ratelimit
+from api.db import Database, Tx
+from api.errors import AccountSuspended, Conflict, InvalidRequest, Unauthorized
+from api.settings import Settings
+from auth.mailer import Mailer, OutboxMessage
+from auth.models import User
+from auth.passwords import check_policy, passwords_for
+from auth.repository import AccountRepository
+from auth.tokens import (REFRESH_TTL, RESET_TTL, VERIFY_TTL, AccessTokens, hash_token,
+                         new_opaque_token)
+
+log = logging.getLogger(__name__)
+
+LOGIN_WINDOW_SECS = 15 * 60
+LOGIN_FAILURES_PER_EMAIL_AND_IP = 10
+LOGIN_FAILURES_PER_IP = 50
+SIGNUPS_PER_IP_PER_HOUR = 10
+RESET_REQUESTS_PER_IP_PER_HOUR = 20
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    detail = "Email already registered"
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    detail = "Invalid email or password"
+
+
+class InvalidToken(InvalidRequest):
+    code = "invalid_token"
+
+    def __init__(self, detail: str = "Invalid or expired token", *, field: str = "token"):
+        super().__init__(detail, field=field)
+
+
+@dataclass(frozen=True)
+class AuthSession:
+    """What a successful signup, login or refresh hands back."""
+
+    access_token: str
+    refresh_token: str
+    user: User
+
+
+@dataclass(frozen=True)
+class Session:
+    """The signed-in user of a request and the session (refresh family) it runs under."""
+
+    user: User
+    session_id: UUID
+
+
+class AccountService:
+    def __init__(self, db: Database, redis: Redis, settings: Settings, mailer: Mailer,
+                 repository: AccountRepository | None = None):
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+        self.mailer = mailer
+        self.users = repository or AccountRepository()
+        self.passwords = passwords_for(settings.password_hash_memory_kib)
+        self.access_tokens = AccessTokens(settings.jwt_secret)
+
+    # -- signup, login, sessions --------------------------------------------------------------
+
+    async def signup(self, *, email: str, password: str, first_name: str | None, last_name: str | None,
+                     client_ip: str) -> AuthSession:
+        """A new unverified user with an empty credit account, signed in; the verification mail
+        is written in the same transaction and sent after commit."""
+        await ratelimit.enforce(self.redis, f"signup:ip:{client_ip}", SIGNUPS_PER_IP_PER_HOUR, 3600)
+        check_policy(password, field="password", email=email)
+        password_hash = await self.passwords.hash(password)
+        async with self.db.transaction() as tx:
+            user = await self.users.insert_user(tx, email=email, password_hash=password_hash,
+                                                first_name=first_name or "", last_name=last_name or "")
+            if user is None:
+                raise EmailTaken()
+            await self.users.create_credit_account(tx, user.id)
+            verification = await self._enqueue_email_token(tx, user, "verify")
+            session = await self._new_session(tx, user)
+        self.mailer.dispatch(verification)
+        return session
+
+    async def login(self, *, email: str, password: str, client_ip: str) -> AuthSession:
+        """Failures are counted per (email, IP) and per IP; past the limit -> 429."""
+        limits = ((f"login-failures:{email}:{client_ip}", LOGIN_FAILURES_PER_EMAIL_AND_IP),
+                  (f"login-failures:ip:{client_ip}", LOGIN_FAILURES_PER_IP))
+        for key, limit in limits:
+            state = await ratelimit.peek(self.redis, key, limit, LOGIN_WINDOW_SECS)
+            if state.remaining == 0:
+                raise state.refuse("Too many failed logins, try again later")
+        async with self.db.connection() as conn:
+            found = await self.users.credentials_by_email(conn, email)
+        if not await self.passwords.verify(found[1] if found else None, password):
+            for key, limit in limits:
+                await ratelimit.hit(self.redis, key, limit, LOGIN_WINDOW_SECS)
+            raise InvalidCredentials()
+        user, password_hash = found
+        if user.is_suspended:
+            raise AccountSuspended()
+        await ratelimit.clear(self.redis, limits[0][0], LOGIN_WINDOW_SECS)
+        async with self.db.transaction() as tx:
+            if self.passwords.needs_rehash(password_hash):
+                await self.users.set_password(tx, user.id, await self.passwords.hash(password))
+            return await self._new_session(tx, user)
+
+    async def refresh(self, refresh_token: str) -> AuthSession:
+        """Rotate: the presented token is spent and a new one of the same family issued.
+        Presenting a spent token again means it leaked: the whole family is revoked."""
+        failure: Exception | None = None
+        async with self.db.transaction() as tx:
+            token = await self.users.refresh_token_for_update(tx, hash_token(refresh_token))
+            if token is None or token.revoked_at is not None or token.expires_at <= datetime.now(UTC):
+                failure = Unauthorized("Invalid or expired refresh token")
+            elif token.rotated_at is not None:
+                await self.users.revoke_family(tx, token.family_id)
+                log.warning("refresh token reused for user %s: session %s revoked", token.user_id,
+                            token.family_id)
+                failure = Unauthorized("Refresh token already used; session revoked")
+            else:
+                user = await self.users.user_by_id(tx, token.user_id)
+                if user.is_suspended:
+                    failure = AccountSuspended()
+                else:
+                    await self.users.mark_rotated(tx, token.id)
+                    return await self._issue(tx, user, token.family_id)
+        raise failure  # after commit, so a detected reuse stays revoked
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revoke the presented token's whole session; unknown tokens are ignored."""
+        async with self.db.transaction() as tx:
+            token = await self.users.refresh_token_for_update(tx, hash_token(refresh_token))
+            if token is not None:
+                await self.users.revoke_family(tx, token.family_id)
+
+    async def authenticate(self, access_token: str) -> Session:
+        """The user behind an access token, while its session lives and the user is not suspended."""
+        claims = self.access_tokens.decode(access_token)
+        async with self.db.connection() as conn:
+            user = await self.users.session_user(conn, claims.user_id, claims.session_id)
+        if user is None:
+            raise Unauthorized("Session expired or revoked")
+        if user.is_suspended:
+            raise AccountSuspended()
+        return Session(user=user, session_id=claims.session_id)
+
+    async def _new_session(self, tx: Tx, user: User) -> AuthSession:
+        return await self._issue(tx, user, uuid.uuid4())
+
+    async def _issue(self, tx: Tx, user: User, family_id: UUID) -> AuthSession:
+        refresh_token = new_opaque_token()
+        await self.users.insert_refresh_token(tx, user_id=user.id, family_id=family_id,
+                                              token_hash=hash_token(refresh_token),
+                                              expires_at=datetime.now(UTC) + REFRESH_TTL)
+        return AuthSession(access_token=self.access_tokens.issue(user.id, family_id),
+                           refresh_token=refresh_token, user=user)
+
+    # -- email tokens ---------------------------------------------------------------------------
+
+    async def verify_email(self, token: str) -> None:
+        """Spend a verification token; the first verification grants the signup credits."""
+        async with self.db.transaction() as tx:
+            user_id = await self.users.consume_email_token(tx, "verify", hash_token(token))
+            if user_id is None:
+                raise InvalidToken()
+            if await self.users.mark_verified(tx, user_id):
+                await self._grant_signup_credits(tx, user_id)
+
+    async def _grant_signup_credits(self, tx: Tx, user_id: UUID) -> None:
+        from billing.ledger.service import LedgerService
+
+        credits = self.settings.signup_grant_credits
+        if credits > 0:
+            await LedgerService(self.db).grant(user_id, credits, kind="signup_grant",
+                                               idempotency_key=f"signup_grant:{user_id}", tx=tx)
+
+    async def check_reset_rate(self, client_ip: str) -> None:
+        await ratelimit.enforce(self.redis, f"password-reset:ip:{client_ip}",
+                                RESET_REQUESTS_PER_IP_PER_HOUR, 3600)
+
+    async def request_password_reset(self, email: str) -> None:
+        """Mail a reset link if the account exists. Runs after the response is sent, so the
+        answer and its timing are the same for known and unknown emails."""
+        async with self.db.transaction() as tx:
+            found = await self.users.credentials_by_email(tx, email)
+            if found is None or found[0].is_suspended:
+                return
+            message = await self._enqueue_email_token(tx, found[0], "reset")
+        self.mailer.dispatch(message)
+
+    async def reset_password(self, token: str, password: str) -> None:
+        """Spend a reset token, set the password and end every session of the user."""
+        check_policy(password, field="password")
+        password_hash = await self.passwords.hash(password)
+        async with self.db.transaction() as tx:
+            user_id = await self.users.consume_email_token(tx, "reset", hash_token(token))
+            if user_id is None:
+                raise InvalidToken()
+            user = await self.users.user_by_id(tx, user_id)
+            check_policy(password, field="password", email=user.email)  # rolls the token back
+            await self.users.set_password(tx, user_id, password_hash)
+            await self.users.revoke_user_sessions(tx, user_id)
+
+    async def _enqueue_email_token(self, tx: Tx, user: User, purpose: str) -> OutboxMessage:
+        token = new_opaque_token()
+        ttl = VERIFY_TTL if purpose == "verify" else RESET_TTL
+        await self.users.insert_email_token(tx, user_id=user.id, purpose=purpose, token_hash=hash_token(token),
+                                            expires_at=datetime.now(UTC) + ttl)
+        base = self.settings.public_url.rstrip("/")
+        link = (f"{base}/api/auth/verify-email?token={token}" if purpose == "verify"
+                else f"{base}/reset-password?token={token}")
+        return await self.mailer.enqueue(tx, purpose, user.email, link=link)
+
+    # -- settings -------------------------------------------------------------------------------
+
+    async def update_profile(self, user: User, *, first_name: str, last_name: str) -> User:
+        async with self.db.connection() as conn:
+            return await self.users.update_profile(conn, user.id, first_name, last_name)
+
+    async def set_marketing(self, user: User, enabled: bool) -> User:
+        async with self.db.connection() as conn:
+            return await self.users.set_marketing(conn, user.id, enabled)
+
+    async def change_password(self, session: Session, *, current_password: str, new_password: str) -> None:
+        """Needs the current password; ends every other session (this one stays signed in)."""
+        async with self.db.connection() as conn:
+            current_hash = await self.users.password_hash(conn, session.user.id)
+        if not await self.passwords.verify(current_hash, current_password):
+            raise InvalidCredentials("Current password is incorrect")
+        check_policy(new_password, field="new_password", email=session.user.email)
+        new_hash = await self.passwords.hash(new_password)
+        async with self.db.transaction() as tx:
+            await self.users.set_password(tx, session.user.id, new_hash)
+            await self.users.revoke_user_sessions(tx, session.user.id, keep_family_id=session.session_id)
+
+    async def rotate_webhook_secret(self, user: User) -> str:
+        secret = "whsec_" + secrets.token_hex(32)
+        async with self.db.connection() as conn:
+            await self.users.set_webhook_secret(conn, user.id, secret)
+        return secret
+
+    # -- operators ------------------------------------------------------------------------------
+
+    async def create_admin(self, email: str, password: str | None) -> tuple[User, bool]:
+        """Create a verified admin, or promote (and verify) an existing account.
+        Returns the user and whether it was created."""
+        password_hash = None
+        if password is not None:
+            check_policy(password, field="password", email=email)
+            password_hash = await self.passwords.hash(password)
+        async with self.db.transaction() as tx:
+            user = await self.users.promote_to_admin(tx, email, password_hash)
+            if user is not None:
+                return user, False
+            if password_hash is None:
+                raise InvalidRequest("A new admin needs a password (--password-stdin)", field="password")
+            await self.users.insert_user(tx, email=email, password_hash=password_hash, first_name="",
+                                         last_name="")
+            user = await self.users.promote_to_admin(tx, email, None)
+            await self.users.create_credit_account(tx, user.id)
+            return user, True
