@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpcore
@@ -44,15 +44,17 @@ async def resolve(host: str, port: int) -> list[str]:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Connects only to public addresses (unless `allow_private`), resolving the host itself."""
 
-    def __init__(self, *, allow_private: bool = False):
+    def __init__(self, *, allow_private: bool = False,
+                 resolver: Callable[[str, int], Awaitable[list[str]]] = resolve):
         self.allow_private = allow_private
+        self.resolver = resolver
         self._inner = AutoBackend()
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
         try:
-            addresses = await asyncio.wait_for(resolve(host, port), timeout)
+            addresses = await asyncio.wait_for(self.resolver(host, port), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         if not addresses:
@@ -77,18 +79,20 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def guarded_transport(*, allow_private: bool = False, **transport_kwargs: Any) -> httpx.AsyncHTTPTransport:
+def guarded_transport(*, allow_private: bool = False, backend: GuardedBackend | None = None,
+                      **transport_kwargs: Any) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose every connection passes the address check."""
     transport = httpx.AsyncHTTPTransport(**transport_kwargs)
-    transport._pool._network_backend = GuardedBackend(allow_private=allow_private)  # httpcore's documented hook
+    # httpcore's pool takes a network backend; httpx builds the pool without exposing that knob.
+    transport._pool._network_backend = backend or GuardedBackend(allow_private=allow_private)
     return transport
 
 
 def guarded_client(*, allow_private: bool = False, timeout: httpx.Timeout | float = 10.0,
-                   **client_kwargs: Any) -> httpx.AsyncClient:
-    """An AsyncClient for untrusted URLs: guarded connects, no env proxies, http(s) only."""
-    return httpx.AsyncClient(transport=guarded_transport(allow_private=allow_private), timeout=timeout,
-                             trust_env=False, **client_kwargs)
+                   backend: GuardedBackend | None = None, **client_kwargs: Any) -> httpx.AsyncClient:
+    """An AsyncClient for untrusted URLs: guarded connects, no env proxies."""
+    return httpx.AsyncClient(transport=guarded_transport(allow_private=allow_private, backend=backend),
+                             timeout=timeout, trust_env=False, **client_kwargs)
 
 
 def is_http_url(url: str) -> bool:

@@ -1,0 +1,51 @@
+"""The local corpus: FTS5 with bm25 over md/txt/rst/html/pdf, re-indexed incrementally."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from graph.providers.corpus import CorpusIndex, fts_query
+from graph.providers.search import CorpusSearch
+from tests.graph.conftest import CORPUS
+
+
+def test_every_supported_format_is_indexed_and_ranked(tmp_path):
+    index = CorpusIndex(CORPUS, tmp_path / "index.sqlite")
+    assert index.refresh() == 5
+    by_query = {q: [h.path.name for h in index.search(q, 3)] for q in (
+        "coefficient of performance heat pump", "lithium-ion grid battery", "electrolysers green hydrogen",
+        "offshore turbines capacity factor", "photovoltaic silicon cells")}
+    assert [names[0] for names in by_query.values()] == [
+        "heat-pumps.md", "batteries.html", "hydrogen.pdf", "wind-power.rst", "solar-power.txt"]
+    html = index.text_of(CORPUS / "batteries.html")
+    assert "fast frequency response" in html and "All rights reserved" not in html
+
+
+def test_reindexing_only_touches_changed_files(tmp_path):
+    folder = tmp_path / "docs"
+    shutil.copytree(CORPUS, folder)
+    index = CorpusIndex(folder, tmp_path / "index.sqlite")
+    assert index.refresh() == 5
+    assert index.refresh() == 0
+    note = folder / "heat-pumps.md"
+    note.write_text("# Heat pumps\n\nGeothermal boreholes reach a depth of 150 metres in this update.\n")
+    os.utime(note, ns=(note.stat().st_atime_ns, note.stat().st_mtime_ns + 10**9))
+    (folder / "wind-power.rst").unlink()
+    assert index.refresh() == 1
+    assert [h.path.name for h in index.search("geothermal boreholes", 5)] == ["heat-pumps.md"]
+    assert index.search("offshore turbines", 5) == []
+
+
+def test_queries_cannot_inject_fts_syntax(tmp_path):
+    index = CorpusIndex(CORPUS, tmp_path / "index.sqlite")
+    assert fts_query('heat" OR NEAR(pumps) *') == '"heat" OR "near" OR "pumps"'
+    assert index.search('") AND body:(', 5) == []
+
+
+async def test_corpus_search_returns_text_with_each_hit(tmp_path):
+    search = CorpusSearch(CorpusIndex(CORPUS, tmp_path / "index.sqlite"))
+    results = await search.search("heat pump efficiency", 2)
+    assert results[0].url.startswith("file://") and results[0].url.endswith("heat-pumps.md")
+    assert results[0].raw_content and "coefficient of performance" in results[0].raw_content
+    assert results[0].title == "Heat pumps" and results[0].domain == "corpus"
