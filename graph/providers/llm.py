@@ -102,25 +102,22 @@ class OpenAIReasoner:
         self.prices = prices
         self.retry = retry
         self.offline = OfflineReasoner()
-        self._http = http_client
         self._owns_http = http_client is None
-        self._chats: dict[str, Any] = {}
+        self._http = http_client or httpx.AsyncClient(timeout=httpx.Timeout(CALL_TIMEOUT_SECS, connect=10.0))
+        # Built here, not on first call: importing and constructing the client takes long
+        # enough to blow a short deadline if it happened inside a timed step. No I/O yet.
+        self._chats = {stage: self._build_chat(stage) for stage in MAX_OUTPUT_TOKENS}
 
-    def _chat(self, stage: str) -> Any:
-        """One ChatOpenAI per stage, built on first use (never at import)."""
-        if stage not in self._chats:
-            from langchain_openai import ChatOpenAI
+    def _build_chat(self, stage: str) -> Any:
+        from langchain_openai import ChatOpenAI
 
-            if self._http is None:
-                self._http = httpx.AsyncClient(timeout=httpx.Timeout(CALL_TIMEOUT_SECS, connect=10.0))
-            self._chats[stage] = ChatOpenAI(
-                model=self.models.for_stage(stage), api_key=self.api_key, base_url=self.base_url,
-                max_retries=0, timeout=CALL_TIMEOUT_SECS, use_responses_api=False, stream_usage=True,
-                max_tokens=MAX_OUTPUT_TOKENS[stage], temperature=0, http_async_client=self._http)
-        return self._chats[stage]
+        return ChatOpenAI(
+            model=self.models.for_stage(stage), api_key=self.api_key, base_url=self.base_url,
+            max_retries=0, timeout=CALL_TIMEOUT_SECS, use_responses_api=False, stream_usage=True,
+            max_tokens=MAX_OUTPUT_TOKENS[stage], temperature=0, http_async_client=self._http)
 
     async def aclose(self) -> None:
-        if self._owns_http and self._http is not None:
+        if self._owns_http:
             await self._http.aclose()
 
     def worst_case(self, stage: str, system: str, payload: str, schema: dict[str, Any]) -> int:
@@ -140,7 +137,7 @@ class OpenAIReasoner:
         user = "INPUT:\n" + json.dumps(payload, ensure_ascii=False)
         worst = self.worst_case(stage, system, user, schema)
         model = self.models.for_stage(stage)
-        runnable = self._chat(stage).with_structured_output(
+        runnable = self._chats[stage].with_structured_output(
             {"name": schema_name, "schema": schema, "strict": strict},
             method="json_schema", include_raw=True)
         messages = [("system", system), ("human", user)]
