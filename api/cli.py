@@ -100,6 +100,18 @@ def openapi() -> None:
     sys.stdout.write("\n")
 
 
+ledger_app = typer.Typer(no_args_is_help=True, help="Credits ledger commands.")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Verify every account: ledger sums to the balance, balance_after chains in seq order."""
+    from billing.ledger.check import run_ledger_check
+
+    raise typer.Exit(run_ledger_check(migrated_database_url(settings_or_exit())))
+
+
 def main() -> None:
     app()
 

@@ -13,6 +13,7 @@ from api.db import Database
 from api.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from billing.ledger import LedgerService
 from billing.ledger.check import check_ledger
+from tests.conftest import server_env
 
 NewUser = Callable[..., Awaitable[uuid.UUID]]
 
@@ -297,3 +298,24 @@ async def test_the_check_names_accounts_whose_ledger_does_not_explain_the_balanc
         drifted: (51, 50, 0), broken: (55, 55, 1)}
     assert report.summary() == "ledger check: 3 accounts, 4 entries, 2 inconsistent"
     assert healthy not in {a.user_id for a in report.inconsistent}
+
+
+async def test_ledger_check_command_exits_non_zero_naming_the_bad_accounts(
+        settings, ledger_db, new_ledger_user):
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    def ledger_check():  # in a thread: the command runs its own event loop
+        return CliRunner().invoke(cli, ["ledger", "check"], env=server_env(settings))
+
+    user = await new_ledger_user(credits=40)
+    clean = await asyncio.to_thread(ledger_check)
+    async with ledger_db.connection() as conn:
+        await conn.execute("UPDATE credit_accounts SET balance = 41 WHERE user_id = %s", (user,))
+    dirty = await asyncio.to_thread(ledger_check)
+    assert (clean.exit_code, clean.stdout.strip()) == (0, "ledger check: 1 accounts, 1 entries, clean")
+    assert dirty.exit_code == 1
+    assert dirty.stdout.splitlines() == [
+        f"inconsistent account {user}: balance 41, ledger sum 40, broken balance_after links 0",
+        "ledger check: 1 accounts, 1 entries, 1 inconsistent"]
