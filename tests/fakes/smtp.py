@@ -38,12 +38,12 @@ class FakeSmtpServer:
         self.messages.append(message)
         return "250 Message accepted for delivery"
 
-    async def wait_for(self, to: str, timeout: float = 15.0) -> EmailMessage:
-        """The first message to `to`, waiting for the background sender to deliver it."""
+    async def wait_for(self, to: str, subject_contains: str = "", timeout: float = 15.0) -> EmailMessage:
+        """The first message to `to` (with that subject), waiting for the background sender."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.messages:
-                if message["To"] == to:
+                if message["To"] == to and subject_contains in message["Subject"]:
                     return message
             await asyncio.sleep(0.05)
         raise TimeoutError(f"no mail to {to} within {timeout}s")

@@ -1,0 +1,108 @@
+"""Refresh rotation, reuse detection, logout, and access tokens that must be refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from auth.tokens import AccessTokens
+
+
+async def test_refresh_rotates_the_pair(accounts, signed_in):
+    response = await accounts.refresh(signed_in.refresh_token)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["refresh_token"] != signed_in.refresh_token
+    assert body["user"]["id"] == signed_in.user["id"]
+    assert (await accounts.me(body["access_token"])).status_code == 200
+
+
+async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(accounts, signed_in):
+    newer = (await accounts.refresh(signed_in.refresh_token)).json()
+    reused = await accounts.refresh(signed_in.refresh_token)
+    assert reused.status_code == 401
+    assert (await accounts.refresh(newer["refresh_token"])).status_code == 401
+    assert (await accounts.me(newer["access_token"])).status_code == 401
+    other_session = await accounts.login(signed_in.email)
+    assert (await accounts.me(other_session.access_token)).status_code == 200
+
+
+async def test_unknown_or_expired_refresh_tokens_are_401(accounts, signed_in):
+    assert (await accounts.refresh("not-a-token")).status_code == 401
+    accounts.sql("UPDATE refresh_tokens SET created_at = now() - interval '31 days', "
+                 "expires_at = now() - interval '1 day'")
+    response = await accounts.refresh(signed_in.refresh_token)
+    assert response.status_code == 401 and response.json()["code"] == "unauthorized"
+
+
+async def test_refresh_tokens_are_stored_hashed(accounts, signed_in):
+    rows = accounts.sql("SELECT token_hash FROM refresh_tokens")
+    assert rows and all(signed_in.refresh_token.encode() not in bytes(h) for (h,) in rows)
+
+
+async def test_logout_ends_the_session(client, accounts, signed_in):
+    response = await client.post("/api/auth/logout", json={"refresh_token": signed_in.refresh_token})
+    assert response.status_code == 200
+    assert (await accounts.refresh(signed_in.refresh_token)).status_code == 401
+    assert (await accounts.me(signed_in.access_token)).status_code == 401
+    again = await client.post("/api/auth/logout", json={"refresh_token": signed_in.refresh_token})
+    assert again.status_code == 200
+
+
+def _claims(user_id: str, **overrides) -> dict:
+    now = datetime.now(UTC)
+    return {"sub": user_id, "sid": str(uuid.uuid4()), "typ": "access", "jti": uuid.uuid4().hex,
+            "iat": now, "exp": now + timedelta(minutes=5)} | overrides
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, default=str).encode()).rstrip(b"=").decode()
+
+
+def _forged(settings, signed_in, kind: str) -> str:
+    secret, user_id = settings.jwt_secret, signed_in.user["id"]
+    kid = AccessTokens(secret).kid
+    real = jwt.decode(signed_in.access_token, secret, algorithms=["HS256"])
+    if kind == "tampered":
+        header, payload, signature = signed_in.access_token.split(".")
+        return ".".join([header, _b64(real | {"sub": str(uuid.uuid4())}), signature])
+    if kind == "expired":
+        past = datetime.now(UTC) - timedelta(hours=1)
+        return jwt.encode(real | {"iat": past, "exp": past + timedelta(minutes=15)}, secret,
+                          headers={"kid": kid})
+    if kind == "alg_none":
+        return f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{_b64(real)}."
+    if kind == "wrong_secret":
+        return jwt.encode(real, "another-secret-" + "y" * 32, headers={"kid": kid})
+    if kind == "wrong_kid":
+        return jwt.encode(real, secret, headers={"kid": "other"})
+    if kind == "missing_jti":
+        return jwt.encode({k: v for k, v in real.items() if k != "jti"}, secret, headers={"kid": kid})
+    if kind == "refresh_typ":
+        return jwt.encode(real | {"typ": "refresh"}, secret, headers={"kid": kid})
+    if kind == "hs512":
+        return jwt.encode(real, secret, algorithm="HS512", headers={"kid": kid})
+    if kind == "unknown_session":
+        return jwt.encode(_claims(user_id), secret, headers={"kid": kid})
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["tampered", "expired", "alg_none", "wrong_secret", "wrong_kid",
+                                  "missing_jti", "refresh_typ", "hs512", "unknown_session"])
+async def test_forged_or_stale_access_tokens_are_refused(accounts, settings, signed_in, kind):
+    response = await accounts.me(_forged(settings, signed_in, kind))
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+
+
+async def test_access_tokens_carry_the_required_claims_and_a_kid(settings, signed_in):
+    header = jwt.get_unverified_header(signed_in.access_token)
+    assert header["alg"] == "HS256" and header["kid"] == AccessTokens(settings.jwt_secret).kid
+    claims = jwt.decode(signed_in.access_token, settings.jwt_secret, algorithms=["HS256"])
+    assert {"sub", "exp", "iat", "jti", "typ"} <= claims.keys()
+    assert claims["exp"] - claims["iat"] == 15 * 60 and claims["typ"] == "access"
