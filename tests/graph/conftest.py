@@ -65,6 +65,7 @@ def tavily(fake_tavily) -> Iterator[FakeTavily]:
     fake_tavily.delays.clear()
     fake_tavily.latency = 0.0
     fake_tavily.on_request = None
+    fake_tavily.release.clear()
 
 
 def online_settings(llm: FakeOpenAI, tavily: FakeTavily, data_dir: Path) -> dict[str, Any]:
