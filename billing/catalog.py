@@ -1,0 +1,101 @@
+"""What we sell: credit packs and monthly plans, read from the versioned `catalog.json` beside
+this module. Stripe price ids are not in the file: each item names the environment variable
+that holds its price id, read at call time, so one catalog serves test and live Stripe."""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from functools import cache
+from math import floor
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
+MICROS_PER_CENT = 10_000
+
+
+class Pack(BaseModel):
+    id: str
+    name: str
+    credits: int = Field(gt=0)
+    price_cents: int = Field(gt=0)
+    blurb: str
+    stripe_price_env: str
+
+    @property
+    def stripe_price_id(self) -> str | None:
+        return os.environ.get(self.stripe_price_env) or None
+
+
+class Plan(BaseModel):
+    id: str
+    name: str
+    monthly_price_cents: int = Field(gt=0)
+    included_credits: int = Field(ge=0)
+    overage_micros: int = Field(ge=0, description="Price of one credit beyond the included ones.")
+    blurb: str
+    features: list[str]
+    stripe_price_env: str
+    stripe_overage_price_env: str | None = None
+
+    @property
+    def stripe_price_id(self) -> str | None:
+        return os.environ.get(self.stripe_price_env) or None
+
+    @property
+    def stripe_overage_price_id(self) -> str | None:
+        return os.environ.get(self.stripe_overage_price_env or "") or None
+
+
+class Catalog(BaseModel):
+    version: int
+    currency: str = "usd"
+    meter_event_name: str
+    packs: list[Pack] = Field(min_length=1)
+    plans: list[Plan]
+
+    @model_validator(mode="after")
+    def _ids_are_unique_and_plans_can_pay_off(self) -> "Catalog":
+        ids = [p.id for p in self.packs] + [p.id for p in self.plans]
+        if len(ids) != len(set(ids)):
+            raise ValueError("pack and plan ids must be unique together (checkout takes either)")
+        for plan in self.plans:
+            if plan.overage_micros >= self.base_micros_per_credit:
+                raise ValueError(f"plan {plan.id}: overage must cost less than the base pack rate")
+        return self
+
+    @property
+    def base_micros_per_credit(self) -> Fraction:
+        """The pay-as-you-go rate: the price per credit of the smallest pack."""
+        base = min(self.packs, key=lambda p: p.credits)
+        return Fraction(base.price_cents * MICROS_PER_CENT, base.credits)
+
+    def pack(self, item_id: str) -> Pack | None:
+        return next((p for p in self.packs if p.id == item_id), None)
+
+    def plan(self, item_id: str) -> Plan | None:
+        return next((p for p in self.plans if p.id == item_id), None)
+
+    def plan_for_price(self, price_id: str) -> Plan | None:
+        return next((p for p in self.plans if price_id and p.stripe_price_id == price_id), None)
+
+    def breakeven_credits(self, plan: Plan) -> int:
+        """Monthly usage above which the plan costs less than buying packs at the base rate.
+
+        Below the included credits the plan costs its flat price; above them each credit
+        adds `overage_micros`, which is cheaper than the base rate, so the plan always wins
+        eventually (the validator guarantees it)."""
+        base = self.base_micros_per_credit
+        price = plan.monthly_price_cents * MICROS_PER_CENT
+        within_included = floor(price / base)
+        if within_included < plan.included_credits:
+            return within_included
+        return floor((price - plan.included_credits * plan.overage_micros) / (base - plan.overage_micros))
+
+
+@cache
+def catalog() -> Catalog:
+    return Catalog.model_validate(json.loads(CATALOG_PATH.read_text()))

@@ -1,0 +1,115 @@
+"""Auto top-up: when a debit leaves the balance below the account's threshold, charge the saved
+card off-session for the chosen pack. At most one top-up is pending per account (a partial
+unique index); credits arrive with `payment_intent.succeeded`; a decline turns auto top-up off
+and emails the user, once, whichever of the API answer or the webhook reports it first."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from api.db import Database
+from api.settings import Settings
+from auth.mailer import Mailer
+from billing.catalog import catalog
+from billing.payments import Payments
+from billing.repository import BillingRepository, Payment
+from billing.stripe_gateway import PaymentProviderError, stripe_gateway
+from billing.stripe_objects import dig, object_id, uuid_or_none
+
+log = logging.getLogger(__name__)
+
+
+class AutoTopup:
+    def __init__(self, db: Database, settings: Settings, mailer: Mailer,
+                 payments: Payments | None = None, repo: BillingRepository | None = None):
+        self.db = db
+        self.settings = settings
+        self.mailer = mailer
+        self.payments = payments or Payments(db)
+        self.repo = repo or BillingRepository()
+
+    async def maybe_trigger(self, user_id: UUID) -> Payment | None:
+        """Start a top-up if the account wants one now; the pending payment, or None."""
+        async with self.db.connection() as conn:
+            account = await self.repo.auto_topup(conn, user_id)
+        if account is None or not account.enabled or account.balance >= account.threshold_credits:
+            return None
+        pack = catalog().pack(account.pack_id or "")
+        if pack is None or not self.settings.stripe_secret_key:
+            log.warning("auto top-up for %s skipped: %s", user_id,
+                        "pack no longer sold" if pack is None else "Stripe is not configured")
+            return None
+        async with self.db.connection() as conn:
+            payment = await self.repo.insert_payment(conn, user_id, kind="auto_topup", pack_id=pack.id,
+                                                     credits=pack.credits, amount_cents=pack.price_cents)
+        if payment is None:
+            return None  # one is already on its way
+        gateway = stripe_gateway(self.settings)
+        try:
+            card = await gateway.saved_card(account.stripe_customer_id) if account.stripe_customer_id else None
+            if card is None:
+                await self.fail(payment.id, "no saved card: buy a pack once to save one")
+                return payment
+            charge = await gateway.charge_off_session(
+                customer_id=account.stripe_customer_id, payment_method_id=card,
+                amount_cents=pack.price_cents, currency=catalog().currency,
+                description=f"Infrence auto top-up: {pack.name}",
+                metadata={"payment_id": str(payment.id), "user_id": str(user_id), "kind": "auto_topup"},
+                idempotency_key=f"auto_topup:{payment.id}")
+        except PaymentProviderError:
+            # Stripe unreachable: this attempt ends, auto top-up stays on, the next debit retries.
+            # Should the charge have gone through after all, its webhook still credits it.
+            await self.payments.end_pending(payment.id, status="failed", reason="payment provider unavailable")
+            return payment
+        if charge.payment_intent_id:
+            async with self.db.connection() as conn:
+                await self.repo.attach_payment_intent(conn, payment.id, charge.payment_intent_id)
+        if charge.declined:
+            await self.fail(payment.id, charge.failure_reason or "card declined")
+        return payment
+
+    async def fail(self, payment_id: UUID, reason: str) -> None:
+        """End a pending top-up as failed, turn auto top-up off and tell the user — only the
+        first report of the failure does the last two."""
+        async with self.db.transaction() as tx:
+            payment = await self.repo.end_pending_payment(tx, payment_id, status="failed", reason=reason)
+            if payment is None:
+                return
+            await self.repo.disable_auto_topup(tx, payment.user_id)
+            customer = await self.repo.customer(tx, payment.user_id)
+            message = await self.mailer.enqueue(tx, "topup_failed", customer.email,
+                                                credits=f"{payment.pack_credits:,}", reason=reason.replace("_", " "))
+        self.mailer.dispatch(message)
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    async def intent_succeeded(self, intent: dict) -> None:
+        payment_id = self._payment_id(intent)
+        if payment_id is not None:
+            await self.payments.credit_paid(payment_id, intent_id=object_id(intent.get("id")))
+
+    async def intent_failed(self, intent: dict) -> None:
+        payment_id = self._payment_id(intent)
+        if payment_id is not None:
+            error = intent.get("last_payment_error") or {}
+            await self.fail(payment_id, error.get("decline_code") or error.get("code") or "payment failed")
+
+    @staticmethod
+    def _payment_id(intent: dict) -> UUID | None:
+        """Only our off-session top-ups; Checkout's own PaymentIntents are settled by the session."""
+        if dig(intent, "metadata", "kind") != "auto_topup":
+            return None
+        return uuid_or_none(dig(intent, "metadata", "payment_id"))
+
+
+async def maybe_auto_topup(db: Database, settings: Settings, user_id: UUID, *,
+                           mailer: Mailer | None = None) -> Payment | None:
+    """Hook for whoever debits credits: call after the debit commits. Cheap when nothing is due
+    (one query); otherwise it calls Stripe, so run it off the request path if latency matters.
+    Never raises: the debit it follows has already happened."""
+    try:
+        return await AutoTopup(db, settings, mailer or Mailer(db, settings)).maybe_trigger(user_id)
+    except Exception:
+        log.exception("auto top-up check for %s failed", user_id)
+        return None

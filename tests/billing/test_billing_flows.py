@@ -1,0 +1,284 @@
+"""Money flows end to end: our API and the real `stripe` client against a fake Stripe over
+HTTP, with webhooks signed the way Stripe signs them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from billing.ledger.check import check_ledger
+from billing.subscriptions import report_overage
+from billing.topup import maybe_auto_topup
+from tests.accounts import balance_of, open_account
+from tests.fakes.stripe_server import fake_stripe  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def settings(settings, fake_stripe):  # noqa: F811
+    return fake_stripe.configure(settings).model_copy(update={"password_hash_memory_kib": 1024})
+
+
+@pytest.fixture
+def db(app):
+    return app.state.db
+
+
+@pytest.fixture
+async def customer(client, db):
+    return await open_account(client, db, credits=0)
+
+
+@pytest.fixture
+async def admin(client, db, app):
+    from auth.service import AccountService
+
+    account = await open_account(client, db, credits=0)
+    state = app.state
+    await AccountService(state.db, state.redis, state.settings, state.mailer).create_admin(account.email, None)
+    return account
+
+
+async def checkout(client, account, item_id: str) -> str:
+    """Start a Checkout through our API; the Stripe session id behind the returned URL."""
+    response = await client.post("/api/billing/checkout", json={"pack_id": item_id}, headers=account.jwt)
+    assert response.status_code == 200, response.text
+    return response.json()["url"].rsplit("/", 1)[-1]
+
+
+async def deliver_all(fake, client, events) -> None:
+    for event in events:
+        response = await fake.deliver(client, event)
+        assert response.status_code == 200, response.text
+
+
+async def payments(client, account) -> list[dict]:
+    response = await client.get("/api/billing/payment-history", headers=account.jwt)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def buy_pack(fake, client, account, pack_id: str = "pack_1000") -> str:
+    """Buy a pack all the way (which saves the card); the PaymentIntent id."""
+    session_id = await checkout(client, account, pack_id)
+    await deliver_all(fake, client, fake.pay_checkout(session_id))
+    return fake.checkout_sessions[session_id]["payment_intent"]
+
+
+# -- packs -------------------------------------------------------------------------------------
+
+async def test_a_paid_checkout_credits_the_pack_once_however_often_it_is_delivered_or_replayed(
+        client, db, fake_stripe, customer, admin):
+    session_id = await checkout(client, customer, "pack_1000")
+    assert await balance_of(db, customer) == 0          # a redirect never credits
+    session = fake_stripe.checkout_sessions[session_id]
+    assert session["mode"] == "payment"
+    assert session["payment_intent_data"]["setup_future_usage"] == "off_session"
+
+    [completed] = fake_stripe.pay_checkout(session_id)
+    for _ in range(2):
+        assert (await fake_stripe.deliver(client, completed)).status_code == 200
+    replay = await client.post(f"/api/admin/stripe-events/{completed['id']}/replay", headers=admin.jwt)
+
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["processed_at"] is not None
+    assert await balance_of(db, customer) == 1000
+    [payment] = await payments(client, customer)
+    assert payment["status"] == "succeeded" and payment["completed_at"] is not None
+    assert (payment["pack_credits"], payment["pack_amount_cents"]) == (1000, 1000)
+    assert (await check_ledger(db)).clean
+
+
+async def test_one_stripe_customer_per_user_and_payment_history_newest_first(client, db, fake_stripe, customer):
+    await checkout(client, customer, "pack_1000")
+    await checkout(client, customer, "pack_5500")
+
+    assert len(fake_stripe.customers) == 1
+    history = await payments(client, customer)
+    assert [p["pack_credits"] for p in history] == [5500, 1000]
+    assert {p["status"] for p in history} == {"pending"}
+
+
+async def test_a_delayed_payment_credits_only_once_it_settles(client, db, fake_stripe, customer):
+    session_id = await checkout(client, customer, "pack_5500")
+    await deliver_all(fake_stripe, client, fake_stripe.pay_checkout(session_id, paid=False))
+    assert await balance_of(db, customer) == 0
+
+    await deliver_all(fake_stripe, client, [fake_stripe.settle_async_payment(session_id, succeeded=True)])
+
+    assert await balance_of(db, customer) == 5500
+
+
+async def test_failed_and_expired_checkouts_credit_nothing(client, db, fake_stripe, customer):
+    failing = await checkout(client, customer, "pack_1000")
+    await deliver_all(fake_stripe, client, fake_stripe.pay_checkout(failing, paid=False))
+    await deliver_all(fake_stripe, client, [fake_stripe.settle_async_payment(failing, succeeded=False)])
+    abandoned = await checkout(client, customer, "pack_1000")
+    await deliver_all(fake_stripe, client, [fake_stripe.expire_checkout(abandoned)])
+
+    assert sorted(p["status"] for p in await payments(client, customer)) == ["expired", "failed"]
+    assert await balance_of(db, customer) == 0
+
+
+async def test_refunds_claw_back_unspent_credits_once(client, db, fake_stripe, customer):
+    intent_id = await buy_pack(fake_stripe, client, customer, "pack_1000")   # 1000 credits for $10
+
+    half = fake_stripe.refund(intent_id, 500)
+    await deliver_all(fake_stripe, client, [half, half])
+    assert await balance_of(db, customer) == 500
+
+    await deliver_all(fake_stripe, client, [fake_stripe.refund(intent_id)])
+    assert await balance_of(db, customer) == 0
+    [payment] = await payments(client, customer)
+    assert payment["status"] == "refunded" and payment["refunded_cents"] == 1000
+    assert (await check_ledger(db)).clean
+
+
+async def test_a_refund_never_takes_the_balance_below_zero(client, db, fake_stripe, customer):
+    from billing.ledger import LedgerService
+
+    intent_id = await buy_pack(fake_stripe, client, customer, "pack_1000")
+    await LedgerService(db).reserve(customer.user_id, 900, idempotency_key=f"test:{uuid.uuid4()}")
+
+    await deliver_all(fake_stripe, client, [fake_stripe.refund(intent_id)])
+
+    assert await balance_of(db, customer) == 0
+    assert (await check_ledger(db)).clean
+
+
+async def test_a_dispute_flags_the_account_for_admins(client, db, fake_stripe, customer):
+    intent_id = await buy_pack(fake_stripe, client, customer)
+
+    await deliver_all(fake_stripe, client, [fake_stripe.dispute(intent_id)])
+
+    async with db.connection() as conn:
+        row = await (await conn.execute("SELECT flagged_at, flagged_reason FROM users WHERE id = %s",
+                                        (customer.user_id,))).fetchone()
+    assert row["flagged_at"] is not None and "fraudulent" in row["flagged_reason"]
+
+
+# -- auto top-up -------------------------------------------------------------------------------
+
+async def spend(db, account, credits: int) -> None:
+    """A debit the way a research job makes one."""
+    from billing.ledger import LedgerService
+
+    await LedgerService(db).reserve(account.user_id, credits, idempotency_key=f"test:{uuid.uuid4()}")
+
+
+async def enable_auto_topup(client, account, *, threshold: int, pack_id: str = "pack_1000") -> None:
+    response = await client.put("/api/billing/auto-topup", headers=account.jwt,
+                                json={"enabled": True, "threshold_credits": threshold, "pack_id": pack_id})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"enabled": True, "threshold_credits": threshold, "pack_id": pack_id}
+
+
+async def test_auto_top_up_charges_the_saved_card_once_and_credits_on_the_webhook(
+        client, db, app, fake_stripe, customer):
+    await buy_pack(fake_stripe, client, customer)                        # saves the card
+    await enable_auto_topup(client, customer, threshold=500)
+    await spend(db, customer, 700)                                       # 1000 -> 300, below 500
+
+    first, second = await asyncio.gather(*(maybe_auto_topup(db, app.state.settings, customer.user_id,
+                                                            mailer=app.state.mailer) for _ in range(2)))
+
+    [topup] = [p for p in (first, second) if p is not None]              # at most one pending
+    intents = [i for i in fake_stripe.payment_intents.values() if i["metadata"].get("kind") == "auto_topup"]
+    [intent] = intents
+    assert intent["status"] == "succeeded" and intent["payment_method"] is not None
+    assert await balance_of(db, customer) == 300                         # not before the webhook
+    await deliver_all(fake_stripe, client, fake_stripe.events_for_intent(intent["id"]) * 2)
+
+    assert await balance_of(db, customer) == 1300
+    latest = (await payments(client, customer))[0]
+    assert (latest["id"], latest["kind"], latest["status"]) == (str(topup.id), "auto_topup", "succeeded")
+    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None   # back above
+
+
+async def test_a_declined_top_up_turns_auto_top_up_off_and_emails_the_user_once(
+        client, db, app, fake_stripe, customer):
+    await buy_pack(fake_stripe, client, customer)
+    await enable_auto_topup(client, customer, threshold=2000)
+    [customer_id] = fake_stripe.customers
+    fake_stripe.decline_cards_of(customer_id)
+
+    await spend(db, customer, 100)
+    topup = await maybe_auto_topup(db, app.state.settings, customer.user_id, mailer=app.state.mailer)
+    [declined] = [i for i in fake_stripe.payment_intents.values() if i["status"] == "requires_payment_method"]
+    await deliver_all(fake_stripe, client, fake_stripe.events_for_intent(declined["id"]))
+
+    latest = (await payments(client, customer))[0]
+    assert (latest["id"], latest["status"], latest["failure_reason"]) == (str(topup.id), "failed",
+                                                                          "insufficient_funds")
+    assert await balance_of(db, customer) == 900
+    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None   # turned off
+    async with db.connection() as conn:
+        mails = await (await conn.execute("SELECT to_address, text_body FROM mail_outbox WHERE template = %s",
+                                          ("topup_failed",))).fetchall()
+    assert [m["to_address"] for m in mails] == [customer.email]
+    assert "insufficient funds" in mails[0]["text_body"]
+
+
+async def test_auto_top_up_validates_the_pack_and_threshold(client, customer):
+    unknown = await client.put("/api/billing/auto-topup", headers=customer.jwt,
+                               json={"enabled": True, "threshold_credits": 100, "pack_id": "plan_pro"})
+    negative = await client.put("/api/billing/auto-topup", headers=customer.jwt,
+                                json={"enabled": True, "threshold_credits": -1, "pack_id": "pack_1000"})
+
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "pack_id"
+    assert negative.status_code == 400 and "threshold_credits" in negative.json()["detail"]
+
+
+# -- subscriptions -----------------------------------------------------------------------------
+
+async def subscribe(fake, client, account, plan_id: str = "plan_starter") -> str:
+    session_id = await checkout(client, account, plan_id)
+    assert fake.checkout_sessions[session_id]["mode"] == "subscription"
+    await deliver_all(fake, client, fake.pay_checkout(session_id))
+    return fake.checkout_sessions[session_id]["subscription"]
+
+
+async def test_each_paid_invoice_grants_the_plans_included_credits_once(client, db, fake_stripe, customer):
+    subscription_id = await subscribe(fake_stripe, client, customer)     # starter: 3,500 a month
+    assert await balance_of(db, customer) == 3500
+
+    renewal = fake_stripe.renew_subscription(subscription_id)
+    await deliver_all(fake_stripe, client, renewal + renewal)
+
+    assert await balance_of(db, customer) == 7000
+    again = await client.post("/api/billing/checkout", json={"pack_id": "plan_pro"}, headers=customer.jwt)
+    assert again.status_code == 409                                      # change plans in the portal
+    await deliver_all(fake_stripe, client, [fake_stripe.cancel_subscription(subscription_id)])
+    async with db.connection() as conn:
+        row = await (await conn.execute("SELECT plan_id, status FROM subscriptions")).fetchone()
+    assert (row["plan_id"], row["status"]) == ("plan_starter", "canceled")
+
+
+async def test_usage_beyond_the_included_credits_goes_to_the_meter_once_per_job(
+        client, db, app, fake_stripe, customer):
+    await subscribe(fake_stripe, client, customer)                       # 3,500 included
+    settings = app.state.settings
+    within, beyond = uuid.uuid4(), uuid.uuid4()
+
+    first = await report_overage(db, settings, customer.user_id, within, 3000)
+    second = await report_overage(db, settings, customer.user_id, beyond, 800)
+    retried = await report_overage(db, settings, customer.user_id, beyond, 800)
+
+    assert first.overage_credits == 0 and second.overage_credits == 300
+    assert retried.reported_at == second.reported_at is not None
+    [event] = fake_stripe.meter_event_posts
+    assert event["identifier"] == f"overage:{beyond}"
+    assert event["payload"]["value"] == "300" and event["event_name"] == "infrence_overage_credits"
+    assert await report_overage(db, settings, uuid.uuid4(), uuid.uuid4(), 10) is None   # no plan
+
+
+# -- portal ------------------------------------------------------------------------------------
+
+async def test_the_portal_needs_a_stripe_customer_first(client, fake_stripe, customer):
+    before = await client.post("/api/billing/portal", headers=customer.jwt)
+    await checkout(client, customer, "pack_1000")
+    after = await client.post("/api/billing/portal", headers=customer.jwt)
+
+    assert before.status_code == 400 and before.json()["code"] == "no_billing_account"
+    assert after.status_code == 200 and after.json()["url"].startswith("https://billing.stripe.test/")
