@@ -49,8 +49,10 @@ def _app_services() -> list[BackgroundService]:
 def _routers():
     """Every domain's router, in contract order. Imported lazily so `openapi` stays cheap."""
     from auth.routes import routers as auth_routers
+    from billing.routes import admin_router as stripe_events_router
+    from billing.routes import router as billing_router
 
-    return [health.router, *auth_routers]
+    return [health.router, *auth_routers, billing_router, stripe_events_router]
 
 
 @asynccontextmanager
