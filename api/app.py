@@ -15,6 +15,7 @@ from api.db import Database
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
 from api.settings import Settings, load_settings
+from api.spa import mount_spa
 from api.storage import resolve_storage
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None,
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router)
+    mount_spa(app)  # last: the dashboard answers only paths no router claims
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -74,11 +74,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
 
     from api.app import create_app
     from api.runtime import background_services_for
+    from api.spa import build_if_missing
 
     configure_logging()
     exit_normally_on_sigterm()
     settings = settings_or_exit()
     migrated_database_url(settings)
+    build_if_missing()
     application = create_app(settings, background_services=background_services_for(settings, workers))
     uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True)
 

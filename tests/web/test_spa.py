@@ -1,0 +1,81 @@
+"""The dashboard is served at `/` with a history fallback, and API paths stay JSON."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.spa import mount_spa
+
+HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+@pytest.fixture
+def dist(tmp_path):
+    root = tmp_path / "dist"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><div id=root></div>")
+    (root / "assets" / "index-abc123.js").write_text("console.log('dashboard')")
+    (root / "robots.txt").write_text("User-agent: *")
+    (tmp_path / "secret.txt").write_text("outside dist")
+    return root
+
+
+async def _client(settings, dist_dir):
+    application = create_app(settings)
+    mount_spa(application, dist_dir)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://t")
+
+
+async def test_pages_fall_back_to_index_html_without_caching(settings, dist):
+    async with await _client(settings, dist) as http:
+        for path in ("/", "/billing", "/admin/users/3f1c?tab=ledger", "/reset-password?token=abc"):
+            response = await http.get(path, headers=HTML)
+            assert response.status_code == 200, path
+            assert response.headers["content-type"].startswith("text/html")
+            assert "id=root" in response.text
+            assert response.headers["cache-control"] == "no-cache"
+
+
+async def test_fingerprinted_assets_are_cached_for_good_and_other_files_revalidate(settings, dist):
+    async with await _client(settings, dist) as http:
+        script = await http.get("/assets/index-abc123.js")
+        robots = await http.get("/robots.txt")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert robots.text == "User-agent: *"
+    assert robots.headers["cache-control"] == "no-cache"
+
+
+async def test_api_paths_never_fall_back_and_answer_json(settings, dist):
+    async with await _client(settings, dist) as http:
+        for path in ("/api/nothing-here", "/v1/nothing-here", "/api", "/docs/nothing"):
+            response = await http.get(path, headers=HTML)
+            assert response.status_code == 404, path
+            assert response.json()["code"] == "not_found"
+        wrong_method = await http.get("/api/auth/login", headers=HTML)
+        spec = await http.get("/openapi.json", headers=HTML)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["code"] == "method_not_allowed"
+    assert spec.json()["info"]["title"] == "Infrence API"
+
+
+async def test_non_html_requests_for_missing_files_get_a_json_404(settings, dist):
+    async with await _client(settings, dist) as http:
+        missing = await http.get("/assets/gone-123.js", headers={"accept": "*/*"})
+        escape = await http.get("/assets/%2e%2e/%2e%2e/secret.txt", headers={"accept": "*/*"})
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
+    assert escape.status_code == 404
+    assert "outside dist" not in escape.text
+
+
+async def test_an_unbuilt_dashboard_says_how_to_build_it(settings, tmp_path):
+    async with await _client(settings, tmp_path / "no-dist") as http:
+        response = await http.get("/", headers=HTML)
+        health = await http.get("/livez")
+    assert response.status_code == 404
+    assert "build_web.sh" in response.json()["detail"]
+    assert health.json() == {"status": "ok"}

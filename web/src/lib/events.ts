@@ -1,0 +1,92 @@
+// Follows a job's server-sent events over fetch (so the token travels in a header, not the
+// URL), resuming with Last-Event-ID after a dropped connection until the terminal event.
+import { ApiError, sessionFetch, toApiError } from "../api/client";
+
+export type JobEvent = { id?: string; type: string; data: Record<string, unknown> };
+export type StreamState = "connecting" | "live" | "reconnecting" | "ended" | "failed";
+
+export const TERMINAL_EVENTS = new Set(["job.succeeded", "job.failed", "job.canceled"]);
+
+function parseBlock(block: string): JobEvent | null {
+  let id: string | undefined;
+  let type = "message";
+  const data: string[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (!line || line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "id") id = value;
+    else if (field === "event") type = value;
+    else if (field === "data") data.push(value);
+  }
+  if (!data.length) return null;
+  const text = data.join("\n");
+  try {
+    const parsed = JSON.parse(text);
+    return { id, type, data: parsed && typeof parsed === "object" ? parsed : { value: parsed } };
+  } catch {
+    return { id, type, data: { text } };
+  }
+}
+
+async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (event: JobEvent) => void): Promise<void> {
+  const decoder = new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>;
+  const reader = body.pipeThrough(decoder).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    const blocks = buffer.split(/\r?\n\r?\n/);
+    buffer = blocks.pop() ?? "";
+    for (const block of blocks) {
+      const event = parseBlock(block);
+      if (event) onEvent(event);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Stream `path` until a terminal event or `stop()`; returns `stop`. */
+export function followEvents(
+  path: string,
+  onEvent: (event: JobEvent) => void,
+  onState: (state: StreamState, error?: ApiError) => void,
+): () => void {
+  const controller = new AbortController();
+  let lastId: string | undefined;
+  let finished = false;
+
+  const run = async () => {
+    for (let attempt = 0; !finished && !controller.signal.aborted; attempt++) {
+      onState(attempt ? "reconnecting" : "connecting");
+      try {
+        const headers: Record<string, string> = { Accept: "text/event-stream" };
+        if (lastId) headers["Last-Event-ID"] = lastId;
+        const response = await sessionFetch(
+          new Request(new URL(path, window.location.origin), { headers, signal: controller.signal }),
+        );
+        if (!response.ok || !response.body) {
+          const error = toApiError(response.status, await response.json().catch(() => undefined));
+          if (response.status < 500) return onState("failed", error);
+          throw error;
+        }
+        onState("live");
+        attempt = 0;
+        await readEvents(response.body, (event) => {
+          if (event.id) lastId = event.id;
+          if (TERMINAL_EVENTS.has(event.type)) finished = true;
+          onEvent(event);
+        });
+      } catch {
+        if (controller.signal.aborted) return;
+      }
+      if (!finished) await sleep(Math.min(500 * 2 ** attempt, 8000));
+    }
+    if (!controller.signal.aborted) onState("ended");
+  };
+  void run();
+  return () => controller.abort();
+}

@@ -1,0 +1,391 @@
+// Playground: ask a question, watch the job's live events against its budget, read the cited
+// brief, its sources and the typed JSON with per-field basis.
+import { type MouseEvent, useEffect, useMemo, useRef, useState } from "react";
+import { api, ApiError, request, unwrap } from "../api/client";
+import { followEvents, type JobEvent, type StreamState } from "../lib/events";
+import * as fmt from "../lib/format";
+import { checkSchema, EXAMPLE_SCHEMA } from "../lib/jsonSchema";
+import { renderBrief } from "../lib/markdown";
+import { type Basis, describe, isTerminal, MODES, type ModeId, pathKey, type Progress, readProgress, type Result } from "../lib/research";
+import { Link, setQuery, useLocation } from "../lib/router";
+import { useAsync } from "../lib/useAsync";
+import { Meter } from "../ui/charts";
+import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorState, FormError, Loading, onSubmit, PageHeader, TextArea, TextField, useSubmit } from "../ui/kit";
+
+const MAX_TIMELINE = 400;
+
+function ModePicker({ mode, onChange }: { mode: ModeId; onChange: (mode: ModeId) => void }) {
+  return (
+    <fieldset className="modes">
+      <legend>Mode</legend>
+      {MODES.map((m) => (
+        <label key={m.id} className={`mode ${mode === m.id ? "mode-on" : ""}`}>
+          <input type="radio" name="mode" value={m.id} checked={mode === m.id} onChange={() => onChange(m.id)} />
+          <span className="mode-name">{m.name}</span>
+          <span className="mode-price">{m.credits === null ? "metered" : fmt.credits(m.credits)}</span>
+          <span className="mode-envelope">{m.envelope}</span>
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+type Job = {
+  id: string;
+  status: string;
+  events: JobEvent[];
+  progress: Progress | null;
+  result: Result | null;
+  stream: StreamState;
+  streamError?: ApiError;
+};
+
+function useJob(jobId: string | null) {
+  const [job, setJob] = useState<Job | null>(null);
+
+  useEffect(() => {
+    if (!jobId) return setJob(null);
+    let stop = () => {};
+    let alive = true;
+    setJob({ id: jobId, status: "queued", events: [], progress: null, result: null, stream: "connecting" });
+    const update = (change: (j: Job) => Job) => alive && setJob((j) => (j && j.id === jobId ? change(j) : j));
+    const onEvent = (event: JobEvent) =>
+      update((j) => {
+        const progress = readProgress(event);
+        if (progress) return { ...j, progress, status: "running" };
+        const status = event.type.startsWith("job.") ? event.type.slice(4) : j.status === "queued" ? "running" : j.status;
+        const terminal = isTerminal(status);
+        return {
+          ...j,
+          status,
+          events: [...j.events, event].slice(-MAX_TIMELINE),
+          result: terminal && event.data && "id" in event.data ? (event.data as unknown as Result) : j.result,
+        };
+      });
+    const onState = (stream: StreamState, streamError?: ApiError) => update((j) => ({ ...j, stream, streamError }));
+
+    unwrap(api.GET("/api/playground/research/{id}", { params: { path: { id: jobId } } })).then(
+      (current) => {
+        const result = current as unknown as Result;
+        if (isTerminal(result.status)) update((j) => ({ ...j, status: result.status, result, stream: "ended" }));
+        else stop = followEvents(`/api/playground/research/${jobId}/events`, onEvent, onState);
+      },
+      (error: ApiError) => update((j) => ({ ...j, stream: "failed", streamError: error })),
+    );
+    return () => {
+      alive = false;
+      stop();
+    };
+  }, [jobId]);
+
+  // A terminal event without the result in it (or an unknown shape): read the job instead.
+  const needsResult = !!job && isTerminal(job.status) && !job.result;
+  useEffect(() => {
+    if (!needsResult || !jobId) return;
+    unwrap(api.GET("/api/playground/research/{id}", { params: { path: { id: jobId } } })).then(
+      (result) => setJob((j) => (j && j.id === jobId ? { ...j, result: result as unknown as Result } : j)),
+      () => undefined,
+    );
+  }, [needsResult, jobId]);
+
+  return job;
+}
+
+function Timeline({ events, live }: { events: JobEvent[]; live: boolean }) {
+  const end = useRef<HTMLLIElement>(null);
+  useEffect(() => end.current?.scrollIntoView({ block: "nearest" }), [events.length]);
+  if (!events.length) return <Loading label="Waiting for the first event…" />;
+  return (
+    <ol className="timeline" aria-live="polite" aria-busy={live}>
+      {events.map((event, i) => {
+        const { title, detail } = describe(event);
+        return (
+          <li key={event.id ?? i} className={`tl tl-${event.type.replace(/\./g, "-")}`} ref={i === events.length - 1 ? end : undefined}>
+            <span className="tl-dot" aria-hidden="true" />
+            <div>
+              <p className="tl-title">{title}</p>
+              {detail && detail.length > 0 && (
+                <ul className="tl-detail">
+                  {detail.slice(0, 8).map((d, k) => (
+                    <li key={k}>{d}</li>
+                  ))}
+                </ul>
+              )}
+            </div>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function ProgressPanel({ progress }: { progress: Progress }) {
+  return (
+    <div className="meters">
+      <Meter label="Spend" value={progress.cost_usd} max={progress.max_cost_usd} format={(n) => `$${n.toFixed(3)}`} />
+      <Meter label="Time" value={progress.elapsed_secs} max={progress.max_wallclock_secs} format={(n) => `${Math.round(n)} s`} />
+      <Meter label="Searches" value={progress.searches} max={progress.max_searches} />
+      <Meter label="Pages read" value={progress.pages} max={progress.max_pages} />
+      {!!progress.max_waves && <Meter label="Waves" value={progress.waves_done ?? 0} max={progress.max_waves} />}
+    </div>
+  );
+}
+
+function scrollToSource(event: MouseEvent<HTMLElement>) {
+  const link = (event.target as HTMLElement).closest<HTMLAnchorElement>("a.cite");
+  if (!link) return;
+  event.preventDefault();
+  const target = document.getElementById(`source-${link.dataset.cite}`);
+  if (!target) return;
+  target.scrollIntoView({ behavior: "smooth", block: "center" });
+  target.classList.remove("flash");
+  void target.offsetWidth; // restart the highlight animation
+  target.classList.add("flash");
+  target.focus({ preventScroll: true });
+}
+
+function Brief({ result }: { result: Result }) {
+  const html = useMemo(() => renderBrief(result.brief ?? "", result.sources.length), [result.brief, result.sources.length]);
+  if (!result.brief) return <Empty title="No brief">This job ended before a brief was written.</Empty>;
+  return <article className="brief prose" onClick={scrollToSource} dangerouslySetInnerHTML={{ __html: html }} />;
+}
+
+function Sources({ sources }: { sources: Result["sources"] }) {
+  if (!sources.length) return <Empty title="No sources" />;
+  return (
+    <ol className="sources">
+      {sources.map((s, i) => (
+        <li key={s.url + i} id={`source-${i + 1}`} tabIndex={-1}>
+          <span className="source-n">{i + 1}</span>
+          <div>
+            <a href={s.url} target="_blank" rel="noopener noreferrer" className="source-title">
+              {s.title || s.url}
+            </a>
+            <span className="source-domain">{s.domain}</span>
+            {s.summary && <p className="source-summary">{s.summary}</p>}
+          </div>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function citationNumber(citation: NonNullable<Basis["citations"]>[number], sources: Result["sources"]): number | null {
+  if (typeof citation.n === "number") return citation.n;
+  const i = sources.findIndex((s) => s.url === citation.url);
+  return i >= 0 ? i + 1 : null;
+}
+
+function BasisNote({ basis, sources }: { basis?: Basis; sources: Result["sources"] }) {
+  if (!basis) return null;
+  const numbers = [...new Set((basis.citations ?? []).map((c) => citationNumber(c, sources)).filter((n): n is number => n !== null))];
+  const quote = basis.citations?.find((c) => c.quote)?.quote;
+  return (
+    <span className="basis" title={quote ? `“${quote}”` : undefined}>
+      {basis.confidence && <Badge status={basis.confidence === "high" ? "succeeded" : basis.confidence === "low" ? "failed" : "queued"}>{basis.confidence}</Badge>}
+      {numbers.map((n) => (
+        <a key={n} href={`#source-${n}`} className="cite" data-cite={n} aria-label={`Source ${n}`}>
+          [{n}]
+        </a>
+      ))}
+    </span>
+  );
+}
+
+function TypedNode({ value, path, basis, sources }: { value: unknown; path: string[]; basis: Map<string, Basis>; sources: Result["sources"] }) {
+  const note = <BasisNote basis={basis.get(path.join("."))} sources={sources} />;
+  if (Array.isArray(value))
+    return (
+      <>
+        {note}
+        <ol className="typed-list" start={0}>
+          {value.map((item, i) => (
+            <li key={i}>
+              <TypedNode value={item} path={[...path, String(i)]} basis={basis} sources={sources} />
+            </li>
+          ))}
+        </ol>
+      </>
+    );
+  if (value && typeof value === "object")
+    return (
+      <>
+        {note}
+        <dl className="typed-object">
+          {Object.entries(value).map(([key, child]) => (
+            <div key={key}>
+              <dt>{key}</dt>
+              <dd>
+                <TypedNode value={child} path={[...path, key]} basis={basis} sources={sources} />
+              </dd>
+            </div>
+          ))}
+        </dl>
+      </>
+    );
+  return (
+    <span className="typed-leaf">
+      <code className={`json-${value === null ? "null" : typeof value}`}>{typeof value === "string" ? value : JSON.stringify(value)}</code>
+      {note}
+    </span>
+  );
+}
+
+function TypedView({ result }: { result: Result }) {
+  const [raw, setRaw] = useState(false);
+  const basis = useMemo(() => {
+    const byPath = new Map<string, Basis>();
+    for (const b of result.basis ?? []) {
+      const path = b.field ?? b.path;
+      if (path) byPath.set(pathKey(path), b);
+    }
+    return byPath;
+  }, [result.basis]);
+  if (!result.typed || !Object.keys(result.typed).length) return <Empty title="No typed output" />;
+  return (
+    <div onClick={scrollToSource}>
+      <div className="segmented" role="group" aria-label="Typed output view">
+        <button type="button" aria-pressed={!raw} onClick={() => setRaw(false)}>Fields</button>
+        <button type="button" aria-pressed={raw} onClick={() => setRaw(true)}>JSON</button>
+      </div>
+      {raw ? (
+        <pre className="code">{JSON.stringify(result.typed, null, 2)}</pre>
+      ) : (
+        <TypedNode value={result.typed} path={[]} basis={basis} sources={result.sources} />
+      )}
+    </div>
+  );
+}
+
+function JobPanel({ job }: { job: Job }) {
+  const cancel = useSubmit(() => request("DELETE", `/api/playground/research/${job.id}`));
+  const running = !isTerminal(job.status);
+  const result = job.result;
+  return (
+    <>
+      <Card
+        title={
+          <>
+            Job <Badge status={job.status} />
+          </>
+        }
+        actions={
+          running && (
+            <Button variant="danger" small busy={cancel.busy} onClick={() => void cancel.run()}>
+              Cancel
+            </Button>
+          )
+        }
+      >
+        <FormError error={cancel.error} />
+        {job.streamError && <ErrorState error={job.streamError} />}
+        {job.stream === "reconnecting" && <Alert kind="warning">Connection lost — reconnecting…</Alert>}
+        {result && (
+          <p className="muted small">
+            {fmt.credits(result.credits_charged)} charged · {fmt.usd(result.cost_usd)} provider cost · {fmt.latency(result.latency_ms)}
+            {result.stop_reason ? ` · stopped: ${result.stop_reason}` : ""}
+          </p>
+        )}
+        {result?.error && <Alert kind="error">{result.error}</Alert>}
+        <div className="job-grid">
+          <div>
+            <h3 className="h3">Live events</h3>
+            {job.events.length || running ? <Timeline events={job.events} live={running} /> : <p className="muted">Events are not kept for older jobs.</p>}
+          </div>
+          <div>
+            <h3 className="h3">Budget</h3>
+            {job.progress ? <ProgressPanel progress={job.progress} /> : <p className="muted">{running ? "Waiting for progress…" : "No progress recorded."}</p>}
+          </div>
+        </div>
+      </Card>
+      {result && (
+        <div className="result-grid">
+          <Card title="Brief" className="result-brief">
+            <Brief result={result} />
+          </Card>
+          <Card title={`Sources (${result.sources.length})`} className="result-sources">
+            <Sources sources={result.sources} />
+          </Card>
+          <Card title="Typed output" className="result-typed">
+            <TypedView result={result} />
+          </Card>
+        </div>
+      )}
+    </>
+  );
+}
+
+export function PlaygroundPage() {
+  const { query } = useLocation();
+  const jobId = query.get("job");
+  const job = useJob(jobId);
+  const balance = useAsync(() => unwrap(api.GET("/api/credits/balance")), [job?.status]);
+  const [question, setQuestion] = useState("");
+  const [mode, setMode] = useState<ModeId>("standard");
+  const [maxCredits, setMaxCredits] = useState("500");
+  const [withSchema, setWithSchema] = useState(false);
+  const [schemaText, setSchemaText] = useState(EXAMPLE_SCHEMA);
+  const schema = withSchema ? checkSchema(schemaText) : {};
+
+  const run = useSubmit(async () => {
+    const accepted = await unwrap(
+      api.POST("/api/playground/research", {
+        body: {
+          question,
+          mode,
+          async: true,
+          ...(mode === "max" ? { max_credits: Number(maxCredits) } : {}),
+          ...(schema.schema ? { response_schema: schema.schema } : {}),
+        },
+      }),
+    );
+    setQuery({ job: accepted.id });
+  });
+  const schemaError = schema.error ?? run.fields.response_schema;
+  const price = MODES.find((m) => m.id === mode)?.credits;
+
+  return (
+    <>
+      <PageHeader
+        title="Playground"
+        description="Run a research job from the browser and watch it work. Jobs here are billed like API calls."
+        actions={balance.data && <span className="pill">Balance: {fmt.credits(balance.data.credits)}</span>}
+      />
+      <Card>
+        <form onSubmit={onSubmit(() => !schema.error && void run.run())} noValidate className="playground-form">
+          <FormError error={run.error?.fields && Object.keys(run.error.fields).length ? null : run.error} />
+          {run.error?.code === "insufficient_credits" && (
+            <p>
+              <Link href="/billing">Buy credits</Link> to run this mode.
+            </p>
+          )}
+          <TextArea label="Question" rows={3} required value={question} onChange={(e) => setQuestion(e.target.value)}
+            error={run.fields.question} placeholder="What changed in EU battery regulation in 2025, and who is affected?" />
+          <ModePicker mode={mode} onChange={setMode} />
+          {mode === "max" && (
+            <TextField label="Credit cap" type="number" min={1} inputMode="numeric" value={maxCredits}
+              onChange={(e) => setMaxCredits(e.target.value)} error={run.fields.max_credits}
+              hint="Max is metered: you pay for what it uses, never more than this cap." />
+          )}
+          <Checkbox label="Return typed JSON that follows my schema" checked={withSchema} onChange={(e) => setWithSchema(e.target.checked)} />
+          {withSchema && (
+            <TextArea label="JSON Schema" className="mono" rows={10} spellCheck={false} value={schemaText}
+              onChange={(e) => setSchemaText(e.target.value)} error={schemaError}
+              hint={schema.schema ? "✓ Valid JSON Schema shape" : undefined} />
+          )}
+          <div className="form-actions">
+            <Button type="submit" variant="primary" busy={run.busy} disabled={!question.trim() || !!schema.error}>
+              Run research{price ? ` · ${fmt.credits(price)}` : ""}
+            </Button>
+            {jobId && (
+              <Button variant="ghost" onClick={() => setQuery({ job: null })}>
+                Clear result
+              </Button>
+            )}
+          </div>
+        </form>
+      </Card>
+      {job && job.stream === "connecting" && !job.events.length && !job.result ? <Loading label="Opening the job…" /> : job && <JobPanel job={job} />}
+    </>
+  );
+}

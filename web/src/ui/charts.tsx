@@ -1,0 +1,122 @@
+// Hand-rolled SVG bar chart (no chart library: the bundle stays small).
+import { useState } from "react";
+
+export type Point = { label: string; value: number };
+
+function niceMax(max: number): number {
+  if (max <= 0) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(max));
+  const step = [1, 2, 2.5, 5, 10].find((s) => s * magnitude >= max) ?? 10;
+  return step * magnitude;
+}
+
+const W = 640;
+const H = 200;
+const PAD = { top: 12, right: 8, bottom: 26, left: 44 };
+
+export function BarChart({
+  points,
+  title,
+  format = String,
+  tone = "accent",
+}: {
+  points: Point[];
+  title: string;
+  format?: (value: number) => string;
+  tone?: "accent" | "green" | "amber";
+}) {
+  const [active, setActive] = useState<number | null>(null);
+  const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const slot = plotW / Math.max(points.length, 1);
+  const barW = Math.max(2, slot * 0.7);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
+  const labelEvery = Math.ceil(points.length / 6);
+  const shown = active === null ? null : points[active];
+  const total = points.reduce((sum, p) => sum + p.value, 0);
+
+  return (
+    <figure className={`chart chart-${tone}`}>
+      <figcaption>
+        <span>{title}</span>
+        <span className="chart-readout" aria-live="polite">
+          {shown ? `${shown.label}: ${format(shown.value)}` : `Total ${format(total)}`}
+        </span>
+      </figcaption>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}, total ${format(total)}`} onMouseLeave={() => setActive(null)}>
+        {ticks.map((t) => {
+          const y = PAD.top + plotH - (t / max) * plotH;
+          return (
+            <g key={t}>
+              <line x1={PAD.left} x2={W - PAD.right} y1={y} y2={y} className="chart-grid" />
+              <text x={PAD.left - 6} y={y + 4} textAnchor="end" className="chart-tick">
+                {Number.isInteger(t) ? t.toLocaleString("en-US") : t.toFixed(1)}
+              </text>
+            </g>
+          );
+        })}
+        {points.map((p, i) => {
+          const h = (p.value / max) * plotH;
+          const x = PAD.left + i * slot + (slot - barW) / 2;
+          return (
+            <g key={p.label + i} onMouseEnter={() => setActive(i)}>
+              <rect x={PAD.left + i * slot} y={PAD.top} width={slot} height={plotH} fill="transparent" />
+              <rect
+                x={x}
+                y={PAD.top + plotH - h}
+                width={barW}
+                height={Math.max(h, p.value > 0 ? 1 : 0)}
+                rx={Math.min(3, barW / 3)}
+                className={`chart-bar ${active === i ? "chart-bar-active" : ""}`}
+              >
+                <title>{`${p.label}: ${format(p.value)}`}</title>
+              </rect>
+              {i % labelEvery === 0 && (
+                <text x={PAD.left + i * slot + slot / 2} y={H - 8} textAnchor="middle" className="chart-tick">
+                  {p.label}
+                </text>
+              )}
+            </g>
+          );
+        })}
+      </svg>
+      <table className="sr-only">
+        <caption>{title}</caption>
+        <tbody>
+          {points.map((p, i) => (
+            <tr key={i}>
+              <th scope="row">{p.label}</th>
+              <td>{format(p.value)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </figure>
+  );
+}
+
+/** A labelled meter: used for spend, time, searches and pages against the budget. */
+export function Meter({ label, value, max, format = String }: { label: string; value: number; max: number; format?: (n: number) => string }) {
+  const ratio = max > 0 ? Math.min(1, value / max) : 0;
+  return (
+    <div className="meter">
+      <div className="meter-head">
+        <span>{label}</span>
+        <span className="muted">
+          {format(value)} / {format(max)}
+        </span>
+      </div>
+      <div
+        className={`meter-track ${ratio >= 0.9 ? "meter-hot" : ""}`}
+        role="progressbar"
+        aria-label={label}
+        aria-valuemin={0}
+        aria-valuemax={max}
+        aria-valuenow={value}
+      >
+        <div className="meter-fill" style={{ width: `${ratio * 100}%` }} />
+      </div>
+    </div>
+  );
+}
