@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graph.providers.text import bm25_scores, clip, sentences, squash, terms
+from graph.providers.text import BM25, clip, sentences, squash, terms
 from graph.state import Claim, SourceMeta
 
 QUOTE_CHARS = 500
@@ -35,6 +35,7 @@ def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 def build_basis(typed: Any, claims: list[Claim], sources: dict[str, SourceMeta], cited: list[str]) -> list[dict[str, Any]]:
     claim_terms = [terms(f"{c['text']} {c['quote']}") for c in claims]
+    index = BM25(claim_terms)
     basis = []
     for path, value in leaves(typed):
         if value is None or value == "":
@@ -44,11 +45,11 @@ def build_basis(typed: Any, claims: list[Claim], sources: dict[str, SourceMeta],
             supporting = [c for c in claims if c["url"] == url][:1]
             basis.append(_entry(path, supporting, sources, "high" if supporting else "medium"))
             continue
-        basis.append(_match(path, value, claims, claim_terms, sources))
+        basis.append(_match(path, value, claims, claim_terms, index, sources))
     return basis
 
 
-def _match(path: str, value: Any, claims: list[Claim], claim_terms: list[list[str]],
+def _match(path: str, value: Any, claims: list[Claim], claim_terms: list[list[str]], index: BM25,
            sources: dict[str, SourceMeta]) -> dict[str, Any]:
     """Each sentence of the value is matched on its own; the field is as strong as its weakest one."""
     text = squash(str(value))
@@ -57,17 +58,17 @@ def _match(path: str, value: Any, claims: list[Claim], claim_terms: list[list[st
     supporting: list[Claim] = []
     levels = []
     for part in parts or [text]:
-        found, level = _support(part, field_terms, claims, claim_terms)
+        found, level = _support(part, field_terms, claims, claim_terms, index)
         levels.append(level)
         supporting += [c for c in found if c not in supporting]
     confidence = min(levels, key=CONFIDENCE_ORDER.index) if levels else "low"
     return _entry(path, supporting[:MAX_CITATIONS], sources, confidence)
 
 
-def _support(text: str, field_terms: list[str], claims: list[Claim],
-             claim_terms: list[list[str]]) -> tuple[list[Claim], str]:
+def _support(text: str, field_terms: list[str], claims: list[Claim], claim_terms: list[list[str]],
+             index: BM25) -> tuple[list[Claim], str]:
     value_terms = set(terms(text))
-    scores = bm25_scores(list(value_terms) + field_terms, claim_terms)
+    scores = index.scores(list(value_terms) + field_terms)
     best: list[int] = []
     for i in sorted(range(len(claims)), key=lambda i: (-scores[i], i)):
         if scores[i] <= 0 or len(best) == 2 or (best and scores[i] < scores[best[0]] / 2):

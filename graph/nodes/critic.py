@@ -23,10 +23,11 @@ async def critic(state: ResearchState, runtime: Runtime[ResearchContext]) -> Com
     cited = state.get("cited") or []
     claims = live_claims(state)
     dropped, unverifiable = [], 0
+    texts = {url: await ctx.pages.aget(url) for url in cited}
     for claim in claims:
         if claim["url"] not in cited:
             continue
-        text = await ctx.pages.aget(claim["url"])
+        text = texts[claim["url"]]
         if text is None:
             unverifiable += 1  # page not on this host (resumed elsewhere); checked when extracted
         elif find_verbatim(claim["quote"], text) is None:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from graph.providers.reasoning import Critique, Extraction, Finding, NumberedSource, Page, StepBudget, TypedOutputError
-from graph.providers.text import bm25_scores, clip, sentence_spans, squash, terms
+from graph.providers.text import BM25, bm25_scores, clip, sentence_spans, squash, terms
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
@@ -199,6 +199,7 @@ class SchemaFiller:
         self.sources = sources
         self.claims = [(claim, s) for s in sources for claim in s.claims]
         self.claim_terms = [terms(c) for c, _ in self.claims]
+        self.index = BM25(self.claim_terms)
         self.root: dict[str, Any] = {}
 
     def fill_valid(self, schema: dict[str, Any]) -> Any:
@@ -213,7 +214,7 @@ class SchemaFiller:
         return value
 
     def best_claims(self, hint: str, skip: int = 0) -> list[tuple[str, NumberedSource]]:
-        scores = bm25_scores(terms(hint) + terms(self.question), self.claim_terms)
+        scores = self.index.scores(terms(hint) + terms(self.question))
         order = sorted(range(len(self.claims)), key=lambda i: (-scores[i], i))
         return [self.claims[i] for i in order][skip:]
 
@@ -348,7 +349,7 @@ class SchemaFiller:
         return int(round(self.fill_number(schema, name, index)))
 
     def fill_boolean(self, schema: dict[str, Any], name: str, index: int) -> bool:
-        scores = bm25_scores(terms(name), self.claim_terms)
+        scores = self.index.scores(terms(name))
         return any(score > 0 for score in scores)
 
     def fill_null(self, schema: dict[str, Any], name: str, index: int) -> None:

@@ -18,6 +18,7 @@ class PageStore:
     def __init__(self, path: Path | None):
         """`path=None` keeps pages in memory (tests, one-shot CLI runs)."""
         self._lock = threading.Lock()
+        self._in_memory = path is None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(":memory:" if path is None else path, check_same_thread=False, timeout=30)
@@ -36,9 +37,13 @@ class PageStore:
         return row[0] if row else None
 
     async def aput(self, url: str, title: str, text: str) -> None:
+        if self._in_memory:  # microseconds: a thread hop would cost more than the write
+            return self.put(url, title, text)
         await asyncio.to_thread(self.put, url, title, text)
 
     async def aget(self, url: str) -> str | None:
+        if self._in_memory:
+            return self.get(url)
         return await asyncio.to_thread(self.get, url)
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections import Counter
 from collections.abc import Sequence
 
@@ -27,6 +28,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9#*\-])|\n\
 _MARKUP_ONLY = re.compile(r"^[\s#*\-+|>`=_~:]*$")
 
 
+@lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
     """A deliberately light stemmer: plural and common verb endings, enough for matching."""
     for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
@@ -70,28 +72,38 @@ def sentences(text: str, **kwargs) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text, **kwargs)]
 
 
+class BM25:
+    """BM25 over a fixed collection of tokenised documents; statistics computed once."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75):
+        self.counts = [Counter(doc) for doc in documents]
+        self.norms = []
+        avg_len = (sum(len(d) for d in documents) / len(documents) or 1.0) if documents else 1.0
+        for doc in documents:
+            self.norms.append(k1 * (1 - b + b * len(doc) / avg_len))
+        doc_freq: Counter[str] = Counter()
+        for counts in self.counts:
+            doc_freq.update(counts.keys())
+        n = len(documents)
+        self.idf = {term: math.log(1 + (n - df + 0.5) / (df + 0.5)) for term, df in doc_freq.items()}
+        self.k1 = k1
+
+    def scores(self, query: Sequence[str]) -> list[float]:
+        wanted = [(t, self.idf[t]) for t in dict.fromkeys(query) if t in self.idf]
+        out = []
+        for counts, norm in zip(self.counts, self.norms):
+            score = 0.0
+            for term, idf in wanted:
+                tf = counts.get(term)
+                if tf:
+                    score += idf * tf * (self.k1 + 1) / (tf + norm)
+            out.append(score)
+        return out
+
+
 def bm25_scores(query: Sequence[str], documents: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> list[float]:
     """BM25 of each tokenised document against the tokenised query, documents as the collection."""
-    n = len(documents)
-    if n == 0:
-        return []
-    avg_len = sum(len(d) for d in documents) / n or 1.0
-    doc_freq: Counter[str] = Counter()
-    for doc in documents:
-        doc_freq.update(set(doc))
-    unique_query = list(dict.fromkeys(query))
-    scores = []
-    for doc in documents:
-        counts = Counter(doc)
-        score = 0.0
-        for term in unique_query:
-            tf = counts.get(term, 0)
-            if not tf:
-                continue
-            idf = math.log(1 + (n - doc_freq[term] + 0.5) / (doc_freq[term] + 0.5))
-            score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(doc) / avg_len))
-        scores.append(score)
-    return scores
+    return BM25(documents, k1=k1, b=b).scores(query)
 
 
 def find_verbatim(quote: str, text: str) -> tuple[int, int] | None:
