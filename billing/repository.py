@@ -4,7 +4,7 @@ top-up settings and metered usage. Every method runs on the connection it is giv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from api.db import Tx
@@ -109,6 +109,13 @@ INSERT INTO payments (user_id, kind, pack_id, pack_credits, pack_amount_cents)
 VALUES (%(user_id)s, %(kind)s, %(pack_id)s, %(credits)s, %(amount_cents)s)
 ON CONFLICT (user_id) WHERE kind = 'auto_topup' AND status = 'pending' DO NOTHING
 RETURNING *
+"""
+
+# A top-up Stripe never answered about stops blocking the next one. Should Stripe report it
+# paid later after all, the webhook still credits it (see SUCCEED_PAYMENT_SQL).
+ABANDON_STALE_TOPUP_SQL = """
+UPDATE payments SET status = 'failed', failure_reason = 'no answer from Stripe', completed_at = now()
+WHERE user_id = %(user_id)s AND kind = 'auto_topup' AND status = 'pending' AND created_at < now() - %(age)s
 """
 
 ATTACH_SESSION_SQL = """
@@ -278,6 +285,9 @@ class BillingRepository:
         return await self._one(conn, INSERT_PAYMENT_SQL, {
             "user_id": user_id, "kind": kind, "pack_id": pack_id, "credits": credits,
             "amount_cents": amount_cents}, Payment)
+
+    async def abandon_stale_topup(self, conn: Tx, user_id: UUID, age: timedelta) -> None:
+        await conn.execute(ABANDON_STALE_TOPUP_SQL, {"user_id": user_id, "age": age})
 
     async def attach_checkout_session(self, conn: Tx, payment_id: UUID, session_id: str) -> None:
         await conn.execute(ATTACH_SESSION_SQL, {"payment_id": payment_id, "session_id": session_id})

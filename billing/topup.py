@@ -6,6 +6,7 @@ and emails the user, once, whichever of the API answer or the webhook reports it
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from uuid import UUID
 
 from api.db import Database
@@ -18,6 +19,8 @@ from billing.stripe_gateway import PaymentProviderError, stripe_gateway
 from billing.stripe_objects import dig, object_id, uuid_or_none
 
 log = logging.getLogger(__name__)
+
+STALE_TOPUP_AFTER = timedelta(hours=1)  # a pending top-up this old no longer blocks the next
 
 
 class AutoTopup:
@@ -41,6 +44,7 @@ class AutoTopup:
                         "pack no longer sold" if pack is None else "Stripe is not configured")
             return None
         async with self.db.connection() as conn:
+            await self.repo.abandon_stale_topup(conn, user_id, STALE_TOPUP_AFTER)
             payment = await self.repo.insert_payment(conn, user_id, kind="auto_topup", pack_id=pack.id,
                                                      credits=pack.credits, amount_cents=pack.price_cents)
         if payment is None:

@@ -220,6 +220,23 @@ async def test_a_declined_top_up_turns_auto_top_up_off_and_emails_the_user_once(
     assert "insufficient funds" in mails[0]["text_body"]
 
 
+async def test_a_top_up_stripe_never_answered_about_stops_blocking_the_next_one(
+        client, db, app, fake_stripe, customer):
+    await buy_pack(fake_stripe, client, customer)
+    await enable_auto_topup(client, customer, threshold=5000)
+    first = await maybe_auto_topup(db, app.state.settings, customer.user_id)
+    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None   # still pending
+    async with db.connection() as conn:
+        await conn.execute("UPDATE payments SET created_at = now() - interval '2 hours' WHERE id = %s",
+                           (first.id,))
+
+    second = await maybe_auto_topup(db, app.state.settings, customer.user_id)
+
+    assert second is not None and second.id != first.id
+    statuses = {p["id"]: p["status"] for p in await payments(client, customer)}
+    assert (statuses[str(first.id)], statuses[str(second.id)]) == ("failed", "pending")
+
+
 async def test_auto_top_up_validates_the_pack_and_threshold(client, customer):
     unknown = await client.put("/api/billing/auto-topup", headers=customer.jwt,
                                json={"enabled": True, "threshold_credits": 100, "pack_id": "plan_pro"})
