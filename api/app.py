@@ -49,11 +49,15 @@ def _app_services() -> list[BackgroundService]:
 
 def _routers():
     """Every domain's router, in contract order. Imported lazily so `openapi` stays cheap."""
+    from api.dashboard.routes import router as dashboard_router
+    from api.research.routes import playground as playground_router
+    from api.research.routes import router as research_router
     from auth.routes import routers as auth_routers
     from billing.routes import admin_router as stripe_events_router
     from billing.routes import router as billing_router
 
-    return [health.router, *auth_routers, billing_router, stripe_events_router]
+    return [health.router, *auth_routers, research_router, playground_router, dashboard_router,
+            billing_router, stripe_events_router]
 
 
 @asynccontextmanager

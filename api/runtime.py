@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+
+from redis.asyncio import Redis
+
 from api.app import BackgroundService
+from api.db import Database
 from api.settings import Settings
+from api.storage import resolve_storage
 
 
 def background_services_for(settings: Settings, workers: int) -> list[BackgroundService]:
-    """In-process research workers and delivery loops; wired by the research jobs package."""
-    return []
+    """`infrence serve`: N in-process research workers and the webhook sender."""
+    from api.research.worker import worker_service
+
+    return [worker_service(settings, workers)]
+
+
+async def run_workers(settings: Settings, concurrency: int) -> None:
+    """`infrence worker`: research workers and the webhook sender until SIGINT/SIGTERM, then drain."""
+    from api.research.webhooks import WebhookSender
+    from api.research.worker import ResearchWorker
+
+    storage = resolve_storage(settings)
+    db = Database(storage.database_url, min_size=1, max_size=max(4, concurrency * 3))
+    await db.open()
+    redis = Redis.from_url(storage.redis_url, decode_responses=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        worker = ResearchWorker(db, redis, settings, concurrency=concurrency)
+        sender = WebhookSender(db, allow_private=settings.allow_private_urls)
+        await asyncio.gather(worker.run(stop), sender.run(stop))
+    finally:
+        await redis.aclose()
+        await db.close()

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = Field(None, repr=False, validation_alias=_env("STRIPE_WEBHOOK_SECRET"))
     stripe_api_base: str | None = Field(None, validation_alias=_env("STRIPE_API_BASE"))
 
+    research_creates_per_minute: int = Field(60, ge=1, validation_alias=_env("INFRENCE_RESEARCH_CREATES_PER_MINUTE"))
     sync_max_secs: int = Field(60, validation_alias=_env("INFRENCE_SYNC_MAX_SECS"))
     allow_private_urls: bool = Field(False, validation_alias=_env("INFRENCE_ALLOW_PRIVATE_URLS"))
     signup_grant_credits: int = Field(100, ge=0, validation_alias=_env("INFRENCE_SIGNUP_GRANT_CREDITS"))

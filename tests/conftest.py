@@ -34,9 +34,25 @@ def _database_url_for(base_url: str, name: str) -> str:
     return psycopg.conninfo.make_conninfo(**info)
 
 
+def traversable_tempdir(prefix: str) -> Path:
+    """A temp dir the embedded PostgreSQL can enter: run as root, pgserver drops to its own
+    system user, which cannot traverse pytest's 0700 temp root."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
-def storage_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("storage")
+def storage_dir() -> Path:
+    return traversable_tempdir("infrence-test-storage-")
+
+
+@pytest.fixture
+def embedded_data_dir() -> Path:
+    """A fresh INFRENCE_DATA_DIR for a process that starts its own embedded servers."""
+    return traversable_tempdir("infrence-test-data-")
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +109,7 @@ def settings(database_url, redis_url, tmp_path):
         INFRENCE_ENV="dev", INFRENCE_DATA_DIR=tmp_path / "data", DATABASE_URL=database_url,
         REDIS_URL=redis_url, INFRENCE_ALLOW_PRIVATE_URLS=True, INFRENCE_DB_POOL_MIN=1,
         INFRENCE_DB_POOL_MAX=10, JWT_SECRET="test-secret-" + "x" * 32,
-        INFRENCE_PUBLIC_URL="http://testserver",
+        INFRENCE_PUBLIC_URL="http://testserver", INFRENCE_PASSWORD_HASH_MEMORY_KIB=1024,
     )
 
 

@@ -107,8 +107,8 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_embedded_storage_is_shared_and_stopped_by_the_last_process(tmp_path, stop_signal):
-    data_dir = tmp_path / "data"
+def test_embedded_storage_is_shared_and_stopped_by_the_last_process(embedded_data_dir, stop_signal):
+    data_dir = embedded_data_dir
     server = ServerProcess(_clean_env(data_dir), free_port(), workers=0)
     try:
         server.wait_healthy()

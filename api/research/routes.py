@@ -1,0 +1,179 @@
+"""HTTP for research jobs: `/v1/research` (API key) and the dashboard playground (JWT)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from api.deps import DbDep, RedisDep, SettingsDep
+from api.errors import error_responses
+from api.ratelimit import enforce
+from api.research.events import JobEvent
+from api.research.repository import JobRow
+from api.research.schemas import AsyncAccepted, ResearchLogRow, ResearchRequest, ResearchResult
+from api.research.service import MAX_WAIT_SECS, JobService, result_event_data, result_of
+from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser
+
+HEARTBEAT_SECS = 15.0
+READ_BLOCK_SECS = 5.0
+
+router = APIRouter(tags=["research"])
+playground = APIRouter(prefix="/api/playground", tags=["playground"])
+
+
+def get_job_service(db: DbDep, redis: RedisDep, settings: SettingsDep) -> JobService:
+    return JobService(db, redis, settings)
+
+
+JobServiceDep = Annotated[JobService, Depends(get_job_service)]
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
+LastEventIdHeader = Annotated[str | None, Header(alias="Last-Event-ID")]
+WaitQuery = Annotated[int | None, Query(ge=0, le=MAX_WAIT_SECS, description="Long-poll up to N seconds.")]
+ResearchJobId = Annotated[UUID, Path(description="Research job id")]
+LimitQuery = Annotated[int | None, Query(ge=1, le=200)]
+OffsetQuery = Annotated[int | None, Query(ge=0)]
+
+CREATE_RESPONSES = {202: {"model": AsyncAccepted, "description": "Async accepted"},
+                    **error_responses(400, 401, 402, 403, 429)}
+EVENTS_RESPONSES = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                          "description": "Server-sent events: id = stream id, event = type, data = JSON"},
+                    **error_responses(401, 404)}
+
+
+def accepted(request: Request, job: JobRow, base: str) -> JSONResponse:
+    root = str(request.base_url).rstrip("/")
+    body = AsyncAccepted(id=job.id, status=job.status, status_url=f"{root}{base}/{job.id}",
+                         events_url=f"{root}{base}/{job.id}/events")
+    return JSONResponse(body.model_dump(mode="json"), status_code=202)
+
+
+async def _answer_create(http: Request, jobs: JobService, job: JobRow, base: str):
+    if job.runs_async:
+        return accepted(http, job, base)
+    job = await jobs.wait_for_sync_result(job)
+    if not job.is_terminal:
+        return accepted(http, job, base)
+    return result_of(job)
+
+
+async def _read_with_wait(jobs: JobService, user_id: UUID, job_id: UUID, wait: int | None) -> ResearchResult:
+    job = await jobs.get(user_id, job_id)
+    if wait:
+        job = await jobs.wait_until_terminal(job, wait)
+    return result_of(job)
+
+
+def event_stream(jobs: JobService, job: JobRow, last_event_id: str | None) -> StreamingResponse:
+    return StreamingResponse(_sse(jobs, job, last_event_id), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _sse(jobs: JobService, job: JobRow, last_event_id: str | None) -> AsyncIterator[str]:
+    """Follow the job's stream from `last_event_id`; heartbeats while idle; end with the terminal
+    event — rebuilt from the database when the stream expired or lost it."""
+    after = last_event_id or "0-0"
+    yield "retry: 2000\n\n"
+    last_sent = time.monotonic()
+    while True:
+        try:
+            events = await jobs.events.read(job.id, after, block_ms=None if job.is_terminal
+                                            else int(READ_BLOCK_SECS * 1000))
+        except Exception:  # Redis away: keep the client, watch the database
+            events = []
+            await asyncio.sleep(1.0)
+        for event in events:
+            yield event.as_sse()
+            after, last_sent = event.id, time.monotonic()
+            if event.is_terminal:
+                return
+        if not events:
+            job = await jobs.get(job.user_id, job.id)
+            if job.is_terminal:
+                yield JobEvent(after if after != "0-0" else "0-1", f"job.{job.status}",
+                               result_event_data(job)).as_sse()
+                return
+            if time.monotonic() - last_sent >= HEARTBEAT_SECS:
+                yield ": heartbeat\n\n"
+                last_sent = time.monotonic()
+
+
+# --- /v1/research (API key) -------------------------------------------------------------------
+
+@router.post("/v1/research", response_model=ResearchResult, responses=CREATE_RESPONSES,
+             summary="Run a deep research job", operation_id="run_research")
+async def run_research(body: ResearchRequest, caller: ApiKeyCaller, jobs: JobServiceDep, http: Request,
+                       response: Response, redis: RedisDep, settings: SettingsDep,
+                       idempotency_key: IdempotencyKeyHeader = None):
+    limit = await enforce(redis, f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60)
+    job = await jobs.submit(caller.user.id, body, origin="api", api_key_id=caller.api_key_id,
+                            idempotency_key=idempotency_key)
+    answer = await _answer_create(http, jobs, job, "/v1/research")
+    if isinstance(answer, Response):
+        limit.apply(answer)
+        return answer
+    limit.apply(response)
+    return answer
+
+
+@router.get("/v1/research", response_model=list[ResearchLogRow], responses=error_responses(400, 401),
+            operation_id="list_jobs")
+async def list_jobs(caller: ApiKeyCaller, jobs: JobServiceDep, status: str | None = None,
+                    limit: LimitQuery = None, offset: OffsetQuery = None) -> list[ResearchLogRow]:
+    rows = await jobs.list(caller.user.id, status=status, limit=limit or 50, offset=offset or 0)
+    return [ResearchLogRow.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.get("/v1/research/{id}", response_model=ResearchResult, responses=error_responses(401, 404),
+            operation_id="get_status")
+async def get_status(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep,
+                     wait: WaitQuery = None) -> ResearchResult:
+    return await _read_with_wait(jobs, caller.user.id, id, wait)
+
+
+@router.delete("/v1/research/{id}", response_model=ResearchResult, responses=error_responses(401, 404),
+               operation_id="cancel")
+async def cancel(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep) -> ResearchResult:
+    return result_of(await jobs.cancel(caller.user.id, id))
+
+
+@router.get("/v1/research/{id}/events", responses=EVENTS_RESPONSES, response_class=StreamingResponse,
+            operation_id="research_events")
+async def research_events(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep,
+                          last_event_id: LastEventIdHeader = None) -> StreamingResponse:
+    return event_stream(jobs, await jobs.get(caller.user.id, id), last_event_id)
+
+
+# --- /api/playground/research (dashboard, JWT) --------------------------------------------------
+
+@playground.post("/research", response_model=ResearchResult, responses=CREATE_RESPONSES,
+                 operation_id="run")
+async def run(body: ResearchRequest, user: CurrentUser, jobs: JobServiceDep, http: Request,
+              idempotency_key: IdempotencyKeyHeader = None):
+    job = await jobs.submit(user.id, body, origin="playground", idempotency_key=idempotency_key)
+    return await _answer_create(http, jobs, job, "/api/playground/research")
+
+
+@playground.get("/research/{id}", response_model=ResearchResult, responses=error_responses(401, 404),
+                operation_id="get_status")
+async def playground_status(id: ResearchJobId, user: CurrentUser, jobs: JobServiceDep,
+                            wait: WaitQuery = None) -> ResearchResult:
+    return await _read_with_wait(jobs, user.id, id, wait)
+
+
+@playground.delete("/research/{id}", response_model=ResearchResult, responses=error_responses(401, 404),
+                   operation_id="playground_cancel")
+async def playground_cancel(id: ResearchJobId, user: CurrentUser, jobs: JobServiceDep) -> ResearchResult:
+    return result_of(await jobs.cancel(user.id, id))
+
+
+@playground.get("/research/{id}/events", responses=EVENTS_RESPONSES, response_class=StreamingResponse,
+                operation_id="playground_events")
+async def playground_events(id: ResearchJobId, user: PlaygroundUser, jobs: JobServiceDep,
+                            last_event_id: LastEventIdHeader = None) -> StreamingResponse:
+    return event_stream(jobs, await jobs.get(user.id, id), last_event_id)

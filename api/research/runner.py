@@ -1,0 +1,110 @@
+"""The one place the API runs the research graph: checkpointed in PostgreSQL, thread id = job id,
+context rebuilt on every (re)start since LangGraph does not checkpoint it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.runtime import RunControl
+
+from api.db import Database
+from api.research.repository import JobRepository, JobRow
+from api.research.service import JobOutcome, plan_of
+from api.settings import Settings
+from graph.builder import RECURSION_LIMIT, build_graph
+from graph.context import build_context
+from graph.result import result_fragment
+
+log = logging.getLogger(__name__)
+
+SAVER_SETUP_LOCK = 0x1F2E3D4D
+HARD_DEADLINE_GRACE_SECS = 30
+PRUNE_BATCH = 200
+
+EventSink = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+def _config(job: JobRow) -> dict[str, Any]:
+    budgets = plan_of(job.request).budgets
+    return {"configurable": {"thread_id": str(job.id)}, "recursion_limit": RECURSION_LIMIT,
+            "max_concurrency": max(2, budgets.branches)}
+
+
+def outcome_from(state: dict[str, Any], *, status: str, stop_reason: str | None = None) -> JobOutcome:
+    fragment = result_fragment(state, stop_reason=stop_reason)
+    return JobOutcome(status=status, stop_reason=fragment["stop_reason"],
+                      cost_usd_micros=int(round(fragment["cost_usd"] * 1_000_000)),
+                      result=fragment, wave_count=fragment["wave_count"],
+                      source_count=len(fragment["sources"]))
+
+
+class GraphRunner:
+    def __init__(self, db: Database, settings: Settings):
+        self.db = db
+        self.settings = settings
+        self.jobs = JobRepository()
+
+    async def setup(self) -> None:
+        """Create the checkpointer's tables once, even with many workers starting together."""
+        async with self.db.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (SAVER_SETUP_LOCK,))
+            try:
+                await AsyncPostgresSaver(conn).setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SAVER_SETUP_LOCK,))
+
+    def _saver(self) -> AsyncPostgresSaver:
+        # A saver per run: each instance serialises its operations behind one lock.
+        return AsyncPostgresSaver(self.db.pool)
+
+    async def run(self, job: JobRow, *, control: RunControl, on_event: EventSink) -> JobOutcome:
+        """Run (or resume) the job's graph to the end and return its outcome."""
+        plan = plan_of(job.request)
+        graph = build_graph(self._saver())
+        config = _config(job)
+        resuming = (await graph.aget_state(config)).created_at is not None
+        graph_input = None if resuming else {
+            "question": job.question, "mode": job.mode, "started_at": time.time(),
+            "response_schema": job.request.get("response_schema")}
+        context = build_context(self.settings, plan.budgets)
+        try:
+            await asyncio.wait_for(self._stream(graph, graph_input, config, context, control, on_event),
+                                   plan.budgets.max_wallclock_secs + HARD_DEADLINE_GRACE_SECS)
+            stop_reason = None
+        except asyncio.TimeoutError:
+            log.warning("job %s passed its hard deadline", job.id)
+            stop_reason = "deadline"
+        finally:
+            await context.aclose()
+        state = (await graph.aget_state(config)).values
+        return outcome_from(state, status="succeeded", stop_reason=stop_reason)
+
+    async def _stream(self, graph, graph_input, config, context, control: RunControl,
+                      on_event: EventSink) -> None:
+        async for chunk in graph.astream(graph_input, config, context=context, stream_mode="custom",
+                                         durability="sync", control=control):
+            if isinstance(chunk, dict) and "type" in chunk:
+                await on_event(chunk["type"], chunk.get("data") or {})
+
+    async def partial_outcome(self, job: JobRow, *, status: str, stop_reason: str) -> JobOutcome:
+        """What a stopped run had gathered by its last checkpoint (sources, claims, spend)."""
+        state = (await build_graph(self._saver()).aget_state(_config(job))).values
+        return outcome_from(state or {"question": job.question}, status=status, stop_reason=stop_reason)
+
+    async def prune_checkpoints(self, older_than: timedelta) -> int:
+        async with self.db.connection() as conn:
+            job_ids = await self.jobs.terminal_unpruned_before(conn, older_than, PRUNE_BATCH)
+        if not job_ids:
+            return 0
+        saver = self._saver()
+        for job_id in job_ids:
+            await saver.adelete_thread(str(job_id))
+        async with self.db.connection() as conn:
+            await self.jobs.mark_pruned(conn, job_ids)
+        return len(job_ids)

@@ -1,0 +1,233 @@
+"""Research jobs: submission (validate, reserve, queue in one transaction), reading, waiting,
+cancelling, and settlement — the rules; SQL lives in the repositories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from redis.asyncio import Redis
+
+from api.db import Database, Tx
+from api.errors import InvalidRequest, NotFound
+from api.research.events import JobEvents
+from api.research.repository import JobRepository, JobRow
+from api.research.schemas import ResearchRequest, ResearchResult, SourceDto, UsageDto
+from api.research.webhooks import WebhookRepository, check_webhook_url
+from api.settings import Settings
+from billing.ledger.service import LedgerService
+from graph.modes import InvalidResearchRequest, ModePlan, plan_for
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+MAX_WAIT_SECS = 60
+SYNC_GRACE_SECS = 15
+
+
+def plan_of(request: dict[str, Any]) -> ModePlan:
+    """The budgets and price of a stored (already validated) request."""
+    return plan_for(request.get("mode", "standard"), max_credits=request.get("max_credits"),
+                    max_wallclock_secs=request.get("max_wallclock_secs"))
+
+
+def validated_plan(request: ResearchRequest) -> ModePlan:
+    try:
+        return plan_for(request.mode.value, max_credits=request.max_credits,
+                        max_wallclock_secs=request.max_wallclock_secs,
+                        response_schema=request.response_schema)
+    except InvalidResearchRequest as exc:
+        raise InvalidRequest(f"{exc.field}: {exc.message}", field=exc.field) from None
+
+
+def result_of(job: JobRow) -> ResearchResult:
+    """The client-facing view of a job row, partial while it runs."""
+    stored = job.result or {}
+    include_summaries = job.request.get("include_sources", True)
+    sources = [SourceDto(url=s.get("url", ""), title=s.get("title", ""), domain=s.get("domain", ""),
+                         summary=s.get("summary") if include_summaries else None)
+               for s in stored.get("sources", [])]
+    return ResearchResult(
+        id=job.id, status=job.status, question=job.question, mode=job.mode, brief=stored.get("brief"),
+        typed=stored.get("typed") or {}, basis=stored.get("basis") or [], sources=sources,
+        credits_charged=job.credits_charged, cost_usd=job.cost_usd_micros / 1_000_000,
+        stop_reason=job.stop_reason, wave_count=job.wave_count,
+        usage=UsageDto(**(stored.get("usage") or {})), latency_ms=job.latency_ms, error=job.error,
+        created_at=job.created_at, completed_at=job.completed_at)
+
+
+def result_event_data(job: JobRow) -> dict[str, Any]:
+    return result_of(job).model_dump(mode="json")
+
+
+@dataclass
+class JobOutcome:
+    """What a run produced, ready to settle."""
+
+    status: str                      # succeeded | failed | canceled
+    stop_reason: str | None
+    cost_usd_micros: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    wave_count: int | None = None
+    source_count: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class JobSettlement:
+    """Moves a job to its terminal status and settles its reservation exactly once."""
+
+    def __init__(self, db: Database, redis: Redis):
+        self.db = db
+        self.jobs = JobRepository()
+        self.ledger = LedgerService(db)
+        self.webhooks = WebhookRepository()
+        self.events = JobEvents(redis)
+
+    def credits_to_charge(self, job: JobRow, outcome: JobOutcome) -> int:
+        if outcome.status == "failed":
+            return 0
+        plan = plan_of(job.request)
+        charged = plan.credits_for(outcome.cost_usd_micros / 1_000_000, outcome.stop_reason)
+        return min(charged, job.credits_reserved)
+
+    async def settle(self, job: JobRow, outcome: JobOutcome, tx: Tx | None = None) -> JobRow | None:
+        """Finish + release the unused reservation + queue the webhook, in one transaction.
+        Returns None (and changes nothing) when the job was already terminal."""
+        if tx is None:
+            async with self.db.transaction() as own_tx:
+                finished = await self._settle_in(own_tx, job, outcome)
+        else:
+            finished = await self._settle_in(tx, job, outcome)
+        if finished is not None and tx is None:
+            await self.announce(finished)
+        return finished
+
+    async def _settle_in(self, tx: Tx, job: JobRow, outcome: JobOutcome) -> JobRow | None:
+        charged = self.credits_to_charge(job, outcome)
+        finished = await self.jobs.finish(
+            tx, job.id, status=outcome.status, stop_reason=outcome.stop_reason, credits_charged=charged,
+            cost_usd_micros=outcome.cost_usd_micros, result=outcome.result, error=outcome.error,
+            wave_count=outcome.wave_count, source_count=outcome.source_count)
+        if finished is None:
+            return None
+        await self.ledger.release(job.user_id, job.credits_reserved - charged,
+                                  idempotency_key=f"job:{job.id}:release", related_id=str(job.id),
+                                  note=f"{outcome.status} {job.mode} job", tx=tx)
+        if job.webhook_url:
+            body = json.dumps(result_event_data(finished), separators=(",", ":"))
+            await self.webhooks.enqueue(tx, job.id, job.webhook_url, body)
+        return finished
+
+    async def announce(self, finished: JobRow) -> None:
+        await self.events.append(finished.id, f"job.{finished.status}", result_event_data(finished))
+
+
+class JobService:
+    def __init__(self, db: Database, redis: Redis, settings: Settings):
+        self.db = db
+        self.settings = settings
+        self.jobs = JobRepository()
+        self.ledger = LedgerService(db)
+        self.events = JobEvents(redis)
+        self.settlement = JobSettlement(db, redis)
+
+    def runs_async(self, request: ResearchRequest, plan: ModePlan) -> bool:
+        return (request.run_async or request.webhook_url is not None
+                or plan.budgets.max_wallclock_secs > self.settings.sync_max_secs)
+
+    async def submit(self, user_id: UUID, request: ResearchRequest, *, origin: str,
+                     api_key_id: UUID | None = None, idempotency_key: str | None = None) -> JobRow:
+        """Validate before any charge, then job row + reservation + ledger row + NOTIFY at once."""
+        plan = validated_plan(request)
+        if request.webhook_url is not None:
+            await check_webhook_url(request.webhook_url, allow_private=self.settings.allow_private_urls)
+        if idempotency_key is not None:
+            if len(idempotency_key) > 255:
+                raise InvalidRequest("Idempotency-Key must be at most 255 characters", field="Idempotency-Key")
+            async with self.db.connection() as conn:
+                earlier = await self.jobs.find_by_idempotency_key(conn, user_id, idempotency_key,
+                                                                  IDEMPOTENCY_WINDOW)
+            if earlier is not None:
+                return earlier
+        try:
+            async with self.db.transaction() as tx:
+                job = await self.jobs.insert(
+                    tx, user_id=user_id, api_key_id=api_key_id, origin=origin, mode=plan.mode,
+                    question=request.question, request=request.stored(),
+                    runs_async=self.runs_async(request, plan), credits_reserved=plan.credits_to_reserve,
+                    webhook_url=request.webhook_url, idempotency_key=idempotency_key)
+                await self.ledger.reserve(user_id, plan.credits_to_reserve, idempotency_key=f"job:{job.id}:reserve",
+                                          related_id=str(job.id), note=f"{plan.mode} job", tx=tx)
+                await self.jobs.notify_queued(tx, job.id)
+        except psycopg.errors.UniqueViolation:
+            # The same Idempotency-Key raced us: answer with the job that won.
+            async with self.db.connection() as conn:
+                earlier = await self.jobs.find_by_idempotency_key(conn, user_id, idempotency_key or "",
+                                                                  IDEMPOTENCY_WINDOW)
+            if earlier is None:
+                raise
+            return earlier
+        await self.events.append(job.id, "job.queued", {"id": str(job.id), "mode": job.mode,
+                                                        "credits_reserved": job.credits_reserved})
+        return job
+
+    async def get(self, user_id: UUID, job_id: UUID) -> JobRow:
+        async with self.db.connection() as conn:
+            job = await self.jobs.get_for_user(conn, job_id, user_id)
+        if job is None:
+            raise NotFound("No such research job")
+        return job
+
+    async def list(self, user_id: UUID, *, status: str | None, limit: int, offset: int) -> list[JobRow]:
+        async with self.db.connection() as conn:
+            return await self.jobs.list_for_user(conn, user_id, status=status, limit=limit, offset=offset)
+
+    async def wait_until_terminal(self, job: JobRow, timeout_secs: float) -> JobRow:
+        """Block until the job ends or the timeout passes; wakes on the job's event stream."""
+        deadline = time.monotonic() + timeout_secs
+        last_id = "$"
+        while not job.is_terminal:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                events = await self.events.read(job.id, last_id, block_ms=int(min(remaining, 1.0) * 1000) or 1)
+                if events:
+                    last_id = events[-1].id
+            except Exception:  # Redis unavailable: fall back to polling the row
+                await asyncio.sleep(min(remaining, 0.5))
+            async with self.db.connection() as conn:
+                job = await self.jobs.get(conn, job.id) or job
+        return job
+
+    async def wait_for_sync_result(self, job: JobRow) -> JobRow:
+        budget = plan_of(job.request).budgets.max_wallclock_secs
+        return await self.wait_until_terminal(job, budget + SYNC_GRACE_SECS)
+
+    async def cancel(self, user_id: UUID, job_id: UUID, *, wait_secs: float = 5.0) -> JobRow:
+        """Idempotent. A queued job ends at once with nothing charged; a running one is asked to
+        stop at its next step and settles on what it used (never above the price)."""
+        async with self.db.transaction() as tx:
+            job = await self.jobs.get(tx, job_id, for_update=True)
+            if job is None or job.user_id != user_id:
+                raise NotFound("No such research job")
+            if job.is_terminal:
+                return job
+            await self.jobs.request_cancel(tx, job_id)
+            finished = None
+            if job.status == "queued":
+                finished = await self.settlement.settle(
+                    job, JobOutcome(status="canceled", stop_reason="canceled"), tx=tx)
+        if finished is not None:
+            await self.settlement.announce(finished)
+            return finished
+        await self.events.append(job_id, "job.cancel_requested", {"id": str(job_id)})
+        return await self.wait_until_terminal(job, wait_secs)

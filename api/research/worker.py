@@ -1,0 +1,215 @@
+"""Research workers: claim queued jobs (FOR UPDATE SKIP LOCKED), wake on LISTEN/NOTIFY, hold a
+lease with heartbeats, run the graph, settle exactly once.
+
+A job whose lease lapses (its worker died) is claimed again and resumes from its last LangGraph
+checkpoint. On shutdown, running jobs drain at a step boundary and go back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+import psycopg
+from langgraph.errors import GraphDrained
+from langgraph.runtime import RunControl
+from redis.asyncio import Redis
+
+from api.db import Database
+from api.research.events import JobEvents
+from api.research.repository import NOTIFY_CHANNEL, JobRepository, JobRow
+from api.research.runner import GraphRunner
+from api.research.service import JobOutcome, JobSettlement
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 5
+POLL_SECS = 2.0          # also how soon a lapsed lease is noticed without a NOTIFY
+DRAIN_TIMEOUT_SECS = 20.0
+PRUNE_EVERY_SECS = 3600.0
+
+
+class ResearchWorker:
+    def __init__(self, db: Database, redis: Redis, settings: Settings, *, concurrency: int = 2,
+                 lease: timedelta = DEFAULT_LEASE, worker_id: str | None = None):
+        self.db = db
+        self.settings = settings
+        self.concurrency = max(1, concurrency)
+        self.lease = lease
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.jobs = JobRepository()
+        self.events = JobEvents(redis)
+        self.settlement = JobSettlement(db, redis)
+        self.runner = GraphRunner(db, settings)
+        self.wake = asyncio.Event()
+        self.running: dict[uuid.UUID, tuple[asyncio.Task, RunControl]] = {}
+
+    @property
+    def busy_slots(self) -> int:
+        return len(self.running)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set, then drain running jobs back to the queue."""
+        await self.runner.setup()
+        listener = asyncio.create_task(self._listen(stop), name="research-listen")
+        maintenance = asyncio.create_task(self._maintain(stop), name="research-maintenance")
+        try:
+            while not stop.is_set():
+                claimed = await self._claim_while_free()
+                if not claimed:
+                    await self._sleep_until_woken(stop)
+        finally:
+            listener.cancel()
+            maintenance.cancel()
+            await self._drain()
+
+    async def _claim_while_free(self) -> bool:
+        claimed_any = False
+        while len(self.running) < self.concurrency:
+            try:
+                async with self.db.transaction() as tx:
+                    job = await self.jobs.claim_next(tx, self.worker_id, self.lease)
+            except (psycopg.OperationalError, OSError) as exc:
+                log.warning("worker %s cannot claim: %s", self.worker_id, type(exc).__name__)
+                return False
+            if job is None:
+                break
+            claimed_any = True
+            control = RunControl()
+            task = asyncio.create_task(self._execute(job, control), name=f"job-{job.id}")
+            self.running[job.id] = (task, control)
+            task.add_done_callback(lambda _t, job_id=job.id: self._finished(job_id))
+        return claimed_any
+
+    def _finished(self, job_id: uuid.UUID) -> None:
+        self.running.pop(job_id, None)
+        self.wake.set()  # a slot is free
+
+    async def _sleep_until_woken(self, stop: asyncio.Event) -> None:
+        stopper = asyncio.create_task(stop.wait())
+        waker = asyncio.create_task(self.wake.wait())
+        await asyncio.wait({stopper, waker}, timeout=POLL_SECS, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        waker.cancel()
+        self.wake.clear()
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """LISTEN on a dedicated autocommit connection; reconnect after outages."""
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(self.db.url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    async for _notify in conn.notifies():
+                        self.wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("worker listen connection lost (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(POLL_SECS)
+
+    async def _maintain(self, stop: asyncio.Event) -> None:
+        """Prune the checkpoints of jobs that ended more than the retention period ago."""
+        while not stop.is_set():
+            try:
+                await self.runner.prune_checkpoints(timedelta(days=self.settings.checkpoint_retention_days))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("checkpoint pruning failed: %s", type(exc).__name__)
+            await asyncio.sleep(PRUNE_EVERY_SECS)
+
+    async def _execute(self, job: JobRow, control: RunControl) -> None:
+        if job.attempts > MAX_ATTEMPTS:
+            await self.settlement.settle(job, JobOutcome(
+                status="failed", stop_reason=None, error=f"gave up after {MAX_ATTEMPTS} interrupted attempts"))
+            return
+        await self.events.append(job.id, "job.started", {"id": str(job.id), "attempt": job.attempts,
+                                                         "worker": self.worker_id})
+        run = asyncio.create_task(self.runner.run(job, control=control, on_event=self._streamer(job)))
+        heartbeat = asyncio.create_task(self._heartbeat(job, run))
+        try:
+            outcome = await run
+        except GraphDrained:
+            await self._give_back(job)
+            return
+        except asyncio.CancelledError:
+            if heartbeat.done() and heartbeat.result() == "canceled":
+                outcome = await self.runner.partial_outcome(job, status="canceled", stop_reason="canceled")
+            elif heartbeat.done():   # lease lost to another worker: it owns the job now
+                return
+            else:
+                raise
+        except Exception as exc:  # anything on our side fails the job and releases its credits
+            log.exception("job %s failed", job.id)
+            outcome = JobOutcome(status="failed", stop_reason=None, error=_public_error(exc))
+        finally:
+            heartbeat.cancel()
+        await self.settlement.settle(job, outcome)
+
+    def _streamer(self, job: JobRow):
+        async def on_event(event_type: str, data: dict) -> None:
+            await self.events.append(job.id, event_type, data)
+        return on_event
+
+    async def _heartbeat(self, job: JobRow, run: asyncio.Task) -> str:
+        """Renew the lease every third of it; stop the run when the job is canceled or the lease lost."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                async with self.db.connection() as conn:
+                    ours, cancel_requested = await self.jobs.extend_lease(conn, job.id, self.worker_id, self.lease)
+            except (psycopg.OperationalError, OSError):
+                continue  # keep running; the lease may still hold when the database returns
+            if not ours or cancel_requested:
+                run.cancel()
+                return "canceled" if ours else "lost"
+
+    async def _give_back(self, job: JobRow) -> None:
+        async with self.db.connection() as conn:
+            await self.jobs.release_lease(conn, job.id, self.worker_id)
+        log.info("job %s drained back to the queue", job.id)
+
+    async def _drain(self) -> None:
+        if not self.running:
+            return
+        for _task, control in self.running.values():
+            control.request_drain("shutdown")
+        tasks = [task for task, _ in self.running.values()]
+        _done, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_SECS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _public_error(exc: Exception) -> str:
+    """A failure message fit for the client: the exception's own words, never a traceback."""
+    message = str(exc).strip() or type(exc).__name__
+    return message[:500]
+
+
+def worker_service(settings: Settings, concurrency: int):
+    """A background service for `create_app`: in-process workers and the webhook sender."""
+    from api.research.webhooks import WebhookSender
+
+    async def start(app):
+        stop = asyncio.Event()
+        worker = ResearchWorker(app.state.db, app.state.redis, settings, concurrency=concurrency)
+        sender = WebhookSender(app.state.db, allow_private=settings.allow_private_urls)
+        tasks = [asyncio.create_task(sender.run(stop), name="webhook-sender")]
+        if concurrency > 0:
+            tasks.append(asyncio.create_task(worker.run(stop), name="research-worker"))
+        app.state.research_worker = worker
+
+        async def stop_all() -> None:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        return stop_all
+
+    return start
