@@ -53,10 +53,11 @@ def _routers():
     from api.research.routes import playground as playground_router
     from api.research.routes import router as research_router
     from auth.routes import routers as auth_routers
+    from billing.ledger.routes import router as ledger_router
     from billing.routes import admin_router as stripe_events_router
     from billing.routes import router as billing_router
 
-    return [health.router, *auth_routers, research_router, playground_router, dashboard_router,
+    return [health.router, *auth_routers, ledger_router, research_router, playground_router, dashboard_router,
             billing_router, stripe_events_router]
 
 
