@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(None, validation_alias=_env("STRIPE_API_BASE"))
 
     research_creates_per_minute: int = Field(60, ge=1, validation_alias=_env("INFRENCE_RESEARCH_CREATES_PER_MINUTE"))
+    worker_lease_secs: int = Field(30, ge=2, validation_alias=_env("INFRENCE_WORKER_LEASE_SECS"))
     sync_max_secs: int = Field(60, validation_alias=_env("INFRENCE_SYNC_MAX_SECS"))
     allow_private_urls: bool = Field(False, validation_alias=_env("INFRENCE_ALLOW_PRIVATE_URLS"))
     signup_grant_credits: int = Field(100, ge=0, validation_alias=_env("INFRENCE_SIGNUP_GRANT_CREDITS"))

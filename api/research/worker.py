@@ -28,20 +28,19 @@ from api.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 5
-POLL_SECS = 2.0          # also how soon a lapsed lease is noticed without a NOTIFY
+POLL_SECS = 1.0          # also how soon a lapsed lease is noticed without a NOTIFY
 DRAIN_TIMEOUT_SECS = 20.0
 PRUNE_EVERY_SECS = 3600.0
 
 
 class ResearchWorker:
     def __init__(self, db: Database, redis: Redis, settings: Settings, *, concurrency: int = 2,
-                 lease: timedelta = DEFAULT_LEASE, worker_id: str | None = None):
+                 worker_id: str | None = None):
         self.db = db
         self.settings = settings
         self.concurrency = max(1, concurrency)
-        self.lease = lease
+        self.lease = timedelta(seconds=settings.worker_lease_secs)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.jobs = JobRepository()
         self.events = JobEvents(redis)
