@@ -58,7 +58,7 @@ class Catalog(BaseModel):
     plans: list[Plan]
 
     @model_validator(mode="after")
-    def _ids_are_unique_and_plans_can_pay_off(self) -> "Catalog":
+    def _ids_are_unique_and_plans_can_pay_off(self) -> Catalog:
         ids = [p.id for p in self.packs] + [p.id for p in self.plans]
         if len(ids) != len(set(ids)):
             raise ValueError("pack and plan ids must be unique together (checkout takes either)")

@@ -9,8 +9,16 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Re
 
 from api.errors import error_responses
 from auth.deps import AdminUser, CurrentUser
-from billing.schemas import (AdminStripeEventRow, AutoTopupBody, AutoTopupSettingsDto, CheckoutBody,
-                             CheckoutResponse, PackDto, PaymentRow, PlanDto)
+from billing.schemas import (
+    AdminStripeEventRow,
+    AutoTopupBody,
+    AutoTopupSettingsDto,
+    CheckoutBody,
+    CheckoutResponse,
+    PackDto,
+    PaymentRow,
+    PlanDto,
+)
 from billing.service import BillingService
 from billing.stripe_events import StripeEvents
 

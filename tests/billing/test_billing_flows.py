@@ -12,11 +12,11 @@ from billing.ledger.check import check_ledger
 from billing.subscriptions import report_overage
 from billing.topup import maybe_auto_topup
 from tests.accounts import balance_of, open_account
-from tests.fakes.stripe_server import fake_stripe  # noqa: F401 (fixture)
+from tests.fakes.stripe_server import fake_stripe_fixture  # noqa: F401 (fixture)
 
 
 @pytest.fixture
-def settings(settings, fake_stripe):  # noqa: F811
+def settings(settings, fake_stripe):
     return fake_stripe.configure(settings).model_copy(update={"password_hash_memory_kib": 1024})
 
 

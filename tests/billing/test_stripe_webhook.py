@@ -9,11 +9,11 @@ import time
 import pytest
 
 from tests.accounts import open_account
-from tests.fakes.stripe_server import fake_stripe, sign  # noqa: F401 (fixture)
+from tests.fakes.stripe_server import fake_stripe_fixture, sign  # noqa: F401 (fixture)
 
 
 @pytest.fixture
-def settings(settings, fake_stripe):  # noqa: F811
+def settings(settings, fake_stripe):
     return fake_stripe.configure(settings).model_copy(update={"password_hash_memory_kib": 1024})
 
 

@@ -80,7 +80,7 @@ class FakeStripe:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> "FakeStripe":
+    def start(self) -> FakeStripe:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -356,8 +356,8 @@ class FakeStripe:
                                "message": f"No such {kind}: '{value}'"}}
 
 
-@pytest.fixture
-def fake_stripe():
+@pytest.fixture(name="fake_stripe")
+def fake_stripe_fixture():
     server = FakeStripe().start()
     try:
         yield server
