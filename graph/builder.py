@@ -17,7 +17,6 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from graph.context import ResearchContext
 from graph.nodes.cast import cast
 from graph.nodes.critic import critic
 from graph.nodes.gate import gate
@@ -31,7 +30,9 @@ RECURSION_LIMIT = 64  # steps: plan + 2 per wave (max 8) + synthesise/critic twi
 
 def build_graph(checkpointer: Any = None, *, name: str = "research") -> Any:
     """Compile the research graph, optionally with a checkpointer (e.g. AsyncPostgresSaver)."""
-    builder = StateGraph(ResearchState, context_schema=ResearchContext, input_schema=ResearchInput)
+    # No `context_schema`: servers like `langgraph dev` would build it from request JSON. Callers
+    # pass a ready ResearchContext; runs without one get a default built from the environment.
+    builder = StateGraph(ResearchState, input_schema=ResearchInput)
     builder.add_node("plan", plan)
     builder.add_node("gate", gate, destinations=("wave", "synthesise"))
     builder.add_node("wave", wave)

@@ -45,6 +45,7 @@ class Branch(TypedDict):
     """The `Send` payload of one wave branch: one query and what it may spend."""
 
     question: str
+    mode: str
     query: str
     wave: int
     index: int

@@ -9,7 +9,7 @@ from graph.budget import add_spend
 from graph.citations import cited_sources, default_typed
 from graph.context import ResearchContext
 from graph.events import CAST, emit, progress
-from graph.nodes.common import final_stage_budget
+from graph.nodes.common import context_of, final_stage_budget
 from graph.providers.reasoning import TypedOutputError
 from graph.state import ResearchState, live_claims
 
@@ -17,12 +17,12 @@ from graph.state import ResearchState, live_claims
 async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
     from jsonschema import Draft202012Validator
 
-    ctx = runtime.context
+    ctx = context_of(runtime, state.get("mode"))
     schema = state.get("response_schema")
     claims = live_claims(state)
     sources = state.get("sources") or {}
     cited = state.get("cited") or []
-    budget = final_stage_budget(state, runtime)
+    budget = final_stage_budget(state, ctx)
     repairs = 0
     if schema is None:
         typed = default_typed(state["question"], state.get("brief") or "", claims)

@@ -10,7 +10,7 @@ from graph.budget import add_spend
 from graph.citations import markers_in
 from graph.context import ResearchContext
 from graph.events import CRITIC, emit, progress
-from graph.nodes.common import final_stage_budget
+from graph.nodes.common import context_of, final_stage_budget
 from graph.providers.text import find_verbatim
 from graph.state import ResearchState, live_claims
 
@@ -18,7 +18,7 @@ MAX_REVISIONS = 1
 
 
 async def critic(state: ResearchState, runtime: Runtime[ResearchContext]) -> Command:
-    ctx = runtime.context
+    ctx = context_of(runtime, state.get("mode"))
     brief = state.get("brief") or ""
     cited = state.get("cited") or []
     claims = live_claims(state)
@@ -35,7 +35,7 @@ async def critic(state: ResearchState, runtime: Runtime[ResearchContext]) -> Com
     standing = {c["url"] for c in claims if c["id"] not in dropped}
     unsupported = sorted({n for n in markers_in(brief) if n > len(cited) or cited[n - 1] not in standing})
 
-    budget = final_stage_budget(state, runtime)
+    budget = final_stage_budget(state, ctx)
     critique = await ctx.reasoner.critique(state["question"], brief, budget)
     notes = list(critique.notes)
     if dropped:

@@ -9,13 +9,14 @@ from langgraph.types import Command, Send
 
 from graph.budget import GateDecision, Meter, add_spend, next_step, usd, wave_deadline, zero_spend
 from graph.context import ResearchContext
+from graph.nodes.common import context_of
 from graph.events import GATE, WAVE_COMPLETED, WAVE_STARTED, emit, progress
 from graph.providers.reasoning import StepBudget
 from graph.state import Branch, ResearchState, live_claims
 
 
 async def gate(state: ResearchState, runtime: Runtime[ResearchContext]) -> Command:
-    ctx = runtime.context
+    ctx = context_of(runtime, state.get("mode"))
     budgets = ctx.budgets
     started = state["started_at"]
     waves_done = state.get("waves_done", 0)
@@ -64,7 +65,7 @@ async def gate(state: ResearchState, runtime: Runtime[ResearchContext]) -> Comma
     chosen = queries[:len(decision.allowances)]
     seen = sorted(state.get("sources") or {})
     emit(runtime, WAVE_STARTED, {"wave": wave, "queries": chosen})
-    sends = [Send("wave", Branch(question=state["question"], query=query, wave=wave, index=i, allowance=allowance,
+    sends = [Send("wave", Branch(question=state["question"], mode=state.get("mode") or "standard", query=query, wave=wave, index=i, allowance=allowance,
                                  started_at=started, seen_urls=seen))
              for i, (query, allowance) in enumerate(zip(chosen, decision.allowances))]
     return Command(goto=sends, update={"waves_done": wave, "pending_queries": queries[len(chosen):],

@@ -8,13 +8,14 @@ from langgraph.runtime import Runtime
 
 from graph.budget import Meter, wave_deadline
 from graph.context import ResearchContext
+from graph.nodes.common import context_of
 from graph.events import PLAN, emit, progress
 from graph.providers.reasoning import StepBudget
 from graph.state import ResearchState
 
 
 async def plan(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
-    ctx = runtime.context
+    ctx = context_of(runtime, state.get("mode"))
     budgets = ctx.budgets
     question = (state.get("question") or "").strip()
     if not question:

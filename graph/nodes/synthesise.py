@@ -8,15 +8,15 @@ from graph.budget import add_spend
 from graph.citations import number_for_writer, renumber
 from graph.context import ResearchContext
 from graph.events import SYNTHESIS_STARTED, emit, progress
-from graph.nodes.common import final_stage_budget
+from graph.nodes.common import context_of, final_stage_budget
 from graph.state import ResearchState, live_claims
 
 
 async def synthesise(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
-    ctx = runtime.context
+    ctx = context_of(runtime, state.get("mode"))
     claims = live_claims(state)
     numbered = number_for_writer(state["question"], claims, state.get("sources") or {})
-    budget = final_stage_budget(state, runtime)
+    budget = final_stage_budget(state, ctx)
     emit(runtime, SYNTHESIS_STARTED, {"claims": len(claims), "sources": len(numbered),
                                       "revision": state.get("revisions", 0),
                                       "seconds_left": round(budget.seconds_left(), 3),

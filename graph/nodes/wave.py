@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 
 from graph.budget import Meter, wave_deadline
 from graph.context import ResearchContext
+from graph.nodes.common import context_of
 from graph.events import BRANCH_FAILED, SEARCH, SOURCE, emit
 from graph.providers.reasoning import Page, StepBudget
 from graph.providers.retry import was_refused, with_retries
@@ -24,7 +25,7 @@ from graph.state import Branch, Claim, ErrorRecord, SourceMeta, claim_id
 
 
 async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
-    ctx = runtime.context
+    ctx = context_of(runtime, branch.get("mode"))
     allowance = branch["allowance"]
     meter = Meter(cost_limit_micros=allowance["cost_micros"], search_limit=allowance["searches"],
                   page_limit=allowance["pages"])

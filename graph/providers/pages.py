@@ -1,7 +1,8 @@
 """Where read pages live while a run needs them: outside the graph state, keyed by URL.
 
-Branches put the main text here; the critic reads it back to check quotes. It is a SQLite
-file under the data dir so a run resumed after a crash on the same host still finds its pages.
+Branches put the main text here; the critic reads it back to check quotes. With a path it is
+a SQLite file under the data dir, so a run resumed after a crash on the same host still finds
+its pages; without one it is a dict (tests, one-shot CLI runs, `langgraph dev`).
 """
 
 from __future__ import annotations
@@ -16,36 +17,47 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS pages (url TEXT PRIMARY KEY, title TEXT NOT
 
 class PageStore:
     def __init__(self, path: Path | None):
-        """`path=None` keeps pages in memory (tests, one-shot CLI runs)."""
+        self._memory: dict[str, str] | None = {} if path is None else None
+        self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._in_memory = path is None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(":memory:" if path is None else path, check_same_thread=False, timeout=30)
-        with self._lock:
-            if path is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
+        self.path = path
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            assert self.path is not None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(SCHEMA)
+        return self._conn
 
     def put(self, url: str, title: str, text: str) -> None:
-        with self._lock, self._conn:
-            self._conn.execute("INSERT OR REPLACE INTO pages (url, title, text) VALUES (?, ?, ?)", (url, title, text))
+        with self._lock:
+            if self._memory is not None:
+                self._memory[url] = text
+                return
+            with self._connection() as conn:
+                conn.execute("INSERT OR REPLACE INTO pages (url, title, text) VALUES (?, ?, ?)", (url, title, text))
 
     def get(self, url: str) -> str | None:
         with self._lock:
-            row = self._conn.execute("SELECT text FROM pages WHERE url = ?", (url,)).fetchone()
+            if self._memory is not None:
+                return self._memory.get(url)
+            row = self._connection().execute("SELECT text FROM pages WHERE url = ?", (url,)).fetchone()
         return row[0] if row else None
 
     async def aput(self, url: str, title: str, text: str) -> None:
-        if self._in_memory:  # microseconds: a thread hop would cost more than the write
+        if self._memory is not None:
             return self.put(url, title, text)
         await asyncio.to_thread(self.put, url, title, text)
 
     async def aget(self, url: str) -> str | None:
-        if self._in_memory:
+        if self._memory is not None:
             return self.get(url)
         return await asyncio.to_thread(self.get, url)
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
