@@ -7,9 +7,12 @@ expired or lost events, the terminal event is rebuilt from the job row.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +32,10 @@ class JobEvent:
     type: str
     data: dict[str, Any]
 
+    @property
+    def position(self) -> tuple[int, int]:
+        return stream_position(self.id)
+
     def as_sse(self) -> str:
         return f"id: {self.id}\nevent: {self.type}\ndata: {json.dumps(self.data, default=str)}\n\n"
 
@@ -39,6 +46,20 @@ class JobEvent:
 
 def stream_key(job_id: UUID | str) -> str:
     return f"job:{job_id}:events"
+
+
+def stream_position(event_id: str) -> tuple[int, int]:
+    """Stream ids ("ms-seq") as comparable tuples; anything unparsable sorts first."""
+    millis, _, seq = event_id.partition("-")
+    try:
+        return int(millis), int(seq or 0)
+    except ValueError:
+        return 0, 0
+
+
+def _events_of(entries) -> list[JobEvent]:
+    return [JobEvent(event_id, fields.get("type", "unknown"), json.loads(fields.get("data") or "{}"))
+            for event_id, fields in entries]
 
 
 class JobEvents:
@@ -62,13 +83,96 @@ class JobEvents:
     async def read(self, job_id: UUID | str, after: str, block_ms: int | None) -> list[JobEvent]:
         """Events after stream id `after`, waiting up to block_ms for the first one (None: no wait)."""
         reply = await self.redis.xread({stream_key(job_id): after}, count=500, block=block_ms or None)
-        events: list[JobEvent] = []
-        for _key, entries in reply or []:
-            for event_id, fields in entries:
-                events.append(JobEvent(event_id, fields.get("type", "unknown"),
-                                       json.loads(fields.get("data") or "{}")))
-        return events
+        return [event for _key, entries in reply or [] for event in _events_of(entries)]
+
+    async def since(self, job_id: UUID | str, after: str) -> list[JobEvent]:
+        """Everything already in the stream after `after`, without waiting."""
+        return _events_of(await self.redis.xrange(stream_key(job_id), min=f"({after}" if after != "0-0" else "-"))
+
+    async def tail_id(self, job_id: UUID | str) -> str:
+        last = await self.redis.xrevrange(stream_key(job_id), count=1)
+        return last[0][0] if last else "0-0"
 
     async def has_terminal(self, job_id: UUID | str) -> bool:
         last = await self.redis.xrevrange(stream_key(job_id), count=1)
         return bool(last) and last[0][1].get("type") in TERMINAL_TYPES
+
+
+@dataclass
+class Subscription:
+    """One SSE client's view: the backlog it missed, then the live feed, each event once."""
+
+    queue: asyncio.Queue
+    backlog: list[JobEvent]
+    last: tuple[int, int]
+
+    async def next(self, timeout: float) -> JobEvent | None:
+        while True:
+            if self.backlog:
+                event = self.backlog.pop(0)
+            else:
+                try:
+                    event = await asyncio.wait_for(self.queue.get(), timeout)
+                except asyncio.TimeoutError:
+                    return None
+            if event.position > self.last:
+                self.last = event.position
+                return event
+
+
+@dataclass
+class _Feed:
+    task: asyncio.Task | None = None
+    queues: set[asyncio.Queue] = field(default_factory=set)
+
+
+class EventHub:
+    """Fans a job's stream out to every SSE client of this process through one Redis reader,
+    so N subscribers cost one blocking XREAD and one JSON decode per event, not N."""
+
+    def __init__(self, events: JobEvents, block_ms: int = 5000):
+        self.events = events
+        self.block_ms = block_ms
+        self.feeds: dict[str, _Feed] = {}
+
+    @asynccontextmanager
+    async def subscribe(self, job_id: UUID | str, after: str) -> AsyncIterator[Subscription]:
+        key = str(job_id)
+        feed = self.feeds.get(key)
+        if feed is None:
+            feed = self.feeds[key] = _Feed()
+            feed.task = asyncio.create_task(self._follow(key, feed, await self._safely(self.events.tail_id(key), "0-0")))
+        queue: asyncio.Queue = asyncio.Queue()
+        feed.queues.add(queue)
+        try:
+            backlog = await self._safely(self.events.since(key, after), [])
+            yield Subscription(queue, backlog, stream_position(after))
+        finally:
+            feed.queues.discard(queue)
+            if not feed.queues and self.feeds.get(key) is feed:
+                del self.feeds[key]
+                if feed.task:
+                    feed.task.cancel()
+
+    @staticmethod
+    async def _safely(read, fallback):
+        """A Redis read that degrades to `fallback` (the database still has the truth)."""
+        try:
+            return await read
+        except Exception:
+            log.warning("event stream unavailable; serving from the database")
+            return fallback
+
+    async def _follow(self, job_id: str, feed: _Feed, after: str) -> None:
+        while feed.queues:
+            try:
+                events = await self.events.read(job_id, after, block_ms=self.block_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: subscribers fall back on the database
+                await asyncio.sleep(1.0)
+                continue
+            for event in events:
+                after = event.id
+                for queue in list(feed.queues):
+                    queue.put_nowait(event)

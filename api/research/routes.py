@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -14,14 +13,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api.deps import DbDep, RedisDep, SettingsDep
 from api.errors import error_responses
 from api.ratelimit import enforce
-from api.research.events import JobEvent
+from api.research.events import EventHub, JobEvent, JobEvents
 from api.research.repository import JobRow
 from api.research.schemas import AsyncAccepted, ResearchLogRow, ResearchRequest, ResearchResult
 from api.research.service import MAX_WAIT_SECS, JobService, result_event_data, result_of
 from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser
 
 HEARTBEAT_SECS = 15.0
-READ_BLOCK_SECS = 5.0
+IDLE_CHECK_SECS = 5.0   # how often an idle stream double-checks the job row
 
 router = APIRouter(tags=["research"])
 playground = APIRouter(prefix="/api/playground", tags=["playground"])
@@ -69,34 +68,43 @@ async def _read_with_wait(jobs: JobService, user_id: UUID, job_id: UUID, wait: i
     return result_of(job)
 
 
-def event_stream(jobs: JobService, job: JobRow, last_event_id: str | None) -> StreamingResponse:
-    return StreamingResponse(_sse(jobs, job, last_event_id), media_type="text/event-stream",
+def get_event_hub(request: Request, redis: RedisDep) -> EventHub:
+    """One hub per process, made on first use."""
+    hub = getattr(request.app.state, "event_hub", None)
+    if hub is None:
+        hub = request.app.state.event_hub = EventHub(JobEvents(redis))
+    return hub
+
+
+EventHubDep = Annotated[EventHub, Depends(get_event_hub)]
+
+
+def event_stream(jobs: JobService, hub: EventHub, job: JobRow, last_event_id: str | None) -> StreamingResponse:
+    return StreamingResponse(_sse(jobs, hub, job, last_event_id or "0-0"), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _sse(jobs: JobService, job: JobRow, last_event_id: str | None) -> AsyncIterator[str]:
-    """Follow the job's stream from `last_event_id`; heartbeats while idle; end with the terminal
-    event — rebuilt from the database when the stream expired or lost it."""
-    after = last_event_id or "0-0"
+async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str) -> AsyncIterator[str]:
+    """Follow the job's stream from `after`; heartbeats while idle; end with the terminal event —
+    rebuilt from the database when the stream expired or lost it."""
     yield "retry: 2000\n\n"
     last_sent = time.monotonic()
-    while True:
-        try:
-            events = await jobs.events.read(job.id, after, block_ms=None if job.is_terminal
-                                            else int(READ_BLOCK_SECS * 1000))
-        except Exception:  # Redis away: keep the client, watch the database
-            events = []
-            await asyncio.sleep(1.0)
-        for event in events:
-            yield event.as_sse()
-            after, last_sent = event.id, time.monotonic()
-            if event.is_terminal:
-                return
-        if not events:
+    async with hub.subscribe(job.id, after) as subscription:
+        while True:
+            try:
+                event = await subscription.next(timeout=0 if job.is_terminal else IDLE_CHECK_SECS)
+            except Exception:  # Redis away: keep the client, watch the database
+                event = None
+            if event is not None:
+                yield event.as_sse()
+                last_sent = time.monotonic()
+                if event.is_terminal:
+                    return
+                continue
             job = await jobs.get(job.user_id, job.id)
-            if job.is_terminal:
-                yield JobEvent(after if after != "0-0" else "0-1", f"job.{job.status}",
-                               result_event_data(job)).as_sse()
+            if job.is_terminal and not subscription.backlog and subscription.queue.empty():
+                last = "-".join(map(str, subscription.last)) if subscription.last > (0, 0) else "0-1"
+                yield JobEvent(last, f"job.{job.status}", result_event_data(job)).as_sse()
                 return
             if time.monotonic() - last_sent >= HEARTBEAT_SECS:
                 yield ": heartbeat\n\n"
@@ -144,9 +152,9 @@ async def cancel(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep) -
 
 @router.get("/v1/research/{id}/events", responses=EVENTS_RESPONSES, response_class=StreamingResponse,
             operation_id="research_events")
-async def research_events(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep,
+async def research_events(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep, hub: EventHubDep,
                           last_event_id: LastEventIdHeader = None) -> StreamingResponse:
-    return event_stream(jobs, await jobs.get(caller.user.id, id), last_event_id)
+    return event_stream(jobs, hub, await jobs.get(caller.user.id, id), last_event_id)
 
 
 # --- /api/playground/research (dashboard, JWT) --------------------------------------------------
@@ -174,6 +182,6 @@ async def playground_cancel(id: ResearchJobId, user: CurrentUser, jobs: JobServi
 
 @playground.get("/research/{id}/events", responses=EVENTS_RESPONSES, response_class=StreamingResponse,
                 operation_id="playground_events")
-async def playground_events(id: ResearchJobId, user: PlaygroundUser, jobs: JobServiceDep,
+async def playground_events(id: ResearchJobId, user: PlaygroundUser, jobs: JobServiceDep, hub: EventHubDep,
                             last_event_id: LastEventIdHeader = None) -> StreamingResponse:
-    return event_stream(jobs, await jobs.get(user.id, id), last_event_id)
+    return event_stream(jobs, hub, await jobs.get(user.id, id), last_event_id)
