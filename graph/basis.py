@@ -33,7 +33,9 @@ def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
-def build_basis(typed: Any, claims: list[Claim], sources: dict[str, SourceMeta], cited: list[str]) -> list[dict[str, Any]]:
+def build_basis(
+    typed: Any, claims: list[Claim], sources: dict[str, SourceMeta], cited: list[str]
+) -> list[dict[str, Any]]:
     claim_terms = [terms(f"{c['text']} {c['quote']}") for c in claims]
     index = BM25(claim_terms)
     basis = []
@@ -49,8 +51,14 @@ def build_basis(typed: Any, claims: list[Claim], sources: dict[str, SourceMeta],
     return basis
 
 
-def _match(path: str, value: Any, claims: list[Claim], claim_terms: list[list[str]], index: BM25,
-           sources: dict[str, SourceMeta]) -> dict[str, Any]:
+def _match(
+    path: str,
+    value: Any,
+    claims: list[Claim],
+    claim_terms: list[list[str]],
+    index: BM25,
+    sources: dict[str, SourceMeta],
+) -> dict[str, Any]:
     """Each sentence of the value is matched on its own; the field is as strong as its weakest one."""
     text = squash(str(value))
     field_terms = terms(re.sub(r"\[\d+\]", " ", path).replace(".", " ").replace("_", " "))
@@ -65,8 +73,9 @@ def _match(path: str, value: Any, claims: list[Claim], claim_terms: list[list[st
     return _entry(path, supporting[:MAX_CITATIONS], sources, confidence)
 
 
-def _support(text: str, field_terms: list[str], claims: list[Claim], claim_terms: list[list[str]],
-             index: BM25) -> tuple[list[Claim], str]:
+def _support(
+    text: str, field_terms: list[str], claims: list[Claim], claim_terms: list[list[str]], index: BM25
+) -> tuple[list[Claim], str]:
     value_terms = set(terms(text))
     scores = index.scores(list(value_terms) + field_terms)
     best: list[int] = []
@@ -79,7 +88,9 @@ def _support(text: str, field_terms: list[str], claims: list[Claim], claim_terms
         return [], "low"
     needle = text.lower().rstrip(".!?")
     verbatim = len(needle) >= 3 and any(needle in squash(claims[i]["quote"]).lower() for i in best)
-    coverage = [len(value_terms & set(claim_terms[i])) / len(value_terms) if value_terms else 0.0 for i in best]
+    coverage = [
+        len(value_terms & set(claim_terms[i])) / len(value_terms) if value_terms else 0.0 for i in best
+    ]
     if verbatim or (len(best) == 2 and min(coverage) >= 0.8):
         level = "high"
     elif max(coverage) >= 0.5:
@@ -89,10 +100,18 @@ def _support(text: str, field_terms: list[str], claims: list[Claim], claim_terms
     return [claims[i] for i in best], level
 
 
-def _entry(path: str, supporting: list[Claim], sources: dict[str, SourceMeta], confidence: str) -> dict[str, Any]:
+def _entry(
+    path: str, supporting: list[Claim], sources: dict[str, SourceMeta], confidence: str
+) -> dict[str, Any]:
     return {
         "field": path,
-        "citations": [{"url": c["url"], "title": sources.get(c["url"], {}).get("title", c["url"]),
-                       "quote": clip(squash(c["quote"]), QUOTE_CHARS)} for c in supporting],
+        "citations": [
+            {
+                "url": c["url"],
+                "title": sources.get(c["url"], {}).get("title", c["url"]),
+                "quote": clip(squash(c["quote"]), QUOTE_CHARS),
+            }
+            for c in supporting
+        ],
         "confidence": confidence,
     }

@@ -152,8 +152,12 @@ class GateDecision:
     allowances: tuple[Allowance, ...] = ()
 
     def as_event(self) -> dict[str, Any]:
-        return {"continue": self.continue_research, "stop_reason": self.stop_reason, "reason": self.reason,
-                "branches": len(self.allowances)}
+        return {
+            "continue": self.continue_research,
+            "stop_reason": self.stop_reason,
+            "reason": self.reason,
+            "branches": len(self.allowances),
+        }
 
 
 def next_step(
@@ -191,10 +195,13 @@ def next_step(
         while per_branch_pages >= 1:
             branch_cost = search_cost_micros + per_branch_pages * page_cost_micros
             if branch_cost * branches <= cost_left:
-                allowance = Allowance(searches=1, pages=per_branch_pages,
-                                      cost_micros=cost_left // branches)
-                return GateDecision(True, None, f"wave {waves_done + 1}: {branches} branches",
-                                    tuple(dict(allowance) for _ in range(branches)))
+                allowance = Allowance(searches=1, pages=per_branch_pages, cost_micros=cost_left // branches)
+                return GateDecision(
+                    True,
+                    None,
+                    f"wave {waves_done + 1}: {branches} branches",
+                    tuple(dict(allowance) for _ in range(branches)),
+                )
             per_branch_pages -= 1
         branches -= 1
     return GateDecision(False, "budget", "not even one more branch fits the cost left")

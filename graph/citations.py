@@ -16,7 +16,9 @@ WRITER_CLAIMS = 40
 CLAIM_CHARS = 400
 
 
-def number_for_writer(question: str, claims: list[Claim], sources: dict[str, SourceMeta]) -> list[NumberedSource]:
+def number_for_writer(
+    question: str, claims: list[Claim], sources: dict[str, SourceMeta]
+) -> list[NumberedSource]:
     """Sources with their claims, numbered by relevance of their best claim to the question."""
     claims = [c for c in claims if c["url"] in sources]
     scores = bm25_scores(terms(question), [terms(c["text"]) for c in claims])
@@ -24,8 +26,10 @@ def number_for_writer(question: str, claims: list[Claim], sources: dict[str, Sou
     by_url: dict[str, list[str]] = {}
     for i in ranked:
         by_url.setdefault(claims[i]["url"], []).append(clip(squash(claims[i]["text"]), CLAIM_CHARS))
-    return [NumberedSource(n=n, url=url, title=sources[url]["title"], claims=texts)
-            for n, (url, texts) in enumerate(by_url.items(), start=1)]
+    return [
+        NumberedSource(n=n, url=url, title=sources[url]["title"], claims=texts)
+        for n, (url, texts) in enumerate(by_url.items(), start=1)
+    ]
 
 
 def renumber(brief: str, numbered: list[NumberedSource]) -> tuple[str, list[str]]:
@@ -53,7 +57,9 @@ def renumber(brief: str, numbered: list[NumberedSource]) -> tuple[str, list[str]
     return re.sub(r"[ \t]+(?=[.,;:]?\s*$)", "", rewritten, flags=re.MULTILINE), cited
 
 
-def cited_sources(cited: list[str], claims: list[Claim], sources: dict[str, SourceMeta]) -> list[NumberedSource]:
+def cited_sources(
+    cited: list[str], claims: list[Claim], sources: dict[str, SourceMeta]
+) -> list[NumberedSource]:
     """The brief's sources as numbered in it, each with its live claims."""
     out = []
     for n, url in enumerate(cited, start=1):
@@ -75,7 +81,9 @@ def default_typed(question: str, brief: str, claims: list[Claim]) -> dict[str, A
     """The default schema `{answer, key_findings: [{claim, citations}], open_questions}`, read from
     the brief: its opening paragraph, its cited bullets (or cited sentences), and the question's
     terms no claim covers."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", brief) if p.strip() and not p.strip().startswith("#")]
+    paragraphs = [
+        p.strip() for p in re.split(r"\n\s*\n", brief) if p.strip() and not p.strip().startswith("#")
+    ]
     answer = strip_markers(paragraphs[0]) if paragraphs else ""
     findings = []
     bullets = [line[2:] for line in brief.splitlines() if line.lstrip().startswith(("- ", "* "))]
@@ -86,8 +94,11 @@ def default_typed(question: str, brief: str, claims: list[Claim]) -> dict[str, A
         if numbers:
             findings.append({"claim": strip_markers(bullet.strip()), "citations": numbers})
     covered = set(terms(" ".join(c["text"] for c in claims)))
-    open_questions = [f"What do sources say about “{word}” in: {squash(question).rstrip('?')}?"
-                      for word in key_words(question) if terms(word)[0] not in covered]
+    open_questions = [
+        f"What do sources say about “{word}” in: {squash(question).rstrip('?')}?"
+        for word in key_words(question)
+        if terms(word)[0] not in covered
+    ]
     return {"answer": answer, "key_findings": findings, "open_questions": open_questions}
 
 
@@ -95,10 +106,17 @@ DEFAULT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "answer": {"type": "string"},
-        "key_findings": {"type": "array", "items": {
-            "type": "object",
-            "properties": {"claim": {"type": "string"}, "citations": {"type": "array", "items": {"type": "integer"}}},
-            "required": ["claim", "citations"]}},
+        "key_findings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "claim": {"type": "string"},
+                    "citations": {"type": "array", "items": {"type": "integer"}},
+                },
+                "required": ["claim", "citations"],
+            },
+        },
         "open_questions": {"type": "array", "items": {"type": "string"}},
     },
     "required": ["answer", "key_findings", "open_questions"],

@@ -57,7 +57,9 @@ class Progress:
         table = Table.grid(padding=(0, 2))
         table.add_row("stage", self.stage)
         table.add_row("waves", f"{self.wave} / {b.max_waves}")
-        table.add_row("sources read", f"{len(self.sources)}" + (f"  ({self.failures} failed)" if self.failures else ""))
+        table.add_row(
+            "sources read", f"{len(self.sources)}" + (f"  ({self.failures} failed)" if self.failures else "")
+        )
         table.add_row("searches", f"{p.get('searches', 0)} / {b.max_searches}")
         table.add_row("pages", f"{p.get('pages', 0)} / {b.max_pages}")
         table.add_row("spend", f"${p.get('cost_usd', 0):.4f} / ${b.max_cost_usd:.2f}")
@@ -106,8 +108,14 @@ def research(
         raise typer.Exit(1)
 
 
-async def run(question: str, mode: str, budgets: ResearchBudgets, response_schema: dict[str, Any] | None,
-              settings: Any, err: Console) -> dict[str, Any]:
+async def run(
+    question: str,
+    mode: str,
+    budgets: ResearchBudgets,
+    response_schema: dict[str, Any] | None,
+    settings: Any,
+    err: Console,
+) -> dict[str, Any]:
     """Stream the graph, fold events into the live display, and shape the result."""
     from graph.builder import build_graph
     from graph.context import build_context
@@ -121,9 +129,12 @@ async def run(question: str, mode: str, budgets: ResearchBudgets, response_schem
     started = time.time()
     try:
         with Live(progress.render(), console=err, refresh_per_second=8, transient=True) as live:
-            stream = build_graph().astream({"question": question, "mode": mode, "response_schema": response_schema},
-                                           config={"recursion_limit": 64}, context=ctx,
-                                           stream_mode=["custom", "values"])
+            stream = build_graph().astream(
+                {"question": question, "mode": mode, "response_schema": response_schema},
+                config={"recursion_limit": 64},
+                context=ctx,
+                stream_mode=["custom", "values"],
+            )
             async for kind, chunk in stream:
                 if kind == "custom":
                     progress.apply(chunk)
@@ -138,8 +149,14 @@ async def run(question: str, mode: str, budgets: ResearchBudgets, response_schem
     finally:
         await ctx.aclose()
     fragment = result_fragment(state, stop_reason="canceled" if status == "canceled" else None)
-    return {"question": question, "mode": mode, "status": status, "error": error, **fragment,
-            "latency_ms": round((time.time() - started) * 1000)}
+    return {
+        "question": question,
+        "mode": mode,
+        "status": status,
+        "error": error,
+        **fragment,
+        "latency_ms": round((time.time() - started) * 1000),
+    }
 
 
 def print_result(result: dict[str, Any], out: Console, *, show_typed: bool = False) -> None:
@@ -152,6 +169,8 @@ def print_result(result: dict[str, Any], out: Console, *, show_typed: bool = Fal
     for n, source in enumerate(result["sources"], start=1):
         out.print(f"[bold][{n}][/bold] {source['title']} — {source['url']}")
     usage = result["usage"]
-    out.print(f"\n[dim]{result['stop_reason']} · {result['wave_count']} waves · {usage['searches']} searches · "
-              f"{usage['pages']} pages · {usage['tokens']} tokens · ${result['cost_usd']:.4f} · "
-              f"{result['latency_ms'] / 1000:.1f}s[/dim]")
+    out.print(
+        f"\n[dim]{result['stop_reason']} · {result['wave_count']} waves · {usage['searches']} searches · "
+        f"{usage['pages']} pages · {usage['tokens']} tokens · ${result['cost_usd']:.4f} · "
+        f"{result['latency_ms'] / 1000:.1f}s[/dim]"
+    )

@@ -75,7 +75,11 @@ class ProviderSettings:
         """From a settings object (attributes) or a mapping; missing or None values keep defaults."""
         if isinstance(source, ProviderSettings):
             return source
-        get = source.get if isinstance(source, Mapping) else lambda key, default=None: getattr(source, key, default)
+        get = (
+            source.get
+            if isinstance(source, Mapping)
+            else lambda key, default=None: getattr(source, key, default)
+        )
         values = {}
         for name in cls.__dataclass_fields__:
             value = get(name, None)
@@ -95,8 +99,9 @@ class ProviderSettings:
 
     @property
     def models(self) -> ModelChoice:
-        return ModelChoice(self.model_planner, self.model_extractor, self.model_writer, self.model_critic,
-                           self.model_caster)
+        return ModelChoice(
+            self.model_planner, self.model_extractor, self.model_writer, self.model_critic, self.model_caster
+        )
 
 
 @dataclass
@@ -123,10 +128,16 @@ class ResearchContext:
         self.pages.close()
 
 
-def build_context(settings: Any, budgets: ResearchBudgets, *, prices: PriceTable | None = None,
-                  retry: RetryPolicy | None = None, reasoner: Reasoner | None = None,
-                  search: SearchProvider | None = None, page_store_path: Path | None | str = "default",
-                  ) -> ResearchContext:
+def build_context(
+    settings: Any,
+    budgets: ResearchBudgets,
+    *,
+    prices: PriceTable | None = None,
+    retry: RetryPolicy | None = None,
+    reasoner: Reasoner | None = None,
+    search: SearchProvider | None = None,
+    page_store_path: Path | None | str = "default",
+) -> ResearchContext:
     """A ResearchContext from plain settings: OpenAI when a key is set, else the offline reasoner;
     Tavily when a key is set, else the corpus (INFRENCE_CORPUS_DIR, or the small built-in one).
 
@@ -136,18 +147,34 @@ def build_context(settings: Any, budgets: ResearchBudgets, *, prices: PriceTable
     prices = prices or DEFAULT_PRICES
     retry = retry or DEFAULT_RETRY
     if reasoner is None:
-        reasoner = (OpenAIReasoner(api_key=config.openai_api_key, base_url=config.openai_base_url,
-                                   models=config.models, prices=prices, retry=retry)
-                    if config.openai_api_key else OfflineReasoner())
+        reasoner = (
+            OpenAIReasoner(
+                api_key=config.openai_api_key,
+                base_url=config.openai_base_url,
+                models=config.models,
+                prices=prices,
+                retry=retry,
+            )
+            if config.openai_api_key
+            else OfflineReasoner()
+        )
     if search is None:
-        search = (TavilySearch(config.tavily_api_key, config.tavily_api_base) if config.tavily_api_key
-                  else corpus_search(config.corpus_dir, config.data_dir))
+        search = (
+            TavilySearch(config.tavily_api_key, config.tavily_api_base)
+            if config.tavily_api_key
+            else corpus_search(config.corpus_dir, config.data_dir)
+        )
     if page_store_path == "default":
         page_store_path = config.data_dir / "pages.sqlite"
-    return ResearchContext(budgets=budgets, reasoner=reasoner, search=search,
-                           reader=PageReader(allow_private=config.allow_private_urls),
-                           pages=PageStore(Path(page_store_path) if page_store_path else None),
-                           prices=prices, retry=retry)
+    return ResearchContext(
+        budgets=budgets,
+        reasoner=reasoner,
+        search=search,
+        reader=PageReader(allow_private=config.allow_private_urls),
+        pages=PageStore(Path(page_store_path) if page_store_path else None),
+        prices=prices,
+        retry=retry,
+    )
 
 
 def corpus_search(corpus_dir: Path | None, data_dir: Path) -> CorpusSearch:

@@ -24,8 +24,19 @@ CRITIC = "critic"
 CAST = "cast"
 PROGRESS = "progress"
 
-EVENT_TYPES = (PLAN, WAVE_STARTED, SEARCH, SOURCE, BRANCH_FAILED, WAVE_COMPLETED, GATE,
-               SYNTHESIS_STARTED, CRITIC, CAST, PROGRESS)
+EVENT_TYPES = (
+    PLAN,
+    WAVE_STARTED,
+    SEARCH,
+    SOURCE,
+    BRANCH_FAILED,
+    WAVE_COMPLETED,
+    GATE,
+    SYNTHESIS_STARTED,
+    CRITIC,
+    CAST,
+    PROGRESS,
+)
 
 
 def emit(runtime: Any, event_type: str, data: dict[str, Any]) -> None:
@@ -33,21 +44,31 @@ def emit(runtime: Any, event_type: str, data: dict[str, Any]) -> None:
     runtime.stream_writer({"type": event_type, "data": data})
 
 
-def progress(runtime: Any, stage: str, spend: Spend | None, budgets: ResearchBudgets, started_at: float,
-             waves_done: int) -> None:
+def progress(
+    runtime: Any,
+    stage: str,
+    spend: Spend | None,
+    budgets: ResearchBudgets,
+    started_at: float,
+    waves_done: int,
+) -> None:
     """Spend against budget, emitted at every node boundary."""
     spend = spend or zero_spend()
-    emit(runtime, PROGRESS, {
-        "stage": stage,
-        "elapsed_secs": round(time.time() - started_at, 3),
-        "max_wallclock_secs": budgets.max_wallclock_secs,
-        "cost_usd": usd(spend["cost_micros"]),
-        "max_cost_usd": budgets.max_cost_usd,
-        "searches": spend["searches"],
-        "max_searches": budgets.max_searches,
-        "pages": spend["pages"],
-        "max_pages": budgets.max_pages,
-        "tokens": spend["tokens"],
-        "waves_done": waves_done,
-        "max_waves": budgets.max_waves,
-    })
+    emit(
+        runtime,
+        PROGRESS,
+        {
+            "stage": stage,
+            "elapsed_secs": round(time.time() - started_at, 3),
+            "max_wallclock_secs": budgets.max_wallclock_secs,
+            "cost_usd": usd(spend["cost_micros"]),
+            "max_cost_usd": budgets.max_cost_usd,
+            "searches": spend["searches"],
+            "max_searches": budgets.max_searches,
+            "pages": spend["pages"],
+            "max_pages": budgets.max_pages,
+            "tokens": spend["tokens"],
+            "waves_done": waves_done,
+            "max_waves": budgets.max_waves,
+        },
+    )

@@ -73,14 +73,20 @@ def mode_named(name: str | None) -> Mode:
     return mode
 
 
-def budgets_for(mode: str | None = "standard", *, max_credits: int | None = None,
-                max_wallclock_secs: int | None = None) -> ResearchBudgets:
+def budgets_for(
+    mode: str | None = "standard", *, max_credits: int | None = None, max_wallclock_secs: int | None = None
+) -> ResearchBudgets:
     """The budgets of a mode, with `max` sized from `max_credits` and an optional wall-clock override."""
     return plan_for(mode, max_credits=max_credits, max_wallclock_secs=max_wallclock_secs).budgets
 
 
-def plan_for(mode: str | None = "standard", *, max_credits: int | None = None,
-             max_wallclock_secs: int | None = None, response_schema: Any = None) -> ModePlan:
+def plan_for(
+    mode: str | None = "standard",
+    *,
+    max_credits: int | None = None,
+    max_wallclock_secs: int | None = None,
+    response_schema: Any = None,
+) -> ModePlan:
     """Validate a request's knobs and return its ModePlan. Raises InvalidResearchRequest."""
     chosen = mode_named(mode)
     budgets = chosen.budgets
@@ -117,8 +123,9 @@ def with_wallclock(budgets: ResearchBudgets, secs: int, *, default: int) -> Rese
     if secs < MIN_WALLCLOCK_SECS:
         raise InvalidResearchRequest("max_wallclock_secs", f"must be at least {MIN_WALLCLOCK_SECS}")
     if secs > 2 * default:
-        raise InvalidResearchRequest("max_wallclock_secs",
-                                     f"must be at most {2 * default} (twice this mode's default)")
+        raise InvalidResearchRequest(
+            "max_wallclock_secs", f"must be at most {2 * default} (twice this mode's default)"
+        )
     reserve = budgets.synthesis_time_reserve_secs
     if secs < default:
         reserve = max(1, math.ceil(reserve * secs / default))
@@ -141,7 +148,9 @@ def validate_response_schema(schema: Any) -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "(root)"
-        raise InvalidResearchRequest("response_schema", f"invalid JSON Schema at {where}: {exc.message}") from None
+        raise InvalidResearchRequest(
+            "response_schema", f"invalid JSON Schema at {where}: {exc.message}"
+        ) from None
     root_type = schema.get("type")
     if root_type != "object" and not (isinstance(root_type, list) and "object" in root_type):
         raise InvalidResearchRequest("response_schema", 'root must have "type": "object"')
@@ -154,7 +163,9 @@ def _check_refs_and_depth(node: Any, depth: int) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
-                raise InvalidResearchRequest("response_schema", f"only local $ref (#...) allowed, got {value!r}")
+                raise InvalidResearchRequest(
+                    "response_schema", f"only local $ref (#...) allowed, got {value!r}"
+                )
             _check_refs_and_depth(value, depth + 1)
     elif isinstance(node, list):
         for item in node:

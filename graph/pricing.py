@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ModelPrice:
-    input_per_1k: int   # micro-dollars per 1,000 prompt tokens
+    input_per_1k: int  # micro-dollars per 1,000 prompt tokens
     output_per_1k: int  # micro-dollars per 1,000 completion tokens
 
 

@@ -28,14 +28,26 @@ def result_fragment(state: ResearchState, *, stop_reason: str | None = None) -> 
     spend = state.get("spend") or zero_spend()
     return {
         "brief": brief,
-        "sources": [{"url": url, "title": sources[url]["title"], "domain": sources[url]["domain"],
-                     "summary": sources[url]["summary"]} for url in ordered if url in sources],
+        "sources": [
+            {
+                "url": url,
+                "title": sources[url]["title"],
+                "domain": sources[url]["domain"],
+                "summary": sources[url]["summary"],
+            }
+            for url in ordered
+            if url in sources
+        ],
         "typed": typed if typed is not None else {},
         "basis": state.get("basis") or [],
         "stop_reason": stop_reason or state.get("stop_reason") or "complete",
         "wave_count": state.get("waves_done", 0),
-        "usage": {"searches": spend["searches"], "pages": spend["pages"], "tokens": spend["tokens"],
-                  "llm_calls": spend.get("llm_calls", 0)},
+        "usage": {
+            "searches": spend["searches"],
+            "pages": spend["pages"],
+            "tokens": spend["tokens"],
+            "llm_calls": spend.get("llm_calls", 0),
+        },
         "cost_usd": usd(spend["cost_micros"]),
         "errors": list(state.get("errors") or []),
     }

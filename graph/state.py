@@ -16,25 +16,25 @@ from graph.budget import Allowance, Spend, add_spend
 
 
 class Claim(TypedDict):
-    id: str          # stable: hash of url + quote, so a re-run branch yields the same ids
+    id: str  # stable: hash of url + quote, so a re-run branch yields the same ids
     url: str
     query: str
     wave: int
-    text: str        # the finding, in the extractor's words
-    quote: str       # verbatim slice of the source's main text
+    text: str  # the finding, in the extractor's words
+    quote: str  # verbatim slice of the source's main text
 
 
 class SourceMeta(TypedDict):
     url: str
     title: str
     domain: str
-    summary: str     # 1-3 sentences written from what was read
+    summary: str  # 1-3 sentences written from what was read
     wave: int
     query: str
 
 
 class ErrorRecord(TypedDict):
-    stage: str       # plan | search | read | extract | follow_ups | write | critic | cast
+    stage: str  # plan | search | read | extract | follow_ups | write | critic | cast
     error: str
     wave: NotRequired[int]
     query: NotRequired[str]
@@ -54,7 +54,9 @@ class Branch(TypedDict):
     seen_urls: list[str]
 
 
-def merge_sources(left: dict[str, SourceMeta] | None, right: dict[str, SourceMeta] | None) -> dict[str, SourceMeta]:
+def merge_sources(
+    left: dict[str, SourceMeta] | None, right: dict[str, SourceMeta] | None
+) -> dict[str, SourceMeta]:
     """Reducer: the first read of a URL wins, so its summary and wave stay stable."""
     merged = dict(right or {})
     merged.update(left or {})
@@ -67,7 +69,7 @@ class ResearchInput(TypedDict, total=False):
     question: Required[str]
     mode: str
     response_schema: dict[str, Any] | None
-    started_at: float       # epoch seconds the wall-clock budget counts from (default: first step)
+    started_at: float  # epoch seconds the wall-clock budget counts from (default: first step)
 
 
 class ResearchState(TypedDict, total=False):
@@ -75,16 +77,16 @@ class ResearchState(TypedDict, total=False):
     mode: str
     response_schema: dict[str, Any] | None
     started_at: float
-    pending_queries: list[str]                           # planned, not yet searched
+    pending_queries: list[str]  # planned, not yet searched
     queries_done: Annotated[list[str], operator.add]
     claims: Annotated[list[Claim], operator.add]
     sources: Annotated[dict[str, SourceMeta], merge_sources]
     spend: Annotated[Spend, add_spend]
     errors: Annotated[list[ErrorRecord], operator.add]
     waves_done: int
-    synthesis_headroom: dict[str, float]                 # secs and USD left when the gate stopped
+    synthesis_headroom: dict[str, float]  # secs and USD left when the gate stopped
     brief: str
-    cited: list[str]                                     # source URLs in citation order: [n] = cited[n-1]
+    cited: list[str]  # source URLs in citation order: [n] = cited[n-1]
     dropped_claims: list[str]
     critic_notes: list[str]
     revisions: int

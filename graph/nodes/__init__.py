@@ -1,1 +1,2 @@
-"""Graph nodes: plan -> gate -> wave (one Send branch per query) -> gate ... -> synthesise -> critic -> cast."""
+"""Graph nodes: plan -> gate -> wave (one Send branch per query) -> gate ... -> synthesise
+-> critic -> cast."""

@@ -29,8 +29,9 @@ async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
     else:
         numbered = cited_sources(cited, claims, sources)
         try:
-            typed, repairs = await ctx.reasoner.cast(state["question"], schema, state.get("brief") or "",
-                                                     numbered, budget)
+            typed, repairs = await ctx.reasoner.cast(
+                state["question"], schema, state.get("brief") or "", numbered, budget
+            )
             errors = list(Draft202012Validator(schema).iter_errors(typed))
             if errors:  # never hand back an invalid object, whatever the reasoner claims
                 raise TypedOutputError(f"cast output does not validate: {errors[0].message}")
@@ -38,9 +39,28 @@ async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
             emit(runtime, CAST, {"schema": "custom", "valid": False, "repairs": repairs, "error": str(exc)})
             raise
     basis = build_basis(typed, claims, sources, cited)
-    emit(runtime, CAST, {"schema": "custom" if schema is not None else "default", "valid": True,
-                         "repairs": repairs, "fields": len(basis)})
-    progress(runtime, "cast", add_spend(state.get("spend"), budget.meter.spend), ctx.budgets, state["started_at"],
-             state.get("waves_done", 0))
-    return {"typed": typed, "basis": basis, "cast_repairs": repairs, "spend": budget.meter.spend,
-            "errors": budget.errors}
+    emit(
+        runtime,
+        CAST,
+        {
+            "schema": "custom" if schema is not None else "default",
+            "valid": True,
+            "repairs": repairs,
+            "fields": len(basis),
+        },
+    )
+    progress(
+        runtime,
+        "cast",
+        add_spend(state.get("spend"), budget.meter.spend),
+        ctx.budgets,
+        state["started_at"],
+        state.get("waves_done", 0),
+    )
+    return {
+        "typed": typed,
+        "basis": basis,
+        "cast_repairs": repairs,
+        "spend": budget.meter.spend,
+        "errors": budget.errors,
+    }

@@ -37,7 +37,9 @@ def context_of(runtime: Runtime[ResearchContext], mode: str | None) -> ResearchC
 
     mode = mode if mode in ("lite", "standard", "pro") else "standard"
     if mode not in _default_contexts:
-        _default_contexts[mode] = build_context(ProviderSettings.from_env(), budgets_for(mode), page_store_path=None)
+        _default_contexts[mode] = build_context(
+            ProviderSettings.from_env(), budgets_for(mode), page_store_path=None
+        )
     return _default_contexts[mode]
 
 

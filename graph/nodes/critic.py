@@ -44,15 +44,37 @@ async def critic(state: ResearchState, runtime: Runtime[ResearchContext]) -> Com
         notes.append(f"citations {unsupported} have no verified claim behind them")
     revisions = state.get("revisions", 0)
     # The offline writer is deterministic: without dropped claims a rewrite would change nothing.
-    can_improve = bool(dropped or unsupported) or (not critique.answers_question and ctx.reasoner.name != "offline")
+    can_improve = bool(dropped or unsupported) or (
+        not critique.answers_question and ctx.reasoner.name != "offline"
+    )
     revise = can_improve and revisions < MAX_REVISIONS and bool(claims)
-    emit(runtime, CRITIC, {"verified": len(claims) - len(dropped) - unverifiable, "dropped": len(dropped),
-                           "unverifiable": unverifiable, "unsupported_citations": unsupported,
-                           "answers_question": critique.answers_question, "revise": revise, "notes": notes})
-    progress(runtime, "critic", add_spend(state.get("spend"), budget.meter.spend), ctx.budgets, state["started_at"],
-             state.get("waves_done", 0))
-    update = {"dropped_claims": (state.get("dropped_claims") or []) + dropped, "critic_notes": notes,
-              "spend": budget.meter.spend, "errors": budget.errors}
+    emit(
+        runtime,
+        CRITIC,
+        {
+            "verified": len(claims) - len(dropped) - unverifiable,
+            "dropped": len(dropped),
+            "unverifiable": unverifiable,
+            "unsupported_citations": unsupported,
+            "answers_question": critique.answers_question,
+            "revise": revise,
+            "notes": notes,
+        },
+    )
+    progress(
+        runtime,
+        "critic",
+        add_spend(state.get("spend"), budget.meter.spend),
+        ctx.budgets,
+        state["started_at"],
+        state.get("waves_done", 0),
+    )
+    update = {
+        "dropped_claims": (state.get("dropped_claims") or []) + dropped,
+        "critic_notes": notes,
+        "spend": budget.meter.spend,
+        "errors": budget.errors,
+    }
     if revise:
         return Command(goto="synthesise", update={**update, "revisions": revisions + 1})
     return Command(goto="cast", update=update)

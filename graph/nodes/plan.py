@@ -8,8 +8,8 @@ from langgraph.runtime import Runtime
 
 from graph.budget import Meter, wave_deadline
 from graph.context import ResearchContext
-from graph.nodes.common import context_of
 from graph.events import PLAN, emit, progress
+from graph.nodes.common import context_of
 from graph.providers.reasoning import StepBudget
 from graph.state import ResearchState
 
@@ -22,13 +22,31 @@ async def plan(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
         raise ValueError("question must not be empty")
     started = state.get("started_at") or time.time()
     # Planning may spend only what the synthesis reserve and one wave's search leave free.
-    meter = Meter(cost_limit_micros=budgets.max_cost_micros - budgets.synthesis_cost_reserve_micros
-                  - ctx.prices.search(ctx.search.name))
+    meter = Meter(
+        cost_limit_micros=budgets.max_cost_micros
+        - budgets.synthesis_cost_reserve_micros
+        - ctx.prices.search(ctx.search.name)
+    )
     budget = StepBudget(meter, wave_deadline(started, budgets))
     # One wave's worth: later waves follow the gaps the gate finds in what was learned.
     queries = await ctx.reasoner.plan(question, budgets.branches, budget)
-    emit(runtime, PLAN, {"queries": queries, "reasoner": ctx.reasoner.name, "search": ctx.search.name,
-                         "budgets": budgets.as_dict()})
+    emit(
+        runtime,
+        PLAN,
+        {
+            "queries": queries,
+            "reasoner": ctx.reasoner.name,
+            "search": ctx.search.name,
+            "budgets": budgets.as_dict(),
+        },
+    )
     progress(runtime, "plan", meter.spend, budgets, started, 0)
-    return {"question": question, "started_at": started, "pending_queries": queries, "waves_done": 0,
-            "spend": meter.spend, "errors": budget.errors, "revisions": 0}
+    return {
+        "question": question,
+        "started_at": started,
+        "pending_queries": queries,
+        "waves_done": 0,
+        "spend": meter.spend,
+        "errors": budget.errors,
+        "revisions": 0,
+    }

@@ -17,12 +17,25 @@ async def synthesise(state: ResearchState, runtime: Runtime[ResearchContext]) ->
     claims = live_claims(state)
     numbered = number_for_writer(state["question"], claims, state.get("sources") or {})
     budget = final_stage_budget(state, ctx)
-    emit(runtime, SYNTHESIS_STARTED, {"claims": len(claims), "sources": len(numbered),
-                                      "revision": state.get("revisions", 0),
-                                      "seconds_left": round(budget.seconds_left(), 3),
-                                      "cost_left_usd": (budget.meter.remaining_micros() or 0) / 1_000_000})
+    emit(
+        runtime,
+        SYNTHESIS_STARTED,
+        {
+            "claims": len(claims),
+            "sources": len(numbered),
+            "revision": state.get("revisions", 0),
+            "seconds_left": round(budget.seconds_left(), 3),
+            "cost_left_usd": (budget.meter.remaining_micros() or 0) / 1_000_000,
+        },
+    )
     brief = await ctx.reasoner.write(state["question"], numbered, state.get("critic_notes") or [], budget)
     brief, cited = renumber(brief, numbered)
-    progress(runtime, "synthesise", add_spend(state.get("spend"), budget.meter.spend), ctx.budgets,
-             state["started_at"], state.get("waves_done", 0))
+    progress(
+        runtime,
+        "synthesise",
+        add_spend(state.get("spend"), budget.meter.spend),
+        ctx.budgets,
+        state["started_at"],
+        state.get("waves_done", 0),
+    )
     return {"brief": brief, "cited": cited, "spend": budget.meter.spend, "errors": budget.errors}

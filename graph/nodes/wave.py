@@ -15,8 +15,8 @@ from langgraph.runtime import Runtime
 
 from graph.budget import Meter, wave_deadline
 from graph.context import ResearchContext
-from graph.nodes.common import context_of
 from graph.events import BRANCH_FAILED, SEARCH, SOURCE, emit
+from graph.nodes.common import context_of
 from graph.providers.reasoning import Page, StepBudget
 from graph.providers.retry import was_refused, with_retries
 from graph.providers.search import SearchResult, domain_of
@@ -27,26 +27,43 @@ from graph.state import Branch, Claim, ErrorRecord, SourceMeta, claim_id
 async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
     ctx = context_of(runtime, branch.get("mode"))
     allowance = branch["allowance"]
-    meter = Meter(cost_limit_micros=allowance["cost_micros"], search_limit=allowance["searches"],
-                  page_limit=allowance["pages"])
+    meter = Meter(
+        cost_limit_micros=allowance["cost_micros"],
+        search_limit=allowance["searches"],
+        page_limit=allowance["pages"],
+    )
     budget = StepBudget(meter, wave_deadline(branch["started_at"], ctx.budgets))
     claims: list[Claim] = []
     sources: dict[str, SourceMeta] = {}
     try:
         async with asyncio.timeout(max(0.0, budget.seconds_left())):
             results = await search(ctx, branch, budget)
-            emit(runtime, SEARCH, {"wave": branch["wave"], "query": branch["query"], "results": len(results),
-                                   "provider": ctx.search.name})
+            emit(
+                runtime,
+                SEARCH,
+                {
+                    "wave": branch["wave"],
+                    "query": branch["query"],
+                    "results": len(results),
+                    "provider": ctx.search.name,
+                },
+            )
             picked = pick(results, set(branch["seen_urls"]) | ctx.taken_urls, allowance["pages"])
             ctx.taken_urls.update(result.url for result in picked)
-            await asyncio.gather(*(read_one(ctx, runtime, branch, result, budget, claims, sources)
-                                   for result in picked))
+            await asyncio.gather(
+                *(read_one(ctx, runtime, branch, result, budget, claims, sources) for result in picked)
+            )
     except TimeoutError:
         fail(runtime, branch, budget.errors, "deadline", "the wave deadline passed; partial results kept")
     except Exception as exc:  # isolate the branch: its siblings go on
         fail(runtime, branch, budget.errors, "search", f"{type(exc).__name__}: {clip(str(exc), 300)}")
-    return {"claims": claims, "sources": sources, "spend": meter.spend, "errors": budget.errors,
-            "queries_done": [branch["query"]]}
+    return {
+        "claims": claims,
+        "sources": sources,
+        "spend": meter.spend,
+        "errors": budget.errors,
+        "queries_done": [branch["query"]],
+    }
 
 
 async def search(ctx: ResearchContext, branch: Branch, budget: StepBudget) -> list[SearchResult]:
@@ -75,31 +92,71 @@ def pick(results: list[SearchResult], seen: set[str], limit: int) -> list[Search
     return chosen
 
 
-async def read_one(ctx: ResearchContext, runtime: Runtime[ResearchContext], branch: Branch, result: SearchResult,
-                   budget: StepBudget, claims: list[Claim], sources: dict[str, SourceMeta]) -> None:
+async def read_one(
+    ctx: ResearchContext,
+    runtime: Runtime[ResearchContext],
+    branch: Branch,
+    result: SearchResult,
+    budget: StepBudget,
+    claims: list[Claim],
+    sources: dict[str, SourceMeta],
+) -> None:
     """Read one result and extract its claims into `claims`/`sources`; failures are recorded."""
     try:
         page = await read(ctx, result, budget)
     except Exception as exc:
-        fail(runtime, branch, budget.errors, "read", f"{type(exc).__name__}: {clip(str(exc), 300)}", result.url)
+        fail(
+            runtime, branch, budget.errors, "read", f"{type(exc).__name__}: {clip(str(exc), 300)}", result.url
+        )
         return
-    extraction = await ctx.reasoner.extract(branch["question"], branch["query"], page, ctx.findings_per_page, budget)
+    extraction = await ctx.reasoner.extract(
+        branch["question"], branch["query"], page, ctx.findings_per_page, budget
+    )
     found = []
     for finding in extraction.findings:
         span = find_verbatim(finding.quote, page.text)
         if span is None:  # a quote the page does not contain is not evidence
-            budget.errors.append({"stage": "extract", "wave": branch["wave"], "url": page.url,
-                                  "error": f"quote not found in page, dropped: {clip(finding.quote, 120)}"})
+            budget.errors.append(
+                {
+                    "stage": "extract",
+                    "wave": branch["wave"],
+                    "url": page.url,
+                    "error": f"quote not found in page, dropped: {clip(finding.quote, 120)}",
+                }
+            )
             continue
-        quote = page.text[span[0]:span[1]]
-        found.append(Claim(id=claim_id(page.url, quote), url=page.url, query=branch["query"], wave=branch["wave"],
-                           text=finding.text, quote=quote))
+        quote = page.text[span[0] : span[1]]
+        found.append(
+            Claim(
+                id=claim_id(page.url, quote),
+                url=page.url,
+                query=branch["query"],
+                wave=branch["wave"],
+                text=finding.text,
+                quote=quote,
+            )
+        )
     await ctx.pages.aput(page.url, page.title, page.text)
     claims.extend(found)
-    sources[page.url] = SourceMeta(url=page.url, title=page.title, domain=result.domain or domain_of(page.url),
-                                   summary=extraction.summary, wave=branch["wave"], query=branch["query"])
-    emit(runtime, SOURCE, {"wave": branch["wave"], "url": page.url, "title": page.title,
-                           "domain": sources[page.url]["domain"], "claims": len(found)})
+    sources[page.url] = SourceMeta(
+        url=page.url,
+        title=page.title,
+        domain=result.domain or domain_of(page.url),
+        summary=extraction.summary,
+        wave=branch["wave"],
+        query=branch["query"],
+    )
+    emit(
+        runtime,
+        SOURCE,
+        {
+            "wave": branch["wave"],
+            "url": page.url,
+            "title": page.title,
+            "domain": sources[page.url]["domain"],
+            "claims": len(found),
+        },
+    )
 
 
 async def read(ctx: ResearchContext, result: SearchResult, budget: StepBudget) -> Page:
@@ -121,8 +178,14 @@ async def read(ctx: ResearchContext, result: SearchResult, budget: StepBudget) -
     return await with_retries(attempt, policy=ctx.retry, deadline=budget.deadline)
 
 
-def fail(runtime: Runtime[ResearchContext], branch: Branch, errors: list[ErrorRecord], stage: str, message: str,
-         url: str | None = None) -> None:
+def fail(
+    runtime: Runtime[ResearchContext],
+    branch: Branch,
+    errors: list[ErrorRecord],
+    stage: str,
+    message: str,
+    url: str | None = None,
+) -> None:
     record: ErrorRecord = {"stage": stage, "wave": branch["wave"], "query": branch["query"], "error": message}
     if url:
         record["url"] = url

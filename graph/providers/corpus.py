@@ -86,7 +86,9 @@ class CorpusIndex:
         """Bring the index up to date with the folder; returns how many files were (re)indexed."""
         with self._lock, self._connect() as conn:
             conn.executescript(SCHEMA)
-            known = {row[0]: (row[1], row[2]) for row in conn.execute("SELECT path, mtime_ns, size FROM documents")}
+            known = {
+                row[0]: (row[1], row[2]) for row in conn.execute("SELECT path, mtime_ns, size FROM documents")
+            }
             present = set()
             changed = 0
             for path in sorted(self.corpus_dir.rglob("*")):
@@ -102,8 +104,10 @@ class CorpusIndex:
                 except Exception:  # an unreadable file is skipped, not fatal to the corpus
                     continue
                 conn.execute("DELETE FROM documents WHERE path = ?", (rel,))
-                conn.execute("INSERT INTO documents (path, mtime_ns, size, title, body) VALUES (?, ?, ?, ?, ?)",
-                             (rel, stat.st_mtime_ns, stat.st_size, title, body))
+                conn.execute(
+                    "INSERT INTO documents (path, mtime_ns, size, title, body) VALUES (?, ?, ?, ?, ?)",
+                    (rel, stat.st_mtime_ns, stat.st_size, title, body),
+                )
                 changed += 1
             for rel in set(known) - present:
                 conn.execute("DELETE FROM documents WHERE path = ?", (rel,))
@@ -118,7 +122,10 @@ class CorpusIndex:
             return []
         with self._connect() as conn:
             rows = conn.execute(SEARCH_SQL, {"query": match, "limit": limit}).fetchall()
-        return [CorpusHit(self.corpus_dir / path, title, body, snippet, -rank) for path, title, body, snippet, rank in rows]
+        return [
+            CorpusHit(self.corpus_dir / path, title, body, snippet, -rank)
+            for path, title, body, snippet, rank in rows
+        ]
 
     def text_of(self, path: Path) -> str | None:
         rel = path.resolve().relative_to(self.corpus_dir).as_posix()

@@ -20,7 +20,13 @@ from graph.budget import BudgetExhausted
 from graph.pricing import PriceTable
 from graph.providers.offline import OfflineReasoner, SchemaFiller
 from graph.providers.reasoning import (
-    Critique, Extraction, Finding, NumberedSource, Page, StepBudget, TypedOutputError,
+    Critique,
+    Extraction,
+    Finding,
+    NumberedSource,
+    Page,
+    StepBudget,
+    TypedOutputError,
 )
 from graph.providers.retry import DEFAULT_RETRY, was_refused, with_retries
 from graph.providers.text import bm25_scores, clip, sentence_spans, terms
@@ -50,43 +56,59 @@ class ModelChoice:
 
 
 def _obj(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(properties),
-            "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 PLAN_SCHEMA = _obj({"queries": _STRINGS})
 FOLLOW_UPS_SCHEMA = _obj({"queries": _STRINGS})
-EXTRACTION_SCHEMA = _obj({"summary": {"type": "string"},
-                          "findings": {"type": "array", "items": _obj({"claim": {"type": "string"},
-                                                                       "quote": {"type": "string"}})}})
+EXTRACTION_SCHEMA = _obj(
+    {
+        "summary": {"type": "string"},
+        "findings": {
+            "type": "array",
+            "items": _obj({"claim": {"type": "string"}, "quote": {"type": "string"}}),
+        },
+    }
+)
 BRIEF_SCHEMA = _obj({"brief": {"type": "string"}})
 CRITIQUE_SCHEMA = _obj({"answers_question": {"type": "boolean"}, "notes": _STRINGS})
 
 PLANNER_PROMPT = (
     "You plan web research. Given INPUT.question, write INPUT.count distinct search-engine queries that "
     "together cover what is needed to answer it: the question itself first, then narrower angles "
-    "(definitions, evidence, numbers, counter-arguments). Short keyword queries, no quotes.")
+    "(definitions, evidence, numbers, counter-arguments). Short keyword queries, no quotes."
+)
 FOLLOW_UPS_PROMPT = (
     "You continue web research. INPUT.findings are what was learned so far; INPUT.done are queries already "
     "run. Write up to INPUT.count new search queries for the most important gaps left in answering "
-    "INPUT.question. Never repeat a done query. Return an empty list if nothing important is missing.")
+    "INPUT.question. Never repeat a done query. Return an empty list if nothing important is missing."
+)
 EXTRACTOR_PROMPT = (
     "You extract evidence. From INPUT.page (an excerpt of a web page), pick up to INPUT.max_findings findings "
     "relevant to INPUT.query and INPUT.question. For each, `claim` restates the finding in one sentence and "
     "`quote` copies the supporting sentence from the page EXACTLY, character for character. Also write "
-    "`summary`: one to three sentences on what the page says, from the page only. Never invent facts.")
+    "`summary`: one to three sentences on what the page says, from the page only. Never invent facts."
+)
 WRITER_PROMPT = (
     "You write a research brief in Markdown answering INPUT.question from INPUT.sources only. Each source has a "
     "number n and claims. Start with a direct answer of 2-4 sentences, then a `## Key findings` section of "
     "bullet points. Put a citation marker like [n] after every sentence or bullet that uses source n. Cite "
-    "only the given numbers; state nothing the claims do not support. Address INPUT.notes if any.")
+    "only the given numbers; state nothing the claims do not support. Address INPUT.notes if any."
+)
 CRITIC_PROMPT = (
     "You review a research brief. Decide whether INPUT.brief actually answers INPUT.question. "
-    "`notes` lists concrete problems to fix (unanswered parts, unsupported statements); empty if none.")
+    "`notes` lists concrete problems to fix (unanswered parts, unsupported statements); empty if none."
+)
 CASTER_PROMPT = (
     "You convert a research brief into JSON matching the given schema exactly. Use only facts in "
-    "INPUT.brief and INPUT.sources. If INPUT.errors is present, your previous answer was invalid: fix those errors.")
+    "INPUT.brief and INPUT.sources. If INPUT.errors is present, your previous answer was invalid: fix those errors."
+)
 
 
 class OpenAIReasoner:
@@ -94,8 +116,16 @@ class OpenAIReasoner:
 
     name = "openai"
 
-    def __init__(self, *, api_key: str, base_url: str | None, models: ModelChoice, prices: PriceTable,
-                 http_client: httpx.AsyncClient | None = None, retry: RetryPolicy = DEFAULT_RETRY):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        models: ModelChoice,
+        prices: PriceTable,
+        http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ):
         self.api_key = api_key
         self.base_url = base_url
         self.models = models
@@ -112,9 +142,17 @@ class OpenAIReasoner:
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
-            model=self.models.for_stage(stage), api_key=self.api_key, base_url=self.base_url,
-            max_retries=0, timeout=CALL_TIMEOUT_SECS, use_responses_api=False, stream_usage=True,
-            max_tokens=MAX_OUTPUT_TOKENS[stage], temperature=0, http_async_client=self._http)
+            model=self.models.for_stage(stage),
+            api_key=self.api_key,
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=CALL_TIMEOUT_SECS,
+            use_responses_api=False,
+            stream_usage=True,
+            max_tokens=MAX_OUTPUT_TOKENS[stage],
+            temperature=0,
+            http_async_client=self._http,
+        )
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -122,7 +160,9 @@ class OpenAIReasoner:
 
     def worst_case(self, stage: str, system: str, payload: str, schema: dict[str, Any]) -> int:
         prompt_bytes = len(system.encode()) + len(payload.encode()) + len(json.dumps(schema).encode())
-        return self.prices.llm_worst_case(self.models.for_stage(stage), prompt_bytes, 2, MAX_OUTPUT_TOKENS[stage])
+        return self.prices.llm_worst_case(
+            self.models.for_stage(stage), prompt_bytes, 2, MAX_OUTPUT_TOKENS[stage]
+        )
 
     def extraction_worst_case(self, question: str) -> int:
         """Upper bound of one `extract` call, for the gate's allotment: the excerpt, query and title
@@ -131,15 +171,24 @@ class OpenAIReasoner:
         padding = "x" * (capped_chars * 4 + len(question.encode()))
         return self.worst_case("extractor", EXTRACTOR_PROMPT, padding, EXTRACTION_SCHEMA)
 
-    async def call(self, stage: str, schema_name: str, schema: dict[str, Any], system: str,
-                   payload: dict[str, Any], budget: StepBudget, *, strict: bool = True) -> Any:
+    async def call(
+        self,
+        stage: str,
+        schema_name: str,
+        schema: dict[str, Any],
+        system: str,
+        payload: dict[str, Any],
+        budget: StepBudget,
+        *,
+        strict: bool = True,
+    ) -> Any:
         """One structured call: reserve worst case, call with retries under the deadline, meter usage."""
         user = "INPUT:\n" + json.dumps(payload, ensure_ascii=False)
         worst = self.worst_case(stage, system, user, schema)
         model = self.models.for_stage(stage)
         runnable = self._chats[stage].with_structured_output(
-            {"name": schema_name, "schema": schema, "strict": strict},
-            method="json_schema", include_raw=True)
+            {"name": schema_name, "schema": schema, "strict": strict}, method="json_schema", include_raw=True
+        )
         messages = [("system", system), ("human", user)]
 
         async def attempt() -> Any:
@@ -156,8 +205,9 @@ class OpenAIReasoner:
                 raise
             usage = result["raw"].usage_metadata or {}
             tokens_in, tokens_out = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
-            budget.meter.settle(reserved, self.prices.llm_cost(model, tokens_in, tokens_out),
-                                tokens=tokens_in + tokens_out)
+            budget.meter.settle(
+                reserved, self.prices.llm_cost(model, tokens_in, tokens_out), tokens=tokens_in + tokens_out
+            )
             if result.get("parsing_error") or result.get("parsed") is None:
                 raise StructuredOutputError(f"{stage}: {result.get('parsing_error') or 'empty answer'}")
             return result["parsed"]
@@ -173,60 +223,124 @@ class OpenAIReasoner:
 
     async def plan(self, question: str, count: int, budget: StepBudget) -> list[str]:
         async def online():
-            parsed = await self.call("planner", "plan", PLAN_SCHEMA, PLANNER_PROMPT,
-                                     {"question": question, "count": count}, budget)
+            parsed = await self.call(
+                "planner", "plan", PLAN_SCHEMA, PLANNER_PROMPT, {"question": question, "count": count}, budget
+            )
             queries = [q.strip() for q in parsed["queries"] if q.strip()]
             if not queries:
                 raise StructuredOutputError("planner returned no queries")
             return list(dict.fromkeys([question.strip(), *queries]))[: max(count, 1)]
+
         return await self._or_offline("plan", budget, online, lambda: self.offline.plan(question, count))
 
-    async def follow_ups(self, question: str, findings: list[str], done: list[str], count: int,
-                         budget: StepBudget) -> list[str]:
+    async def follow_ups(
+        self, question: str, findings: list[str], done: list[str], count: int, budget: StepBudget
+    ) -> list[str]:
         async def online():
-            parsed = await self.call("planner", "follow_ups", FOLLOW_UPS_SCHEMA, FOLLOW_UPS_PROMPT,
-                                     {"question": question, "findings": [clip(f, 300) for f in findings[:40]],
-                                      "done": done, "count": count}, budget)
+            parsed = await self.call(
+                "planner",
+                "follow_ups",
+                FOLLOW_UPS_SCHEMA,
+                FOLLOW_UPS_PROMPT,
+                {
+                    "question": question,
+                    "findings": [clip(f, 300) for f in findings[:40]],
+                    "done": done,
+                    "count": count,
+                },
+                budget,
+            )
             done_lower = {d.lower() for d in done}
-            return [q for q in dict.fromkeys(q.strip() for q in parsed["queries"])
-                    if q and q.lower() not in done_lower][:count]
-        return await self._or_offline("follow_ups", budget, online,
-                                      lambda: self.offline.follow_ups(question, findings, done, count))
+            return [
+                q
+                for q in dict.fromkeys(q.strip() for q in parsed["queries"])
+                if q and q.lower() not in done_lower
+            ][:count]
 
-    async def extract(self, question: str, query: str, page: Page, max_findings: int,
-                      budget: StepBudget) -> Extraction:
+        return await self._or_offline(
+            "follow_ups", budget, online, lambda: self.offline.follow_ups(question, findings, done, count)
+        )
+
+    async def extract(
+        self, question: str, query: str, page: Page, max_findings: int, budget: StepBudget
+    ) -> Extraction:
         async def online():
-            parsed = await self.call("extractor", "extraction", EXTRACTION_SCHEMA, EXTRACTOR_PROMPT,
-                                     {"question": question, "query": query[:FIELD_CHARS], "max_findings": max_findings,
-                                      "title": page.title[:FIELD_CHARS],
-                                      "page": excerpt(page.text, question, query)}, budget)
-            findings = [Finding(text=f["claim"].strip(), quote=f["quote"]) for f in parsed["findings"]
-                        if f["claim"].strip() and f["quote"].strip()]
+            parsed = await self.call(
+                "extractor",
+                "extraction",
+                EXTRACTION_SCHEMA,
+                EXTRACTOR_PROMPT,
+                {
+                    "question": question,
+                    "query": query[:FIELD_CHARS],
+                    "max_findings": max_findings,
+                    "title": page.title[:FIELD_CHARS],
+                    "page": excerpt(page.text, question, query),
+                },
+                budget,
+            )
+            findings = [
+                Finding(text=f["claim"].strip(), quote=f["quote"])
+                for f in parsed["findings"]
+                if f["claim"].strip() and f["quote"].strip()
+            ]
             return Extraction(summary=clip(parsed["summary"].strip(), 600), findings=findings[:max_findings])
-        return await self._or_offline("extract", budget, online,
-                                      lambda: self.offline.extract(question, query, page, max_findings))
 
-    async def write(self, question: str, sources: list[NumberedSource], notes: list[str],
-                    budget: StepBudget) -> str:
+        return await self._or_offline(
+            "extract", budget, online, lambda: self.offline.extract(question, query, page, max_findings)
+        )
+
+    async def write(
+        self, question: str, sources: list[NumberedSource], notes: list[str], budget: StepBudget
+    ) -> str:
         async def online():
-            parsed = await self.call("writer", "brief", BRIEF_SCHEMA, WRITER_PROMPT, {
-                "question": question, "notes": notes,
-                "sources": [{"n": s.n, "title": s.title, "claims": s.claims} for s in sources]}, budget)
+            parsed = await self.call(
+                "writer",
+                "brief",
+                BRIEF_SCHEMA,
+                WRITER_PROMPT,
+                {
+                    "question": question,
+                    "notes": notes,
+                    "sources": [{"n": s.n, "title": s.title, "claims": s.claims} for s in sources],
+                },
+                budget,
+            )
             if not parsed["brief"].strip():
                 raise StructuredOutputError("writer returned an empty brief")
             return parsed["brief"].strip()
-        return await self._or_offline("write", budget, online, lambda: self.offline.write(question, sources, notes))
+
+        return await self._or_offline(
+            "write", budget, online, lambda: self.offline.write(question, sources, notes)
+        )
 
     async def critique(self, question: str, brief: str, budget: StepBudget) -> Critique:
         async def online():
-            parsed = await self.call("critic", "critique", CRITIQUE_SCHEMA, CRITIC_PROMPT,
-                                     {"question": question, "brief": brief}, budget)
-            return Critique(answers_question=bool(parsed["answers_question"]),
-                            notes=[n for n in parsed["notes"] if n.strip()])
-        return await self._or_offline("critic", budget, online, lambda: self.offline.critique(question, brief))
+            parsed = await self.call(
+                "critic",
+                "critique",
+                CRITIQUE_SCHEMA,
+                CRITIC_PROMPT,
+                {"question": question, "brief": brief},
+                budget,
+            )
+            return Critique(
+                answers_question=bool(parsed["answers_question"]),
+                notes=[n for n in parsed["notes"] if n.strip()],
+            )
 
-    async def cast(self, question: str, schema: dict[str, Any], brief: str, sources: list[NumberedSource],
-                   budget: StepBudget) -> tuple[Any, int]:
+        return await self._or_offline(
+            "critic", budget, online, lambda: self.offline.critique(question, brief)
+        )
+
+    async def cast(
+        self,
+        question: str,
+        schema: dict[str, Any],
+        brief: str,
+        sources: list[NumberedSource],
+        budget: StepBudget,
+    ) -> tuple[Any, int]:
         """Cast with the model, repairing up to twice; with no room for a model call, fill offline.
 
         Raises TypedOutputError when no valid object results: never returns an invalid one.
@@ -234,27 +348,38 @@ class OpenAIReasoner:
         from jsonschema import Draft202012Validator
 
         validator = Draft202012Validator(schema)
-        payload: dict[str, Any] = {"question": question, "brief": brief,
-                                   "sources": [{"n": s.n, "title": s.title, "claims": s.claims} for s in sources]}
+        payload: dict[str, Any] = {
+            "question": question,
+            "brief": brief,
+            "sources": [{"n": s.n, "title": s.title, "claims": s.claims} for s in sources],
+        }
         errors: list[str] = []
         for repairs in range(MAX_CAST_REPAIRS + 1):
             if errors:
                 payload["errors"] = errors
             try:
-                value = await self.call("caster", "typed_result", schema, CASTER_PROMPT, payload, budget, strict=False)
+                value = await self.call(
+                    "caster", "typed_result", schema, CASTER_PROMPT, payload, budget, strict=False
+                )
             except StructuredOutputError as exc:
                 errors = [str(exc)]
                 continue
             except Exception as exc:  # no room or no answer from the model: fill offline, if first try
                 if repairs:
                     raise TypedOutputError(f"cast stopped before a valid object: {exc}") from exc
-                budget.errors.append({"stage": "cast", "error": f"{type(exc).__name__}: {clip(str(exc), 300)}"})
+                budget.errors.append(
+                    {"stage": "cast", "error": f"{type(exc).__name__}: {clip(str(exc), 300)}"}
+                )
                 return SchemaFiller(question, brief, sources).fill_valid(schema), 0
-            errors = [f"at /{'/'.join(str(p) for p in e.path)}: {e.message}" for e in validator.iter_errors(value)][:10]
+            errors = [
+                f"at /{'/'.join(str(p) for p in e.path)}: {e.message}" for e in validator.iter_errors(value)
+            ][:10]
             if not errors:
                 return value, repairs
-        raise TypedOutputError(f"the model's output does not match the response schema after "
-                               f"{MAX_CAST_REPAIRS} repairs: {'; '.join(errors)[:500]}")
+        raise TypedOutputError(
+            f"the model's output does not match the response schema after "
+            f"{MAX_CAST_REPAIRS} repairs: {'; '.join(errors)[:500]}"
+        )
 
 
 def excerpt(text: str, question: str, query: str, limit: int = EXCERPT_CHARS) -> str:
@@ -270,4 +395,4 @@ def excerpt(text: str, question: str, query: str, limit: int = EXCERPT_CHARS) ->
             continue
         chosen.append(i)
         size += b - a + 1
-    return "\n".join(text[spans[i][0]:spans[i][1]] for i in sorted(chosen)) or text[:limit]
+    return "\n".join(text[spans[i][0] : spans[i][1]] for i in sorted(chosen)) or text[:limit]

@@ -31,8 +31,15 @@ def is_public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                or ip.is_reserved or ip.is_unspecified or not ip.is_global)
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -44,15 +51,21 @@ async def resolve(host: str, port: int) -> list[str]:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Connects only to public addresses (unless `allow_private`), resolving the host itself."""
 
-    def __init__(self, *, allow_private: bool = False,
-                 resolver: Callable[[str, int], Awaitable[list[str]]] = resolve):
+    def __init__(
+        self, *, allow_private: bool = False, resolver: Callable[[str, int], Awaitable[list[str]]] = resolve
+    ):
         self.allow_private = allow_private
         self.resolver = resolver
         self._inner = AutoBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await asyncio.wait_for(self.resolver(host, port), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
@@ -66,8 +79,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except httpcore.ConnectError as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"cannot connect to {host}")
@@ -79,8 +93,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def guarded_transport(*, allow_private: bool = False, backend: GuardedBackend | None = None,
-                      **transport_kwargs: Any) -> httpx.AsyncHTTPTransport:
+def guarded_transport(
+    *, allow_private: bool = False, backend: GuardedBackend | None = None, **transport_kwargs: Any
+) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose every connection passes the address check."""
     transport = httpx.AsyncHTTPTransport(**transport_kwargs)
     # httpcore's pool takes a network backend; httpx builds the pool without exposing that knob.
@@ -88,11 +103,20 @@ def guarded_transport(*, allow_private: bool = False, backend: GuardedBackend | 
     return transport
 
 
-def guarded_client(*, allow_private: bool = False, timeout: httpx.Timeout | float = 10.0,
-                   backend: GuardedBackend | None = None, **client_kwargs: Any) -> httpx.AsyncClient:
+def guarded_client(
+    *,
+    allow_private: bool = False,
+    timeout: httpx.Timeout | float = 10.0,
+    backend: GuardedBackend | None = None,
+    **client_kwargs: Any,
+) -> httpx.AsyncClient:
     """An AsyncClient for untrusted URLs: guarded connects, no env proxies."""
-    return httpx.AsyncClient(transport=guarded_transport(allow_private=allow_private, backend=backend),
-                             timeout=timeout, trust_env=False, **client_kwargs)
+    return httpx.AsyncClient(
+        transport=guarded_transport(allow_private=allow_private, backend=backend),
+        timeout=timeout,
+        trust_env=False,
+        **client_kwargs,
+    )
 
 
 def is_http_url(url: str) -> bool:

@@ -10,13 +10,41 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graph.providers.reasoning import Critique, Extraction, Finding, NumberedSource, Page, StepBudget, TypedOutputError
+from graph.providers.reasoning import (
+    Critique,
+    Extraction,
+    Finding,
+    NumberedSource,
+    Page,
+    StepBudget,
+    TypedOutputError,
+)
 from graph.providers.text import BM25, bm25_scores, clip, sentence_spans, squash, terms
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
-_QUESTION_WORDS = {"what", "which", "who", "whom", "when", "where", "why", "how", "is", "are", "does", "do",
-                   "can", "should", "explain", "describe", "compare", "tell", "give", "list"}
+_QUESTION_WORDS = {
+    "what",
+    "which",
+    "who",
+    "whom",
+    "when",
+    "where",
+    "why",
+    "how",
+    "is",
+    "are",
+    "does",
+    "do",
+    "can",
+    "should",
+    "explain",
+    "describe",
+    "compare",
+    "tell",
+    "give",
+    "list",
+}
 ANSWER_SENTENCES = 3
 RELEVANCE_FLOOR = 0.2  # findings scoring below this share of the best one stay out of the brief
 KEY_FINDINGS = 8
@@ -51,12 +79,19 @@ class OfflineReasoner:
     async def plan(self, question: str, count: int, budget: StepBudget | None = None) -> list[str]:
         return expand_queries(question, count)
 
-    async def follow_ups(self, question: str, findings: list[str], done: list[str], count: int,
-                         budget: StepBudget | None = None) -> list[str]:
+    async def follow_ups(
+        self,
+        question: str,
+        findings: list[str],
+        done: list[str],
+        count: int,
+        budget: StepBudget | None = None,
+    ) -> list[str]:
         return gap_queries(question, findings, done, count)
 
-    async def extract(self, question: str, query: str, page: Page, max_findings: int,
-                      budget: StepBudget | None = None) -> Extraction:
+    async def extract(
+        self, question: str, query: str, page: Page, max_findings: int, budget: StepBudget | None = None
+    ) -> Extraction:
         wanted = terms(query) + terms(question)
         ranked = rank_sentences(page.text, wanted)
         if ranked:
@@ -66,8 +101,9 @@ class OfflineReasoner:
         findings = [Finding(text=squash(page.text[a:b]), quote=page.text[a:b]) for _, a, b in chosen]
         return Extraction(summary=summarise(page, terms(question)), findings=findings)
 
-    async def write(self, question: str, sources: list[NumberedSource], notes: list[str],
-                    budget: StepBudget | None = None) -> str:
+    async def write(
+        self, question: str, sources: list[NumberedSource], notes: list[str], budget: StepBudget | None = None
+    ) -> str:
         return extractive_brief(question, sources)
 
     async def critique(self, question: str, brief: str, budget: StepBudget | None = None) -> Critique:
@@ -83,8 +119,14 @@ class OfflineReasoner:
             notes.append(f"the brief does not address: {', '.join(missing[:6])}")
         return Critique(answers_question=has_citation and share >= 0.5, notes=notes)
 
-    async def cast(self, question: str, schema: dict[str, Any], brief: str, sources: list[NumberedSource],
-                   budget: StepBudget | None = None) -> tuple[Any, int]:
+    async def cast(
+        self,
+        question: str,
+        schema: dict[str, Any],
+        brief: str,
+        sources: list[NumberedSource],
+        budget: StepBudget | None = None,
+    ) -> tuple[Any, int]:
         return SchemaFiller(question, brief, sources).fill_valid(schema), 0
 
     def extraction_worst_case(self, question: str) -> int:
@@ -103,7 +145,7 @@ def expand_queries(question: str, count: int) -> list[str]:
         queries.append(" ".join(words[:6]))
     by_weight = sorted(words, key=lambda w: (-len(w), words.index(w)))
     for i, first in enumerate(by_weight):
-        for second in by_weight[i + 1:]:
+        for second in by_weight[i + 1 :]:
             queries.append(f"{first} {second}")
     for word in by_weight:
         queries.append(f"{word} overview")
@@ -146,8 +188,10 @@ def extractive_brief(question: str, sources: list[NumberedSource]) -> str:
     """Markdown: a short answer of the best-matching findings, then key findings, each cited [n]."""
     cited = [(claim, s.n) for s in sources for claim in s.claims]
     if not cited:
-        return (f"No source read answered “{squash(question)}”. "
-                "The search returned nothing usable within the budget.")
+        return (
+            f"No source read answered “{squash(question)}”. "
+            "The search returned nothing usable within the budget."
+        )
     scores = bm25_scores(terms(question), [terms(c) for c, _ in cited])
     floor = max(scores) * RELEVANCE_FLOOR
     order = [i for i in sorted(range(len(cited)), key=lambda i: (-scores[i], i)) if scores[i] >= floor]
@@ -261,7 +305,9 @@ class SchemaFiller:
 
         for option in options:
             value = self.fill(option, name, index)
-            if Draft202012Validator({**self.root, **(option if isinstance(option, dict) else {})}).is_valid(value):
+            if Draft202012Validator({**self.root, **(option if isinstance(option, dict) else {})}).is_valid(
+                value
+            ):
                 return value
         return self.fill(options[0], name, index) if options else None
 
@@ -320,7 +366,9 @@ class SchemaFiller:
             text = clip(text, int(schema["maxLength"]))
         pattern = schema.get("pattern")
         if pattern and not re.search(pattern, text):
-            candidates = [squash(c) for c, _ in best] + [m.group() for c, _ in best for m in _NUMBER.finditer(c)]
+            candidates = [squash(c) for c, _ in best] + [
+                m.group() for c, _ in best for m in _NUMBER.finditer(c)
+            ]
             text = next((c for c in candidates if re.search(pattern, c)), text)
         min_len = int(schema.get("minLength", 0))
         if len(text) < min_len:

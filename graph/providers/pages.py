@@ -37,7 +37,9 @@ class PageStore:
                 self._memory[url] = text
                 return
             with self._connection() as conn:
-                conn.execute("INSERT OR REPLACE INTO pages (url, title, text) VALUES (?, ?, ?)", (url, title, text))
+                conn.execute(
+                    "INSERT OR REPLACE INTO pages (url, title, text) VALUES (?, ?, ?)", (url, title, text)
+                )
 
     def get(self, url: str) -> str | None:
         with self._lock:

@@ -29,15 +29,27 @@ class UnreadablePage(Exception):
 
 
 class PageReader:
-    def __init__(self, *, allow_private: bool = False, client: httpx.AsyncClient | None = None,
-                 max_bytes: int = MAX_PAGE_BYTES, per_host: int = PER_HOST_CONCURRENCY):
-        self._client = client or guarded_client(allow_private=allow_private, timeout=TIMEOUT,
-                                                follow_redirects=True, max_redirects=5,
-                                                headers={"User-Agent": USER_AGENT})
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        client: httpx.AsyncClient | None = None,
+        max_bytes: int = MAX_PAGE_BYTES,
+        per_host: int = PER_HOST_CONCURRENCY,
+    ):
+        self._client = client or guarded_client(
+            allow_private=allow_private,
+            timeout=TIMEOUT,
+            follow_redirects=True,
+            max_redirects=5,
+            headers={"User-Agent": USER_AGENT},
+        )
         self._owns_client = client is None
         self.max_bytes = max_bytes
         self._per_host = per_host
-        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self._per_host))
+        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self._per_host)
+        )
 
     async def aclose(self) -> None:
         if self._owns_client:

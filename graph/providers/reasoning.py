@@ -22,7 +22,7 @@ class StepBudget:
     """The limits one node's reasoning runs under."""
 
     meter: Meter
-    deadline: float                       # epoch seconds
+    deadline: float  # epoch seconds
     errors: list[ErrorRecord] = field(default_factory=list)
 
     def seconds_left(self) -> float:
@@ -71,19 +71,28 @@ class Reasoner(Protocol):
 
     async def plan(self, question: str, count: int, budget: StepBudget) -> list[str]: ...
 
-    async def follow_ups(self, question: str, findings: list[str], done: list[str], count: int,
-                         budget: StepBudget) -> list[str]: ...
+    async def follow_ups(
+        self, question: str, findings: list[str], done: list[str], count: int, budget: StepBudget
+    ) -> list[str]: ...
 
-    async def extract(self, question: str, query: str, page: Page, max_findings: int,
-                      budget: StepBudget) -> Extraction: ...
+    async def extract(
+        self, question: str, query: str, page: Page, max_findings: int, budget: StepBudget
+    ) -> Extraction: ...
 
-    async def write(self, question: str, sources: list[NumberedSource], notes: list[str],
-                    budget: StepBudget) -> str: ...
+    async def write(
+        self, question: str, sources: list[NumberedSource], notes: list[str], budget: StepBudget
+    ) -> str: ...
 
     async def critique(self, question: str, brief: str, budget: StepBudget) -> Critique: ...
 
-    async def cast(self, question: str, schema: dict[str, Any], brief: str, sources: list[NumberedSource],
-                   budget: StepBudget) -> tuple[Any, int]: ...
+    async def cast(
+        self,
+        question: str,
+        schema: dict[str, Any],
+        brief: str,
+        sources: list[NumberedSource],
+        budget: StepBudget,
+    ) -> tuple[Any, int]: ...
 
     def extraction_worst_case(self, question: str) -> int: ...
 

@@ -47,8 +47,14 @@ def was_refused(exc: BaseException) -> bool:
     return type(exc).__module__.startswith("tavily") and type(exc).__name__ != "TimeoutError"
 
 
-DEFAULT_RETRY = RetryPolicy(initial_interval=0.25, backoff_factor=2.0, max_interval=4.0, max_attempts=3,
-                            jitter=True, retry_on=is_transient)
+DEFAULT_RETRY = RetryPolicy(
+    initial_interval=0.25,
+    backoff_factor=2.0,
+    max_interval=4.0,
+    max_attempts=3,
+    jitter=True,
+    retry_on=is_transient,
+)
 
 
 async def with_retries(call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, deadline: float) -> T:

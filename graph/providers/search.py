@@ -21,7 +21,7 @@ class SearchResult:
     snippet: str
     score: float
     domain: str
-    raw_content: str | None = None   # main text when the provider returned it
+    raw_content: str | None = None  # main text when the provider returned it
 
 
 def domain_of(url: str) -> str:
@@ -33,7 +33,7 @@ def domain_of(url: str) -> str:
 
 
 class SearchProvider(Protocol):
-    name: str   # key in the price table
+    name: str  # key in the price table
 
     async def search(self, query: str, max_results: int) -> list[SearchResult]: ...
 
@@ -56,16 +56,28 @@ class TavilySearch:
         self.depth = depth
 
     async def search(self, query: str, max_results: int) -> list[SearchResult]:
-        answer = await self._client.search(query, search_depth=self.depth, max_results=max_results,
-                                           include_raw_content="markdown", timeout=TAVILY_TIMEOUT_SECS)
+        answer = await self._client.search(
+            query,
+            search_depth=self.depth,
+            max_results=max_results,
+            include_raw_content="markdown",
+            timeout=TAVILY_TIMEOUT_SECS,
+        )
         results = []
         for item in answer.get("results") or ():
             url = item.get("url") or ""
             if not url:
                 continue
-            results.append(SearchResult(url=url, title=item.get("title") or domain_of(url),
-                                        snippet=item.get("content") or "", score=float(item.get("score") or 0.0),
-                                        domain=domain_of(url), raw_content=item.get("raw_content") or None))
+            results.append(
+                SearchResult(
+                    url=url,
+                    title=item.get("title") or domain_of(url),
+                    snippet=item.get("content") or "",
+                    score=float(item.get("score") or 0.0),
+                    domain=domain_of(url),
+                    raw_content=item.get("raw_content") or None,
+                )
+            )
         return results
 
     async def aclose(self) -> None:
@@ -82,8 +94,17 @@ class CorpusSearch:
 
     async def search(self, query: str, max_results: int) -> list[SearchResult]:
         hits = await self.index.asearch(query, max_results)
-        return [SearchResult(url=hit.path.as_uri(), title=hit.title, snippet=hit.snippet, score=hit.score,
-                             domain="corpus", raw_content=hit.body) for hit in hits]
+        return [
+            SearchResult(
+                url=hit.path.as_uri(),
+                title=hit.title,
+                snippet=hit.snippet,
+                score=hit.score,
+                domain="corpus",
+                raw_content=hit.body,
+            )
+            for hit in hits
+        ]
 
     async def aclose(self) -> None:
         return None

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has
 have having he her here hers herself him himself his how i if in into is it its itself just me more
@@ -19,12 +20,15 @@ should so some such than that the their theirs them themselves then there these 
 through to too under until up very was we were what when where which while who whom why will with
 would you your yours yourself yourselves use used using one two many much may might must shall
 does doesn didn isn wasn weren aren won wouldn couldn shouldn vs via per etc eg ie
-""".split())
+""".split()
+)
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace, or at a
 # blank line / line that starts a Markdown block (heading, list item, table row).
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9#*\-])|\n\s*\n|\n(?=\s*(?:#|[-*+] |\d+\. |\|))")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9#*\-])|\n\s*\n|\n(?=\s*(?:#|[-*+] |\d+\. |\|))"
+)
 _MARKUP_ONLY = re.compile(r"^[\s#*\-+|>`=_~:]*$")
 
 
@@ -63,7 +67,11 @@ def sentence_spans(text: str, *, min_chars: int = 25, max_chars: int = 600) -> l
             continue
         begin += len(piece) - len(piece.lstrip())
         end = begin + len(stripped)
-        if min_chars <= len(stripped) <= max_chars and not _MARKUP_ONLY.match(stripped) and not stripped.startswith("#"):
+        if (
+            min_chars <= len(stripped) <= max_chars
+            and not _MARKUP_ONLY.match(stripped)
+            and not stripped.startswith("#")
+        ):
             out.append((begin, end))
     return out
 
@@ -101,7 +109,9 @@ class BM25:
         return out
 
 
-def bm25_scores(query: Sequence[str], documents: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> list[float]:
+def bm25_scores(
+    query: Sequence[str], documents: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75
+) -> list[float]:
     """BM25 of each tokenised document against the tokenised query, documents as the collection."""
     return BM25(documents, k1=k1, b=b).scores(query)
 

@@ -43,9 +43,9 @@ class Request:
 @dataclass
 class Response:
     status: int = 200
-    body: Any = None                      # dict/list -> JSON; str/bytes as is
+    body: Any = None  # dict/list -> JSON; str/bytes as is
     headers: dict[str, str] = field(default_factory=dict)
-    chunks: list[bytes] | None = None     # streamed as written (e.g. SSE)
+    chunks: list[bytes] | None = None  # streamed as written (e.g. SSE)
 
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -84,11 +84,17 @@ class FakeHTTPServer:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                request = Request(self.command, self.path.split("?")[0], {k.lower(): v for k, v in self.headers.items()},
-                                  self.rfile.read(length) if length else b"")
+                request = Request(
+                    self.command,
+                    self.path.split("?")[0],
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length) if length else b"",
+                )
                 with fake._lock:
                     fake.requests.append(request)
-                handler = fake.routes.get((request.method, request.path)) or fake.routes.get((request.method, "*"))
+                handler = fake.routes.get((request.method, request.path)) or fake.routes.get(
+                    (request.method, "*")
+                )
                 try:
                     response = handler(request) if handler else Response(404, {"error": "not found"})
                 except Exception as exc:  # a broken handler is a 500, visible to the client
@@ -169,7 +175,16 @@ def _words(text: str) -> set[str]:
 
 def default_plan(payload: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     question = payload["question"]
-    angles = ["overview", "evidence", "statistics", "criticism", "history", "examples", "comparison", "outlook"]
+    angles = [
+        "overview",
+        "evidence",
+        "statistics",
+        "criticism",
+        "history",
+        "examples",
+        "comparison",
+        "outlook",
+    ]
     return {"queries": [question] + [f"{question} {a}" for a in angles][: max(0, payload["count"] - 1)]}
 
 
@@ -184,8 +199,10 @@ def default_extraction(payload: dict[str, Any], request: dict[str, Any]) -> dict
     wanted = _words(payload["query"]) | _words(payload["question"])
     relevant = [s for s in sentences if _words(s) & wanted] or sentences[:1]
     chosen = relevant[: payload["max_findings"]]
-    return {"summary": sentences[0] if sentences else payload["title"],
-            "findings": [{"claim": f"The source states: {s}", "quote": s} for s in chosen]}
+    return {
+        "summary": sentences[0] if sentences else payload["title"],
+        "findings": [{"claim": f"The source states: {s}", "quote": s} for s in chosen],
+    }
 
 
 def default_brief(payload: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
@@ -221,20 +238,27 @@ def minimal_instance(schema: Any) -> Any:
         return {k: minimal_instance(v) for k, v in (schema.get("properties") or {}).items()}
     if kind == "array":
         return [minimal_instance(schema.get("items", {}))] * max(1, schema.get("minItems", 1))
-    return {"string": "fake answer", "integer": 1, "number": 1.5, "boolean": True, "null": None}.get(kind, "fake")
+    return {"string": "fake answer", "integer": 1, "number": 1.5, "boolean": True, "null": None}.get(
+        kind, "fake"
+    )
 
 
 class FakeOpenAI(FakeHTTPServer):
     api_key = "sk-fake-openai"
 
-    def __init__(self, *, latency: float = 0.0,
-                 usage: Callable[[dict[str, Any], str], tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self, *, latency: float = 0.0, usage: Callable[[dict[str, Any], str], tuple[int, int]] | None = None
+    ) -> None:
         super().__init__()
         self.latency = latency
         self.usage = usage or self.estimated_usage
         self.handlers: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
-            "plan": default_plan, "follow_ups": default_follow_ups, "extraction": default_extraction,
-            "brief": default_brief, "critique": default_critique, "typed_result": default_typed,
+            "plan": default_plan,
+            "follow_ups": default_follow_ups,
+            "extraction": default_extraction,
+            "brief": default_brief,
+            "critique": default_critique,
+            "typed_result": default_typed,
         }
         self.failures: list[FailureRule] = []
         self.calls: list[tuple[str, Any]] = []
@@ -270,34 +294,60 @@ class FakeOpenAI(FakeHTTPServer):
         if self.latency:
             time.sleep(self.latency)
         if rule:
-            return Response(rule.status, {"error": {"message": f"injected {rule.status}", "type": "server_error"}})
+            return Response(
+                rule.status, {"error": {"message": f"injected {rule.status}", "type": "server_error"}}
+            )
         answer = self.handlers[name](payload, body)
         content = answer if isinstance(answer, str) else json.dumps(answer)
         prompt_tokens, completion_tokens = self.usage(body, content)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if limit:
             completion_tokens = min(completion_tokens, limit)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
         ident = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         if body.get("stream"):
             return self._stream(ident, body["model"], content, usage)
-        return Response(200, {
-            "id": ident, "object": "chat.completion", "created": int(time.time()), "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content, "refusal": None}}],
-            "usage": usage,
-        })
+        return Response(
+            200,
+            {
+                "id": ident,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                    }
+                ],
+                "usage": usage,
+            },
+        )
 
     @staticmethod
     def _stream(ident: str, model: str, content: str, usage: dict[str, int]) -> Response:
         def event(delta: dict[str, Any], finish: str | None = None, with_usage: bool = False) -> bytes:
-            chunk = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                     "choices": [] if with_usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            chunk = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [] if with_usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             if with_usage:
                 chunk["usage"] = usage
             return f"data: {json.dumps(chunk)}\n\n".encode()
 
-        chunks = [event({"role": "assistant", "content": ""}), event({"content": content}), event({}, "stop"),
-                  event({}, with_usage=True), b"data: [DONE]\n\n"]
+        chunks = [
+            event({"role": "assistant", "content": ""}),
+            event({"content": content}),
+            event({}, "stop"),
+            event({}, with_usage=True),
+            b"data: [DONE]\n\n",
+        ]
         return Response(200, headers={"Content-Type": "text/event-stream"}, chunks=chunks)

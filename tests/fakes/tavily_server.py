@@ -28,7 +28,9 @@ def _words(text: str) -> set[str]:
 class FakeTavily(FakeHTTPServer):
     api_key = "tvly-fake-key"
 
-    def __init__(self, documents: list[dict[str, str]], *, latency: float = 0.0, raw_content: bool = True) -> None:
+    def __init__(
+        self, documents: list[dict[str, str]], *, latency: float = 0.0, raw_content: bool = True
+    ) -> None:
         """`raw_content=False` makes callers fetch each page themselves (exercises a reader)."""
         super().__init__()
         self.documents = documents
@@ -81,11 +83,24 @@ class FakeTavily(FakeHTTPServer):
         started = time.perf_counter()
         results = []
         for score, doc in self.rank(query, int(body.get("max_results") or 5)):
-            item: dict[str, Any] = {"title": doc["title"], "url": doc["url"], "content": doc["text"][:300],
-                                    "score": round(score, 4)}
+            item: dict[str, Any] = {
+                "title": doc["title"],
+                "url": doc["url"],
+                "content": doc["text"][:300],
+                "score": round(score, 4),
+            }
             if body.get("include_raw_content") and self.raw_content:
                 item["raw_content"] = doc["text"]
             results.append(item)
-        return Response(200, {"query": query, "follow_up_questions": None, "answer": None, "images": [],
-                              "results": results, "response_time": round(time.perf_counter() - started, 4),
-                              "request_id": f"req-{len(self.calls)}"})
+        return Response(
+            200,
+            {
+                "query": query,
+                "follow_up_questions": None,
+                "answer": None,
+                "images": [],
+                "results": results,
+                "response_time": round(time.perf_counter() - started, 4),
+                "request_id": f"req-{len(self.calls)}",
+            },
+        )

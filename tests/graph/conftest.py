@@ -69,10 +69,18 @@ def tavily(fake_tavily) -> Iterator[FakeTavily]:
 
 
 def online_settings(llm: FakeOpenAI, tavily: FakeTavily, data_dir: Path) -> dict[str, Any]:
-    return {"openai_api_key": llm.api_key, "openai_base_url": llm.base_url, "tavily_api_key": tavily.api_key,
-            "tavily_api_base": tavily.url, "data_dir": data_dir, "model_planner": "gpt-4o-mini",
-            "model_extractor": "gpt-4o-mini", "model_writer": "gpt-4o", "model_critic": "gpt-4o-mini",
-            "model_caster": "gpt-4o-mini"}
+    return {
+        "openai_api_key": llm.api_key,
+        "openai_base_url": llm.base_url,
+        "tavily_api_key": tavily.api_key,
+        "tavily_api_base": tavily.url,
+        "data_dir": data_dir,
+        "model_planner": "gpt-4o-mini",
+        "model_extractor": "gpt-4o-mini",
+        "model_writer": "gpt-4o",
+        "model_critic": "gpt-4o-mini",
+        "model_caster": "gpt-4o-mini",
+    }
 
 
 @pytest.fixture
@@ -82,8 +90,11 @@ def offline_context(tmp_path):
 
     def make(mode: str = "standard", **budget_changes):
         budgets = budgets_for(mode, max_credits=100 if mode == "max" else None)
-        ctx = build_context({"data_dir": tmp_path, "corpus_dir": CORPUS},
-                            dataclasses.replace(budgets, **budget_changes), page_store_path=None)
+        ctx = build_context(
+            {"data_dir": tmp_path, "corpus_dir": CORPUS},
+            dataclasses.replace(budgets, **budget_changes),
+            page_store_path=None,
+        )
         made.append(ctx)
         return ctx
 
@@ -97,9 +108,12 @@ async def online_context(llm, tavily, tmp_path):
     made = []
 
     def make(mode: str = "standard", *, prices=None, **budget_changes):
-        budgets = dataclasses.replace(budgets_for(mode, max_credits=100 if mode == "max" else None),
-                                      **budget_changes)
-        ctx = build_context(online_settings(llm, tavily, tmp_path), budgets, prices=prices, page_store_path=None)
+        budgets = dataclasses.replace(
+            budgets_for(mode, max_credits=100 if mode == "max" else None), **budget_changes
+        )
+        ctx = build_context(
+            online_settings(llm, tavily, tmp_path), budgets, prices=prices, page_store_path=None
+        )
         made.append(ctx)
         return ctx
 
@@ -121,14 +135,24 @@ class Run:
         return [e["type"] for e in self.events]
 
 
-async def run_graph(ctx, question: str = ENERGY_QUESTION, *, schema: dict | None = None, graph=None,
-                    config: dict | None = None) -> Run:
+async def run_graph(
+    ctx,
+    question: str = ENERGY_QUESTION,
+    *,
+    schema: dict | None = None,
+    graph=None,
+    config: dict | None = None,
+) -> Run:
     """Run the research graph to the end, streaming custom events and the final values."""
     graph = graph or build_graph()
     events, state = [], {}
     inputs = {"question": question, "response_schema": schema}
-    async for mode, chunk in graph.astream(inputs, config={"recursion_limit": 64, **(config or {})}, context=ctx,
-                                           stream_mode=["custom", "values"]):
+    async for mode, chunk in graph.astream(
+        inputs,
+        config={"recursion_limit": 64, **(config or {})},
+        context=ctx,
+        stream_mode=["custom", "values"],
+    ):
         if mode == "custom":
             events.append(chunk)
         else:

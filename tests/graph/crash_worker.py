@@ -1,6 +1,6 @@
 """A research run with a PostgreSQL checkpointer, as a job worker runs it; the crash test SIGKILLs it.
 
-    python -m tests.graph.crash_worker   (env: DATABASE_URL, THREAD_ID, DATA_DIR, OPENAI_*, TAVILY_*)
+python -m tests.graph.crash_worker   (env: DATABASE_URL, THREAD_ID, DATA_DIR, OPENAI_*, TAVILY_*)
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ QUESTION = "How efficient are heat pumps and how do batteries help solar power?"
 
 def context_from_env():
     settings = ProviderSettings.from_env()
-    return build_context(settings, budgets_for("standard"), page_store_path=Path(settings.data_dir) / "pages.sqlite")
+    return build_context(
+        settings, budgets_for("standard"), page_store_path=Path(settings.data_dir) / "pages.sqlite"
+    )
 
 
 def run_config(thread_id: str) -> dict:
@@ -37,8 +39,9 @@ async def main() -> None:
         await saver.setup()
         ctx = context_from_env()
         print("started", flush=True)
-        await build_graph(saver).ainvoke({"question": QUESTION}, config=run_config(os.environ["THREAD_ID"]),
-                                         context=ctx, durability="sync")
+        await build_graph(saver).ainvoke(
+            {"question": QUESTION}, config=run_config(os.environ["THREAD_ID"]), context=ctx, durability="sync"
+        )
         await ctx.aclose()
     print("finished", flush=True)
 

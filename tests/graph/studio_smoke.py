@@ -34,8 +34,12 @@ async def run_once(url: str) -> dict:
     client = get_client(url=url)
     thread = await client.threads.create()
     events, final = [], None
-    async for part in client.runs.stream(thread["thread_id"], "research", stream_mode=["custom", "values"],
-                                         input={"question": "How are webhooks signed?", "mode": "lite"}):
+    async for part in client.runs.stream(
+        thread["thread_id"],
+        "research",
+        stream_mode=["custom", "values"],
+        input={"question": "How are webhooks signed?", "mode": "lite"},
+    ):
         if part.event == "values":
             final = part.data
         elif part.event.startswith("custom"):
@@ -43,17 +47,25 @@ async def run_once(url: str) -> dict:
         elif part.event == "error":
             raise RuntimeError(part.data)
     assert final and final.get("brief") and final.get("typed"), final
-    print(f"ok: {len(events)} events ({', '.join(dict.fromkeys(events))}); stop_reason={final['stop_reason']}")
+    print(
+        f"ok: {len(events)} events ({', '.join(dict.fromkeys(events))}); stop_reason={final['stop_reason']}"
+    )
     return final
 
 
 def main() -> int:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "TAVILY_API_KEY")}
-    env.update(LANGSMITH_TRACING="false", LANGGRAPH_CLI_NO_ANALYTICS="1", INFRENCE_DATA_DIR=tempfile.mkdtemp())
-    server = subprocess.Popen([sys.executable, "-m", "langgraph_cli", "dev", "--no-browser", "--no-reload",
-                               "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.STDOUT)
+    env.update(
+        LANGSMITH_TRACING="false", LANGGRAPH_CLI_NO_ANALYTICS="1", INFRENCE_DATA_DIR=tempfile.mkdtemp()
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "langgraph_cli", "dev", "--no-browser", "--no-reload", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

@@ -26,7 +26,9 @@ def cli(tmp_path, monkeypatch):
 
 
 def test_json_output_is_a_research_result(cli):
-    outcome = cli("What is the efficiency of heat pumps?", "--mode", "lite", "--corpus", str(CORPUS), "--json")
+    outcome = cli(
+        "What is the efficiency of heat pumps?", "--mode", "lite", "--corpus", str(CORPUS), "--json"
+    )
     assert outcome.exit_code == 0, outcome.output
     result = json.loads(outcome.stdout)
     assert result["status"] == "succeeded" and result["mode"] == "lite"
@@ -43,20 +45,28 @@ def test_markdown_output_lists_numbered_sources(cli):
 
 
 def test_a_schema_file_shapes_the_typed_output(cli, tmp_path):
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}, "sources": {"type": "integer"}},
-              "required": ["answer", "sources"]}
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}, "sources": {"type": "integer"}},
+        "required": ["answer", "sources"],
+    }
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(schema))
-    outcome = cli("wind turbines offshore", "--mode", "lite", "--corpus", str(CORPUS), "--schema", str(path), "--json")
+    outcome = cli(
+        "wind turbines offshore", "--mode", "lite", "--corpus", str(CORPUS), "--schema", str(path), "--json"
+    )
     assert outcome.exit_code == 0, outcome.output
     jsonschema.validate(json.loads(outcome.stdout)["typed"], schema)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--mode", "turbo"], "mode"),
-    (["--mode", "max"], "max_credits"),
-    (["--corpus", "/no/such/folder"], "not a folder"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--mode", "turbo"], "mode"),
+        (["--mode", "max"], "max_credits"),
+        (["--corpus", "/no/such/folder"], "not a folder"),
+    ],
+)
 def test_bad_options_exit_with_a_clear_message(cli, args, message):
     outcome = cli("question", *args)
     assert outcome.exit_code == 2

@@ -13,11 +13,23 @@ from tests.graph.conftest import CORPUS
 def test_every_supported_format_is_indexed_and_ranked(tmp_path):
     index = CorpusIndex(CORPUS, tmp_path / "index.sqlite")
     assert index.refresh() == 5
-    by_query = {q: [h.path.name for h in index.search(q, 3)] for q in (
-        "coefficient of performance heat pump", "lithium-ion grid battery", "electrolysers green hydrogen",
-        "offshore turbines capacity factor", "photovoltaic silicon cells")}
+    by_query = {
+        q: [h.path.name for h in index.search(q, 3)]
+        for q in (
+            "coefficient of performance heat pump",
+            "lithium-ion grid battery",
+            "electrolysers green hydrogen",
+            "offshore turbines capacity factor",
+            "photovoltaic silicon cells",
+        )
+    }
     assert [names[0] for names in by_query.values()] == [
-        "heat-pumps.md", "batteries.html", "hydrogen.pdf", "wind-power.rst", "solar-power.txt"]
+        "heat-pumps.md",
+        "batteries.html",
+        "hydrogen.pdf",
+        "wind-power.rst",
+        "solar-power.txt",
+    ]
     html = index.text_of(CORPUS / "batteries.html")
     assert "fast frequency response" in html and "All rights reserved" not in html
 

@@ -25,8 +25,11 @@ SLOW = "statistics"  # the planner's fourth angle: its search hangs until the wo
 def finished_branches(database_url: str, thread_id: str) -> int:
     with psycopg.connect(database_url, autocommit=True) as conn:
         try:
-            row = conn.execute("SELECT count(DISTINCT task_id) FROM checkpoint_writes "
-                               "WHERE thread_id = %s AND channel = 'queries_done'", (thread_id,)).fetchone()
+            row = conn.execute(
+                "SELECT count(DISTINCT task_id) FROM checkpoint_writes "
+                "WHERE thread_id = %s AND channel = 'queries_done'",
+                (thread_id,),
+            ).fetchone()
         except psycopg.errors.UndefinedTable:
             return 0
     return row[0]
@@ -45,9 +48,15 @@ def wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 90.0
 @pytest.fixture
 def worker_env(llm, tavily, tmp_path, database_url, monkeypatch):
     settings = online_settings(llm, tavily, tmp_path)
-    env = {"DATABASE_URL": database_url, "THREAD_ID": str(uuid.uuid4()), "OPENAI_API_KEY": settings["openai_api_key"],
-           "OPENAI_BASE_URL": settings["openai_base_url"], "TAVILY_API_KEY": settings["tavily_api_key"],
-           "TAVILY_API_BASE": settings["tavily_api_base"], "INFRENCE_DATA_DIR": str(tmp_path)}
+    env = {
+        "DATABASE_URL": database_url,
+        "THREAD_ID": str(uuid.uuid4()),
+        "OPENAI_API_KEY": settings["openai_api_key"],
+        "OPENAI_BASE_URL": settings["openai_base_url"],
+        "TAVILY_API_KEY": settings["tavily_api_key"],
+        "TAVILY_API_BASE": settings["tavily_api_base"],
+        "INFRENCE_DATA_DIR": str(tmp_path),
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
@@ -61,12 +70,23 @@ async def test_a_killed_run_resumes_without_redoing_finished_branches(worker_env
     tavily.delay_when(lambda q: SLOW in q, 60)
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.graph.crash_worker"], cwd=REPO,
-                                env={**os.environ, **worker_env}, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.graph.crash_worker"],
+            cwd=REPO,
+            env={**os.environ, **worker_env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     thread_id = worker_env["THREAD_ID"]
     try:
-        wait_for(lambda: finished_branches(worker_env["DATABASE_URL"], thread_id) == 3
-                 and any(SLOW in q for q in tavily.calls), proc, log)
+        wait_for(
+            lambda: (
+                finished_branches(worker_env["DATABASE_URL"], thread_id) == 3
+                and any(SLOW in q for q in tavily.calls)
+            ),
+            proc,
+            log,
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -14,9 +14,19 @@ def spend(**values):
 
 def test_fixed_modes_follow_the_design_table():
     table = {name: (m.price_credits, m.budgets.as_dict()) for name, m in MODES.items() if name != "max"}
-    assert table["lite"] == (15, {"max_cost_usd": 0.05, "max_wallclock_secs": 60, "max_waves": 1, "branches": 3,
-                                  "max_searches": 3, "max_pages": 6, "synthesis_time_reserve_secs": 15,
-                                  "synthesis_cost_reserve_usd": 0.01})
+    assert table["lite"] == (
+        15,
+        {
+            "max_cost_usd": 0.05,
+            "max_wallclock_secs": 60,
+            "max_waves": 1,
+            "branches": 3,
+            "max_searches": 3,
+            "max_pages": 6,
+            "synthesis_time_reserve_secs": 15,
+            "synthesis_cost_reserve_usd": 0.01,
+        },
+    )
     assert table["standard"][0] == 60 and table["standard"][1]["max_pages"] == 20
     assert table["pro"][0] == 200 and table["pro"][1]["max_waves"] == 4
 
@@ -60,12 +70,15 @@ def test_unknown_mode_names_the_field():
     assert error.value.field == "mode" and isinstance(error.value, ValueError)
 
 
-@pytest.mark.parametrize("schema, message", [
-    ({"type": "object", "properties": {"a": {"type": "strin"}}}, "invalid JSON Schema"),
-    ({"type": "array"}, "root"),
-    ([], "JSON object"),
-    ({"type": "object", "properties": {"a": {"$ref": "https://evil.example/s.json"}}}, "local"),
-])
+@pytest.mark.parametrize(
+    "schema, message",
+    [
+        ({"type": "object", "properties": {"a": {"type": "strin"}}}, "invalid JSON Schema"),
+        ({"type": "array"}, "root"),
+        ([], "JSON object"),
+        ({"type": "object", "properties": {"a": {"$ref": "https://evil.example/s.json"}}}, "local"),
+    ],
+)
 def test_bad_response_schemas_are_refused_before_any_spend(schema, message):
     with pytest.raises(InvalidResearchRequest, match=message) as error:
         validate_response_schema(schema)
@@ -73,8 +86,9 @@ def test_bad_response_schemas_are_refused_before_any_spend(schema, message):
 
 
 def test_good_schema_with_local_refs_passes():
-    validate_response_schema({"type": "object", "$defs": {"x": {"type": "string"}},
-                              "properties": {"a": {"$ref": "#/$defs/x"}}})
+    validate_response_schema(
+        {"type": "object", "$defs": {"x": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/x"}}}
+    )
 
 
 GATE = dict(search_cost_micros=8_000, page_cost_micros=2_000)
@@ -108,8 +122,9 @@ def test_gate_allots_within_every_cap():
 
 def test_gate_shrinks_the_wave_to_what_the_cost_left_buys():
     budgets = budgets_for("standard")
-    decision = next_step(budgets, spend(cost_micros=180_000), 1, 0, 4, search_cost_micros=8_000,
-                         page_cost_micros=4_000)
+    decision = next_step(
+        budgets, spend(cost_micros=180_000), 1, 0, 4, search_cost_micros=8_000, page_cost_micros=4_000
+    )
     assert decision.continue_research
     assert len(decision.allowances) * 12_000 <= 20_000
 

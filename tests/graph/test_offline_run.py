@@ -41,7 +41,9 @@ async def test_the_result_fills_the_contract_and_the_default_schema(offline_cont
     assert result["stop_reason"] == "complete"
     assert result["wave_count"] == 1
     assert result["sources"][: len(run.state["cited"])] == [
-        {k: run.state["sources"][url][k] for k in ("url", "title", "domain", "summary")} for url in run.state["cited"]]
+        {k: run.state["sources"][url][k] for k in ("url", "title", "domain", "summary")}
+        for url in run.state["cited"]
+    ]
     for source in result["sources"]:
         assert source["summary"] and source["title"] and source["domain"] == "corpus"
     assert result["usage"]["searches"] <= 3 and result["usage"]["pages"] <= 6
@@ -68,11 +70,19 @@ async def test_a_custom_schema_is_filled_offline_and_validates(offline_context):
         "type": "object",
         "properties": {
             "summary": {"type": "string", "maxLength": 300},
-            "technologies": {"type": "array", "minItems": 2, "items": {
-                "type": "object",
-                "properties": {"name": {"type": "string"}, "efficiency_percent": {"type": "number", "minimum": 0},
-                               "mature": {"type": "boolean"}},
-                "required": ["name", "efficiency_percent"]}},
+            "technologies": {
+                "type": "array",
+                "minItems": 2,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "efficiency_percent": {"type": "number", "minimum": 0},
+                        "mature": {"type": "boolean"},
+                    },
+                    "required": ["name", "efficiency_percent"],
+                },
+            },
             "outlook": {"enum": ["growing", "stable", "declining"]},
         },
         "required": ["summary", "technologies", "outlook"],
@@ -85,7 +95,10 @@ async def test_a_custom_schema_is_filled_offline_and_validates(offline_context):
 
 
 async def test_a_schema_no_object_can_satisfy_fails_clearly(offline_context):
-    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[0-9]{40}$"}},
-              "required": ["code"]}
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^[0-9]{40}$"}},
+        "required": ["code"],
+    }
     with pytest.raises(TypedOutputError, match="code"):
         await run_graph(offline_context("lite"), schema=schema)

@@ -13,9 +13,11 @@ from tests.graph.conftest import run_graph
 
 PERSON_SCHEMA = {
     "type": "object",
-    "properties": {"headline": {"type": "string"},
-                   "cop": {"type": "number", "minimum": 1},
-                   "risks": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+    "properties": {
+        "headline": {"type": "string"},
+        "cop": {"type": "number", "minimum": 1},
+        "risks": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    },
     "required": ["headline", "cop", "risks"],
     "additionalProperties": False,
 }
@@ -39,14 +41,18 @@ async def test_usage_from_the_model_becomes_spend_at_table_prices(online_context
     llm.usage = lambda request, content: (1000, 100)
     run = await run_graph(online_context("lite"))
     spend = run.state["spend"]
-    calls = {name: len(llm.calls_for(name)) for name in ("plan", "extraction", "brief", "critique", "follow_ups")}
+    calls = {
+        name: len(llm.calls_for(name)) for name in ("plan", "extraction", "brief", "critique", "follow_ups")
+    }
     assert spend["llm_calls"] == sum(calls.values())
     assert spend["tokens"] == 1100 * spend["llm_calls"]
     mini, big = DEFAULT_PRICES.model("gpt-4o-mini"), DEFAULT_PRICES.model("gpt-4o")
     per_mini = -(-(1000 * mini.input_per_1k + 100 * mini.output_per_1k) // 1000)
     per_big = -(-(1000 * big.input_per_1k + 100 * big.output_per_1k) // 1000)
     llm_cost = per_big * calls["brief"] + per_mini * (spend["llm_calls"] - calls["brief"])
-    expected = llm_cost + spend["searches"] * DEFAULT_PRICES.search("tavily") + spend["pages"] * DEFAULT_PRICES.page
+    expected = (
+        llm_cost + spend["searches"] * DEFAULT_PRICES.search("tavily") + spend["pages"] * DEFAULT_PRICES.page
+    )
     assert spend["cost_micros"] == expected
     assert result_fragment(run.state)["cost_usd"] == pytest.approx(expected / 1e6)
 
@@ -55,7 +61,9 @@ async def test_a_failing_branch_is_recorded_and_its_siblings_finish(online_conte
     tavily.fail_when(lambda q: "statistics" in q, status=500, times=100)
     run = await run_graph(online_context("standard"))
     failed = run.of_type("branch.failed")
-    assert [f["query"] for f in failed if f["stage"] == "search"] == [q for q in tavily.calls if "statistics" in q][:1]
+    assert [f["query"] for f in failed if f["stage"] == "search"] == [
+        q for q in tavily.calls if "statistics" in q
+    ][:1]
     assert any("statistics" in e.get("query", "") for e in run.state["errors"])
     assert len(run.state["sources"]) >= 3
     assert tavily.calls.count(failed[0]["query"]) == 3  # three attempts of the retry policy
@@ -72,7 +80,10 @@ async def test_rate_limits_are_retried_with_backoff(online_context, llm, tavily)
 
 async def test_quotes_not_in_the_page_are_dropped(online_context, llm, tavily):
     def invent(payload, request):
-        return {"summary": "A page.", "findings": [{"claim": "Made up.", "quote": "This sentence is nowhere."}]}
+        return {
+            "summary": "A page.",
+            "findings": [{"claim": "Made up.", "quote": "This sentence is nowhere."}],
+        }
 
     llm.handlers["extraction"] = invent
     run = await run_graph(online_context("lite"))
@@ -90,8 +101,12 @@ async def test_the_critic_sends_the_brief_back_once_at_most(online_context, llm,
 
 
 async def test_the_cast_repairs_an_invalid_object(online_context, llm, tavily):
-    answers = iter([{"headline": "Heat pumps", "cop": 0, "risks": []},
-                    {"headline": "Heat pumps", "cop": 3, "risks": ["cold weather"]}])
+    answers = iter(
+        [
+            {"headline": "Heat pumps", "cop": 0, "risks": []},
+            {"headline": "Heat pumps", "cop": 3, "risks": ["cold weather"]},
+        ]
+    )
     llm.handlers["typed_result"] = lambda payload, request: next(answers)
     run = await run_graph(online_context("lite"), schema=PERSON_SCHEMA)
     assert run.state["typed"] == {"headline": "Heat pumps", "cop": 3, "risks": ["cold weather"]}
@@ -117,8 +132,12 @@ async def test_streaming_messages_mode_still_meters_usage(online_context, llm, t
 
     graph = build_graph()
     streamed = None
-    async for mode, chunk in graph.astream({"question": "heat pump efficiency"}, config={"recursion_limit": 64},
-                                           context=online_context("lite"), stream_mode=["messages", "values"]):
+    async for mode, chunk in graph.astream(
+        {"question": "heat pump efficiency"},
+        config={"recursion_limit": 64},
+        context=online_context("lite"),
+        stream_mode=["messages", "values"],
+    ):
         if mode == "values":
             streamed = chunk
     assert any(r.json().get("stream") for r in llm.requests if r.path == "/v1/chat/completions")

@@ -18,24 +18,53 @@ ARTICLE = (CORPUS / "batteries.html").read_text()
 @pytest.fixture(scope="module")
 def website() -> Iterator[FakeHTTPServer]:
     site = FakeHTTPServer()
-    site.route("GET", "/article", lambda r: Response(200, ARTICLE, {"Content-Type": "text/html; charset=utf-8"}))
-    site.route("GET", "/notes.txt", lambda r: Response(200, "Plain notes\n\nSome text here.", {"Content-Type": "text/plain"}))
-    site.route("GET", "/paper.pdf", lambda r: Response(200, (CORPUS / "hydrogen.pdf").read_bytes(),
-                                                       {"Content-Type": "application/pdf"}))
+    site.route(
+        "GET", "/article", lambda r: Response(200, ARTICLE, {"Content-Type": "text/html; charset=utf-8"})
+    )
+    site.route(
+        "GET",
+        "/notes.txt",
+        lambda r: Response(200, "Plain notes\n\nSome text here.", {"Content-Type": "text/plain"}),
+    )
+    site.route(
+        "GET",
+        "/paper.pdf",
+        lambda r: Response(200, (CORPUS / "hydrogen.pdf").read_bytes(), {"Content-Type": "application/pdf"}),
+    )
     site.route("GET", "/image.png", lambda r: Response(200, b"\x89PNG....", {"Content-Type": "image/png"}))
-    site.route("GET", "/huge", lambda r: Response(200, "<p>" + "x" * 3_000_000 + "</p>", {"Content-Type": "text/html"}))
-    site.route("GET", "/moved", lambda r: Response(302, "", {"Location": "/article", "Content-Type": "text/plain"}))
+    site.route(
+        "GET",
+        "/huge",
+        lambda r: Response(200, "<p>" + "x" * 3_000_000 + "</p>", {"Content-Type": "text/html"}),
+    )
+    site.route(
+        "GET", "/moved", lambda r: Response(302, "", {"Location": "/article", "Content-Type": "text/plain"})
+    )
     site.route("GET", "/gone", lambda r: Response(503, "down", {"Content-Type": "text/plain"}))
     with site:
         yield site
 
 
-@pytest.mark.parametrize("address, public", [
-    ("8.8.8.8", True), ("2606:4700:4700::1111", True), ("127.0.0.1", False), ("10.1.2.3", False),
-    ("172.16.0.1", False), ("192.168.1.1", False), ("169.254.169.254", False), ("::1", False),
-    ("fe80::1", False), ("224.0.0.1", False), ("0.0.0.0", False), ("240.0.0.1", False),
-    ("::ffff:127.0.0.1", False), ("100.64.0.1", False), ("fd00::1", False),
-])
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("224.0.0.1", False),
+        ("0.0.0.0", False),
+        ("240.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("100.64.0.1", False),
+        ("fd00::1", False),
+    ],
+)
 def test_only_public_unicast_addresses_pass(address, public):
     assert is_public_address(address) is public
 
