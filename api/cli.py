@@ -86,19 +86,6 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
 
 
 @app.command()
-def worker(concurrency: int = typer.Option(2, min=1, help="Jobs run at once by this process.")) -> None:
-    """Run research workers (and the webhook sender) without the HTTP API."""
-    import asyncio
-
-    from api.runtime import run_workers
-
-    configure_logging()
-    settings = settings_or_exit()
-    migrated_database_url(settings)
-    asyncio.run(run_workers(settings, concurrency))
-
-
-@app.command()
 def migrate() -> None:
     """Apply pending database migrations."""
     configure_logging()

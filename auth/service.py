@@ -275,3 +275,23 @@ class AccountService:
             user = await self.users.promote_to_admin(tx, email, None)
             await self.users.create_credit_account(tx, user.id)
             return user, True
+
+
+async def create_admin_account(settings: Settings, database_url: str, email: str,
+                               password: str | None) -> tuple[User, bool]:
+    """`infrence admin create`: outside any app, so its own small pool and no Redis."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from auth.schemas import Email
+
+    try:
+        email = TypeAdapter(Email).validate_python(email)
+    except ValidationError:
+        raise InvalidRequest("Not a valid email address", field="email") from None
+    db = Database(database_url, min_size=1, max_size=2)
+    await db.open()
+    try:
+        accounts = AccountService(db, None, settings, Mailer(db, settings))  # type: ignore[arg-type]
+        return await accounts.create_admin(email, password)
+    finally:
+        await db.close()

@@ -109,3 +109,15 @@ async def test_a_suspended_user_is_refused_everywhere_with_403(client, accounts,
                      await accounts.refresh(signed_in.refresh_token)):
         assert response.status_code == 403
         assert response.json()["code"] == "account_suspended"
+
+
+async def test_admin_creation_normalises_and_validates_the_email(settings, app):
+    from api.errors import InvalidRequest
+    from auth.service import create_admin_account
+
+    user, created = await create_admin_account(settings, settings.database_url, " Boss@Example.com ", PASSWORD)
+    assert (user.email, user.is_admin, user.email_verified, created) == ("boss@example.com", True, True, True)
+    with pytest.raises(InvalidRequest):
+        await create_admin_account(settings, settings.database_url, "not-an-email", PASSWORD)
+    with pytest.raises(InvalidRequest):
+        await create_admin_account(settings, settings.database_url, "new@example.com", "short")
