@@ -23,11 +23,22 @@ from api.research.schemas import ResearchRequest, ResearchResult, SourceDto, Usa
 from api.research.webhooks import WebhookRepository, check_webhook_url
 from api.settings import Settings
 from billing.ledger.service import LedgerService
+from billing.subscriptions import report_overage
+from billing.topup import maybe_auto_topup
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+_follow_ups: set[asyncio.Task] = set()
+
+
+def follow_up(work) -> None:
+    """Run billing work that follows a committed debit or charge off the caller's path
+    (it may call Stripe); the hooks never raise."""
+    task = asyncio.create_task(work)
+    _follow_ups.add(task)
+    task.add_done_callback(_follow_ups.discard)
 MAX_WAIT_SECS = 60
 SYNC_GRACE_SECS = 15
 
@@ -84,8 +95,9 @@ class JobOutcome:
 class JobSettlement:
     """Moves a job to its terminal status and settles its reservation exactly once."""
 
-    def __init__(self, db: Database, redis: Redis):
+    def __init__(self, db: Database, redis: Redis, settings: Settings):
         self.db = db
+        self.settings = settings
         self.jobs = JobRepository()
         self.ledger = LedgerService(db)
         self.webhooks = WebhookRepository()
@@ -110,6 +122,13 @@ class JobSettlement:
             await self.announce(finished)
         return finished
 
+    async def announce(self, finished: JobRow) -> None:
+        """After commit: the terminal event for SSE clients, and overage for plan subscribers."""
+        await self.events.append(finished.id, f"job.{finished.status}", result_event_data(finished))
+        if finished.credits_charged > 0:
+            follow_up(report_overage(self.db, self.settings, finished.user_id, finished.id,
+                                     finished.credits_charged))
+
     async def _settle_in(self, tx: Tx, job: JobRow, outcome: JobOutcome) -> JobRow | None:
         charged = self.credits_to_charge(job, outcome)
         finished = await self.jobs.finish(
@@ -126,9 +145,6 @@ class JobSettlement:
             await self.webhooks.enqueue(tx, job.id, job.webhook_url, body)
         return finished
 
-    async def announce(self, finished: JobRow) -> None:
-        await self.events.append(finished.id, f"job.{finished.status}", result_event_data(finished))
-
 
 class JobService:
     def __init__(self, db: Database, redis: Redis, settings: Settings):
@@ -137,7 +153,7 @@ class JobService:
         self.jobs = JobRepository()
         self.ledger = LedgerService(db)
         self.events = JobEvents(redis)
-        self.settlement = JobSettlement(db, redis)
+        self.settlement = JobSettlement(db, redis, settings)
 
     def runs_async(self, request: ResearchRequest, plan: ModePlan) -> bool:
         return (request.run_async or request.webhook_url is not None
@@ -177,6 +193,7 @@ class JobService:
             return earlier
         await self.events.append(job.id, "job.queued", {"id": str(job.id), "mode": job.mode,
                                                         "credits_reserved": job.credits_reserved})
+        follow_up(maybe_auto_topup(self.db, self.settings, user_id))
         return job
 
     async def get(self, user_id: UUID, job_id: UUID) -> JobRow:

@@ -44,7 +44,7 @@ class ResearchWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.jobs = JobRepository()
         self.events = JobEvents(redis)
-        self.settlement = JobSettlement(db, redis)
+        self.settlement = JobSettlement(db, redis, settings)
         self.runner = GraphRunner(db, settings)
         self.wake = asyncio.Event()
         self.running: dict[uuid.UUID, tuple[asyncio.Task, RunControl]] = {}
