@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console, Group
@@ -71,9 +71,9 @@ class Progress:
 def research(
     question: str = typer.Argument(..., help="What to research."),
     mode: str = typer.Option("standard", "--mode", help="lite | standard | pro | max"),
-    max_credits: Optional[int] = typer.Option(None, "--max-credits", help="Credit cap (required for max)."),
-    schema: Optional[Path] = typer.Option(None, "--schema", help="JSON Schema file for the typed output."),
-    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Folder of documents to search offline."),
+    max_credits: int | None = typer.Option(None, "--max-credits", help="Credit cap (required for max)."),
+    schema: Path | None = typer.Option(None, "--schema", help="JSON Schema file for the typed output."),
+    corpus: Path | None = typer.Option(None, "--corpus", help="Folder of documents to search offline."),
     json_output: bool = typer.Option(False, "--json", help="Print the ResearchResult-shaped JSON."),
 ) -> None:
     """Research a question locally and print a cited brief."""
@@ -95,7 +95,7 @@ def research(
         raise typer.Exit(2)
     settings = ProviderSettings.from_env()
     if corpus is not None:
-        settings = ProviderSettings.from_any({**settings.__dict__, "corpus_dir": corpus})
+        settings = replace(settings, corpus_dir=corpus)
     try:
         result = asyncio.run(run(question, plan.mode, plan.budgets, response_schema, settings, err))
     except KeyboardInterrupt:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from typing import Annotated, Any, TypedDict
-
-from typing_extensions import NotRequired, Required
+from typing import Annotated, Any, NotRequired, Required, TypedDict
 
 from graph.budget import Allowance, Spend, add_spend
 

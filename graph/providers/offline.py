@@ -394,7 +394,7 @@ class SchemaFiller:
         return value
 
     def fill_integer(self, schema: dict[str, Any], name: str, index: int) -> int:
-        return int(round(self.fill_number(schema, name, index)))
+        return round(self.fill_number(schema, name, index))
 
     def fill_boolean(self, schema: dict[str, Any], name: str, index: int) -> bool:
         scores = self.index.scores(terms(name))

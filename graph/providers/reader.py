@@ -59,21 +59,20 @@ class PageReader:
         """The page's title and main text. Raises httpx errors (status, network) or UnreadablePage."""
         if not is_http_url(url):
             raise UnreadablePage(f"not an http(s) URL: {url}")
-        async with self._host_slots[httpx.URL(url).host]:
-            async with self._client.stream("GET", url) as response:
-                response.raise_for_status()
-                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                if kind not in HTML_TYPES + TEXT_TYPES + PDF_TYPES:
-                    raise UnreadablePage(f"unsupported content type {kind or 'unknown'}")
-                declared = int(response.headers.get("content-length") or 0)
-                if declared > self.max_bytes:
+        async with self._host_slots[httpx.URL(url).host], self._client.stream("GET", url) as response:
+            response.raise_for_status()
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind not in HTML_TYPES + TEXT_TYPES + PDF_TYPES:
+                raise UnreadablePage(f"unsupported content type {kind or 'unknown'}")
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > self.max_bytes:
+                raise UnreadablePage(f"page larger than {self.max_bytes} bytes")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) > self.max_bytes:
                     raise UnreadablePage(f"page larger than {self.max_bytes} bytes")
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body.extend(chunk)
-                    if len(body) > self.max_bytes:
-                        raise UnreadablePage(f"page larger than {self.max_bytes} bytes")
-                encoding = response.encoding or "utf-8"
+            encoding = response.encoding or "utf-8"
         if kind in PDF_TYPES:
             title, text = await asyncio.to_thread(pdf_text, bytes(body))
         elif kind in HTML_TYPES:

@@ -29,7 +29,7 @@ def domain_of(url: str) -> str:
         host = httpx.URL(url).host
     except Exception:
         return ""
-    return host[4:] if host.startswith("www.") else host
+    return host.removeprefix("www.")
 
 
 class SearchProvider(Protocol):
