@@ -44,6 +44,12 @@ class Settings(BaseSettings):
 
     openai_api_key: str | None = Field(None, repr=False, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    # Per-stage models for an OpenAI-compatible server; unset = the graph's default model.
+    model_planner: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_PLANNER"))
+    model_extractor: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_EXTRACTOR"))
+    model_writer: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_WRITER"))
+    model_critic: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_CRITIC"))
+    model_caster: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_CASTER"))
     tavily_api_key: str | None = Field(None, repr=False, validation_alias=_env("TAVILY_API_KEY"))
     tavily_api_base: str | None = Field(None, validation_alias=_env("TAVILY_API_BASE"))
     corpus_dir: Path | None = Field(None, validation_alias=_env("INFRENCE_CORPUS_DIR"))
