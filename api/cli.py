@@ -86,11 +86,45 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
 
 
 @app.command()
+def worker(concurrency: int = typer.Option(2, min=1, help="Jobs run at once by this process.")) -> None:
+    """Run research workers (and the webhook sender) without the HTTP API."""
+    import asyncio
+
+    from api.runtime import run_workers
+
+    configure_logging()
+    settings = settings_or_exit()
+    migrated_database_url(settings)
+    asyncio.run(run_workers(settings, concurrency))
+
+
+@app.command()
 def migrate() -> None:
     """Apply pending database migrations."""
     configure_logging()
     migrated_database_url(settings_or_exit())
     typer.echo("migrations applied")
+
+
+@admin_app.command("create")
+def admin_create(email: str = typer.Argument(..., help="Email of the admin account."),
+                 password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                     help="Read the password from the first line of stdin.")) -> None:
+    """Create a verified admin, or promote (and verify) an existing account."""
+    import asyncio
+
+    from api.errors import DomainError
+    from auth.service import create_admin_account
+
+    settings = settings_or_exit()
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    database_url = migrated_database_url(settings)
+    try:
+        user, created = asyncio.run(create_admin_account(settings, database_url, email, password))
+    except DomainError as exc:
+        fail(exc.detail)
+        raise  # unreachable
+    typer.echo(f"admin {user.email} {'created' if created else 'promoted'} ({user.id})")
 
 
 @app.command()
