@@ -60,6 +60,7 @@ async def gate(state: ResearchState, runtime: Runtime[ResearchContext]) -> Comma
         queries += [q for q in proposed if q not in queries and q not in done]
         decision = decide(add_spend(spend, meter.spend), len(queries))
 
+    total = add_spend(spend, meter.spend)
     emit(
         runtime,
         GATE,
@@ -67,13 +68,12 @@ async def gate(state: ResearchState, runtime: Runtime[ResearchContext]) -> Comma
             **decision.as_event(),
             "wave": waves_done + 1 if decision.continue_research else None,
             "queries": queries[: len(decision.allowances)],
-            "cost_usd": usd(add_spend(spend, meter.spend)["cost_micros"]),
+            "cost_usd": usd(total["cost_micros"]),
             "elapsed_secs": round(time.time() - started, 3),
         },
     )
-    progress(runtime, "gate", add_spend(spend, meter.spend), budgets, started, waves_done)
+    progress(runtime, "gate", total, budgets, started, waves_done)
     if not decision.continue_research:
-        total = add_spend(spend, meter.spend)
         headroom = {
             "secs": round(started + budgets.max_wallclock_secs - time.time(), 3),
             "cost_usd": usd(budgets.max_cost_micros - total["cost_micros"]),
