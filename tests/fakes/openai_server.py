@@ -132,7 +132,7 @@ class FakeHTTPServer:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
