@@ -8,7 +8,7 @@ export const MODES: { id: ModeId; name: string; credits: number | null; envelope
   { id: "lite", name: "Lite", credits: 15, envelope: "1 wave · 6 pages · up to 1 min" },
   { id: "standard", name: "Standard", credits: 60, envelope: "2 waves · 20 pages · up to 5 min" },
   { id: "pro", name: "Pro", credits: 200, envelope: "4 waves · 60 pages · up to 15 min" },
-  { id: "max", name: "Max", credits: null, envelope: "8 waves · 160 pages · up to 30 min · metered" },
+  { id: "max", name: "Max", credits: null, envelope: "8 waves · 160 pages · up to 30 min · set a cap" },
 ];
 
 export type Result = {

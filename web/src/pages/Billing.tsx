@@ -11,7 +11,7 @@ function goTo(url: string) {
   window.location.assign(url);
 }
 
-function Offer({ title, price, lines, blurb, id }: { title: string; price: string; lines: string[]; blurb: string; id: string }) {
+function Offer({ title, price, lines, blurb, id, action }: { title: string; price: string; lines: string[]; blurb: string; id: string; action: string }) {
   const checkout = useSubmit(async () => goTo((await unwrap(api.POST("/api/billing/checkout", { body: { pack_id: id } }))).url));
   return (
     <div className="offer">
@@ -24,8 +24,8 @@ function Offer({ title, price, lines, blurb, id }: { title: string; price: strin
         ))}
       </ul>
       <FormError error={checkout.error} />
-      <Button variant="primary" busy={checkout.busy} onClick={() => void checkout.run()} aria-label={`Buy ${title}`}>
-        {checkout.busy ? "Opening checkout…" : "Buy"}
+      <Button variant="primary" busy={checkout.busy} onClick={() => void checkout.run()} aria-label={`${action} ${title}`}>
+        {checkout.busy ? "Opening checkout…" : action}
       </Button>
     </div>
   );
@@ -36,8 +36,8 @@ function Packs({ packs }: { packs: Schemas["PackDto"][] }) {
   return (
     <div className="offers">
       {packs.map((p) => (
-        <Offer key={p.id} id={p.id} title={p.name} price={fmt.cents(p.price_cents)} blurb={p.blurb}
-          lines={[fmt.credits(p.credits), `${fmt.cents(Math.round((p.price_cents / p.credits) * 100))} per 100 credits`]} />
+        <Offer key={p.id} id={p.id} title={p.name} price={fmt.cents(p.price_cents)} blurb={p.blurb} action="Buy"
+          lines={[`${fmt.credits(p.credits)} · ${fmt.cents(Math.round((p.price_cents / p.credits) * 100))} per 100`]} />
       ))}
     </div>
   );
@@ -48,13 +48,8 @@ function Plans({ plans }: { plans: Schemas["PlanDto"][] }) {
   return (
     <div className="offers">
       {plans.map((p) => (
-        <Offer key={p.id} id={p.id} title={p.name} price={`${fmt.cents(p.monthly_price_cents)}/month`} blurb={p.blurb}
-          lines={[
-            `${fmt.credits(p.included_credits)} included each month`,
-            `Overage ${fmt.micros(p.overage_micros * 100)} per 100 credits`,
-            `Saves money above ${fmt.credits(p.breakeven_credits)}/month`,
-            ...p.features,
-          ]} />
+        <Offer key={p.id} id={p.id} title={p.name} price={`${fmt.cents(p.monthly_price_cents)}/month`} blurb={p.blurb} action="Subscribe"
+          lines={[...p.features, `Cheaper than packs above ${fmt.credits(p.breakeven_credits)}/month`]} />
       ))}
     </div>
   );
@@ -83,7 +78,7 @@ function AutoTopup({ packs }: { packs: Schemas["PackDto"][] }) {
         <TextField label="Threshold (credits)" type="number" min={0} inputMode="numeric" value={threshold}
           onChange={(e) => setThreshold(e.target.value)} error={save.fields.threshold_credits} />
         <Select label="Pack to buy" value={packId} onChange={(e) => setPackId(e.target.value)} error={save.fields.pack_id}
-          options={packs.map((p) => ({ value: p.id, label: `${p.name} — ${fmt.credits(p.credits)} for ${fmt.cents(p.price_cents)}` }))} />
+          options={packs.map((p) => ({ value: p.id, label: `${p.name} — ${fmt.cents(p.price_cents)}` }))} />
       </div>
       <Button type="submit" busy={save.busy}>
         Save auto top-up

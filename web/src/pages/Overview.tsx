@@ -3,7 +3,7 @@ import { useState } from "react";
 import { api, type Schemas, unwrap } from "../api/client";
 import { useUser } from "../auth";
 import * as fmt from "../lib/format";
-import { Link, useLocation } from "../lib/router";
+import { Link } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { BarChart } from "../ui/charts";
 import { Alert, Async, Badge, Card, Empty, PageHeader, Stat, Table } from "../ui/kit";
@@ -98,7 +98,6 @@ export function RecentJobs({ jobs }: { jobs: Schemas["RecentJob"][] }) {
 
 export function OverviewPage() {
   const user = useUser();
-  const { query } = useLocation();
   const balance = useAsync(() => unwrap(api.GET("/api/credits/balance")), []);
   const usage = useAsync(() => unwrap(api.GET("/api/dashboard/usage", { params: { query: last30Days() } })), []);
   const recent = useAsync(() => unwrap(api.GET("/api/dashboard/recent")), []);
@@ -112,9 +111,6 @@ export function OverviewPage() {
         description="Your balance, usage over the last 30 days and latest research jobs."
         actions={<Link href="/playground" className="btn btn-primary">New research</Link>}
       />
-      {query.get("welcome") === "1" && (
-        <Alert kind="success" title="Welcome to Infrence">Your account is ready. Verify your email to receive your starter credits.</Alert>
-      )}
       <div className="stats-grid">
         <Card>
           <Async state={balance}>

@@ -44,7 +44,10 @@ function useJob(jobId: string | null) {
   const [job, setJob] = useState<Job | null>(null);
 
   useEffect(() => {
-    if (!jobId) return setJob(null);
+    if (!jobId) {
+      setJob(null);
+      return;
+    }
     let stop = () => {};
     let alive = true;
     setJob({ id: jobId, status: "queued", events: [], progress: null, result: null, stream: "connecting" });
@@ -93,7 +96,9 @@ function useJob(jobId: string | null) {
 
 function Timeline({ events, live }: { events: JobEvent[]; live: boolean }) {
   const end = useRef<HTMLLIElement>(null);
-  useEffect(() => end.current?.scrollIntoView({ block: "nearest" }), [events.length]);
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: "nearest" }); // returns a Promise in newer browsers: never the effect's result
+  }, [events.length]);
   if (!events.length) return <Loading label="Waiting for the first event…" />;
   return (
     <ol className="timeline" aria-live="polite" aria-busy={live}>
@@ -194,11 +199,18 @@ function BasisNote({ basis, sources }: { basis?: Basis; sources: Result["sources
 
 function TypedNode({ value, path, basis, sources }: { value: unknown; path: string[]; basis: Map<string, Basis>; sources: Result["sources"] }) {
   const note = <BasisNote basis={basis.get(path.join("."))} sources={sources} />;
+  if (value && typeof value === "object" && !Object.keys(value).length)
+    return (
+      <span className="typed-leaf muted">
+        {Array.isArray(value) ? "none" : "—"}
+        {note}
+      </span>
+    );
   if (Array.isArray(value))
     return (
       <>
         {note}
-        <ol className="typed-list" start={0}>
+        <ol className="typed-list">
           {value.map((item, i) => (
             <li key={i}>
               <TypedNode value={item} path={[...path, String(i)]} basis={basis} sources={sources} />

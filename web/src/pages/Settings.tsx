@@ -78,14 +78,14 @@ function Marketing() {
   );
 }
 
-type WebhookSecret = { secret: string };
+type WebhookSecret = { webhook_secret: string };
 
 function WebhookSigning() {
   const [secret, setSecret] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
-  const reveal = useSubmit(async () => setSecret((await request<WebhookSecret>("GET", "/api/settings/webhook-secret")).secret));
+  const reveal = useSubmit(async () => setSecret((await request<WebhookSecret>("GET", "/api/settings/webhook-secret")).webhook_secret));
   const rotate = useSubmit(async () => {
-    setSecret((await request<WebhookSecret>("POST", "/api/settings/webhook-secret/rotate")).secret);
+    setSecret((await request<WebhookSecret>("POST", "/api/settings/webhook-secret/rotate")).webhook_secret);
     setConfirming(false);
   });
   return (

@@ -48,7 +48,9 @@ export function Shell({ children, banner }: { children: ReactNode; banner?: Reac
   const { logout } = useAuth();
   const { path } = useLocation();
   const [open, setOpen] = useState(false);
-  useEffect(() => setOpen(false), [path]);
+  useEffect(() => {
+    setOpen(false);
+  }, [path]);
 
   return (
     <div className={`shell ${open ? "nav-open" : ""}`}>
@@ -72,7 +74,7 @@ export function Shell({ children, banner }: { children: ReactNode; banner?: Reac
         {user.is_admin && <NavList label="Admin" items={ADMIN_NAV} path={path} />}
         <div className="sidebar-foot">
           <p className="whoami" title={user.email}>
-            {user.first_name || user.last_name ? `${user.first_name} ${user.last_name}`.trim() : user.email}
+            {(user.first_name || user.last_name) && <span>{`${user.first_name} ${user.last_name}`.trim()}</span>}
             <span className="muted">{user.email}</span>
           </p>
           <button type="button" className="btn btn-ghost btn-sm" onClick={() => void logout()}>

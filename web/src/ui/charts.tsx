@@ -3,7 +3,8 @@ import { useState } from "react";
 
 export type Point = { label: string; value: number };
 
-function niceMax(max: number): number {
+function niceMax(max: number, integers: boolean): number {
+  if (integers && max < 4) return 4;
   if (max <= 0) return 1;
   const magnitude = 10 ** Math.floor(Math.log10(max));
   const step = [1, 2, 2.5, 5, 10].find((s) => s * magnitude >= max) ?? 10;
@@ -26,7 +27,7 @@ export function BarChart({
   tone?: "accent" | "green" | "amber";
 }) {
   const [active, setActive] = useState<number | null>(null);
-  const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
+  const max = niceMax(Math.max(0, ...points.map((p) => p.value)), points.every((p) => Number.isInteger(p.value)));
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const slot = plotW / Math.max(points.length, 1);

@@ -67,7 +67,7 @@ export function SignupPage() {
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
   const submit = useSubmit(async () => {
     await signup({ ...form, first_name: form.first_name || null, last_name: form.last_name || null });
-    navigate("/?welcome=1", { replace: true });
+    navigate("/", { replace: true });
   });
 
   return (
