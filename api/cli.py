@@ -148,6 +148,11 @@ def ledger_check() -> None:
     raise typer.Exit(run_ledger_check(migrated_database_url(settings_or_exit())))
 
 
+from graph.cli import research as research_command  # noqa: E402  (imports the graph lazily)
+
+app.command("research")(research_command)
+
+
 def main() -> None:
     app()
 
