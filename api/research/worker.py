@@ -29,6 +29,7 @@ from api.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+HEARTBEAT_SECS = 1.0
 POLL_SECS = 1.0          # also how soon a lapsed lease is noticed without a NOTIFY
 DRAIN_TIMEOUT_SECS = 20.0
 PRUNE_EVERY_SECS = 3600.0
@@ -157,9 +158,10 @@ class ResearchWorker:
         return on_event
 
     async def _heartbeat(self, job: JobRow, run: asyncio.Task) -> str:
-        """Renew the lease every third of it; stop the run when the job is canceled or the lease lost."""
+        """Renew the lease often (a third of it, at most every HEARTBEAT_SECS so a cancel lands
+        quickly); stop the run when the job is canceled or the lease lost."""
         while True:
-            await asyncio.sleep(self.lease.total_seconds() / 3)
+            await asyncio.sleep(min(self.lease.total_seconds() / 3, HEARTBEAT_SECS))
             try:
                 async with self.db.connection() as conn:
                     ours, cancel_requested = await self.jobs.extend_lease(conn, job.id, self.worker_id, self.lease)

@@ -69,3 +69,25 @@ async def test_checkpoints_of_long_finished_jobs_are_pruned(api, funded, researc
         assert await runner.prune_checkpoints(timedelta(days=7)) == 1
         assert await checkpoints() == 0
         assert await runner.prune_checkpoints(timedelta(days=7)) == 0        # once
+
+
+async def test_cancelling_a_running_job_bills_what_it_used_and_keeps_partial_results(idle_api, app, settings):
+    with FakeTavily(DOCUMENTS, latency=1.0) as tavily:
+        searching = threading.Event()
+        tavily.on_request = lambda _query: searching.set()
+        fake_settings = settings.model_copy(update={"tavily_api_key": tavily.api_key,
+                                                    "tavily_api_base": tavily.url})
+        account = await open_account(idle_api, app.state.db, credits=1000)
+        worker_app = create_app(fake_settings, background_services=background_services_for(fake_settings, 1))
+        async with worker_app.router.lifespan_context(worker_app):
+            job = (await idle_api.post("/v1/research", headers=account.key, json={
+                "question": "How are checkpoints stored?", "mode": "pro", "async": True})).json()
+            for _ in range(400):
+                if searching.is_set():
+                    break
+                await asyncio.sleep(0.05)
+            canceled = (await idle_api.delete(f"/v1/research/{job['id']}", headers=account.key)).json()
+    assert canceled["status"] == "canceled" and canceled["stop_reason"] == "canceled"
+    assert 0 <= canceled["credits_charged"] <= 200
+    assert canceled["typed"] is not None and canceled["completed_at"]
+    assert await balance_of(app.state.db, account) == 1000 - canceled["credits_charged"]
