@@ -49,16 +49,18 @@ def _app_services() -> list[BackgroundService]:
 
 def _routers():
     """Every domain's router, in contract order. Imported lazily so `openapi` stays cheap."""
+    from api.admin.routes import router as admin_router
     from api.dashboard.routes import router as dashboard_router
     from api.research.routes import playground as playground_router
     from api.research.routes import router as research_router
+    from api.support.routes import router as support_router
     from auth.routes import routers as auth_routers
     from billing.ledger.routes import router as ledger_router
     from billing.routes import admin_router as stripe_events_router
     from billing.routes import router as billing_router
 
     return [health.router, *auth_routers, ledger_router, research_router, playground_router, dashboard_router,
-            billing_router, stripe_events_router]
+            billing_router, stripe_events_router, support_router, admin_router]
 
 
 @asynccontextmanager

@@ -52,6 +52,11 @@ WHERE u.id = %(user_id)s RETURNING {_USER_COLUMNS}"""
 
 SET_WEBHOOK_SECRET = "UPDATE users SET webhook_secret = %(secret)s, updated_at = now() WHERE id = %(user_id)s"
 
+# Only a change of state matches, so the caller learns whether this call suspended (or restored).
+SET_SUSPENDED = """
+UPDATE users SET suspended_at = CASE WHEN %(suspended)s THEN now() END, updated_at = now()
+WHERE id = %(user_id)s AND (suspended_at IS NULL) = %(suspended)s"""
+
 PROMOTE_TO_ADMIN = f"""
 UPDATE users u SET is_admin = true, email_verified_at = coalesce(email_verified_at, now()),
     password_hash = coalesce(%(password_hash)s, password_hash), updated_at = now()
@@ -167,6 +172,11 @@ class AccountRepository:
 
     async def set_webhook_secret(self, conn: AsyncConnection, user_id: UUID, secret: str) -> None:
         await conn.execute(SET_WEBHOOK_SECRET, {"user_id": user_id, "secret": secret})
+
+    async def set_suspended(self, conn: AsyncConnection, user_id: UUID, suspended: bool) -> bool:
+        """Suspend or restore an account (the admin surface); True when this call changed it."""
+        cur = await conn.execute(SET_SUSPENDED, {"user_id": user_id, "suspended": suspended})
+        return cur.rowcount == 1
 
     async def promote_to_admin(self, conn: AsyncConnection, email: str, password_hash: str | None) -> User | None:
         return _user(await _one(conn, PROMOTE_TO_ADMIN, {"email": email, "password_hash": password_hash}))

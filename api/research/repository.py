@@ -175,6 +175,13 @@ class JobRepository:
             "error": error, "wave_count": wave_count, "source_count": source_count})
         return await cur.fetchone()
 
+    async def record_refund(self, tx: AsyncConnection, job_id: UUID, credits: int) -> JobRow:
+        """Count an admin refund on the job, in the transaction that writes its ledger row."""
+        cur = tx.cursor(row_factory=class_row(JobRow))
+        await cur.execute(f"UPDATE research_jobs SET credits_refunded = credits_refunded + %s WHERE id = %s"
+                          f" RETURNING {JOB_COLUMNS}", (credits, job_id))
+        return await cur.fetchone()
+
     async def live_job_ids_for_user(self, conn: AsyncConnection, user_id: UUID) -> list[UUID]:
         cur = await conn.execute("SELECT id FROM research_jobs WHERE user_id = %s"
                                  " AND status IN ('queued', 'running')", (user_id,))

@@ -1,0 +1,1 @@
+"""The admin surface: users and suspension, jobs and refunds, tickets, stats, and the audit log."""

@@ -1,0 +1,1 @@
+"""Support tickets: users submit them; admins read, answer, close and reopen them."""

@@ -1,0 +1,30 @@
+"""HTTP for support: a signed-in user submits a ticket."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.deps import DbDep
+from api.errors import error_responses
+from api.support.schemas import TicketBody, TicketReceipt
+from api.support.service import SupportService
+from auth.deps import CurrentUser
+from auth.mailer import MailerDep
+
+
+def get_support_service(db: DbDep, mailer: MailerDep) -> SupportService:
+    return SupportService(db, mailer)
+
+
+SupportServiceDep = Annotated[SupportService, Depends(get_support_service)]
+
+router = APIRouter(tags=["support"])
+
+
+@router.post("/api/support", operation_id="submit", response_description="Ticket submitted",
+             responses=error_responses(400, 401, 403))
+async def submit(body: TicketBody, user: CurrentUser, support: SupportServiceDep) -> TicketReceipt:
+    ticket = await support.submit(user, body)
+    return TicketReceipt(id=ticket.id, status=ticket.status, created_at=ticket.created_at)
