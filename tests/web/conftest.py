@@ -60,6 +60,15 @@ class Dashboard:
         return httpx.post(f"{self.url}/api/billing/stripe-webhook", content=payload, headers={
             "Content-Type": "application/json", "Stripe-Signature": sign(payload, self.stripe.webhook_secret)})
 
+    def create_verified_user(self, email: str, first_name: str = "Grace") -> httpx.Client:
+        """A verified account (with its signup credits); returns an API client signed in as it."""
+        signup = httpx.post(f"{self.url}/api/auth/signup",
+                            json={"email": email, "password": PASSWORD, "first_name": first_name, "last_name": "Hopper"})
+        assert signup.status_code == 200, signup.text
+        assert httpx.get(self.mail_link(email, "verify")).status_code == 302
+        return httpx.Client(base_url=self.url, timeout=120,
+                            headers={"Authorization": f"Bearer {signup.json()['access_token']}"})
+
     def create_admin(self, email: str) -> None:
         subprocess.run([sys.executable, "-m", "api.cli", "admin", "create", email, "--password-stdin"],
                        input=PASSWORD + "\n", text=True, env=self.env, cwd=REPO, check=True, capture_output=True)
@@ -135,6 +144,14 @@ def shot(page, name: str) -> None:
     """Save a full-page screenshot under test-output/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("navigation", name="Main").wait_for(state="attached")
 
 
 def unique_email(prefix: str) -> str:

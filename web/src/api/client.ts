@@ -130,19 +130,3 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
   if (!result.response.ok) throw toApiError(result.response.status, result.error);
   return result.data as T;
 }
-
-/** For the few additions the published spec may not type yet: same session, same errors. */
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method, headers: body === undefined ? {} : { "Content-Type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  let response: Response;
-  try {
-    response = await sessionFetch(new Request(new URL(path, window.location.origin), init));
-  } catch {
-    throw new ApiError(0, "network_error", "Cannot reach the server. Check your connection and retry.");
-  }
-  const text = await response.text();
-  const data = text ? JSON.parse(text) : undefined;
-  if (!response.ok) throw toApiError(response.status, data);
-  return data as T;
-}

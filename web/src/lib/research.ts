@@ -1,4 +1,5 @@
 // Research modes as the contract describes them, and how the playground reads job events.
+import type { Schemas } from "../api/client";
 import type { JobEvent } from "./events";
 
 export type ModeId = "lite" | "standard" | "pro" | "max";
@@ -11,23 +12,9 @@ export const MODES: { id: ModeId; name: string; credits: number | null; envelope
   { id: "max", name: "Max", credits: null, envelope: "8 waves · 160 pages · up to 30 min · set a cap" },
 ];
 
-export type Result = {
-  id: string;
-  status: string;
-  question: string;
-  brief?: string | null;
-  typed: Record<string, unknown>;
-  basis?: Basis[];
-  sources: { url: string; title: string; domain: string; summary?: string | null }[];
-  credits_charged: number;
-  cost_usd: number;
-  stop_reason?: string | null;
-  wave_count?: number | null;
-  latency_ms?: number | null;
-  error?: string | null;
-  mode?: string | null;
-};
+export type Result = Schemas["ResearchResult"];
 
+/** One entry of `basis`: the citations and confidence behind one typed field. */
 export type Basis = {
   field?: string;
   path?: string;

@@ -16,8 +16,8 @@ export function LogsPage() {
   const anonymize = query.get("anonymize") === "1";
   const status = query.get("status") ?? "";
   const logs = useAsync(
-    () => unwrap(api.GET("/api/logs", { params: { query: { limit: PAGE, offset, anonymize } } })),
-    [offset, anonymize],
+    () => unwrap(api.GET("/api/logs", { params: { query: { limit: PAGE, offset, anonymize, status: status || undefined } } })),
+    [offset, anonymize, status],
   );
 
   return (
@@ -25,16 +25,14 @@ export function LogsPage() {
       <PageHeader title="Logs" description="Every research job on your account, from the API and the Playground." />
       <Card>
         <div className="filters">
-          <Select label="Status" options={STATUS_OPTIONS} value={status} onChange={(e) => setQuery({ status: e.target.value })} />
+          <Select label="Status" options={STATUS_OPTIONS} value={status} onChange={(e) => setQuery({ status: e.target.value, offset: null })} />
           <Checkbox label="Anonymize questions" hint="Hide question text, e.g. while sharing your screen."
             checked={anonymize} onChange={(e) => setQuery({ anonymize: e.target.checked ? "1" : null, offset: null })} />
         </div>
         <Async state={logs}>
-          {(rows) => {
-            const shown = status ? rows.filter((r) => r.status === status) : rows;
-            return (
+          {(rows) => (
               <>
-                {shown.length ? (
+                {rows.length ? (
                   <Table caption="Research jobs">
                     <thead>
                       <tr>
@@ -49,7 +47,7 @@ export function LogsPage() {
                       </tr>
                     </thead>
                     <tbody>
-                      {shown.map((row) => (
+                      {rows.map((row) => (
                         <tr key={row.id}>
                           <td title={fmt.when(row.created_at)}>{fmt.ago(row.created_at)}</td>
                           <td className="truncate">
@@ -66,14 +64,13 @@ export function LogsPage() {
                     </tbody>
                   </Table>
                 ) : (
-                  <Empty title={rows.length ? `No ${status} jobs on this page` : offset ? "No more jobs" : "No jobs yet"}>
-                    {rows.length ? "Try another status or page." : "Jobs appear here once you run research."}
+                  <Empty title={offset ? "No more jobs" : status ? `No ${status} jobs` : "No jobs yet"}>
+                    {status ? "Try another status." : "Jobs appear here once you run research."}
                   </Empty>
                 )}
                 <Pager offset={offset} limit={PAGE} shown={rows.length} onChange={(o) => setQuery({ offset: o || null })} />
               </>
-            );
-          }}
+          )}
         </Async>
       </Card>
     </>

@@ -1,7 +1,7 @@
 // Playground: ask a question, watch the job's live events against its budget, read the cited
 // brief, its sources and the typed JSON with per-field basis.
 import { type MouseEvent, useEffect, useMemo, useRef, useState } from "react";
-import { api, ApiError, request, unwrap } from "../api/client";
+import { api, ApiError, unwrap } from "../api/client";
 import { followEvents, type JobEvent, type StreamState } from "../lib/events";
 import * as fmt from "../lib/format";
 import { checkSchema, EXAMPLE_SCHEMA } from "../lib/jsonSchema";
@@ -68,8 +68,7 @@ function useJob(jobId: string | null) {
     const onState = (stream: StreamState, streamError?: ApiError) => update((j) => ({ ...j, stream, streamError }));
 
     unwrap(api.GET("/api/playground/research/{id}", { params: { path: { id: jobId } } })).then(
-      (current) => {
-        const result = current as unknown as Result;
+      (result) => {
         if (isTerminal(result.status)) update((j) => ({ ...j, status: result.status, result, stream: "ended" }));
         else stop = followEvents(`/api/playground/research/${jobId}/events`, onEvent, onState);
       },
@@ -86,7 +85,7 @@ function useJob(jobId: string | null) {
   useEffect(() => {
     if (!needsResult || !jobId) return;
     unwrap(api.GET("/api/playground/research/{id}", { params: { path: { id: jobId } } })).then(
-      (result) => setJob((j) => (j && j.id === jobId ? { ...j, result: result as unknown as Result } : j)),
+      (result) => setJob((j) => (j && j.id === jobId ? { ...j, result } : j)),
       () => undefined,
     );
   }, [needsResult, jobId]);
@@ -247,7 +246,7 @@ function TypedView({ result }: { result: Result }) {
   const [raw, setRaw] = useState(false);
   const basis = useMemo(() => {
     const byPath = new Map<string, Basis>();
-    for (const b of result.basis ?? []) {
+    for (const b of (result.basis ?? []) as Basis[]) {
       const path = b.field ?? b.path;
       if (path) byPath.set(pathKey(path), b);
     }
@@ -270,7 +269,7 @@ function TypedView({ result }: { result: Result }) {
 }
 
 function JobPanel({ job }: { job: Job }) {
-  const cancel = useSubmit(() => request("DELETE", `/api/playground/research/${job.id}`));
+  const cancel = useSubmit(() => unwrap(api.DELETE("/api/playground/research/{id}", { params: { path: { id: job.id } } })));
   const running = !isTerminal(job.status);
   const result = job.result;
   return (

@@ -1,6 +1,6 @@
 // Settings: profile, password, marketing emails and the webhook signing secret.
 import { useState } from "react";
-import { api, request, unwrap } from "../api/client";
+import { api, unwrap } from "../api/client";
 import { useAuth, useUser } from "../auth";
 import { Alert, Button, Card, Checkbox, CopyButton, FormError, onSubmit, PageHeader, TextField, useSubmit } from "../ui/kit";
 
@@ -78,14 +78,12 @@ function Marketing() {
   );
 }
 
-type WebhookSecret = { webhook_secret: string };
-
 function WebhookSigning() {
   const [secret, setSecret] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
-  const reveal = useSubmit(async () => setSecret((await request<WebhookSecret>("GET", "/api/settings/webhook-secret")).webhook_secret));
+  const reveal = useSubmit(async () => setSecret((await unwrap(api.GET("/api/settings/webhook-secret"))).webhook_secret));
   const rotate = useSubmit(async () => {
-    setSecret((await request<WebhookSecret>("POST", "/api/settings/webhook-secret/rotate")).webhook_secret);
+    setSecret((await unwrap(api.POST("/api/settings/webhook-secret/rotate"))).webhook_secret);
     setConfirming(false);
   });
   return (

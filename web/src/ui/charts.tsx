@@ -1,5 +1,5 @@
 // Hand-rolled SVG bar chart (no chart library: the bundle stays small).
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 
 export type Point = { label: string; value: number };
 
@@ -11,8 +11,27 @@ function niceMax(max: number, integers: boolean): number {
   return step * magnitude;
 }
 
-const W = 640;
 const H = 200;
+
+/** An axis label with as many decimals as the scale needs (no units: the caption has them). */
+function tick(value: number, max: number): string {
+  if (max >= 10 || Number.isInteger(value)) return Math.round(value).toLocaleString("en-US");
+  return value.toLocaleString("en-US", { maximumSignificantDigits: 2 });
+}
+
+/** The element's width in CSS pixels, following resizes (charts draw at 1:1 scale). */
+function useWidth<T extends HTMLElement>(fallback: number) {
+  const ref = useRef<T>(null);
+  const [width, setWidth] = useState(fallback);
+  useEffect(() => {
+    const element = ref.current;
+    if (!element) return;
+    const observer = new ResizeObserver(([entry]) => setWidth(Math.max(240, Math.round(entry.contentRect.width))));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, width] as const;
+}
 const PAD = { top: 12, right: 8, bottom: 26, left: 44 };
 
 export function BarChart({
@@ -27,18 +46,19 @@ export function BarChart({
   tone?: "accent" | "green" | "amber";
 }) {
   const [active, setActive] = useState<number | null>(null);
+  const [figure, W] = useWidth<HTMLElement>(640);
   const max = niceMax(Math.max(0, ...points.map((p) => p.value)), points.every((p) => Number.isInteger(p.value)));
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const slot = plotW / Math.max(points.length, 1);
   const barW = Math.max(2, slot * 0.7);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
-  const labelEvery = Math.ceil(points.length / 6);
+  const labelEvery = Math.ceil(points.length / Math.max(2, Math.floor(plotW / 90)));
   const shown = active === null ? null : points[active];
   const total = points.reduce((sum, p) => sum + p.value, 0);
 
   return (
-    <figure className={`chart chart-${tone}`}>
+    <figure className={`chart chart-${tone}`} ref={figure}>
       <figcaption>
         <span>{title}</span>
         <span className="chart-readout" aria-live="polite">
@@ -52,7 +72,7 @@ export function BarChart({
             <g key={t}>
               <line x1={PAD.left} x2={W - PAD.right} y1={y} y2={y} className="chart-grid" />
               <text x={PAD.left - 6} y={y + 4} textAnchor="end" className="chart-tick">
-                {Number.isInteger(t) ? t.toLocaleString("en-US") : t.toFixed(1)}
+                {tick(t, max)}
               </text>
             </g>
           );
@@ -82,17 +102,19 @@ export function BarChart({
           );
         })}
       </svg>
-      <table className="sr-only">
-        <caption>{title}</caption>
-        <tbody>
-          {points.map((p, i) => (
-            <tr key={i}>
-              <th scope="row">{p.label}</th>
-              <td>{format(p.value)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <div className="sr-only">
+        <table>
+          <caption>{title}</caption>
+          <tbody>
+            {points.map((p, i) => (
+              <tr key={i}>
+                <th scope="row">{p.label}</th>
+                <td>{format(p.value)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </figure>
   );
 }
