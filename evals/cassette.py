@@ -9,6 +9,9 @@ own transport from it:
     cassette = Cassette.replay("run.cassette.jsonl")          # serves recorded responses, offline
     llm = httpx.AsyncClient(transport=cassette.transport())
 
+`Cassette.record(path, meta={...})` writes a first line `{"meta": {...}}` describing the run (which
+providers, base URLs, models: never keys), so a replay can rebuild the same clients from the file.
+
 Exchanges are matched by a *request key* (method, canonical URL, SHA-256 of the canonical body),
 never by call order, because research branches run in parallel and interleave differently on
 every run. Identical requests are served their recorded responses in recorded order (the last one
@@ -119,12 +122,18 @@ class Cassette:
         self._lock = threading.Lock()
         self._recorded: dict[RequestKey, list[RecordedResponse]] = defaultdict(list)
         self._served: dict[RequestKey, int] = defaultdict(int)
+        self.meta: dict[str, Any] = {}
+        # Requests replay could not serve. A miss raises inside the caller, which may absorb it (a
+        # research branch records provider errors and goes on), so the run checks this list too.
+        self.misses: list[RequestKey] = []
 
     @classmethod
-    def record(cls, path: str | Path) -> Cassette:
+    def record(cls, path: str | Path, *, meta: dict[str, Any] | None = None) -> Cassette:
         cassette = cls(path, "record")
+        cassette.meta = dict(meta or {})
         cassette.path.parent.mkdir(parents=True, exist_ok=True)
-        cassette.path.write_text("", encoding="utf-8")
+        header = json.dumps({"meta": cassette.meta}, ensure_ascii=False, sort_keys=True) + "\n" if meta else ""
+        cassette.path.write_text(header, encoding="utf-8")
         return cassette
 
     @classmethod
@@ -135,7 +144,9 @@ class Cassette:
         except OSError as exc:
             raise CassetteError(f"{cassette.path}: cannot read cassette: {exc.strerror or exc}") from exc
         for number, line in enumerate(lines, start=1):
-            if line.strip():
+            if number == 1 and line.startswith('{"meta":'):
+                cassette.meta = _parse_meta(line, f"{cassette.path}:{number}")
+            elif line.strip():
                 key, response = _parse_exchange(line, f"{cassette.path}:{number}")
                 cassette._recorded[key].append(response)
         return cassette
@@ -162,6 +173,7 @@ class Cassette:
         with self._lock:
             responses = self._recorded.get(key)
             if not responses:
+                self.misses.append(key)
                 raise CassetteMiss(self._miss_message(key))
             index = min(self._served[key], len(responses) - 1)
             self._served[key] += 1
@@ -173,6 +185,16 @@ class Cassette:
                 f"({', '.join(k.body_sha256[:12] for k in sorted(same_url)[:5])}): did a prompt or query change?"
                 if same_url else "; nothing was recorded for this URL")
         return f"no recorded response in {self.path} for {key}{hint}. Re-record the cassette with --record."
+
+
+def _parse_meta(line: str, origin: str) -> dict[str, Any]:
+    try:
+        meta = json.loads(line)["meta"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise CassetteError(f"{origin}: malformed cassette header: {exc}") from None
+    if not isinstance(meta, dict):
+        raise CassetteError(f"{origin}: the cassette header's meta must be an object")
+    return meta
 
 
 def _parse_exchange(line: str, origin: str) -> tuple[RequestKey, RecordedResponse]:

@@ -23,21 +23,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from evals.dataset import EvalItem, normalise_url
+from graph.citations import DEFAULT_SCHEMA
 
-# Mirror of DESIGN §3's default typed schema (used when a question has no response_schema).
-# Replace with the graph's constant once graph/ lands, so there is one definition.
-DEFAULT_TYPED_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["answer", "key_findings", "open_questions"],
-    "properties": {
-        "answer": {"type": "string"},
-        "key_findings": {"type": "array", "items": {
-            "type": "object", "required": ["claim", "citations"],
-            "properties": {"claim": {"type": "string"},
-                           "citations": {"type": "array", "items": {"type": "integer"}}}}},
-        "open_questions": {"type": "array", "items": {"type": "string"}},
-    },
-}
+# The graph's default typed schema (used when a question has no response_schema): one definition.
+DEFAULT_TYPED_SCHEMA: dict[str, Any] = DEFAULT_SCHEMA
 
 # Metric names in report order; every one is "higher is better" except unsupported_claim_rate.
 QUALITY_METRICS = ("fact_recall", "citation_precision", "citation_coverage", "unsupported_claim_rate",
@@ -58,28 +47,22 @@ class Citation:
 def citations_of(result: Mapping[str, Any]) -> list[Citation]:
     """Every quote-bearing citation of a result, deduplicated, in a stable order.
 
-    Assumed shape (graph/ is in progress; adjust here only):
-    - `result["citations"]`: [{n, url?, quote}] — brief citations; a missing url is `sources[n-1].url`.
-    - `result["basis"]`: [{field|path, citations: [{url, title, quote}], confidence}] — per typed field;
-      n is the 1-based position of the url in `sources`.
+    The graph keeps quotes in two places (the runner copies both into the result it scores):
+    - `result["claims"]`: the claims standing behind the brief, [{url, quote, text?}]; the claims of
+      source n back the brief's [n] marker (n = 1-based position of the url in `sources`);
+    - `result["basis"]`: per typed field, [{field, citations: [{url, title, quote}], confidence}].
+    A url that is not among `sources` gets n = None: it backs no marker.
     """
-    sources = result.get("sources") or []
-    urls = [str(s.get("url", "")) for s in sources]
-    position = {normalise_url(u): i + 1 for i, u in enumerate(urls) if u}
-    found: list[Citation] = []
+    position = {normalise_url(str(s.get("url", ""))): i + 1 for i, s in enumerate(result.get("sources") or [])}
 
-    for raw in result.get("citations") or []:
-        n = raw.get("n")
-        url = raw.get("url") or (urls[n - 1] if isinstance(n, int) and 0 < n <= len(urls) else "")
-        found.append(Citation(n=n if isinstance(n, int) else position.get(normalise_url(url)) if url else None,
-                              url=url, quote=str(raw.get("quote") or "")))
+    def cited(raw: Mapping[str, Any], field_path: str | None) -> Citation:
+        url = str(raw.get("url") or "")
+        return Citation(n=position.get(normalise_url(url)) if url else None, url=url,
+                        quote=str(raw.get("quote") or ""), field=field_path)
+
+    found = [cited(raw, None) for raw in result.get("claims") or []]
     for entry in result.get("basis") or []:
-        field_path = entry.get("field") or entry.get("path")
-        for raw in entry.get("citations") or []:
-            url = str(raw.get("url") or "")
-            n = raw.get("n") if isinstance(raw.get("n"), int) else position.get(normalise_url(url)) if url else None
-            found.append(Citation(n=n, url=url, quote=str(raw.get("quote") or ""), field=field_path))
-
+        found += [cited(raw, entry.get("field") or entry.get("path")) for raw in entry.get("citations") or []]
     unique: dict[tuple, Citation] = {}
     for citation in found:
         unique.setdefault((citation.n, citation.url, citation.quote, citation.field), citation)
@@ -96,9 +79,9 @@ class Usage:
 
 
 def usage_of(result: Mapping[str, Any]) -> Usage:
-    """Spend and counters. The top-level `cost_usd` of ResearchResult wins; otherwise assumed:
-    `usage` {cost_usd?, elapsed_secs?, waves?, searches?, pages?}, falling back to the top-level
-    `latency_ms` and `wave_count`."""
+    """Spend and counters: the graph's result carries `cost_usd` and `wave_count` at the top level and
+    `usage` {searches, pages, tokens, llm_calls}; the runner adds `latency_ms`. `usage.cost_usd`,
+    `usage.elapsed_secs|wallclock_secs` and `usage.waves` are read too when present."""
     usage = result.get("usage") or {}
 
     def pick(*values):

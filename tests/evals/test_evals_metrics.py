@@ -42,13 +42,13 @@ def test_a_grounded_answer_scores_full_marks(dataset, source_texts, tern_answer,
 
 
 def test_a_fabricated_quote_lowers_citation_precision(source_texts, tern_answer):
-    tern_answer["citations"][1]["quote"] = "Kessingford had exactly 300,000 residents"
+    tern_answer["claims"][1]["quote"] = "Kessingford had exactly 300,000 residents"
     assert citation_precision(tern_answer, source_texts) == 0.5
     assert unsupported_claim_rate(tern_answer, source_texts) == 0.5
 
 
 def test_a_real_quote_attributed_to_the_wrong_source_is_not_supported(corpus, source_texts, tern_answer):
-    tern_answer["citations"][1]["url"] = corpus.by_path(TERN).url
+    tern_answer["claims"][1]["url"] = corpus.by_path(TERN).url
     assert citation_precision(tern_answer, source_texts) == 0.5
 
 
@@ -59,12 +59,12 @@ def test_quotes_match_across_line_breaks_typographic_quotes_and_ellipses(researc
         ("The Tern runs on the tide", TERN, "“The ship is powered by the same tide … sails across,”"),
     ])
     assert citation_precision(result, source_texts) == 1.0
-    result["citations"][1]["quote"] = "the same tide … The ship is powered by"  # pieces out of order
+    result["claims"][1]["quote"] = "the same tide … The ship is powered by"  # pieces out of order
     assert citation_precision(result, source_texts) == 0.5
 
 
 def test_a_quote_from_an_unknown_url_fails(source_texts, tern_answer):
-    tern_answer["citations"][0]["url"] = "https://elsewhere.test/page"
+    tern_answer["claims"][0]["url"] = "https://elsewhere.test/page"
     assert citation_precision(tern_answer, source_texts) == 0.5
 
 
@@ -170,7 +170,7 @@ def test_a_failed_job_scores_no_recall_and_no_success(dataset, source_texts, lit
 
 def test_aggregation_is_per_mode_and_skips_metrics_that_do_not_apply(dataset, source_texts, tern_answer):
     item = dataset["mh-03"]
-    uncited = {**tern_answer, "citations": [], "brief": "Kessingford built it.", "cost_usd": 0.009,
+    uncited = {**tern_answer, "claims": [], "brief": "Kessingford built it.", "cost_usd": 0.009,
                "usage": {}, "latency_ms": 3000, "credits_charged": 0, "typed": {}}
     scores = [score_result(item, tern_answer, source_texts, mode="standard"),
               score_result(item, uncited, source_texts, mode="baseline"),

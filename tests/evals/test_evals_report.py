@@ -23,7 +23,7 @@ def scores_for_three_modes(dataset, research_result, source_texts):
          "Built at the Kessingford shipyard"),
         ("Kessingford had 298,750 inhabitants", "civic/vellmark_census_2020.txt", "Kessingford       298,750")])
     half = {**grounded, "typed": {}, "brief": "It was built in Kessingford [1].", "cost_usd": 0.004,
-            "citations": [{"n": 1, "quote": "invented words"}]}
+            "claims": [{"url": grounded["sources"][0]["url"], "quote": "invented words"}]}
     item = dataset["mh-03"]
     return [score_result(item, half, source_texts, mode="baseline"),
             score_result(item, grounded, source_texts, mode="lite"),
