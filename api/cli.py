@@ -153,6 +153,11 @@ from graph.cli import research as research_command  # noqa: E402  (imports the g
 app.command("research")(research_command)
 
 
+from evals.cli import eval_command  # noqa: E402  (typer only; the harness loads when the command runs)
+
+app.command("eval")(eval_command)
+
+
 def main() -> None:
     app()
 

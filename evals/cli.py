@@ -1,0 +1,96 @@
+"""`infrence eval`: run the harness, write the report, optionally gate on regressions.
+
+Heavy imports (the graph, matplotlib) happen inside the command, so `infrence --help` stays fast.
+Usage errors are one line on stderr with exit code 2; a failed gate or an incomplete replay exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from evals.dataset import DEFAULT_CORPUS, DEFAULT_DATASET, EVALS_DIR
+
+COMMITTED_BASELINE = EVALS_DIR / "baseline.json"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"infrence: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def eval_command(
+    dataset: Path = typer.Option(DEFAULT_DATASET, "--dataset", help="JSONL questions (see evals/README.md)."),
+    corpus: Path = typer.Option(DEFAULT_CORPUS, "--corpus", help="Folder of documents the questions are about."),
+    modes: str = typer.Option("lite,standard,pro", "--modes", help="Comma-separated modes; the one-shot baseline always runs."),
+    record: Optional[Path] = typer.Option(None, "--record", help="Record every provider HTTP exchange to this cassette."),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="Replay a recorded cassette, offline."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default evals/out)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
+    search: str = typer.Option("corpus", "--search", help="corpus (the --corpus folder) or tavily (TAVILY_API_KEY)."),
+    gate: bool = typer.Option(False, "--gate", help="Exit 1 when a regression gate fails (see evals/gates.py)."),
+    baseline: Path = typer.Option(COMMITTED_BASELINE, "--baseline", help="The committed figures --gate compares with."),
+    save_baseline: bool = typer.Option(False, "--save-baseline", help="Write this run's figures to --baseline."),
+) -> None:
+    """Run the research graph over an eval dataset per mode and a one-shot baseline, and report."""
+    import asyncio
+
+    from evals.cassette import CassetteError
+    from evals.dataset import CorpusError, DatasetError
+    from evals.gates import gate_failures, load_committed_fact_recall
+    from evals.runner import DEFAULT_OUT, EvalConfig, EvalSetupError, committed_baseline, parse_modes, run_eval
+    from graph.context import ProviderSettings
+
+    committed: dict[str, float] = {}
+    if gate:
+        try:
+            committed = load_committed_fact_recall(baseline)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            _fail(f"--baseline: cannot read committed figures from {baseline}: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        config = EvalConfig(dataset=dataset, corpus=corpus, modes=parse_modes(modes), out=out or DEFAULT_OUT,
+                            limit=limit, search=search, record=record, replay=replay)
+        run = asyncio.run(run_eval(config, ProviderSettings.from_env()))
+    except (EvalSetupError, DatasetError, CorpusError, CassetteError) as exc:
+        _fail(str(exc))
+        raise  # unreachable
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+
+    print_summary(run)
+    if run.cassette_misses:
+        _fail(f"{run.cassette_misses} request(s) were not in the cassette {replay}: the replay is not faithful; "
+              "re-record it", code=1)
+    if save_baseline:
+        Path(baseline).write_text(json.dumps(committed_baseline(run), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        typer.echo(f"baseline written to {baseline}")
+    if gate:
+        failures = gate_failures(run.summaries, committed)
+        for failure in failures:
+            typer.echo(f"gate failed: {failure}", err=True)
+        if failures:
+            raise typer.Exit(1)
+        typer.echo("gates passed")
+
+
+SUMMARY_COLUMNS = (("recall", "fact_recall"), ("cite_prec", "citation_precision"), ("coverage", "citation_coverage"),
+                   ("unsupported", "unsupported_claim_rate"), ("schema", "schema_validity"),
+                   ("budget", "budget_adherence"), ("success", "success"))
+
+
+def print_summary(run) -> None:
+    """The per-mode figures on stdout, then where the report is."""
+    info = run.run_info
+    typer.echo(f"{info['questions']} questions, {info['reasoner']} reasoner, {info['search']} search, "
+               f"{run.elapsed_secs:.1f}s")
+    header = f"{'mode':<9}" + "".join(f"{label:>12}" for label, _ in SUMMARY_COLUMNS)
+    typer.echo(header + f"{'mean_s':>9}{'mean_usd':>10}{'credits':>9}")
+    for mode, summary in run.summaries.items():
+        cells = "".join(f"{'-' if summary.metrics[m] is None else f'{summary.metrics[m]:.3f}':>12}"
+                        for _, m in SUMMARY_COLUMNS)
+        typer.echo(f"{mode:<9}{cells}{(summary.latency_ms_mean or 0) / 1000:>9.2f}"
+                   f"{summary.cost_usd_mean or 0:>10.4f}{summary.credits_total:>9}")
+    typer.echo(f"report: {run.files.markdown} (fingerprint {run.fingerprint[:16]})")
