@@ -125,7 +125,7 @@ export function AdminJobDetailPage({ params }: { params: Record<string, string> 
             <div className="stats-grid stats-grid-4">
               <Card><Stat label="Charged" value={fmt.credits(j.credits_charged)} sub={`${fmt.count(j.credits_reserved)} reserved`} /></Card>
               <Card><Stat label="Provider cost" value={fmt.micros(j.cost_usd_micros)} /></Card>
-              <Card><Stat label="Latency" value={fmt.latency(j.latency_ms)} sub={`${j.wave_count ?? 0} waves · ${j.source_count ?? 0} sources`} /></Card>
+              <Card><Stat label="Latency" value={fmt.latency(j.latency_ms)} sub={`${j.wave_count ?? 0} wave${j.wave_count === 1 ? "" : "s"} · ${j.source_count ?? 0} sources`} /></Card>
               <Card><Stat label="Created" value={fmt.ago(j.created_at)} sub={`completed ${fmt.when(j.completed_at)}`} /></Card>
             </div>
             {j.error && <Alert kind="error" title="Error">{j.error}</Alert>}
