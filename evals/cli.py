@@ -23,8 +23,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def eval_command(
-    dataset: Path = typer.Option(DEFAULT_DATASET, "--dataset", help="JSONL questions (see evals/README.md)."),
-    corpus: Path = typer.Option(DEFAULT_CORPUS, "--corpus", help="Folder of documents the questions are about."),
+    dataset: Path = typer.Option(DEFAULT_DATASET, "--dataset", show_default="evals/datasets/default.jsonl",
+                                 help="JSONL questions (see evals/README.md)."),
+    corpus: Path = typer.Option(DEFAULT_CORPUS, "--corpus", show_default="evals/corpus",
+                                help="Folder of documents the questions are about."),
     modes: str = typer.Option("lite,standard,pro", "--modes", help="Comma-separated modes; the one-shot baseline always runs."),
     record: Optional[Path] = typer.Option(None, "--record", help="Record every provider HTTP exchange to this cassette."),
     replay: Optional[Path] = typer.Option(None, "--replay", help="Replay a recorded cassette, offline."),
@@ -32,7 +34,8 @@ def eval_command(
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
     search: str = typer.Option("corpus", "--search", help="corpus (the --corpus folder) or tavily (TAVILY_API_KEY)."),
     gate: bool = typer.Option(False, "--gate", help="Exit 1 when a regression gate fails (see evals/gates.py)."),
-    baseline: Path = typer.Option(COMMITTED_BASELINE, "--baseline", help="The committed figures --gate compares with."),
+    baseline: Path = typer.Option(COMMITTED_BASELINE, "--baseline", show_default="evals/baseline.json",
+                                  help="The committed figures --gate compares with."),
     save_baseline: bool = typer.Option(False, "--save-baseline", help="Write this run's figures to --baseline."),
 ) -> None:
     """Run the research graph over an eval dataset per mode and a one-shot baseline, and report."""
@@ -62,8 +65,8 @@ def eval_command(
 
     print_summary(run)
     if run.cassette_misses:
-        _fail(f"{run.cassette_misses} request(s) were not in the cassette {replay}: the replay is not faithful; "
-              "re-record it", code=1)
+        _fail(f"{run.cassette_misses} request(s) were not in the cassette {replay}: this replay is not faithful "
+              "(see evals/README.md, Cassettes)", code=1)
     if save_baseline:
         Path(baseline).write_text(json.dumps(committed_baseline(run), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         typer.echo(f"baseline written to {baseline}")
