@@ -35,7 +35,7 @@ async def run_workers(settings: Settings, concurrency: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         worker = ResearchWorker(db, redis, settings, concurrency=concurrency)
-        sender = WebhookSender(db, allow_private=settings.allow_private_urls)
+        sender = WebhookSender(db, settings)
         await asyncio.gather(worker.run(stop), sender.run(stop))
     finally:
         await redis.aclose()

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
 
     research_creates_per_minute: int = Field(60, ge=1, validation_alias=_env("INFRENCE_RESEARCH_CREATES_PER_MINUTE"))
     worker_lease_secs: int = Field(30, ge=2, validation_alias=_env("INFRENCE_WORKER_LEASE_SECS"))
+    webhook_retry_first_secs: float = Field(5.0, gt=0, validation_alias=_env("INFRENCE_WEBHOOK_RETRY_FIRST_SECS"))
     sync_max_secs: int = Field(60, validation_alias=_env("INFRENCE_SYNC_MAX_SECS"))
     allow_private_urls: bool = Field(False, validation_alias=_env("INFRENCE_ALLOW_PRIVATE_URLS"))
     signup_grant_credits: int = Field(100, ge=0, validation_alias=_env("INFRENCE_SIGNUP_GRANT_CREDITS"))

@@ -21,13 +21,13 @@ from psycopg import AsyncConnection
 
 from api.db import Database
 from api.errors import InvalidRequest
+from api.settings import Settings
 from graph.providers.netguard import guarded_client, is_http_url, is_public_address, resolve
 
 log = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_SECS = 10.0
 MAX_BACKOFF = timedelta(hours=1)
-FIRST_BACKOFF_SECS = 5
 
 
 async def check_webhook_url(url: str, *, allow_private: bool) -> None:
@@ -70,8 +70,9 @@ def signature_headers(secret: str, delivery_id: str, body: bytes, timestamp: int
     }
 
 
-def next_backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=FIRST_BACKOFF_SECS * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+def next_backoff(attempts: int, first_secs: float) -> timedelta:
+    """first, 2x, 4x ... capped at an hour; deliveries give up 24 h after the job ended."""
+    return min(timedelta(seconds=first_secs * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
 class WebhookRepository:
@@ -113,10 +114,11 @@ class WebhookRepository:
 class WebhookSender:
     """Posts due deliveries; one loop per process is plenty (each post is bounded by 10 s)."""
 
-    def __init__(self, db: Database, *, allow_private: bool, poll_secs: float = 1.0):
+    def __init__(self, db: Database, settings: Settings, *, poll_secs: float = 1.0):
         self.db = db
         self.repo = WebhookRepository()
-        self.allow_private = allow_private
+        self.allow_private = settings.allow_private_urls
+        self.first_backoff_secs = settings.webhook_retry_first_secs
         self.poll_secs = poll_secs
         self.wake = asyncio.Event()
 
@@ -156,6 +158,6 @@ class WebhookSender:
             delivered, error = False, f"{type(exc).__name__}: {exc}"[:500]
         async with self.db.connection() as conn:
             await self.repo.record(conn, row["id"], delivered=delivered, status_code=status_code, error=error,
-                                   backoff=next_backoff(row["attempts"] + 1))
+                                   backoff=next_backoff(row["attempts"] + 1, self.first_backoff_secs))
         if not delivered:
             log.info("webhook delivery %s failed (attempt %d): %s", row["id"], row["attempts"] + 1, error)

@@ -201,7 +201,7 @@ def worker_service(settings: Settings, concurrency: int):
     async def start(app):
         stop = asyncio.Event()
         worker = ResearchWorker(app.state.db, app.state.redis, settings, concurrency=concurrency)
-        sender = WebhookSender(app.state.db, allow_private=settings.allow_private_urls)
+        sender = WebhookSender(app.state.db, settings)
         tasks = [asyncio.create_task(sender.run(stop), name="webhook-sender")]
         if concurrency > 0:
             tasks.append(asyncio.create_task(worker.run(stop), name="research-worker"))
