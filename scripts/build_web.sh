@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../web"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error
+    # `npm install` (which follows the lock file) rather than `npm ci`: vite lists a Windows-only
+    # optional package the registry does not serve, so the lock cannot record it and `npm ci`
+    # refuses the lock as out of sync; `npm install` skips the unavailable optional package.
+    npm install --no-audit --no-fund --loglevel=error
 fi
 if [ "${1:-}" = "--check-client" ]; then
     npm run --silent gen:api
