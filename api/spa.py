@@ -6,6 +6,9 @@ index.html; API paths never fall back, so their 404s and 405s stay JSON.
 
 from __future__ import annotations
 
+import logging
+import shutil
+import subprocess
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
@@ -13,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
+
+log = logging.getLogger(__name__)
 
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 API_PREFIXES = ("/api", "/v1", "/healthz", "/livez", "/metrics", "/openapi.json", "/docs", "/redoc")
@@ -67,11 +72,6 @@ def mount_spa(app, dist_dir: Path = WEB_DIST) -> None:
 
 def build_if_missing(dist_dir: Path = WEB_DIST) -> None:
     """Build the dashboard once when it is missing; without npm, the API still serves (with a warning)."""
-    import logging
-    import shutil
-    import subprocess
-
-    log = logging.getLogger(__name__)
     if (dist_dir / "index.html").is_file():
         return
     script = Path(__file__).resolve().parent.parent / "scripts" / "build_web.sh"

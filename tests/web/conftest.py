@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import REPO, ServerProcess, free_port, server_env
 from tests.fakes.stripe_server import FakeStripe, sign
@@ -26,6 +27,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 PASSWORD = "a long browser password 42"
+# The machine is shared and small: wait for what a user would see, just not forever.
+expect.set_options(timeout=15_000)
 
 
 @dataclass

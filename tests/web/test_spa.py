@@ -79,3 +79,12 @@ async def test_an_unbuilt_dashboard_says_how_to_build_it(settings, tmp_path):
     assert response.status_code == 404
     assert "build_web.sh" in response.json()["detail"]
     assert health.json() == {"status": "ok"}
+
+
+def test_serve_without_npm_keeps_serving_the_api_with_one_warning(tmp_path, monkeypatch, caplog):
+    from api import spa
+
+    monkeypatch.setattr(spa.shutil, "which", lambda _name: None)
+    spa.build_if_missing(tmp_path / "dist")
+    assert not (tmp_path / "dist").exists()
+    assert [r.getMessage() for r in caplog.records] == ["dashboard not built and npm is unavailable: serving the API only"]
