@@ -27,12 +27,15 @@ def eval_command(
                                  help="JSONL questions (see evals/README.md)."),
     corpus: Path = typer.Option(DEFAULT_CORPUS, "--corpus", show_default="evals/corpus",
                                 help="Folder of documents the questions are about."),
-    modes: str = typer.Option("lite,standard,pro", "--modes", help="Comma-separated modes; the one-shot baseline always runs."),
-    record: Optional[Path] = typer.Option(None, "--record", help="Record every provider HTTP exchange to this cassette."),
+    modes: str = typer.Option("lite,standard,pro", "--modes",
+                              help="Comma-separated modes; the one-shot baseline always runs."),
+    record: Optional[Path] = typer.Option(None, "--record",
+                                          help="Record every provider HTTP exchange to this cassette."),
     replay: Optional[Path] = typer.Option(None, "--replay", help="Replay a recorded cassette, offline."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default evals/out)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
-    search: str = typer.Option("corpus", "--search", help="corpus (the --corpus folder) or tavily (TAVILY_API_KEY)."),
+    search: str = typer.Option("corpus", "--search",
+                               help="corpus (the --corpus folder) or tavily (TAVILY_API_KEY)."),
     gate: bool = typer.Option(False, "--gate", help="Exit 1 when a regression gate fails (see evals/gates.py)."),
     baseline: Path = typer.Option(COMMITTED_BASELINE, "--baseline", show_default="evals/baseline.json",
                                   help="The committed figures --gate compares with."),
@@ -52,7 +55,8 @@ def eval_command(
         try:
             committed = load_committed_fact_recall(baseline)
         except (OSError, KeyError, ValueError, TypeError) as exc:
-            _fail(f"--baseline: cannot read committed figures from {baseline}: {getattr(exc, 'strerror', None) or exc}")
+            reason = getattr(exc, "strerror", None) or exc
+            _fail(f"--baseline: cannot read committed figures from {baseline}: {reason}")
     try:
         config = EvalConfig(dataset=dataset, corpus=corpus, modes=parse_modes(modes), out=out or DEFAULT_OUT,
                             limit=limit, search=search, record=record, replay=replay)
@@ -68,7 +72,8 @@ def eval_command(
         _fail(f"{run.cassette_misses} request(s) were not in the cassette {replay}: this replay is not faithful "
               "(see evals/README.md, Cassettes)", code=1)
     if save_baseline:
-        Path(baseline).write_text(json.dumps(committed_baseline(run), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        figures = json.dumps(committed_baseline(run), indent=2, sort_keys=True)
+        Path(baseline).write_text(figures + "\n", encoding="utf-8")
         typer.echo(f"baseline written to {baseline}")
     if gate:
         failures = gate_failures(run.summaries, committed)
@@ -79,8 +84,9 @@ def eval_command(
         typer.echo("gates passed")
 
 
-SUMMARY_COLUMNS = (("recall", "fact_recall"), ("cite_prec", "citation_precision"), ("coverage", "citation_coverage"),
-                   ("unsupported", "unsupported_claim_rate"), ("schema", "schema_validity"),
+SUMMARY_COLUMNS = (("recall", "fact_recall"), ("cite_prec", "citation_precision"),
+                   ("coverage", "citation_coverage"), ("unsupported", "unsupported_claim_rate"),
+                   ("schema", "schema_validity"),
                    ("budget", "budget_adherence"), ("success", "success"))
 
 

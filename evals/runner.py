@@ -26,14 +26,15 @@ from typing import Any
 import httpx
 
 from evals.cassette import Cassette
-from evals.dataset import DEFAULT_CORPUS, DEFAULT_DATASET, Corpus, EvalItem, load_corpus, load_dataset, source_texts
+from evals.dataset import (DEFAULT_CORPUS, DEFAULT_DATASET, Corpus, EvalItem, load_corpus, load_dataset,
+                           source_texts)
 from evals.metrics import MODE_ORDER, QuestionScore, Summary, aggregate, score_result
 from evals.report import ReportFiles, results_fingerprint, write_report
 from graph.budget import ResearchBudgets
 from graph.context import ProviderSettings, ResearchContext, corpus_search
 from graph.modes import MODE_NAMES, ModePlan, plan_for
 from graph.pricing import DEFAULT_PRICES
-from graph.providers.llm import OpenAIReasoner
+from graph.providers.llm import CALL_TIMEOUT_SECS, OpenAIReasoner
 from graph.providers.netguard import guarded_transport
 from graph.providers.offline import OfflineReasoner
 from graph.providers.pages import PageStore
@@ -90,7 +91,8 @@ def parse_modes(text: str) -> tuple[str, ...]:
     modes = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip() and m.strip() != BASELINE))
     unknown = [m for m in modes if m not in MODE_NAMES]
     if unknown:
-        raise EvalSetupError(f"--modes: unknown mode {unknown[0]!r}; use {', '.join(MODE_NAMES)} (comma-separated)")
+        raise EvalSetupError(f"--modes: unknown mode {unknown[0]!r}; "
+                             f"use {', '.join(MODE_NAMES)} (comma-separated)")
     if not modes:
         raise EvalSetupError(f"--modes: name at least one of {', '.join(MODE_NAMES)}")
     return modes
@@ -149,7 +151,6 @@ class Providers:
     reasoner: Reasoner
     search: SearchProvider
     reader: PageReader
-    description: dict[str, Any]
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     def context(self, budgets: ResearchBudgets) -> ResearchContext:
@@ -197,12 +198,14 @@ def build_providers(settings: ProviderSettings, description: Mapping[str, Any], 
     """The reasoner, search and reader of a run; with a cassette, every HTTP client goes through it."""
 
     def through_cassette(upstream: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        return upstream if cassette is None else cassette.transport(upstream if cassette.mode == "record" else None)
+        if cassette is None:
+            return upstream
+        return cassette.transport(upstream if cassette.mode == "record" else None)
 
     clients: list[httpx.AsyncClient] = []
     if description["reasoner"] == "openai":
         llm_http = httpx.AsyncClient(transport=through_cassette(httpx.AsyncHTTPTransport()),
-                                     timeout=httpx.Timeout(120.0, connect=10.0))
+                                     timeout=httpx.Timeout(CALL_TIMEOUT_SECS, connect=10.0))
         clients.append(llm_http)
         reasoner: Reasoner = OpenAIReasoner(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                                             models=settings.models, prices=DEFAULT_PRICES, http_client=llm_http)
@@ -214,15 +217,15 @@ def build_providers(settings: ProviderSettings, description: Mapping[str, Any], 
     else:
         search = corpus_search(corpus_dir, settings.data_dir)
     # The reader's own client settings, on a guarded transport wrapped by the cassette.
-    page_http = httpx.AsyncClient(transport=through_cassette(guarded_transport(allow_private=settings.allow_private_urls)),
-                                  timeout=READER_TIMEOUT, trust_env=False, follow_redirects=True, max_redirects=5,
-                                  headers={"User-Agent": USER_AGENT})
+    guarded = guarded_transport(allow_private=settings.allow_private_urls)
+    page_http = httpx.AsyncClient(transport=through_cassette(guarded), timeout=READER_TIMEOUT, trust_env=False,
+                                  follow_redirects=True, max_redirects=5, headers={"User-Agent": USER_AGENT})
     clients.append(page_http)
-    return Providers(reasoner=reasoner, search=search, reader=PageReader(client=page_http),
-                     description=dict(description), clients=clients)
+    return Providers(reasoner=reasoner, search=search, reader=PageReader(client=page_http), clients=clients)
 
 
-def route_tavily(search: TavilySearch, wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]) -> None:
+def route_tavily(search: TavilySearch,
+                 wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]) -> None:
     """Put the cassette under Tavily's client. `TavilySearch` builds its own httpx client and takes
     none, so its transport is swapped here — the one place evals reach into a provider."""
     search._http._transport = wrap(search._http._transport)
@@ -338,8 +341,9 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
     elapsed = time.perf_counter() - started
     run_info["eval_secs"] = round(elapsed, 1)
     files = write_report(ordered, config.out, run_info=run_info)
-    return EvalRun(scores=ordered, summaries=aggregate(ordered), files=files, fingerprint=results_fingerprint(ordered),
-                   run_info=run_info, cassette_misses=len(cassette.misses) if cassette is not None else 0, elapsed_secs=elapsed)
+    return EvalRun(scores=ordered, summaries=aggregate(ordered), files=files,
+                   fingerprint=results_fingerprint(ordered), run_info=run_info, elapsed_secs=elapsed,
+                   cassette_misses=len(cassette.misses) if cassette is not None else 0)
 
 
 @contextmanager
