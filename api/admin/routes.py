@@ -73,7 +73,7 @@ def _reply(reply: TicketReply) -> AdminTicketReply:
 async def list_users(admin: AdminUser, service: AdminServiceDep, page: PageDep,
                      q: Annotated[str | None, Query(max_length=320, description=(
                          "Substring match against email or full UUID equality."))] = None) -> list[AdminUserRow]:
-    return [AdminUserRow.model_validate(u, from_attributes=True) for u in await service.users(q, page)]
+    return [AdminUserRow.model_validate(u, from_attributes=True) for u in await service.users_page(q, page)]
 
 
 @router.get("/users/{id}", operation_id="user_detail", response_description="User detail",
@@ -109,7 +109,7 @@ async def user_jobs(id: UserId, admin: AdminUser, service: AdminServiceDep,  # n
 async def list_jobs(admin: AdminUser, service: AdminServiceDep, page: PageDep,
                     user_email: Annotated[str | None, Query(max_length=320)] = None,
                     status: str | None = None) -> list[AdminJobRow]:
-    return [_job_row(j) for j in await service.jobs(user_email=user_email, status=status, page=page)]
+    return [_job_row(j) for j in await service.jobs_page(user_email=user_email, status=status, page=page)]
 
 
 @router.get("/jobs/{id}", operation_id="job_detail", response_description="Job detail",

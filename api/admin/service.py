@@ -69,7 +69,7 @@ class AdminService:
 
     # -- users ------------------------------------------------------------------------------
 
-    async def users(self, q: str | None, page: Page) -> list[UserRow]:
+    async def users_page(self, q: str | None, page: Page) -> list[UserRow]:
         """`q`: a whole user id, or any part of an email (case-insensitive)."""
         q = (q or "").strip()
         user_id = _as_uuid(q)
@@ -126,7 +126,7 @@ class AdminService:
 
     # -- jobs and refunds -----------------------------------------------------------------------
 
-    async def jobs(self, *, user_email: str | None, status: str | None, page: Page) -> list[JobSummary]:
+    async def jobs_page(self, *, user_email: str | None, status: str | None, page: Page) -> list[JobSummary]:
         status = _one_of(status, JOB_STATUSES, "status")
         email = user_email.strip().lower() if user_email and user_email.strip() else None
         async with self.db.connection() as conn:

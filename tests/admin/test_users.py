@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import pytest
-
 from tests.accounts import DEFAULT_PASSWORD, balance_of, open_account
 from tests.admin.conftest import audit_actions, submit_job
 
@@ -36,7 +34,7 @@ async def test_pages_are_50_by_default_at_most_200_and_bad_values_are_400(client
     assert len(everyone) == 4
     page = (await client.get("/api/admin/users", params={"limit": 2, "offset": 1}, headers=admin.jwt)).json()
     assert [u["id"] for u in page] == [u["id"] for u in everyone[1:3]]
-    for params in ({"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"offset": -1}, {"offset": 2**40}):
+    for params in ({"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"offset": -1}, {"offset": 2**40}, {"q": "a" * 321}):
         response = await client.get("/api/admin/users", params=params, headers=admin.jwt)
         assert response.status_code == 400, params
         assert [e["field"] for e in response.json()["errors"]] == list(params), params
@@ -116,6 +114,3 @@ async def test_an_admin_cannot_suspend_themselves(client, admin):
     assert (await client.get("/api/auth/me", headers=admin.jwt)).status_code == 200
 
 
-@pytest.mark.parametrize("q", ["a" * 321])
-async def test_an_overlong_search_is_400(client, admin, q):
-    assert (await client.get("/api/admin/users", params={"q": q}, headers=admin.jwt)).status_code == 400

@@ -49,8 +49,8 @@ async def test_bad_tickets_are_400_naming_the_field(client, app, member, change,
         assert (await (await conn.execute("SELECT count(*) AS n FROM support_tickets")).fetchone())["n"] == 0
 
 
-@pytest.mark.parametrize("category", ["general", "billing", "bug", "account", "feature"])
-async def test_every_category_of_the_contract_is_accepted(client, member, category):
-    response = await client.post("/api/support", json={"category": category, "subject": "s", "body": "b"},
-                                 headers=member.jwt)
-    assert response.status_code == 200, response.text
+async def test_every_category_of_the_contract_is_accepted(client, member):
+    for category in ("general", "billing", "bug", "account", "feature"):
+        response = await client.post("/api/support", json={"category": category, "subject": "s", "body": "b"},
+                                     headers=member.jwt)
+        assert response.status_code == 200, (category, response.text)
