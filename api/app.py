@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 from api import health
 from api.db import Database
 from api.errors import install_error_handlers
+from api.logging import RequestId
+from api.metrics import HttpMetrics
 from api.middleware import BodySizeLimit
 from api.settings import Settings, load_settings
 from api.spa import mount_spa
@@ -51,6 +53,7 @@ def _routers():
     """Every domain's router, in contract order. Imported lazily so `openapi` stays cheap."""
     from api.admin.routes import router as admin_router
     from api.dashboard.routes import router as dashboard_router
+    from api.metrics import router as metrics_router
     from api.research.routes import playground as playground_router
     from api.research.routes import router as research_router
     from api.support.routes import router as support_router
@@ -60,7 +63,7 @@ def _routers():
     from billing.routes import router as billing_router
 
     return [health.router, *auth_routers, ledger_router, research_router, playground_router, dashboard_router,
-            billing_router, stripe_events_router, support_router, admin_router]
+            billing_router, stripe_events_router, support_router, admin_router, metrics_router]
 
 
 @asynccontextmanager
@@ -94,6 +97,8 @@ def create_app(settings: Settings | None = None,
         app.include_router(router)
     mount_spa(app)  # last: the dashboard answers only paths no router claims
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics)
+    app.add_middleware(RequestId)  # outermost: every line and every answer carries the id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

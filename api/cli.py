@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import warnings
 
 import typer
 
+from api.logging import configure_logging
 from api.settings import Settings, SettingsError, load_settings
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -61,10 +61,6 @@ def exit_normally_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _exit)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
           port: int = typer.Option(8000, help="TCP port."),
@@ -82,7 +78,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     migrated_database_url(settings)
     build_if_missing()
     application = create_app(settings, background_services=background_services_for(settings, workers))
-    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True)
+    # log_config=None: uvicorn's loggers keep ours (JSON, secrets redacted from access lines).
+    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True, log_config=None)
 
 
 @app.command()

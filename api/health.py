@@ -1,4 +1,8 @@
-"""Liveness and readiness: is this process up, and can it reach PostgreSQL and Redis."""
+"""Liveness and readiness: is this process up, and can it reach PostgreSQL and Redis.
+
+`/livez` is for the supervisor (restart me if I stop answering); `/readyz` is for the load
+balancer (send me traffic only when the database, Redis and the schema are all there).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,37 @@ async def healthz(db: DbDep, redis: RedisDep) -> JSONResponse:
                      database="ok" if database_ok else "unreachable",
                      redis="ok" if redis_ok else "unreachable")
     return JSONResponse(body.model_dump(), status_code=200 if database_ok and redis_ok else 503)
+
+
+class ReadinessDto(HealthDto):
+    migrations: str
+
+
+async def _pending_migrations(db) -> list[str] | None:
+    """Migration files not yet applied to the database (None when it cannot be asked)."""
+    from api.migrate import migration_files
+
+    try:
+        async with db.connection() as conn:
+            applied = {row["name"] for row in await (await conn.execute(
+                "SELECT name FROM schema_migrations")).fetchall()}
+    except Exception:
+        return None
+    return [path.name for path in migration_files() if path.name not in applied]
+
+
+@router.get("/readyz", include_in_schema=False)
+async def readyz(db: DbDep, redis: RedisDep) -> JSONResponse:
+    """200 when PostgreSQL and Redis answer and every migration is applied; 503 naming what is not."""
+    database_ok, redis_ok = await db.ping(), await _redis_ok(redis)
+    pending = await _pending_migrations(db) if database_ok else None
+    ready = database_ok and redis_ok and pending == []
+    body = ReadinessDto(status="ok" if ready else "unavailable",
+                        database="ok" if database_ok else "unreachable",
+                        redis="ok" if redis_ok else "unreachable",
+                        migrations="unknown" if pending is None else ("ok" if not pending
+                                                                      else "pending: " + ", ".join(pending)))
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
 @router.get("/livez")

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Forbidden, Unauthorized
+from api.logging import bind
 from auth.api_keys import ApiKeyService
 from auth.models import Caller, User
 from auth.service import AccountService, Session
@@ -45,7 +46,9 @@ ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
 async def current_session(credentials: BearerJwt, accounts: AccountServiceDep) -> Session:
     if credentials is None:
         raise Unauthorized()
-    return await accounts.authenticate(credentials.credentials)
+    session = await accounts.authenticate(credentials.credentials)
+    bind(user_id=session.user.id)  # the request's log lines name who made it
+    return session
 
 
 CurrentSession = Annotated[Session, Depends(current_session)]
@@ -72,7 +75,9 @@ async def playground_user(request: Request, credentials: BearerJwt, accounts: Ac
     token = credentials.credentials if credentials else request.query_params.get("access_token")
     if not token:
         raise Unauthorized()
-    return (await accounts.authenticate(token)).user
+    user = (await accounts.authenticate(token)).user
+    bind(user_id=user.id)
+    return user
 
 
 PlaygroundUser = Annotated[User, Depends(playground_user)]
@@ -82,7 +87,9 @@ CurrentUserOrQueryToken = PlaygroundUser
 async def api_key_caller(credentials: BearerApiKey, keys: ApiKeyServiceDep) -> Caller:
     if credentials is None:
         raise Unauthorized("Missing API key")
-    return await keys.authenticate(credentials.credentials)
+    caller = await keys.authenticate(credentials.credentials)
+    bind(user_id=caller.user.id)
+    return caller
 
 
 ApiKeyCaller = Annotated[Caller, Depends(api_key_caller)]

@@ -19,6 +19,7 @@ from uuid import UUID
 import httpx
 from psycopg import AsyncConnection
 
+from api import metrics
 from api.db import Database
 from api.errors import InvalidRequest
 from api.settings import Settings
@@ -159,5 +160,6 @@ class WebhookSender:
         async with self.db.connection() as conn:
             await self.repo.record(conn, row["id"], delivered=delivered, status_code=status_code, error=error,
                                    backoff=next_backoff(row["attempts"] + 1, self.first_backoff_secs))
+        metrics.record_webhook_delivery(delivered)
         if not delivered:
             log.info("webhook delivery %s failed (attempt %d): %s", row["id"], row["attempts"] + 1, error)

@@ -19,11 +19,14 @@ from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
 from redis.asyncio import Redis
 
+from api import metrics
 from api.db import Database
+from api.logging import log_context
 from api.research.events import JobEvents
 from api.research.repository import NOTIFY_CHANNEL, JobRepository, JobRow
 from api.research.runner import GraphRunner
 from api.research.service import JobOutcome, JobSettlement
+from api.retention import run_retention
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,13 +35,14 @@ MAX_ATTEMPTS = 5
 HEARTBEAT_SECS = 1.0
 POLL_SECS = 1.0          # also how soon a lapsed lease is noticed without a NOTIFY
 DRAIN_TIMEOUT_SECS = 20.0
-PRUNE_EVERY_SECS = 3600.0
+RETENTION_EVERY_SECS = 3600.0
 
 
 class ResearchWorker:
     def __init__(self, db: Database, redis: Redis, settings: Settings, *, concurrency: int = 2,
                  worker_id: str | None = None):
         self.db = db
+        self.redis = redis
         self.settings = settings
         self.concurrency = max(1, concurrency)
         self.lease = timedelta(seconds=settings.worker_lease_secs)
@@ -114,17 +118,16 @@ class ResearchWorker:
                 await asyncio.sleep(POLL_SECS)
 
     async def _maintain(self, stop: asyncio.Event) -> None:
-        """Prune the checkpoints of jobs that ended more than the retention period ago."""
+        """Data retention (old checkpoints, tokens, idempotency keys, streams), hourly."""
         while not stop.is_set():
-            try:
-                await self.runner.prune_checkpoints(timedelta(days=self.settings.checkpoint_retention_days))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("checkpoint pruning failed: %s", type(exc).__name__)
-            await asyncio.sleep(PRUNE_EVERY_SECS)
+            await run_retention(self.db, self.redis, self.settings)
+            await asyncio.sleep(RETENTION_EVERY_SECS)
 
     async def _execute(self, job: JobRow, control: RunControl) -> None:
+        with log_context(job_id=job.id, user_id=job.user_id):
+            await self._execute_in_context(job, control)
+
+    async def _execute_in_context(self, job: JobRow, control: RunControl) -> None:
         if job.attempts > MAX_ATTEMPTS:
             await self.settlement.settle(job, JobOutcome(
                 status="failed", stop_reason=None, error=f"gave up after {MAX_ATTEMPTS} interrupted attempts"))
@@ -151,9 +154,11 @@ class ResearchWorker:
         finally:
             heartbeat.cancel()
         await self.settlement.settle(job, outcome)
+        metrics.record_job_settled(status=outcome.status, mode=job.mode, cost_usd_micros=outcome.cost_usd_micros)
 
     def _streamer(self, job: JobRow):
         async def on_event(event_type: str, data: dict) -> None:
+            metrics.record_job_event(event_type, data)
             await self.events.append(job.id, event_type, data)
         return on_event
 

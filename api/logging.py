@@ -1,0 +1,151 @@
+"""Structured JSON logs for every process: one line per record, with the request, user and job
+it belongs to, and no secrets (tokens are redacted before any handler formats them).
+
+`configure_logging()` owns the root logger; uvicorn's loggers propagate to it, so its access
+lines (which carry the raw query string, `?access_token=` included) pass the same filter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import Any
+
+REDACTED = "[REDACTED]"
+CONTEXT_FIELDS = ("request_id", "user_id", "job_id")
+
+# The fields of the request or job being served. A scope holds its own dict, so `bind` from a
+# dependency (same task, or a thread with a copied context) reaches the scope's later lines
+# without leaking into the caller's context once the scope ends.
+_context: ContextVar[dict[str, str] | None] = ContextVar("infrence_log_context", default=None)
+
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\]|bearer\s|basic\s)[^\s\"',;]+"),
+     rf"\1{REDACTED}"),
+    (re.compile(r"(?i)\b((?:access_token|refresh_token|token|api_key|password|secret)=)[^&\s\"']+"),
+     rf"\1{REDACTED}"),
+    (re.compile(r"(?i)(\"(?:access_token|refresh_token|token|password|new_password|current_password"
+                r"|secret|api_key|webhook_secret)\"\s*:\s*\")[^\"]*"), rf"\1{REDACTED}"),
+    (re.compile(r"\bifr_[A-Za-z0-9]+"), f"ifr_{REDACTED}"),
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]+"), f"whsec_{REDACTED}"),
+    (re.compile(r"\b(sk|rk)_(live|test)_[A-Za-z0-9]+"), rf"\1_\2_{REDACTED}"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), REDACTED),  # any JWT
+]
+
+
+def redact(text: str) -> str:
+    """`text` with every credential we know the shape of replaced by [REDACTED]."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Tag every record logged inside the block (a request, a job) with `fields`."""
+    merged = {**(_context.get() or {}), **{k: str(v) for k, v in fields.items() if v is not None}}
+    token = _context.set(merged)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields (e.g. the authenticated user) to the current scope; a no-op outside one."""
+    current = _context.get()
+    if current is not None:
+        current.update({k: str(v) for k, v in fields.items() if v is not None})
+
+
+def current_context() -> dict[str, str]:
+    return dict(_context.get() or {})
+
+
+class RedactSecrets(logging.Filter):
+    """Render each record's message once, redacted, so no formatter sees the raw arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: timestamp, level, logger, message, and the scope's ids."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(current_context())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, default=str)
+
+
+def json_handler(stream=None) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactSecrets())
+    return handler
+
+
+def configure_logging(level: str = "INFO", stream=None) -> None:
+    """Route every logger (ours, uvicorn's, libraries') through one redacting JSON handler."""
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(json_handler(stream))
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    for noisy in ("httpx", "httpcore"):  # one line per outbound request, URLs with keys in them
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestId:
+    """Give every HTTP request an id (the caller's `X-Request-ID` when it is sane, else a new
+    one), log everything under it, and echo it in the response."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = offered if _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*(h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"),
+                                      header]
+            await send(message)
+
+        with log_context(request_id=request_id):
+            await self.app(scope, receive, send_with_id)

@@ -1,0 +1,146 @@
+"""Prometheus metrics at `GET /metrics`.
+
+Counters and the latency histogram live in the process's default registry and are updated
+where things happen (the HTTP middleware, the worker's event sink, the webhook sender). Levels
+that the database already knows (jobs queued or running, queue age) are read at scrape time
+with queries served by partial indexes, so a scrape stays cheap however large the tables grow.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_LATENCY = Histogram(
+    "infrence_http_request_duration_seconds", "HTTP request latency by route template, method and status.",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
+PROVIDER_CALLS = Counter(
+    "infrence_provider_calls_total", "Search and page-read calls made by research jobs.", ["kind", "provider"])
+PROVIDER_ERRORS = Counter(
+    "infrence_provider_errors_total", "Research branches that failed, by the stage that failed.", ["stage"])
+PROVIDER_SPEND = Counter(
+    "infrence_provider_spend_usd_micros_total", "Provider spend of settled jobs (USD micros).", ["mode"])
+JOBS_FINISHED = Counter(
+    "infrence_research_jobs_finished_total", "Research jobs settled by this process, by final status.",
+    ["status", "mode"])
+WEBHOOK_DELIVERIES = Counter(
+    "infrence_webhook_deliveries_total", "Webhook delivery attempts by outcome.", ["outcome"])
+
+LIVE_JOBS_SQL = """
+SELECT (SELECT count(*) FROM research_jobs WHERE status = 'queued') AS queued,
+       (SELECT count(*) FROM research_jobs WHERE status = 'running') AS running,
+       (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)
+          FROM research_jobs WHERE status = 'queued') AS oldest_queued_secs,
+       (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS webhooks_pending
+"""
+
+
+def record_job_event(event_type: str, data: dict[str, Any]) -> None:
+    """Count provider work from the graph's own events (DESIGN §4 event types)."""
+    if event_type == "search":
+        PROVIDER_CALLS.labels(kind="search", provider=str(data.get("provider") or "unknown")).inc()
+    elif event_type == "source":
+        PROVIDER_CALLS.labels(kind="page", provider="reader").inc()
+    elif event_type == "branch.failed":
+        PROVIDER_ERRORS.labels(stage=str(data.get("stage") or "unknown")).inc()
+
+
+def record_job_settled(*, status: str, mode: str, cost_usd_micros: int) -> None:
+    JOBS_FINISHED.labels(status=status, mode=mode).inc()
+    if cost_usd_micros > 0:
+        PROVIDER_SPEND.labels(mode=mode).inc(cost_usd_micros)
+
+
+def record_webhook_delivery(delivered: bool) -> None:
+    WEBHOOK_DELIVERIES.labels(outcome="delivered" if delivered else "failed_attempt").inc()
+
+
+class HttpMetrics:
+    """Time every HTTP request, labelled by the matched route's template (never the raw path,
+    which would make one series per job id)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            if template != "/metrics":
+                HTTP_LATENCY.labels(method=scope["method"], route=template, status=str(status)).observe(
+                    time.perf_counter() - started)
+
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """The process's counters plus the live levels read now (unauthenticated, like any scrape target)."""
+    snapshot = CollectorRegistry(auto_describe=False)
+    snapshot.register(_Levels(await _live_levels(request)))
+    body = generate_latest(REGISTRY) + generate_latest(snapshot)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+async def _live_levels(request: Request) -> dict[str, float]:
+    levels: dict[str, float] = {}
+    try:
+        async with request.app.state.db.connection() as conn:
+            row = await (await conn.execute(LIVE_JOBS_SQL)).fetchone()
+        levels.update({key: float(value) for key, value in row.items()})
+    except Exception:  # a scrape during an outage still serves the counters
+        pass
+    worker = getattr(request.app.state, "research_worker", None)
+    if worker is not None:
+        levels["busy_slots"] = float(worker.busy_slots)
+        levels["slots"] = float(worker.concurrency)
+    return levels
+
+
+class _Levels:
+    """Gauges built from one scrape's readings."""
+
+    def __init__(self, levels: dict[str, float]):
+        self.levels = levels
+
+    def collect(self):
+        levels = self.levels
+        if "queued" in levels:
+            jobs = GaugeMetricFamily("infrence_research_jobs", "Research jobs not yet finished, by status.",
+                                     labels=["status"])
+            for status in ("queued", "running"):
+                jobs.add_metric([status], levels[status])
+            yield jobs
+            yield GaugeMetricFamily("infrence_research_queue_depth", "Jobs waiting for a worker.",
+                                    value=levels["queued"])
+            yield GaugeMetricFamily("infrence_research_queue_oldest_seconds",
+                                    "Age of the oldest queued job.", value=levels["oldest_queued_secs"])
+            yield GaugeMetricFamily("infrence_webhook_deliveries_pending", "Webhook deliveries not yet done.",
+                                    value=levels["webhooks_pending"])
+        if "busy_slots" in levels:
+            yield GaugeMetricFamily("infrence_worker_busy_slots", "Jobs this process's worker is running.",
+                                    value=levels["busy_slots"])
+            yield GaugeMetricFamily("infrence_worker_slots", "Jobs this process's worker may run at once.",
+                                    value=levels["slots"])
