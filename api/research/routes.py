@@ -103,8 +103,8 @@ async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str) -> Asyn
                 continue
             job = await jobs.get(job.user_id, job.id)
             if job.is_terminal and not subscription.backlog and subscription.queue.empty():
-                last = "-".join(map(str, subscription.last)) if subscription.last > (0, 0) else "0-1"
-                yield JobEvent(last, f"job.{job.status}", result_event_data(job)).as_sse()
+                millis, seq = subscription.last
+                yield JobEvent(f"{millis}-{seq + 1}", f"job.{job.status}", result_event_data(job)).as_sse()
                 return
             if time.monotonic() - last_sent >= HEARTBEAT_SECS:
                 yield ": heartbeat\n\n"
