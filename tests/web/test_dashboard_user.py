@@ -133,3 +133,23 @@ def test_a_new_user_walks_from_signup_to_a_paid_checkout(page, dashboard, consol
     shot(page, "support")
 
     assert console.errors == []
+
+
+def test_a_running_job_is_canceled_from_the_playground(page, dashboard, console):
+    from tests.web.conftest import log_in
+
+    email = unique_email("cancel")
+    dashboard.create_verified_user(email).close()
+    log_in(page, email)
+    page.goto("/playground")
+    page.get_by_label("Question").fill("Compare solar, wind and hydrogen storage for a small town.")
+    page.get_by_text("Max", exact=True).click()
+    page.get_by_label("Credit cap").fill("50")
+    page.get_by_role("button", name=re.compile("Run research")).click()
+    expect(page.get_by_text("A worker started the job")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text("Canceled", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(page.get_by_text(re.compile(r"stopped: canceled"))).to_be_visible()
+    shot(page, "playground-canceled")
+    assert console.errors == []

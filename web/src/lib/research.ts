@@ -36,7 +36,7 @@ const countOf = (...values: unknown[]) => {
   }
   return 0;
 };
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
 
 /** One line (and optional details) for the timeline; unknown event types are shown by name. */
 export function describe(event: JobEvent): { title: string; detail?: string[] } {
@@ -47,10 +47,12 @@ export function describe(event: JobEvent): { title: string; detail?: string[] } 
       return { title: "Queued" };
     case "job.started":
       return { title: "A worker started the job" };
+    case "job.cancel_requested":
+      return { title: "Cancel requested" };
     case "plan":
-      return { title: queries.length ? `Planned ${plural(queries.length, "search")}` : "Planned the research", detail: queries };
+      return { title: queries.length ? `Planned ${plural(queries.length, "search", "searches")}` : "Planned the research", detail: queries };
     case "wave.started":
-      return { title: `Wave ${text(d.wave)} started${queries.length ? ` with ${plural(queries.length, "query")}` : ""}`.replace("  ", " "), detail: queries };
+      return { title: `Wave ${text(d.wave)} started${queries.length ? ` with ${plural(queries.length, "query", "queries")}` : ""}`.replace("  ", " "), detail: queries };
     case "search": {
       const n = countOf(d.results, d.result_count);
       return { title: `Searched “${text(d.query)}”${n ? ` · ${plural(n, "result")}` : ""}` };

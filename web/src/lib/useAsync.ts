@@ -23,7 +23,7 @@ export function useAsync<T>(load: () => Promise<T>, deps: DependencyList): Async
         mine === generation.current &&
         setState({ error: error instanceof ApiError ? error : new ApiError(0, "error", String(error)), loading: false }),
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `load` is a fresh closure each render: the caller's deps say when to run it again.
   }, [...deps, tick]);
 
   const reload = useCallback(() => setTick((t) => t + 1), []);

@@ -364,7 +364,7 @@ export function PlaygroundPage() {
       />
       <Card>
         <form onSubmit={onSubmit(() => !schema.error && void run.run())} noValidate className="playground-form">
-          <FormError error={run.error?.fields && Object.keys(run.error.fields).length ? null : run.error} />
+          <FormError error={run.error} />
           {run.error?.code === "insufficient_credits" && (
             <p>
               <Link href="/billing">Buy credits</Link> to run this mode.

@@ -271,7 +271,7 @@ export function useSubmit<A extends unknown[]>(action: (...args: A) => Promise<u
   return { run, busy, error, fields, clear: () => setError(null) };
 }
 
-/** The server's message, unless it is only a list of the fields already marked inline. */
+/** The server's message for the whole form (field errors also show beside their inputs). */
 export function FormError({ error }: { error: ApiError | null }) {
   if (!error) return null;
   return <Alert kind="error">{error.message}</Alert>;
