@@ -88,7 +88,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
+                timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -143,8 +144,8 @@ class RequestId:
 
         async def send_with_id(message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*(h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"),
-                                      header]
+                others = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                message["headers"] = [*others, header]
             await send(message)
 
         with log_context(request_id=request_id):

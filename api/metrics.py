@@ -13,7 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,7 +29,8 @@ HTTP_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
 PROVIDER_CALLS = Counter(
-    "infrence_provider_calls_total", "Search and page-read calls made by research jobs.", ["kind", "provider"])
+    "infrence_provider_calls_total", "Search and page-read calls made by research jobs.",
+    ["kind", "provider"])
 PROVIDER_ERRORS = Counter(
     "infrence_provider_errors_total", "Research branches that failed, by the stage that failed.", ["stage"])
 PROVIDER_SPEND = Counter(

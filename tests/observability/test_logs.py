@@ -59,7 +59,7 @@ async def test_every_answer_carries_a_request_id_and_a_sane_one_is_kept(client):
     replaced = await client.get("/livez", headers={"X-Request-ID": "no spaces\tor tabs" + "x" * 200})
     assert len(generated.headers["x-request-id"]) == 32
     assert kept.headers["x-request-id"] == "lb-7f3a.42"
-    assert replaced.headers["x-request-id"] != "no spaces\tor tabs" and len(replaced.headers["x-request-id"]) == 32
+    assert len(replaced.headers["x-request-id"]) == 32 and "\t" not in replaced.headers["x-request-id"]
 
 
 async def test_served_logs_are_json_and_never_show_a_token_or_a_password(live_server, app):
