@@ -77,8 +77,9 @@ class Dashboard:
                        input=PASSWORD + "\n", text=True, env=self.env, cwd=REPO, check=True, capture_output=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def dashboard(database_url, redis_url, tmp_path_factory) -> Iterator[Dashboard]:
+    """One server for every browser test here (each test signs up its own users)."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (/usr/bin/chromium); .ci/run installs it")
     from api.settings import Settings
@@ -107,6 +108,7 @@ def dashboard(database_url, redis_url, tmp_path_factory) -> Iterator[Dashboard]:
 
 @pytest.fixture(scope="module")
 def browser(dashboard):
+    """Per module: Playwright's sync API holds an event loop that async tests must not meet."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
