@@ -27,6 +27,7 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             open=False,
+            check=AsyncConnectionPool.check_connection,  # drop connections a restart killed
             kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
             name="infrence",
         )

@@ -141,20 +141,26 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_json(exc.status_code, detail, code, getattr(exc, "headers", None))
 
+    async def _outage(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("storage unavailable during %s %s: %s", request.method, request.url.path,
+                    type(exc).__name__)
+        return error_json(503, "Storage temporarily unavailable, try again shortly", "database_unavailable",
+                          {"Retry-After": "2"})
+
+    # Registered by class so they are answered (503) rather than re-raised as server errors.
+    for outage in _storage_outages():
+        app.add_exception_handler(outage, _outage)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if _is_database_outage(exc):
-            log.warning("database unavailable during %s %s", request.method, request.url.path)
-            return error_json(503, "Database unavailable, try again shortly", "database_unavailable",
-                              {"Retry-After": "2"})
         log.exception("unhandled error during %s %s", request.method, request.url.path)
         return error_json(500, "Internal server error", "internal_error")
 
 
-def _is_database_outage(exc: BaseException) -> bool:
+def _storage_outages() -> tuple[type[Exception], ...]:
     import psycopg
     import psycopg_pool
     import redis.exceptions
 
-    return isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout,
-                            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
+    return (psycopg.OperationalError, psycopg_pool.PoolTimeout,
+            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import psycopg
 from langgraph.errors import GraphDrained
+from psycopg_pool import PoolTimeout
 from langgraph.runtime import RunControl
 from redis.asyncio import Redis
 
@@ -36,6 +37,9 @@ HEARTBEAT_SECS = 1.0
 POLL_SECS = 1.0          # also how soon a lapsed lease is noticed without a NOTIFY
 DRAIN_TIMEOUT_SECS = 20.0
 RETENTION_EVERY_SECS = 3600.0
+# A database outage interrupts a run without failing it: the lease lapses and the job resumes
+# from its last checkpoint once PostgreSQL is back.
+OUTAGES = (psycopg.OperationalError, PoolTimeout, OSError)
 
 
 class ResearchWorker:
@@ -79,7 +83,7 @@ class ResearchWorker:
             try:
                 async with self.db.transaction() as tx:
                     job = await self.jobs.claim_next(tx, self.worker_id, self.lease)
-            except (psycopg.OperationalError, OSError) as exc:
+            except OUTAGES as exc:
                 log.warning("worker %s cannot claim: %s", self.worker_id, type(exc).__name__)
                 return False
             if job is None:
@@ -141,6 +145,10 @@ class ResearchWorker:
         except GraphDrained:
             await self._give_back(job)
             return
+        except OUTAGES as exc:
+            log.warning("job %s interrupted by an outage (%s); it resumes when its lease lapses",
+                        job.id, type(exc).__name__)
+            return
         except asyncio.CancelledError:
             if heartbeat.done() and heartbeat.result() == "canceled":
                 outcome = await self.runner.partial_outcome(job, status="canceled", stop_reason="canceled")
@@ -153,7 +161,11 @@ class ResearchWorker:
             outcome = JobOutcome(status="failed", stop_reason=None, error=_public_error(exc))
         finally:
             heartbeat.cancel()
-        await self.settlement.settle(job, outcome)
+        try:
+            await self.settlement.settle(job, outcome)
+        except OUTAGES as exc:  # not settled: the next claim finds the finished graph and settles
+            log.warning("job %s not settled during an outage (%s)", job.id, type(exc).__name__)
+            return
         metrics.record_job_settled(status=outcome.status, mode=job.mode, cost_usd_micros=outcome.cost_usd_micros)
 
     def _streamer(self, job: JobRow):
@@ -170,7 +182,7 @@ class ResearchWorker:
             try:
                 async with self.db.connection() as conn:
                     ours, cancel_requested = await self.jobs.extend_lease(conn, job.id, self.worker_id, self.lease)
-            except (psycopg.OperationalError, OSError):
+            except OUTAGES:
                 continue  # keep running; the lease may still hold when the database returns
             if not ours or cancel_requested:
                 run.cancel()
