@@ -48,7 +48,8 @@ class SpaRoute(Route):
             cache = IMMUTABLE if asset.parent.name == "assets" else REVALIDATE
             return FileResponse(asset, headers={"Cache-Control": cache})
         index = self.dist_dir / "index.html"
-        if "text/html" not in request.headers.get("accept", ""):
+        wants_page = "text/html" in request.headers.get("accept", "") or not request.path_params["path"]
+        if not wants_page:  # the root is always the dashboard (`curl /` included)
             raise HTTPException(404)  # the same JSON 404 as any unknown route
         if not index.is_file():
             raise HTTPException(404, "The dashboard is not built: run scripts/build_web.sh")

@@ -64,8 +64,10 @@ async def test_api_paths_never_fall_back_and_answer_json(settings, dist):
 
 async def test_non_html_requests_for_missing_files_get_a_json_404(settings, dist):
     async with await _client(settings, dist) as http:
+        root = await http.get("/", headers={"accept": "*/*"})
         missing = await http.get("/assets/gone-123.js", headers={"accept": "*/*"})
         escape = await http.get("/assets/%2e%2e/%2e%2e/secret.txt", headers={"accept": "*/*"})
+    assert root.status_code == 200 and root.headers["content-type"].startswith("text/html")
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
     assert escape.status_code == 404
