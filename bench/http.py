@@ -1,0 +1,149 @@
+"""Authenticated `GET /v1/credits` against a bare FastAPI endpoint, same load generator, same run
+(prints figures, never asserts).
+
+    uv run python -m bench.http [--seconds 10] [--connections 32]
+
+Run it as a module: as a file, bench/ would come first on sys.path and this file would shadow
+the standard library's `http`.
+
+Starts `infrence serve --workers 0` (uvicorn, one process, embedded PostgreSQL + Redis in a temp
+dir) and, beside it, a one-route FastAPI app under uvicorn that answers a constant JSON. Each
+gets a short warm-up, then one bounded `wrk` run (one thread, fixed connections) with the same
+API key header; the figures and their ratio are printed. Needs Debian's `wrk`
+(`apt-get install -y wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from api.db import Database
+from api.storage import embedded_postgres_url
+from bench.jobs import REPO, free_port, open_funded_account, start, stop, wait_healthy
+from bench.ledger import postgres_cpu_seconds
+
+bare = FastAPI()
+
+
+@bare.get("/v1/credits")
+async def constant_balance() -> dict:
+    """The baseline: FastAPI and uvicorn with no auth, no database, no middleware."""
+    return {"credits": 1000, "usd": "10.00"}
+
+
+@bare.get("/healthz")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@dataclass
+class Figures:
+    requests_per_sec: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failures: int
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> Figures:
+    """One bounded wrk run; non-2xx answers and socket errors count as failures."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True,
+                         timeout=seconds + 30).stdout
+
+    def latency(share: str) -> float:
+        value, unit = re.search(rf"^\s+{share}%\s+([\d.]+)(us|ms|s)$", out, re.MULTILINE).groups()
+        return float(value) * UNITS_MS[unit]
+
+    failed = r"(?:Non-2xx or 3xx responses:|connect|read|write|timeout) (\d+)"
+    failures = sum(int(n) for n in re.findall(failed, out))
+    return Figures(requests_per_sec=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+                   p50_ms=latency("50"), p99_ms=latency("99"),
+                   requests=int(re.search(r"(\d+) requests in", out).group(1)), failures=failures)
+
+
+def start_bare(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The baseline under uvicorn's own CLI: one process, access log on, as `infrence serve` has."""
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.http:bare", "--port", str(port)],
+                            cwd=REPO, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+
+def measure(name: str, url: str, headers: dict[str, str], args: argparse.Namespace, server_pid: int,
+            postmaster_pid: int | None = None) -> Figures:
+    """Besides wrk's figures, CPU per request of the server process and of PostgreSQL: on a
+    shared 2-core machine that says where the time goes better than req/s alone."""
+    wrk(url, headers, 2, args.connections)  # warm-up: pool connections, caches, code paths
+    server_cpu = process_cpu_seconds(server_pid)
+    postgres_cpu = postgres_cpu_seconds(postmaster_pid) if postmaster_pid else 0.0
+    figures = wrk(url, headers, args.seconds, args.connections)
+    server_cpu = (process_cpu_seconds(server_pid) - server_cpu) / figures.requests * 1000
+    cpu = f"CPU per request: server {server_cpu:.2f} ms"
+    if postmaster_pid:
+        postgres_cpu = (postgres_cpu_seconds(postmaster_pid) - postgres_cpu) / figures.requests * 1000
+        cpu += f" + PostgreSQL {postgres_cpu:.2f} ms"
+    print(f"  {name:<34} {figures.requests_per_sec:8.0f} req/s   p50 {figures.p50_ms:6.2f} ms   "
+          f"p99 {figures.p99_ms:6.2f} ms   ({figures.requests} requests, {figures.failures} failures; {cpu})")
+    return figures
+
+
+async def main(args: argparse.Namespace) -> None:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    data_dir = Path(tempfile.mkdtemp(prefix="infrence-bench-http-"))
+    data_dir.chmod(0o755)  # pgserver drops root to its own user, which must enter the dir
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["INFRENCE_DATA_DIR"] = str(data_dir)
+    api_port, bare_port = free_port(), free_port()
+    server = start(["serve", "--port", str(api_port), "--workers", "0"], env, data_dir / "serve.log")
+    baseline = start_bare(bare_port, env, data_dir / "bare.log")
+    try:
+        api, base = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
+        await wait_healthy(api)
+        await wait_healthy(base)
+        db = Database(embedded_postgres_url(data_dir), min_size=1, max_size=2)
+        await db.open()
+        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+            key = await open_funded_account(http, db, 1000)
+        await db.close()
+        print(f"bench/http.py on {os.cpu_count()} cores: wrk -t1 -c{args.connections} -d{args.seconds:g}s, "
+              f"one uvicorn process each, load average {os.getloadavg()[0]:.2f}")
+        postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+        ours = measure("infrence GET /v1/credits (API key)", api + "/v1/credits", key, args, server.pid,
+                       postmaster)
+        theirs = measure("bare FastAPI constant JSON", base + "/v1/credits", key, args, baseline.pid)
+        print(f"  ratio infrence / bare: req/s {ours.requests_per_sec / theirs.requests_per_sec:.2f}x   "
+              f"p99 {ours.p99_ms / theirs.p99_ms:.2f}x")
+    finally:
+        stop(baseline)
+        stop(server)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=32)
+    asyncio.run(main(parser.parse_args()))
