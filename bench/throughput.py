@@ -31,7 +31,7 @@ import httpx
 
 from api.db import Database
 from api.storage import embedded_postgres_url
-from bench.http import process_cpu_seconds
+from bench.http_credits import process_cpu_seconds
 from bench.jobs import REPO, free_port, open_funded_account, start, stop, wait_healthy
 from bench.ledger import postgres_cpu_seconds
 from graph.modes import MODE_NAMES, MODES

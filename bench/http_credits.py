@@ -1,10 +1,7 @@
 """Authenticated `GET /v1/credits` against a bare FastAPI endpoint, same load generator, same run
 (prints figures, never asserts).
 
-    uv run python -m bench.http [--seconds 10] [--connections 32]
-
-Run it as a module: as a file, bench/ would come first on sys.path and this file would shadow
-the standard library's `http`.
+    uv run python -m bench.http_credits [--seconds 10] [--connections 32]
 
 Starts `infrence serve --workers 0` (uvicorn, one process, embedded PostgreSQL + Redis in a temp
 dir) and, beside it, a one-route FastAPI app under uvicorn that answers a constant JSON. Each
@@ -87,7 +84,7 @@ def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> 
 
 def start_bare(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
     """The baseline under uvicorn's own CLI: one process, access log on, as `infrence serve` has."""
-    return subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.http:bare", "--port", str(port)],
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.http_credits:bare", "--port", str(port)],
                             cwd=REPO, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
 
@@ -128,7 +125,8 @@ async def main(args: argparse.Namespace) -> None:
         async with httpx.AsyncClient(base_url=api, timeout=30) as http:
             key = await open_funded_account(http, db, 1000)
         await db.close()
-        print(f"bench/http.py on {os.cpu_count()} cores: wrk -t1 -c{args.connections} -d{args.seconds:g}s, "
+        print(f"bench/http_credits.py on {os.cpu_count()} cores: wrk -t1 -c{args.connections} "
+              f"-d{args.seconds:g}s, "
               f"one uvicorn process each, load average {os.getloadavg()[0]:.2f}")
         postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
         ours = measure("infrence GET /v1/credits (API key)", api + "/v1/credits", key, args, server.pid,
