@@ -40,6 +40,8 @@ def eval_command(
     baseline: Path = typer.Option(COMMITTED_BASELINE, "--baseline", show_default="evals/baseline.json",
                                   help="The committed figures --gate compares with."),
     save_baseline: bool = typer.Option(False, "--save-baseline", help="Write this run's figures to --baseline."),
+    judge: Optional[bool] = typer.Option(None, "--judge/--no-judge", show_default="on with OPENAI_API_KEY",
+                                         help="Grade answers with an LLM judge (model: INFRENCE_MODEL_JUDGE)."),
 ) -> None:
     """Run the research graph over an eval dataset per mode and a one-shot baseline, and report."""
     import asyncio
@@ -47,6 +49,7 @@ def eval_command(
     from evals.cassette import CassetteError
     from evals.dataset import CorpusError, DatasetError
     from evals.gates import gate_failures, load_committed_fact_recall
+    from evals.judge import judge_model_from_env
     from evals.runner import DEFAULT_OUT, EvalConfig, EvalSetupError, committed_baseline, parse_modes, run_eval
     from graph.context import ProviderSettings
 
@@ -59,7 +62,8 @@ def eval_command(
             _fail(f"--baseline: cannot read committed figures from {baseline}: {reason}")
     try:
         config = EvalConfig(dataset=dataset, corpus=corpus, modes=parse_modes(modes), out=out or DEFAULT_OUT,
-                            limit=limit, search=search, record=record, replay=replay)
+                            limit=limit, search=search, record=record, replay=replay, judge=judge,
+                            judge_model=judge_model_from_env())
         run = asyncio.run(run_eval(config, ProviderSettings.from_env()))
     except (EvalSetupError, DatasetError, CorpusError, CassetteError) as exc:
         _fail(str(exc))
@@ -87,13 +91,14 @@ def eval_command(
 SUMMARY_COLUMNS = (("recall", "fact_recall"), ("cite_prec", "citation_precision"),
                    ("coverage", "citation_coverage"), ("unsupported", "unsupported_claim_rate"),
                    ("schema", "schema_validity"),
-                   ("budget", "budget_adherence"), ("success", "success"))
+                   ("budget", "budget_adherence"), ("success", "success"), ("judge", "judge_score"))
 
 
 def print_summary(run) -> None:
     """The per-mode figures on stdout, then where the report is."""
     info = run.run_info
-    typer.echo(f"{info['questions']} questions, {info['reasoner']} reasoner, {info['search']} search, "
+    judged = f", judge {info['judge']}" if info.get("judge", "none") != "none" else ""
+    typer.echo(f"{info['questions']} questions, {info['reasoner']} reasoner, {info['search']} search{judged}, "
                f"{run.elapsed_secs:.1f}s")
     header = f"{'mode':<9}" + "".join(f"{label:>12}" for label, _ in SUMMARY_COLUMNS)
     typer.echo(header + f"{'mean_s':>9}{'mean_usd':>10}{'credits':>9}")

@@ -18,19 +18,23 @@ import statistics
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
 from evals.dataset import EvalItem, normalise_url
 from graph.citations import DEFAULT_SCHEMA
 
+if TYPE_CHECKING:
+    from evals.judge import Judgement
+
 # The graph's default typed schema (used when a question has no response_schema): one definition.
 DEFAULT_TYPED_SCHEMA: dict[str, Any] = DEFAULT_SCHEMA
 
 # Metric names in report order; every one is "higher is better" except unsupported_claim_rate.
+# judge_score is the LLM judge's (evals/judge.py): None throughout a run without one.
 QUALITY_METRICS = ("fact_recall", "citation_precision", "citation_coverage", "unsupported_claim_rate",
-                   "schema_validity", "typed_field_accuracy", "budget_adherence", "success")
+                   "schema_validity", "typed_field_accuracy", "budget_adherence", "success", "judge_score")
 
 
 # --- adapters: the only code that knows the result's shape ------------------------------------
@@ -431,6 +435,7 @@ class QuestionScore:
     latency_ms: float | None
     cost_usd: float | None
     credits: int | None
+    judge_score: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -438,9 +443,11 @@ class QuestionScore:
 
 
 def score_result(item: EvalItem, result: Mapping[str, Any], source_texts: Mapping[str, str], *,
-                 mode: str | None = None, budgets: Mapping[str, Any] | None = None) -> QuestionScore:
+                 mode: str | None = None, budgets: Mapping[str, Any] | None = None,
+                 judgement: Judgement | None = None) -> QuestionScore:
     """Every metric for one (question, result). A failed job scores 0 recall and is otherwise only
-    checked for budgets: by design a job that cannot produce a valid typed object fails instead."""
+    checked for budgets: by design a job that cannot produce a valid typed object fails instead.
+    `judgement` is the LLM judge's verdict on the result, when a judge ran."""
     status = str(result.get("status") or "succeeded")
     succeeded = status == "succeeded"
     typed = result.get("typed") or {}
@@ -462,6 +469,8 @@ def score_result(item: EvalItem, result: Mapping[str, Any], source_texts: Mappin
         details["budget_unchecked"] = list(check.unchecked)
     if result.get("error"):
         details["error"] = result["error"]
+    if judgement is not None:
+        details["judge"] = judgement.as_dict()
     latency = result.get("latency_ms")
     if latency is None and usage.elapsed_secs is not None:
         latency = usage.elapsed_secs * 1000
@@ -477,7 +486,7 @@ def score_result(item: EvalItem, result: Mapping[str, Any], source_texts: Mappin
         budget_adherence=check.score if check is not None else None,
         success=1.0 if succeeded else 0.0,
         latency_ms=latency, cost_usd=usage.cost_usd, credits=result.get("credits_charged"),
-        details=details,
+        judge_score=judgement.score if judgement is not None else None, details=details,
     )
 
 

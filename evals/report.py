@@ -27,6 +27,7 @@ METRIC_LABELS = {
     "typed_field_accuracy": "Typed field accuracy",
     "budget_adherence": "Budget adherence",
     "success": "Succeeded",
+    "judge_score": "LLM judge",
 }
 # Latency varies between a recording and its replay; everything else must be identical.
 _NON_DETERMINISTIC_FIELDS = ("latency_ms",)
@@ -113,9 +114,11 @@ def render_markdown(title: str, scores: list[QuestionScore], by_mode: Mapping[st
     baseline = by_mode.get("baseline")
     if baseline is not None and len(by_mode) > 1:
         parts += ["## Compared with the one-shot baseline", "",
-                  _table(["mode", "Δ fact recall", "Δ citation coverage", "Δ unsupported claims", "cost × baseline"],
+                  _table(["mode", "Δ fact recall", "Δ citation coverage", "Δ unsupported claims", "Δ LLM judge",
+                          "cost × baseline"],
                          [[mode, _delta(s, baseline, "fact_recall"), _delta(s, baseline, "citation_coverage"),
-                           _delta(s, baseline, "unsupported_claim_rate"), _ratio(s.cost_usd_mean, baseline.cost_usd_mean)]
+                           _delta(s, baseline, "unsupported_claim_rate"), _delta(s, baseline, "judge_score"),
+                           _ratio(s.cost_usd_mean, baseline.cost_usd_mean)]
                           for mode, s in by_mode.items() if mode != "baseline"]), ""]
     parts += ["## By question kind", "", _table(["kind", *header[1:]], _summary_rows(by_kind)), "",
               "## Charts", "", f"![Quality vs cost]({files.quality_vs_cost_chart.name})", "",
@@ -156,6 +159,11 @@ def _problems(score: QuestionScore) -> list[str]:
         found.append("wrong fields: " + ", ".join(sorted(details["wrong_fields"])))
     if details.get("budget_violations"):
         found.append("over budget: " + ", ".join(details["budget_violations"]))
+    judged = details.get("judge") or {}
+    if judged.get("error"):
+        found.append(f"judge failed: {judged['error']}")
+    elif judged and score.success and not judged.get("correct"):
+        found.append(f"judge: incorrect ({judged['score']:.2f}): {judged['reason']}")
     return found
 
 

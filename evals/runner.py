@@ -7,6 +7,7 @@ Search is the local corpus (`--corpus`, through the graph's own `CorpusSearch`) 
 asked for; reasoning is the offline reasoner unless `OPENAI_API_KEY` is set. With a cassette every
 provider HTTP exchange (LLM, Tavily, page fetches) goes through `evals.cassette`: recorded from the
 real upstream, or replayed offline from the file, whose header names the providers to rebuild.
+With an LLM configured, an LLM judge (`evals.judge`) also grades each answer, on the run's LLM client.
 
 Runs are reproducible: the branches of a wave run one at a time (`max_concurrency=1`), because
 siblings share a "taken URLs" set and which one reads a shared result would otherwise depend on
@@ -28,10 +29,11 @@ import httpx
 from evals.cassette import Cassette
 from evals.dataset import (DEFAULT_CORPUS, DEFAULT_DATASET, Corpus, EvalItem, load_corpus, load_dataset,
                            source_texts)
+from evals.judge import Judge
 from evals.metrics import MODE_ORDER, QuestionScore, Summary, aggregate, score_result
 from evals.report import ReportFiles, results_fingerprint, write_report
 from graph.budget import ResearchBudgets
-from graph.context import ProviderSettings, ResearchContext, corpus_search
+from graph.context import DEFAULT_MODEL, ProviderSettings, ResearchContext, corpus_search
 from graph.modes import MODE_NAMES, ModePlan, plan_for
 from graph.pricing import DEFAULT_PRICES
 from graph.providers.llm import CALL_TIMEOUT_SECS, OpenAIReasoner
@@ -73,6 +75,8 @@ class EvalConfig:
     replay: Path | None = None
     concurrency: int = QUESTION_CONCURRENCY
     show_progress: bool = True
+    judge: bool | None = None  # None: judge when an LLM is configured (a replay: when its recording did)
+    judge_model: str = DEFAULT_MODEL
 
 
 @dataclass
@@ -151,6 +155,7 @@ class Providers:
     reasoner: Reasoner
     search: SearchProvider
     reader: PageReader
+    judge: Judge | None = None
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     def context(self, budgets: ResearchBudgets) -> ResearchContext:
@@ -164,7 +169,7 @@ class Providers:
             await client.aclose()
 
 
-def describe_providers(settings: ProviderSettings, search: str) -> dict[str, Any]:
+def describe_providers(settings: ProviderSettings, search: str, judge_model: str | None = None) -> dict[str, Any]:
     """What a run talks to, without secrets: stored in a recording's header and in the report."""
     if search not in SEARCH_BACKENDS:
         raise EvalSetupError(f"--search: must be one of {', '.join(SEARCH_BACKENDS)}; got {search!r}")
@@ -177,6 +182,8 @@ def describe_providers(settings: ProviderSettings, search: str) -> dict[str, Any
         description["openai_base_url"] = settings.openai_base_url
         description["models"] = {stage: getattr(settings.models, stage) for stage in
                                  ("planner", "extractor", "writer", "critic", "caster")}
+        if judge_model:
+            description["judge_model"] = judge_model
     if search == "tavily":
         description["tavily_api_base"] = settings.tavily_api_base
     return description
@@ -203,12 +210,16 @@ def build_providers(settings: ProviderSettings, description: Mapping[str, Any], 
         return cassette.transport(upstream if cassette.mode == "record" else None)
 
     clients: list[httpx.AsyncClient] = []
+    judge = None
     if description["reasoner"] == "openai":
         llm_http = httpx.AsyncClient(transport=through_cassette(httpx.AsyncHTTPTransport()),
                                      timeout=httpx.Timeout(CALL_TIMEOUT_SECS, connect=10.0))
         clients.append(llm_http)
         reasoner: Reasoner = OpenAIReasoner(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                                             models=settings.models, prices=DEFAULT_PRICES, http_client=llm_http)
+        if description.get("judge_model"):
+            judge = Judge(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
+                          model=description["judge_model"], http_client=llm_http)
     else:
         reasoner = OfflineReasoner()
     if description["search"] == "tavily":
@@ -221,7 +232,8 @@ def build_providers(settings: ProviderSettings, description: Mapping[str, Any], 
     page_http = httpx.AsyncClient(transport=through_cassette(guarded), timeout=READER_TIMEOUT, trust_env=False,
                                   follow_redirects=True, max_redirects=5, headers={"User-Agent": USER_AGENT})
     clients.append(page_http)
-    return Providers(reasoner=reasoner, search=search, reader=PageReader(client=page_http), clients=clients)
+    return Providers(reasoner=reasoner, search=search, reader=PageReader(client=page_http), judge=judge,
+                     clients=clients)
 
 
 def route_tavily(search: TavilySearch,
@@ -275,6 +287,20 @@ async def run_question(graph: Any, item: EvalItem, plan: ModePlan, providers: Pr
 # --- the run ----------------------------------------------------------------------------------
 
 
+def choose_judge(config: EvalConfig, settings: ProviderSettings, recorded: Mapping[str, Any] | None) -> str | None:
+    """The judge's model, or None for no judge. By default a run judges when an LLM is configured,
+    and a replay when its recording did (the verdicts are in the cassette, nowhere else)."""
+    if recorded is not None:
+        if config.judge and not recorded.get("judge_model"):
+            raise EvalSetupError(f"--judge: {config.replay} was recorded without a judge; re-record it with --judge")
+        return None if config.judge is False else recorded.get("judge_model")
+    if not settings.openai_api_key:
+        if config.judge:
+            raise EvalSetupError("--judge needs an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)")
+        return None
+    return None if config.judge is False else config.judge_model
+
+
 def corpus_texts(corpus: Corpus) -> dict[str, str]:
     """Each corpus document's text as served at each address a run may cite it by: the graph's corpus
     search serves `file://` URIs with its own rendering (`document_text`: HTML through trafilatura),
@@ -303,9 +329,9 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
         if not cassette.meta:
             raise EvalSetupError(f"--replay: {config.replay} has no header naming its providers; re-record it")
         settings = replay_settings(cassette.meta, settings)
-        description = {**cassette.meta}
+        description = {**cassette.meta, "judge_model": choose_judge(config, settings, cassette.meta)}
     else:
-        description = describe_providers(settings, config.search)
+        description = describe_providers(settings, config.search, choose_judge(config, settings, None))
         if config.record:
             cassette = Cassette.record(config.record, meta=description)
     modes = (BASELINE, *(m for m in config.modes if m != BASELINE))
@@ -313,6 +339,7 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
     texts = corpus_texts(corpus)
     run_info = {"dataset": _shown(config.dataset), "corpus": _shown(config.corpus), "questions": len(items),
                 "modes": ", ".join(modes), "reasoner": description["reasoner"], "search": description["search"],
+                "judge": description.get("judge_model") or "none",
                 "cassette": f"{cassette.mode} {cassette.path}" if cassette is not None else "none"}
 
     providers = build_providers(settings, description, Path(config.corpus), cassette)
@@ -328,8 +355,9 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
         plan = plans[(mode, item.id)]
         async with slots:
             run = await run_question(graphs.get(mode, research_graph), item, plan, providers)
+            judgement = await providers.judge.judge(item, run.result) if providers.judge is not None else None
         scores[(mode, item.id)] = score_result(item, run.result, {**source_texts(run.pages), **texts},
-                                               mode=mode, budgets=plan.budgets.as_dict())
+                                               mode=mode, budgets=plan.budgets.as_dict(), judgement=judgement)
         advance(mode)
 
     try:
@@ -340,6 +368,10 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
     ordered = [scores[(mode, item.id)] for mode in sorted(modes, key=MODE_ORDER.index) for item in items]
     elapsed = time.perf_counter() - started
     run_info["eval_secs"] = round(elapsed, 1)
+    if providers.judge is not None:
+        usage = providers.judge.usage
+        run_info.update(judge_calls=usage.calls, judge_failures=usage.failures, judge_input_tokens=usage.input_tokens,
+                        judge_output_tokens=usage.output_tokens, judge_cost_usd=usage.cost_micro_usd / 1_000_000)
     files = write_report(ordered, config.out, run_info=run_info)
     return EvalRun(scores=ordered, summaries=aggregate(ordered), files=files,
                    fingerprint=results_fingerprint(ordered), run_info=run_info, elapsed_secs=elapsed,
