@@ -4,6 +4,7 @@ context rebuilt on every (re)start since LangGraph does not checkpoint it."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,11 @@ HARD_DEADLINE_GRACE_SECS = 30
 PRUNE_BATCH = 200
 
 EventSink = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@functools.cache
+def _compiled_graph():
+    return build_graph()
 
 
 def _config(job: JobRow) -> dict[str, Any]:
@@ -63,10 +69,14 @@ class GraphRunner:
         # A saver per run: each instance serialises its operations behind one lock.
         return AsyncPostgresSaver(self.db.pool)
 
+    def _graph(self):
+        """The compiled graph with a fresh saver: compiled once per process, copied per run."""
+        return _compiled_graph().copy({"checkpointer": self._saver()})
+
     async def run(self, job: JobRow, *, control: RunControl, on_event: EventSink) -> JobOutcome:
         """Run (or resume) the job's graph to the end and return its outcome."""
         plan = plan_of(job.request)
-        graph = build_graph(self._saver())
+        graph = self._graph()
         config = _config(job)
         resuming = (await graph.aget_state(config)).created_at is not None
         graph_input = None if resuming else {
@@ -94,7 +104,7 @@ class GraphRunner:
 
     async def partial_outcome(self, job: JobRow, *, status: str, stop_reason: str) -> JobOutcome:
         """What a stopped run had gathered by its last checkpoint (sources, claims, spend)."""
-        state = (await build_graph(self._saver()).aget_state(_config(job))).values
+        state = (await self._graph().aget_state(_config(job))).values
         return outcome_from(state or {"question": job.question}, status=status, stop_reason=stop_reason)
 
     async def prune_checkpoints(self, older_than: timedelta) -> int:

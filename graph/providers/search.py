@@ -9,6 +9,7 @@ from typing import Protocol
 import httpx
 
 from graph.providers.corpus import CorpusIndex
+from graph.providers.netguard import tls_context
 
 TAVILY_DEFAULT_BASE = "https://api.tavily.com"
 TAVILY_TIMEOUT_SECS = 30.0
@@ -51,7 +52,7 @@ class TavilySearch:
         from tavily import AsyncTavilyClient
 
         base = (api_base or TAVILY_DEFAULT_BASE).rstrip("/")
-        self._http = httpx.AsyncClient(base_url=base, timeout=TAVILY_TIMEOUT_SECS)
+        self._http = httpx.AsyncClient(base_url=base, timeout=TAVILY_TIMEOUT_SECS, verify=tls_context())
         self._client = AsyncTavilyClient(api_key=api_key, api_base_url=base, client=self._http)
         self.depth = depth
 
