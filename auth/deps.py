@@ -30,12 +30,12 @@ BearerJwt = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_jwt)]
 BearerApiKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_api_key)]
 
 
-def get_account_service(request: Request) -> AccountService:
+async def get_account_service(request: Request) -> AccountService:
     state = request.app.state
     return AccountService(state.db, state.redis, state.settings, state.mailer)
 
 
-def get_api_key_service(request: Request) -> ApiKeyService:
+async def get_api_key_service(request: Request) -> ApiKeyService:
     return ApiKeyService(request.app.state.db, request.app.state.redis)
 
 

@@ -173,7 +173,7 @@ async def start_mailer(app: FastAPI):
     return mailer.aclose
 
 
-def get_mailer(request: Request) -> Mailer:
+async def get_mailer(request: Request) -> Mailer:
     return request.app.state.mailer
 
 

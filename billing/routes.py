@@ -23,11 +23,11 @@ from billing.service import BillingService
 from billing.stripe_events import StripeEvents
 
 
-def get_billing_service(request: Request) -> BillingService:
+async def get_billing_service(request: Request) -> BillingService:
     return BillingService(request.app.state.db, request.app.state.settings)
 
 
-def get_stripe_events(request: Request) -> StripeEvents:
+async def get_stripe_events(request: Request) -> StripeEvents:
     state = request.app.state
     return StripeEvents(state.db, state.settings, state.mailer)
 

@@ -26,7 +26,7 @@ MAX_PAGE = 200
 MAX_OFFSET = 2**31 - 1
 
 
-def get_admin_service(db: DbDep, redis: RedisDep, settings: SettingsDep, mailer: MailerDep) -> AdminService:
+async def get_admin_service(db: DbDep, redis: RedisDep, settings: SettingsDep, mailer: MailerDep) -> AdminService:
     return AdminService(db, redis, settings, mailer)
 
 

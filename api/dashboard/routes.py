@@ -16,7 +16,7 @@ from auth.deps import CurrentUser
 router = APIRouter()
 
 
-def get_dashboard_service(db: DbDep) -> DashboardService:
+async def get_dashboard_service(db: DbDep) -> DashboardService:
     return DashboardService(db)
 
 

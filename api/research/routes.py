@@ -26,7 +26,7 @@ router = APIRouter(tags=["research"])
 playground = APIRouter(prefix="/api/playground", tags=["playground"])
 
 
-def get_job_service(db: DbDep, redis: RedisDep, settings: SettingsDep) -> JobService:
+async def get_job_service(db: DbDep, redis: RedisDep, settings: SettingsDep) -> JobService:
     return JobService(db, redis, settings)
 
 
@@ -68,7 +68,7 @@ async def _read_with_wait(jobs: JobService, user_id: UUID, job_id: UUID, wait: i
     return result_of(job)
 
 
-def get_event_hub(request: Request, redis: RedisDep) -> EventHub:
+async def get_event_hub(request: Request, redis: RedisDep) -> EventHub:
     """One hub per process, made on first use."""
     hub = getattr(request.app.state, "event_hub", None)
     if hub is None:

@@ -14,7 +14,7 @@ from auth.deps import CurrentUser
 from auth.mailer import MailerDep
 
 
-def get_support_service(db: DbDep, mailer: MailerDep) -> SupportService:
+async def get_support_service(db: DbDep, mailer: MailerDep) -> SupportService:
     return SupportService(db, mailer)
 
 

@@ -18,7 +18,7 @@ DEFAULT_LEDGER_PAGE = 50
 MAX_LEDGER_PAGE = 200
 
 
-def get_ledger(db: DbDep) -> LedgerService:
+async def get_ledger(db: DbDep) -> LedgerService:
     return LedgerService(db)
 
 
