@@ -8,6 +8,7 @@ expired or lost events, the terminal event is rebuilt from the job row.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -36,7 +37,9 @@ class JobEvent:
     def position(self) -> tuple[int, int]:
         return stream_position(self.id)
 
-    def as_sse(self) -> str:
+    @functools.cached_property
+    def sse(self) -> str:
+        """The event as an SSE frame, rendered once however many subscribers receive it."""
         return f"id: {self.id}\nevent: {self.type}\ndata: {json.dumps(self.data, default=str)}\n\n"
 
     @property
@@ -106,10 +109,23 @@ class Subscription:
     backlog: list[JobEvent]
     last: tuple[int, int]
 
+    def ready(self) -> list[JobEvent]:
+        """Every further event already waiting, in order (so a burst goes out in one write)."""
+        waiting = self.backlog + [self.queue.get_nowait() for _ in range(self.queue.qsize())]
+        self.backlog = []
+        fresh = []
+        for event in waiting:
+            if event.position > self.last:
+                self.last = event.position
+                fresh.append(event)
+        return fresh
+
     async def next(self, timeout: float) -> JobEvent | None:
         while True:
             if self.backlog:
                 event = self.backlog.pop(0)
+            elif not self.queue.empty():  # the common case under load: no timer per event
+                event = self.queue.get_nowait()
             else:
                 try:
                     event = await asyncio.wait_for(self.queue.get(), timeout)

@@ -96,15 +96,20 @@ async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str) -> Asyn
             except Exception:  # Redis away: keep the client, watch the database
                 event = None
             if event is not None:
-                yield event.as_sse()
+                burst = [event]
+                while not burst[-1].is_terminal and (more := subscription.ready()):
+                    burst.extend(more)
+                ending = next((i for i, e in enumerate(burst) if e.is_terminal), None)
+                burst = burst if ending is None else burst[:ending + 1]
+                yield "".join(e.sse for e in burst)
                 last_sent = time.monotonic()
-                if event.is_terminal:
+                if ending is not None:
                     return
                 continue
             job = await jobs.get(job.user_id, job.id)
             if job.is_terminal and not subscription.backlog and subscription.queue.empty():
                 millis, seq = subscription.last
-                yield JobEvent(f"{millis}-{seq + 1}", f"job.{job.status}", result_event_data(job)).as_sse()
+                yield JobEvent(f"{millis}-{seq + 1}", f"job.{job.status}", result_event_data(job)).sse
                 return
             if time.monotonic() - last_sent >= HEARTBEAT_SECS:
                 yield ": heartbeat\n\n"
