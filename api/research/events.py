@@ -96,10 +96,6 @@ class JobEvents:
         last = await self.redis.xrevrange(stream_key(job_id), count=1)
         return last[0][0] if last else "0-0"
 
-    async def has_terminal(self, job_id: UUID | str) -> bool:
-        last = await self.redis.xrevrange(stream_key(job_id), count=1)
-        return bool(last) and last[0][1].get("type") in TERMINAL_TYPES
-
 
 @dataclass
 class Subscription:

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -89,7 +89,6 @@ class JobOutcome:
     error: str | None = None
     wave_count: int | None = None
     source_count: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class JobSettlement:
