@@ -11,14 +11,14 @@ from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
 from api import health
-from api.db import Database
-from api.errors import install_error_handlers
-from api.logging import RequestId
+from core.db import Database
+from core.errors import install_error_handlers
+from core.logging import RequestId
 from api.metrics import HttpMetrics
 from api.middleware import BodySizeLimit
-from api.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from api.spa import mount_spa
-from api.storage import resolve_storage
+from core.storage import resolve_storage
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ BackgroundService = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]
 
 def _app_services() -> list[BackgroundService]:
     """Services every app instance needs whatever the process runs (started first, stopped last)."""
-    from auth.mailer import start_mailer
+    from core.mail import start_mailer
 
     return [start_mailer]
 
@@ -58,7 +58,7 @@ def _routers():
     from api.research.routes import router as research_router
     from api.support.routes import router as support_router
     from auth.routes import routers as auth_routers
-    from billing.ledger.routes import router as ledger_router
+    from billing.credit_routes import router as ledger_router
     from billing.routes import admin_router as stripe_events_router
     from billing.routes import router as billing_router
 

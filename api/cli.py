@@ -8,8 +8,8 @@ import warnings
 
 import typer
 
-from api.logging import configure_logging
-from api.settings import Settings, SettingsError, load_settings
+from core.logging import configure_logging
+from core.settings import Settings, SettingsError, load_settings
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -36,8 +36,8 @@ def migrated_database_url(settings: Settings) -> str:
     """Start or join storage, then apply pending migrations; exit cleanly when PostgreSQL is down."""
     import psycopg
 
-    from api.migrate import apply_migrations
-    from api.storage import resolve_storage
+    from core.migrate import apply_migrations
+    from core.storage import resolve_storage
 
     try:
         urls = resolve_storage(settings)
@@ -110,7 +110,7 @@ def admin_create(email: str = typer.Argument(..., help="Email of the admin accou
     """Create a verified admin, or promote (and verify) an existing account."""
     import asyncio
 
-    from api.errors import DomainError
+    from core.errors import DomainError
     from auth.service import create_admin_account
 
     settings = settings_or_exit()
@@ -140,7 +140,7 @@ app.add_typer(ledger_app, name="ledger")
 @ledger_app.command("check")
 def ledger_check() -> None:
     """Verify every account: ledger sums to the balance, balance_after chains in seq order."""
-    from billing.ledger.check import run_ledger_check
+    from ledger.check import run_ledger_check
 
     raise typer.Exit(run_ledger_check(migrated_database_url(settings_or_exit())))
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.deps import DbDep, RedisDep
+from core.deps import DbDep, RedisDep
 
 router = APIRouter(tags=["health"])
 
@@ -44,7 +44,7 @@ class ReadinessDto(HealthDto):
 
 async def _pending_migrations(db) -> list[str] | None:
     """Migration files not yet applied to the database (None when it cannot be asked)."""
-    from api.migrate import migration_files
+    from core.migrate import migration_files
 
     try:
         async with db.connection() as conn:

@@ -22,10 +22,10 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from api.db import Database
+from core.db import Database
 from api.research.events import TERMINAL_TTL_SECS, stream_key
 from api.research.repository import JobRepository
-from api.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import signal
 from redis.asyncio import Redis
 
 from api.app import BackgroundService
-from api.db import Database
-from api.settings import Settings
-from api.storage import resolve_storage
+from core.db import Database
+from core.settings import Settings
+from core.storage import resolve_storage
 
 
 def background_services_for(settings: Settings, workers: int) -> list[BackgroundService]:

@@ -16,8 +16,8 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from api.db import Database
-from api.errors import AccountSuspended, NotFound, Unauthorized
+from core.db import Database
+from core.errors import AccountSuspended, NotFound, Unauthorized
 from auth.models import ApiKey, Caller, User
 from auth.repository import ApiKeyRepository
 

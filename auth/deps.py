@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import Forbidden, Unauthorized
-from api.logging import bind
+from core.errors import Forbidden, Unauthorized
+from core.logging import bind
 from auth.api_keys import ApiKeyService
 from auth.models import Caller, User
 from auth.service import AccountService, Session

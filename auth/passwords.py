@@ -13,7 +13,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from api.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256

@@ -20,8 +20,6 @@ VALUES (%(email)s, %(password_hash)s, %(first_name)s, %(last_name)s)
 ON CONFLICT (email) DO NOTHING
 RETURNING {_USER_COLUMNS}"""
 
-INSERT_CREDIT_ACCOUNT = "INSERT INTO credit_accounts (user_id) VALUES (%(user_id)s) ON CONFLICT DO NOTHING"
-
 USER_BY_ID = f"SELECT {_USER_COLUMNS} FROM users u WHERE u.id = %(user_id)s"
 
 CREDENTIALS_BY_EMAIL = f"SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = %(email)s"
@@ -134,9 +132,6 @@ class AccountRepository:
         """The new user, or None when the email is taken."""
         return _user(await _one(conn, INSERT_USER, {"email": email, "password_hash": password_hash,
                                                     "first_name": first_name, "last_name": last_name}))
-
-    async def create_credit_account(self, conn: AsyncConnection, user_id: UUID) -> None:
-        await conn.execute(INSERT_CREDIT_ACCOUNT, {"user_id": user_id})
 
     async def user_by_id(self, conn: AsyncConnection, user_id: UUID) -> User | None:
         return _user(await _one(conn, USER_BY_ID, {"user_id": user_id}))

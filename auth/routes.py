@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
-from api.errors import error_responses
+from core.errors import error_responses
 from auth.deps import AccountServiceDep, ApiKeyServiceDep, CurrentSession, CurrentUser
 from auth.schemas import (ApiKeyDto, AuthResponse, CreatedKey, CreateKeyBody, Done, ForgotBody, LoginBody,
                           MarketingBody, PasswordBody, ProfileBody, RefreshBody, ResetBody, Secret,

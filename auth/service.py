@@ -12,11 +12,12 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from api import ratelimit
-from api.db import Database, Tx
-from api.errors import AccountSuspended, Conflict, InvalidRequest, Unauthorized
-from api.settings import Settings
-from auth.mailer import Mailer, OutboxMessage
+from core import ratelimit
+from core.db import Database, Tx
+from core.errors import AccountSuspended, Conflict, InvalidRequest, Unauthorized
+from core.settings import Settings
+from ledger.service import LedgerService
+from core.mail import Mailer, OutboxMessage
 from auth.models import User
 from auth.passwords import check_policy, passwords_for
 from auth.repository import AccountRepository
@@ -74,6 +75,7 @@ class AccountService:
         self.settings = settings
         self.mailer = mailer
         self.users = repository or AccountRepository()
+        self.ledger = LedgerService(db)
         self.passwords = passwords_for(settings.password_hash_memory_kib)
         self.access_tokens = AccessTokens(settings.jwt_secret)
 
@@ -91,7 +93,7 @@ class AccountService:
                                                 first_name=first_name or "", last_name=last_name or "")
             if user is None:
                 raise EmailTaken()
-            await self.users.create_credit_account(tx, user.id)
+            await self.ledger.open_account(user.id, tx=tx)
             verification = await self._enqueue_email_token(tx, user, "verify")
             session = await self._new_session(tx, user)
         self.mailer.dispatch(verification)
@@ -183,11 +185,9 @@ class AccountService:
                 await self._grant_signup_credits(tx, user_id)
 
     async def _grant_signup_credits(self, tx: Tx, user_id: UUID) -> None:
-        from billing.ledger.service import LedgerService
-
         credits = self.settings.signup_grant_credits
         if credits > 0:
-            await LedgerService(self.db).grant(user_id, credits, kind="signup_grant",
+            await self.ledger.grant(user_id, credits, kind="signup_grant",
                                                idempotency_key=f"signup_grant:{user_id}", tx=tx)
 
     async def check_reset_rate(self, client_ip: str) -> None:
@@ -273,7 +273,7 @@ class AccountService:
             await self.users.insert_user(tx, email=email, password_hash=password_hash, first_name="",
                                          last_name="")
             user = await self.users.promote_to_admin(tx, email, None)
-            await self.users.create_credit_account(tx, user.id)
+            await self.ledger.open_account(user.id, tx=tx)
             return user, True
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import jwt
 
-from api.errors import Unauthorized
+from core.errors import Unauthorized
 
 ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(days=30)

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 from api.admin.repository import JOBS_BY_DAY, SIGNUPS_BY_DAY, TOTALS, AdminRepository  # noqa: E402
-from api.db import Database  # noqa: E402
-from api.migrate import apply_migrations  # noqa: E402
-from api.storage import embedded_postgres_url  # noqa: E402
+from core.db import Database  # noqa: E402
+from core.migrate import apply_migrations  # noqa: E402
+from core.storage import embedded_postgres_url  # noqa: E402
 
 SEED_SQL = """
 INSERT INTO users (email, password_hash, created_at, suspended_at)

@@ -40,11 +40,11 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from psycopg.conninfo import make_conninfo
 
-from api.db import Database
-from api.migrate import apply_migrations
-from api.storage import embedded_postgres_url
+from core.db import Database
+from core.migrate import apply_migrations
+from core.storage import embedded_postgres_url
 from bench import jobs, ledger
-from billing.ledger import LedgerService
+from ledger import LedgerService
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from api.db import Database
-from api.storage import embedded_postgres_url
+from core.db import Database
+from core.storage import embedded_postgres_url
 from bench.jobs import REPO, free_port, open_funded_account, start, stop, wait_healthy
 from bench.ledger import postgres_cpu_seconds
 

@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-from api.db import Database  # noqa: E402
-from api.storage import embedded_postgres_url  # noqa: E402
+from core.db import Database  # noqa: E402
+from core.storage import embedded_postgres_url  # noqa: E402
 from tests.accounts import grant_credits  # noqa: E402
 
 

@@ -28,10 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-from api.db import Database  # noqa: E402
-from api.migrate import apply_migrations  # noqa: E402
-from api.storage import embedded_postgres_url  # noqa: E402
-from billing.ledger import LedgerService  # noqa: E402
+from core.db import Database  # noqa: E402
+from core.migrate import apply_migrations  # noqa: E402
+from core.storage import embedded_postgres_url  # noqa: E402
+from ledger import LedgerService  # noqa: E402
 
 CREDITS = 15
 Pair = Callable[[LedgerService, Database, uuid.UUID], Awaitable[None]]
@@ -116,7 +116,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  {name:<17} {pairs / elapsed:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s; "
                   f"CPU per pair: Python {python_cpu:.2f} ms + PostgreSQL {postgres_cpu:.2f} ms)")
         print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        from billing.ledger.check import check_ledger
+        from ledger.check import check_ledger
 
         print(f"  {(await check_ledger(db)).summary()}")
         await db.close()

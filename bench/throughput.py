@@ -29,8 +29,8 @@ from pathlib import Path
 
 import httpx
 
-from api.db import Database
-from api.storage import embedded_postgres_url
+from core.db import Database
+from core.storage import embedded_postgres_url
 from bench.http_credits import process_cpu_seconds
 from bench.jobs import REPO, free_port, open_funded_account, start, stop, wait_healthy
 from bench.ledger import postgres_cpu_seconds

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from api.db import Database
-from billing.ledger import LedgerService
+from core.db import Database
+from ledger import LedgerService
 from billing.repository import BillingRepository, Payment
 from billing.stripe_objects import dig, object_id, uuid_or_none
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from api.db import Tx
+from core.db import Tx
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request
 
-from api.errors import error_responses
+from core.errors import error_responses
 from auth.deps import AdminUser, CurrentUser
 from billing.schemas import (
     AdminStripeEventRow,

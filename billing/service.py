@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import uuid
 
-from api.db import Database
-from api.errors import Conflict, DomainError, InvalidRequest
-from api.settings import Settings
+from core.db import Database
+from core.errors import Conflict, DomainError, InvalidRequest
+from core.settings import Settings
 from billing.catalog import Pack, Plan, catalog
 from billing.repository import BillingRepository
 from billing.schemas import AutoTopupBody, AutoTopupSettingsDto, PackDto, PaymentRow, PlanDto

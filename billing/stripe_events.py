@@ -11,10 +11,10 @@ from uuid import UUID
 
 import stripe
 
-from api.db import Database
-from api.errors import DomainError, InvalidRequest, NotFound
-from api.settings import Settings
-from auth.mailer import Mailer
+from core.db import Database
+from core.errors import DomainError, InvalidRequest, NotFound
+from core.settings import Settings
+from core.mail import Mailer
 from billing.payments import Payments
 from billing.repository import BillingRepository, StoredEvent
 from billing.stripe_gateway import StripeNotConfigured

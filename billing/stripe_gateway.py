@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import stripe
 
-from api.errors import DomainError
-from api.settings import Settings
+from core.errors import DomainError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

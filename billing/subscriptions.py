@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from api.db import Database
-from api.settings import Settings
+from core.db import Database
+from core.settings import Settings
 from billing.catalog import Plan, catalog
-from billing.ledger import LedgerService
+from ledger import LedgerService
 from billing.repository import BillingRepository, MeterReport
 from billing.stripe_gateway import PaymentProviderError, stripe_gateway
 from billing.stripe_objects import dig, object_id, timestamp

@@ -9,9 +9,9 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from api.db import Database
-from api.settings import Settings
-from auth.mailer import Mailer
+from core.db import Database
+from core.settings import Settings
+from core.mail import Mailer
 from billing.catalog import catalog
 from billing.payments import Payments
 from billing.repository import BillingRepository, Payment

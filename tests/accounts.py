@@ -27,7 +27,7 @@ class Account:
 
 
 async def grant_credits(db, user_id: uuid.UUID, credits: int) -> None:
-    from billing.ledger.service import LedgerService
+    from ledger.service import LedgerService
 
     await LedgerService(db).grant(user_id, credits, kind="purchase",
                                   idempotency_key=f"test-grant:{uuid.uuid4()}", note="test credits")
@@ -48,6 +48,6 @@ async def open_account(client: httpx.AsyncClient, db, *, credits: int = 1000, em
 
 
 async def balance_of(db, account: Account) -> int:
-    from billing.ledger.service import LedgerService
+    from ledger.service import LedgerService
 
     return await LedgerService(db).balance(account.user_id)

@@ -60,11 +60,11 @@ def embedded_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def database_url(storage_dir) -> str:
     """A freshly created, migrated database on a real PostgreSQL."""
-    from api.migrate import apply_migrations
+    from core.migrate import apply_migrations
 
     server_url = os.environ.get("TEST_DATABASE_URL")
     if not server_url:
-        from api.storage import embedded_postgres_url
+        from core.storage import embedded_postgres_url
 
         server_url = embedded_postgres_url(storage_dir)
     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -81,7 +81,7 @@ def redis_url(storage_dir) -> Iterator[str]:
     if url:
         yield url
         return
-    from api.storage import embedded_redis_url
+    from core.storage import embedded_redis_url
 
     url = embedded_redis_url(storage_dir)
     yield url
@@ -115,7 +115,7 @@ def clean_storage(database_url, redis_url) -> None:
 
 @pytest.fixture
 def settings(database_url, redis_url, tmp_path):
-    from api.settings import Settings
+    from core.settings import Settings
 
     return Settings(
         INFRENCE_ENV="dev", INFRENCE_DATA_DIR=tmp_path / "data", DATABASE_URL=database_url,

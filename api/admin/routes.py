@@ -15,11 +15,11 @@ from api.admin.schemas import (AdminAuditRow, AdminJobBucket, AdminJobDetail, Ad
                                AdminStatsDto, AdminTicketDetail, AdminTicketReply, AdminTicketRow, AdminUserDetail,
                                AdminUserJobRow, AdminUserRow, RefundBody, RefundResult, ReplyBody)
 from api.admin.service import AdminService, Page
-from api.deps import DbDep, RedisDep, SettingsDep
-from api.errors import error_responses
+from core.deps import DbDep, RedisDep, SettingsDep
+from core.errors import error_responses
 from api.support.repository import Ticket, TicketReply
 from auth.deps import AdminUser
-from auth.mailer import MailerDep
+from core.mail import MailerDep
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200

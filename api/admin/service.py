@@ -11,18 +11,18 @@ from redis.asyncio import Redis
 
 from api.admin.repository import (AdminRepository, AuditEntry, JobBucket, JobDetail, JobSummary, SignupBucket,
                                   Totals, UserDetail, UserRow)
-from api.db import Database
-from api.errors import Conflict, InvalidRequest, NotFound
+from core.db import Database
+from core.errors import Conflict, InvalidRequest, NotFound
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobService
-from api.settings import Settings
+from core.settings import Settings
 from api.support.repository import Ticket, TicketReply, TicketRepository, TicketSummary
 from api.support.schemas import TICKET_CATEGORIES, TICKET_STATUSES
-from auth.mailer import Mailer
+from core.mail import Mailer
 from auth.models import User
 from auth.repository import AccountRepository
-from billing.ledger.repository import LedgerEntry, LedgerRepository
-from billing.ledger.service import LedgerService
+from ledger.repository import LedgerEntry, LedgerRepository
+from ledger.service import LedgerService
 
 log = logging.getLogger(__name__)
 

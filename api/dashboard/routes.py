@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 
 from api.dashboard.schemas import LogRow, RecentJob, UsageBucket
 from api.dashboard.service import DashboardService
-from api.deps import DbDep
-from api.errors import error_responses
+from core.deps import DbDep
+from core.errors import error_responses
 from auth.deps import CurrentUser
 
 router = APIRouter()

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from api.dashboard.repository import DashboardRepository
 from api.dashboard.schemas import LogRow, RecentJob, UsageBucket
-from api.db import Database
-from api.errors import InvalidRequest
+from core.db import Database
+from core.errors import InvalidRequest
 
 RECENT_COUNT = 10
 DEFAULT_USAGE_DAYS = 30

@@ -10,9 +10,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.deps import DbDep, RedisDep, SettingsDep
-from api.errors import error_responses
-from api.ratelimit import enforce
+from core.deps import DbDep, RedisDep, SettingsDep
+from core.errors import error_responses
+from core.ratelimit import enforce
 from api.research.events import EventHub, JobEvent, JobEvents
 from api.research.repository import JobRow
 from api.research.schemas import AsyncAccepted, ResearchLogRow, ResearchRequest, ResearchResult

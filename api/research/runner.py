@@ -14,10 +14,10 @@ from typing import Any
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.runtime import RunControl
 
-from api.db import Database
+from core.db import Database
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobOutcome, plan_of
-from api.settings import Settings
+from core.settings import Settings
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import build_context
 from graph.result import result_fragment

@@ -15,14 +15,14 @@ from uuid import UUID
 import psycopg
 from redis.asyncio import Redis
 
-from api.db import Database, Tx
-from api.errors import InvalidRequest, NotFound
+from core.db import Database, Tx
+from core.errors import InvalidRequest, NotFound
 from api.research.events import JobEvents
 from api.research.repository import JobRepository, JobRow
 from api.research.schemas import ResearchRequest, ResearchResult, SourceDto, UsageDto
 from api.research.webhooks import WebhookRepository, check_webhook_url
-from api.settings import Settings
-from billing.ledger.service import LedgerService
+from core.settings import Settings
+from ledger.service import LedgerService
 from billing.subscriptions import report_overage
 from billing.topup import maybe_auto_topup
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for

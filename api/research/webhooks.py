@@ -20,9 +20,9 @@ import httpx
 from psycopg import AsyncConnection
 
 from api import metrics
-from api.db import Database
-from api.errors import InvalidRequest
-from api.settings import Settings
+from core.db import Database
+from core.errors import InvalidRequest
+from core.settings import Settings
 from graph.providers.netguard import guarded_client, is_http_url, is_public_address, resolve
 
 log = logging.getLogger(__name__)

@@ -21,14 +21,14 @@ from langgraph.runtime import RunControl
 from redis.asyncio import Redis
 
 from api import metrics
-from api.db import Database
-from api.logging import log_context
+from core.db import Database
+from core.logging import log_context
 from api.research.events import JobEvents
 from api.research.repository import NOTIFY_CHANNEL, JobRepository, JobRow
 from api.research.runner import GraphRunner
 from api.research.service import JobOutcome, JobSettlement
 from api.retention import run_retention
-from api.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import DbDep
-from api.errors import error_responses
+from core.deps import DbDep
+from core.errors import error_responses
 from api.support.schemas import TicketBody, TicketReceipt
 from api.support.service import SupportService
 from auth.deps import CurrentUser
-from auth.mailer import MailerDep
+from core.mail import MailerDep
 
 
 async def get_support_service(db: DbDep, mailer: MailerDep) -> SupportService:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api.db import Database
+from core.db import Database
 from api.support.repository import Ticket, TicketRepository
 from api.support.schemas import TicketBody
-from auth.mailer import Mailer
+from core.mail import Mailer
 from auth.models import User
 
 

@@ -8,7 +8,7 @@ import uuid
 from fastapi import routing
 from fastapi.security.base import SecurityBase
 
-from api.settings import Settings
+from core.settings import Settings
 from tests.accounts import open_account
 
 

@@ -101,7 +101,7 @@ async def test_refunds_never_exceed_what_was_charged(client, app, admin, member,
     assert (await client.post(url, json={"credits": 1, "note": "d"}, headers=admin.jwt)).status_code == 400
     assert await balance_of(app.state.db, member) == 1000  # everything charged came back, nothing more
 
-    from billing.ledger.repository import LedgerRepository
+    from ledger.repository import LedgerRepository
     async with app.state.db.connection() as conn:
         assert await LedgerRepository().inconsistent_accounts(conn) == []
 

@@ -106,7 +106,7 @@ async def test_reset_with_an_unknown_token_is_400(client):
 
 
 async def test_ticket_and_topup_templates_render_escaped_html():
-    from auth.mailer import render
+    from core.mail import render
 
     reply = render("ticket_reply", ticket_id="t-1", subject="Help", reply="<script>x</script>")
     assert "<script>" in reply.text and "&lt;script&gt;" in reply.html and reply.subject == "Re: Help"
@@ -121,7 +121,7 @@ async def test_without_smtp_mail_is_logged_without_its_token_and_kept(settings, 
     from tests.auth.conftest import AccountsApi
 
     application = create_app(settings.model_copy(update={"smtp_host": None}))
-    caplog.set_level(logging.INFO, logger="auth.mailer")
+    caplog.set_level(logging.INFO, logger="core.mail")
     async with application.router.lifespan_context(application), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=application), base_url="http://testserver") as http:
         accounts = AccountsApi(http, settings.database_url)

@@ -1,12 +1,12 @@
-"""`api.ratelimit`, as research creation uses it: per-key windows with headers either way."""
+"""`core.ratelimit`, as research creation uses it: per-key windows with headers either way."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi import Response
 
-from api import ratelimit
-from api.errors import RateLimited
+from core import ratelimit
+from core.errors import RateLimited
 
 
 async def test_enforce_counts_until_the_limit_then_refuses_with_headers(app):

@@ -112,7 +112,7 @@ async def test_a_suspended_user_is_refused_everywhere_with_403(client, accounts,
 
 
 async def test_admin_creation_normalises_and_validates_the_email(settings, app):
-    from api.errors import InvalidRequest
+    from core.errors import InvalidRequest
     from auth.service import create_admin_account
 
     user, created = await create_admin_account(settings, settings.database_url, " Boss@Example.com ", PASSWORD)

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from billing.ledger.check import check_ledger
+from ledger.check import check_ledger
 from billing.subscriptions import report_overage
 from billing.topup import maybe_auto_topup
 from tests.accounts import balance_of, open_account
@@ -136,7 +136,7 @@ async def test_refunds_claw_back_unspent_credits_once(client, db, fake_stripe, c
 
 
 async def test_a_refund_never_takes_the_balance_below_zero(client, db, fake_stripe, customer):
-    from billing.ledger import LedgerService
+    from ledger import LedgerService
 
     intent_id = await buy_pack(fake_stripe, client, customer, "pack_1000")
     await LedgerService(db).reserve(customer.user_id, 900, idempotency_key=f"test:{uuid.uuid4()}")
@@ -162,7 +162,7 @@ async def test_a_dispute_flags_the_account_for_admins(client, db, fake_stripe, c
 
 async def spend(db, account, credits: int) -> None:
     """A debit the way a research job makes one."""
-    from billing.ledger import LedgerService
+    from ledger import LedgerService
 
     await LedgerService(db).reserve(account.user_id, credits, idempotency_key=f"test:{uuid.uuid4()}")
 

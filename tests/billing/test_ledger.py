@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import psycopg
 import pytest
 
-from api.db import Database
-from api.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
-from billing.ledger import LedgerService
-from billing.ledger.check import check_ledger
+from core.db import Database
+from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
+from ledger import LedgerService
+from ledger.check import check_ledger
 from tests.conftest import server_env
 
 NewUser = Callable[..., Awaitable[uuid.UUID]]

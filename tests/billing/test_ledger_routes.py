@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from billing.ledger import LedgerService
+from ledger import LedgerService
 
 
 @pytest.fixture

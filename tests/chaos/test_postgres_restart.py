@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from api.app import create_app
-from api.migrate import apply_migrations
+from core.migrate import apply_migrations
 from api.runtime import background_services_for
-from billing.ledger.check import check_ledger
+from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
 from tests.conftest import traversable_tempdir
 from tests.fakes.tavily_server import FakeTavily

@@ -13,7 +13,7 @@ import pytest
 
 from api.app import create_app
 from api.runtime import background_services_for
-from billing.ledger.check import check_ledger
+from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
 from tests.conftest import traversable_tempdir
 from tests.fakes.tavily_server import FakeTavily
@@ -102,7 +102,7 @@ async def test_a_redis_restart_mid_job_loses_nothing(settings, clean_storage, ch
         assert final["status"] == "succeeded" and final["credits_charged"] == 60
         ids = [e["id"] for e in events]
         assert len(ids) == len(set(ids))
-    from api.db import Database
+    from core.db import Database
 
     db = Database(settings.database_url, min_size=1, max_size=2)
     await db.open()

@@ -40,7 +40,7 @@ def test_two_processes_migrating_together_apply_each_file_once(database_url, tmp
     (migrations / "0002_slow_insert.sql").write_text("SELECT pg_sleep(0.5); INSERT INTO applied VALUES (2);")
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from api.migrate import apply_migrations
+        from core.migrate import apply_migrations
         print(",".join(apply_migrations({url!r}, Path({str(migrations)!r}))))
     """)
     procs = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -55,11 +55,11 @@ def test_two_processes_migrating_together_apply_each_file_once(database_url, tmp
 
 def test_the_real_schema_migrates_concurrently_once(database_url):
     url = _fresh_database(database_url, "infrence_migrate_real")
-    script = f"from api.migrate import apply_migrations; print(len(apply_migrations({url!r})))"
+    script = f"from core.migrate import apply_migrations; print(len(apply_migrations({url!r})))"
     procs = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
              for _ in range(2)]
     counts = sorted(int(p.communicate(timeout=60)[0]) for p in procs)
-    from api.migrate import migration_files
+    from core.migrate import migration_files
 
     assert counts == [0, len(migration_files())]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 
 
 def test_secrets_never_appear_in_the_settings_repr():

@@ -9,7 +9,7 @@ import logging
 import httpx
 import pytest
 
-from api.logging import configure_logging, log_context, redact
+from core.logging import configure_logging, log_context, redact
 from tests.accounts import DEFAULT_PASSWORD, open_account
 
 

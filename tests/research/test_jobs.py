@@ -7,7 +7,7 @@ import uuid
 
 import psycopg
 
-from billing.ledger.check import check_ledger
+from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
 
 

@@ -12,8 +12,8 @@ import httpx
 import psycopg
 import pytest
 
-from api.db import Database
-from billing.ledger.check import check_ledger
+from core.db import Database
+from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
 from tests.conftest import REPO, server_env
 from tests.fakes.tavily_server import FakeTavily

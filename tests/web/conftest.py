@@ -82,7 +82,7 @@ def dashboard(database_url, redis_url, tmp_path_factory) -> Iterator[Dashboard]:
     """One server for every browser test here (each test signs up its own users)."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (/usr/bin/chromium); .ci/run installs it")
-    from api.settings import Settings
+    from core.settings import Settings
     from api.spa import WEB_DIST, build_if_missing
 
     build_if_missing()

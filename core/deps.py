@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
-from api.db import Database
-from api.settings import Settings
+from core.db import Database
+from core.settings import Settings
 
 
 async def get_settings(request: Request) -> Settings:

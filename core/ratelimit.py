@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import Response
 from redis.asyncio import Redis
 
-from api.errors import RateLimited
+from core.errors import RateLimited
 
 _PREFIX = "ratelimit"
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from billing.ledger.repository import LedgerEntry
+from ledger.repository import LedgerEntry
 
 MAX_ADJUST_CREDITS = 10**12  # far above any real correction, far below bigint's limit
 

@@ -8,11 +8,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import DbDep
-from api.errors import error_responses
+from core.deps import DbDep
+from core.errors import error_responses
 from auth.deps import AdminUser, ApiKeyCaller, CurrentUser
-from billing.ledger.schemas import AdminLedgerRow, BalanceDto, CreditAdjustBody, CreditAdjustResponse
-from billing.ledger.service import LedgerService
+from ledger.schemas import AdminLedgerRow, BalanceDto, CreditAdjustBody, CreditAdjustResponse
+from ledger.service import LedgerService
 
 DEFAULT_LEDGER_PAGE = 50
 MAX_LEDGER_PAGE = 200

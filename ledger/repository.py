@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from api.db import Tx
+from core.db import Tx
 
 IDEMPOTENCY_CONSTRAINT = "credit_ledger_idempotency_key_key"
 
@@ -127,6 +127,8 @@ ORDER BY a.user_id
 
 COUNT_ACCOUNTS_SQL = "SELECT count(*) AS accounts, (SELECT count(*) FROM credit_ledger) AS entries FROM credit_accounts"
 
+OPEN_ACCOUNT = "INSERT INTO credit_accounts (user_id) VALUES (%(user_id)s) ON CONFLICT DO NOTHING"
+
 
 def _entry(row: dict) -> LedgerEntry:
     return LedgerEntry(**{k: v for k, v in row.items() if k != "created"})
@@ -134,6 +136,9 @@ def _entry(row: dict) -> LedgerEntry:
 
 class LedgerRepository:
     """Named SQL for the ledger; every method runs on the connection it is given."""
+
+    async def open_account(self, conn: Tx, user_id: UUID) -> None:
+        await conn.execute(OPEN_ACCOUNT, {"user_id": user_id})
 
     async def post_credit(self, conn: Tx, posting: Posting) -> tuple[LedgerEntry, bool] | None:
         """The new entry (created=True), the entry already holding the key (False), or None

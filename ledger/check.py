@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.db import Database
-from billing.ledger.repository import AccountCheck, LedgerRepository
+from core.db import Database
+from ledger.repository import AccountCheck, LedgerRepository
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from uuid import UUID
 
 from psycopg.errors import UniqueViolation
 
-from api.db import Database, Tx
-from api.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
-from billing.ledger.repository import IDEMPOTENCY_CONSTRAINT, LedgerEntry, LedgerRepository, Posting
+from core.db import Database, Tx
+from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
+from ledger.repository import IDEMPOTENCY_CONSTRAINT, LedgerEntry, LedgerRepository, Posting
 
 GRANT_KINDS = frozenset({"signup_grant", "purchase", "subscription_grant", "auto_topup"})
 
@@ -48,6 +48,10 @@ class LedgerService:
         self.repo = repository or LedgerRepository()
 
     # -- balance changes -----------------------------------------------------------------
+
+    async def open_account(self, user_id: UUID, *, tx: Tx) -> None:
+        """An empty credit account for a new user, in the caller's transaction."""
+        await self.repo.open_account(tx, user_id)
 
     async def grant(self, user_id: UUID | str, credits: int, *, kind: str, idempotency_key: str,
                     related_id: object | None = None, note: str | None = None,

@@ -30,8 +30,8 @@ import aiosmtplib
 from fastapi import Depends, FastAPI, Request
 from psycopg import AsyncConnection
 
-from api.db import Database
-from api.settings import Settings
+from core.db import Database
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
