@@ -11,13 +11,13 @@ from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
 from api import health
+from api.metrics import HttpMetrics
+from api.middleware import BodySizeLimit
+from api.spa import mount_spa
 from core.db import Database
 from core.errors import install_error_handlers
 from core.logging import RequestId
-from api.metrics import HttpMetrics
-from api.middleware import BodySizeLimit
 from core.settings import Settings, load_settings
-from api.spa import mount_spa
 from core.storage import resolve_storage
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,10 @@ OPENAPI_TAGS = [
     {"name": "support", "description": "Support and billing-issue ticket submission."},
     {"name": "billing", "description": "Stripe Checkout, Customer Portal, packs, and payment history."},
     {"name": "research", "description": "Public deep-research API (`/v1/research`)."},
-    {"name": "playground", "description": "Dashboard playground — JWT-authenticated proxy for research runs."},
+    {
+        "name": "playground",
+        "description": "Dashboard playground — JWT-authenticated proxy for research runs.",
+    },
     {"name": "admin", "description": "Admin operator surface — gated by `users.is_admin`."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -62,8 +65,19 @@ def _routers():
     from billing.routes import admin_router as stripe_events_router
     from billing.routes import router as billing_router
 
-    return [health.router, *auth_routers, ledger_router, research_router, playground_router, dashboard_router,
-            billing_router, stripe_events_router, support_router, admin_router, metrics_router]
+    return [
+        health.router,
+        *auth_routers,
+        ledger_router,
+        research_router,
+        playground_router,
+        dashboard_router,
+        billing_router,
+        stripe_events_router,
+        support_router,
+        admin_router,
+        metrics_router,
+    ]
 
 
 @asynccontextmanager
@@ -84,12 +98,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.close()
 
 
-def create_app(settings: Settings | None = None,
-               background_services: list[BackgroundService] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, background_services: list[BackgroundService] | None = None
+) -> FastAPI:
     settings = settings or load_settings()
-    app = FastAPI(title="Infrence API", version="0.1.0",
-                  description="Deep Research API + dashboard for Infrence.",
-                  openapi_tags=OPENAPI_TAGS, lifespan=lifespan)
+    app = FastAPI(
+        title="Infrence API",
+        version="0.1.0",
+        description="Deep Research API + dashboard for Infrence.",
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.background_services = [*_app_services(), *(background_services or [])]
     install_error_handlers(app)
@@ -107,23 +126,36 @@ def _openapi(app: FastAPI) -> dict:
     """FastAPI's schema, with validation errors declared as the 400s they are (never 422)."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes, tags=app.openapi_tags)
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
     for item in schema.get("paths", {}).values():
         for operation in item.values():
             responses = operation.get("responses", {})
             if responses.pop("422", None) is not None and "400" not in responses:
-                responses["400"] = {"description": "Bad request",
-                                    "content": {"application/json": {
-                                        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+                responses["400"] = {
+                    "description": "Bad request",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
     security_schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
     security_schemes.setdefault("bearer_jwt", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    security_schemes.setdefault("bearer_api_key", {"type": "http", "scheme": "bearer", "bearerFormat": "API Key"})
+    security_schemes.setdefault(
+        "bearer_api_key", {"type": "http", "scheme": "bearer", "bearerFormat": "API Key"}
+    )
     components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
-    components.setdefault("ErrorBody", {
-        "type": "object", "required": ["detail", "code"],
-        "properties": {"detail": {"type": "string"}, "code": {"type": "string"}}})
+    components.setdefault(
+        "ErrorBody",
+        {
+            "type": "object",
+            "required": ["detail", "code"],
+            "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+        },
+    )
     app.openapi_schema = schema
     return schema

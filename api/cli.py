@@ -62,9 +62,11 @@ def exit_normally_on_sigterm() -> None:
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-          port: int = typer.Option(8000, help="TCP port."),
-          workers: int = typer.Option(2, min=0, help="In-process research workers.")) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(2, min=0, help="In-process research workers."),
+) -> None:
     """Run the API (migrating first) with N in-process research workers."""
     import uvicorn
 
@@ -104,14 +106,17 @@ def migrate() -> None:
 
 
 @admin_app.command("create")
-def admin_create(email: str = typer.Argument(..., help="Email of the admin account."),
-                 password_stdin: bool = typer.Option(False, "--password-stdin",
-                                                     help="Read the password from the first line of stdin.")) -> None:
+def admin_create(
+    email: str = typer.Argument(..., help="Email of the admin account."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+) -> None:
     """Create a verified admin, or promote (and verify) an existing account."""
     import asyncio
 
-    from core.errors import DomainError
     from auth.service import create_admin_account
+    from core.errors import DomainError
 
     settings = settings_or_exit()
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None

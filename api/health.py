@@ -32,9 +32,11 @@ async def _redis_ok(redis) -> bool:
 async def healthz(db: DbDep, redis: RedisDep) -> JSONResponse:
     """200 when both PostgreSQL and Redis answer, 503 naming which one does not."""
     database_ok, redis_ok = await db.ping(), await _redis_ok(redis)
-    body = HealthDto(status="ok" if database_ok and redis_ok else "unavailable",
-                     database="ok" if database_ok else "unreachable",
-                     redis="ok" if redis_ok else "unreachable")
+    body = HealthDto(
+        status="ok" if database_ok and redis_ok else "unavailable",
+        database="ok" if database_ok else "unreachable",
+        redis="ok" if redis_ok else "unreachable",
+    )
     return JSONResponse(body.model_dump(), status_code=200 if database_ok and redis_ok else 503)
 
 
@@ -48,8 +50,10 @@ async def _pending_migrations(db) -> list[str] | None:
 
     try:
         async with db.connection() as conn:
-            applied = {row["name"] for row in await (await conn.execute(
-                "SELECT name FROM schema_migrations")).fetchall()}
+            applied = {
+                row["name"]
+                for row in await (await conn.execute("SELECT name FROM schema_migrations")).fetchall()
+            }
     except Exception:
         return None
     return [path.name for path in migration_files() if path.name not in applied]
@@ -61,11 +65,14 @@ async def readyz(db: DbDep, redis: RedisDep) -> JSONResponse:
     database_ok, redis_ok = await db.ping(), await _redis_ok(redis)
     pending = await _pending_migrations(db) if database_ok else None
     ready = database_ok and redis_ok and pending == []
-    body = ReadinessDto(status="ok" if ready else "unavailable",
-                        database="ok" if database_ok else "unreachable",
-                        redis="ok" if redis_ok else "unreachable",
-                        migrations="unknown" if pending is None else ("ok" if not pending
-                                                                      else "pending: " + ", ".join(pending)))
+    body = ReadinessDto(
+        status="ok" if ready else "unavailable",
+        database="ok" if database_ok else "unreachable",
+        redis="ok" if redis_ok else "unreachable",
+        migrations="unknown"
+        if pending is None
+        else ("ok" if not pending else "pending: " + ", ".join(pending)),
+    )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 

@@ -25,21 +25,28 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_LATENCY = Histogram(
-    "infrence_http_request_duration_seconds", "HTTP request latency by route template, method and status.",
+    "infrence_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status.",
     ["method", "route", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
 PROVIDER_CALLS = Counter(
-    "infrence_provider_calls_total", "Search and page-read calls made by research jobs.",
-    ["kind", "provider"])
+    "infrence_provider_calls_total", "Search and page-read calls made by research jobs.", ["kind", "provider"]
+)
 PROVIDER_ERRORS = Counter(
-    "infrence_provider_errors_total", "Research branches that failed, by the stage that failed.", ["stage"])
+    "infrence_provider_errors_total", "Research branches that failed, by the stage that failed.", ["stage"]
+)
 PROVIDER_SPEND = Counter(
-    "infrence_provider_spend_usd_micros_total", "Provider spend of settled jobs (USD micros).", ["mode"])
+    "infrence_provider_spend_usd_micros_total", "Provider spend of settled jobs (USD micros).", ["mode"]
+)
 JOBS_FINISHED = Counter(
-    "infrence_research_jobs_finished_total", "Research jobs settled by this process, by final status.",
-    ["status", "mode"])
+    "infrence_research_jobs_finished_total",
+    "Research jobs settled by this process, by final status.",
+    ["status", "mode"],
+)
 WEBHOOK_DELIVERIES = Counter(
-    "infrence_webhook_deliveries_total", "Webhook delivery attempts by outcome.", ["outcome"])
+    "infrence_webhook_deliveries_total", "Webhook delivery attempts by outcome.", ["outcome"]
+)
 
 LIVE_JOBS_SQL = """
 SELECT (SELECT count(*) FROM research_jobs WHERE status = 'queued') AS queued,
@@ -97,7 +104,8 @@ class HttpMetrics:
             template = getattr(route, "path", None) or "unmatched"
             if template != "/metrics":
                 HTTP_LATENCY.labels(method=scope["method"], route=template, status=str(status)).observe(
-                    time.perf_counter() - started)
+                    time.perf_counter() - started
+                )
 
 
 router = APIRouter()
@@ -136,19 +144,31 @@ class _Levels:
     def collect(self):
         levels = self.levels
         if "queued" in levels:
-            jobs = GaugeMetricFamily("infrence_research_jobs", "Research jobs not yet finished, by status.",
-                                     labels=["status"])
+            jobs = GaugeMetricFamily(
+                "infrence_research_jobs", "Research jobs not yet finished, by status.", labels=["status"]
+            )
             for status in ("queued", "running"):
                 jobs.add_metric([status], levels[status])
             yield jobs
-            yield GaugeMetricFamily("infrence_research_queue_depth", "Jobs waiting for a worker.",
-                                    value=levels["queued"])
-            yield GaugeMetricFamily("infrence_research_queue_oldest_seconds",
-                                    "Age of the oldest queued job.", value=levels["oldest_queued_secs"])
-            yield GaugeMetricFamily("infrence_webhook_deliveries_pending", "Webhook deliveries not yet done.",
-                                    value=levels["webhooks_pending"])
+            yield GaugeMetricFamily(
+                "infrence_research_queue_depth", "Jobs waiting for a worker.", value=levels["queued"]
+            )
+            yield GaugeMetricFamily(
+                "infrence_research_queue_oldest_seconds",
+                "Age of the oldest queued job.",
+                value=levels["oldest_queued_secs"],
+            )
+            yield GaugeMetricFamily(
+                "infrence_webhook_deliveries_pending",
+                "Webhook deliveries not yet done.",
+                value=levels["webhooks_pending"],
+            )
         if "busy_slots" in levels:
-            yield GaugeMetricFamily("infrence_worker_busy_slots", "Jobs this process's worker is running.",
-                                    value=levels["busy_slots"])
-            yield GaugeMetricFamily("infrence_worker_slots", "Jobs this process's worker may run at once.",
-                                    value=levels["slots"])
+            yield GaugeMetricFamily(
+                "infrence_worker_busy_slots",
+                "Jobs this process's worker is running.",
+                value=levels["busy_slots"],
+            )
+            yield GaugeMetricFamily(
+                "infrence_worker_slots", "Jobs this process's worker may run at once.", value=levels["slots"]
+            )

@@ -22,9 +22,9 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from core.db import Database
 from api.research.events import TERMINAL_TTL_SECS, stream_key
 from api.research.repository import JobRepository
+from core.db import Database
 from core.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from core.db import Database
-from core.errors import AccountSuspended, NotFound, Unauthorized
 from auth.models import ApiKey, Caller, User
 from auth.repository import ApiKeyRepository
+from core.db import Database
+from core.errors import AccountSuspended, NotFound, Unauthorized
 
 KEY_PREFIX = "ifr_"
 _ALPHABET = string.digits + string.ascii_letters
@@ -50,7 +50,7 @@ def new_key() -> str:
 def is_well_formed(key: str) -> bool:
     if not key.startswith(KEY_PREFIX) or len(key) != len(KEY_PREFIX) + _RANDOM_CHARS + _CHECKSUM_CHARS:
         return False
-    body, checksum = key[len(KEY_PREFIX):-_CHECKSUM_CHARS], key[-_CHECKSUM_CHARS:]
+    body, checksum = key[len(KEY_PREFIX) : -_CHECKSUM_CHARS], key[-_CHECKSUM_CHARS:]
     return all(c in _ALPHABET for c in body) and secrets.compare_digest(checksum, _checksum(body))
 
 
@@ -77,8 +77,13 @@ class ApiKeyService:
     async def create(self, user: User, name: str | None) -> IssuedKey:
         plaintext = new_key()
         async with self.db.connection() as conn:
-            key = await self.keys.insert(conn, user_id=user.id, name=name or DEFAULT_NAME,
-                                         prefix=display_prefix(plaintext), key_hash=key_hash(plaintext))
+            key = await self.keys.insert(
+                conn,
+                user_id=user.id,
+                name=name or DEFAULT_NAME,
+                prefix=display_prefix(plaintext),
+                key_hash=key_hash(plaintext),
+            )
         return IssuedKey(key, plaintext)
 
     async def active_keys(self, user: User) -> list[ApiKey]:
@@ -94,8 +99,9 @@ class ApiKeyService:
         """Same key id and name, new secret; the old secret stops working at once."""
         plaintext = new_key()
         async with self.db.connection() as conn:
-            key = await self.keys.replace_secret(conn, user.id, key_id, prefix=display_prefix(plaintext),
-                                                 key_hash=key_hash(plaintext))
+            key = await self.keys.replace_secret(
+                conn, user.id, key_id, prefix=display_prefix(plaintext), key_hash=key_hash(plaintext)
+            )
         if key is None:
             raise NotFound("API key not found")
         return IssuedKey(key, plaintext)
@@ -110,6 +116,8 @@ class ApiKeyService:
             api_key_id, user = found
             if user.is_suspended:
                 raise AccountSuspended()
-            if await self.redis.set(f"apikey:last-used:{api_key_id}", "1", nx=True, ex=LAST_USED_DEBOUNCE_SECS):
+            if await self.redis.set(
+                f"apikey:last-used:{api_key_id}", "1", nx=True, ex=LAST_USED_DEBOUNCE_SECS
+            ):
                 await self.keys.touch(conn, api_key_id)
         return Caller(user=user, api_key_id=api_key_id)

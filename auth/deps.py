@@ -1,10 +1,10 @@
 """Who is calling: typed dependency aliases for routes of every package.
 
-    CurrentUser     JWT bearer (`bearer_jwt`); 401 without a valid live session, 403 suspended
-    CurrentSession  the same, with the session id (for "sign out other sessions")
-    AdminUser       CurrentUser that must be an admin (403 `forbidden` otherwise)
-    PlaygroundUser  CurrentUser that also takes `?access_token=` (EventSource cannot set headers)
-    ApiKeyCaller    API key bearer (`bearer_api_key`) for `/v1/*`; 401 unknown/revoked, 403 suspended
+CurrentUser     JWT bearer (`bearer_jwt`); 401 without a valid live session, 403 suspended
+CurrentSession  the same, with the session id (for "sign out other sessions")
+AdminUser       CurrentUser that must be an admin (403 `forbidden` otherwise)
+PlaygroundUser  CurrentUser that also takes `?access_token=` (EventSource cannot set headers)
+ApiKeyCaller    API key bearer (`bearer_api_key`) for `/v1/*`; 401 unknown/revoked, 403 suspended
 """
 
 from __future__ import annotations
@@ -14,14 +14,24 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from core.errors import Forbidden, Unauthorized
-from core.logging import bind
 from auth.api_keys import ApiKeyService
 from auth.models import Caller, User
 from auth.service import AccountService, Session
+from core.errors import Forbidden, Unauthorized
+from core.logging import bind
 
-__all__ = ["AccountServiceDep", "AdminUser", "ApiKeyCaller", "ApiKeyServiceDep", "Caller", "CurrentSession",
-           "CurrentUser", "CurrentUserOrQueryToken", "PlaygroundUser", "User"]
+__all__ = [
+    "AccountServiceDep",
+    "AdminUser",
+    "ApiKeyCaller",
+    "ApiKeyServiceDep",
+    "Caller",
+    "CurrentSession",
+    "CurrentUser",
+    "CurrentUserOrQueryToken",
+    "PlaygroundUser",
+    "User",
+]
 
 bearer_jwt = HTTPBearer(scheme_name="bearer_jwt", bearerFormat="JWT", auto_error=False)
 bearer_api_key = HTTPBearer(scheme_name="bearer_api_key", bearerFormat="API Key", auto_error=False)

@@ -127,11 +127,22 @@ def _user(row: dict | None) -> User | None:
 class AccountRepository:
     """Users and their sessions. Methods take the connection (or open transaction) to use."""
 
-    async def insert_user(self, conn: AsyncConnection, *, email: str, password_hash: str,
-                          first_name: str, last_name: str) -> User | None:
+    async def insert_user(
+        self, conn: AsyncConnection, *, email: str, password_hash: str, first_name: str, last_name: str
+    ) -> User | None:
         """The new user, or None when the email is taken."""
-        return _user(await _one(conn, INSERT_USER, {"email": email, "password_hash": password_hash,
-                                                    "first_name": first_name, "last_name": last_name}))
+        return _user(
+            await _one(
+                conn,
+                INSERT_USER,
+                {
+                    "email": email,
+                    "password_hash": password_hash,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                },
+            )
+        )
 
     async def user_by_id(self, conn: AsyncConnection, user_id: UUID) -> User | None:
         return _user(await _one(conn, USER_BY_ID, {"user_id": user_id}))
@@ -158,9 +169,14 @@ class AccountRepository:
         cur = await conn.execute(MARK_VERIFIED, {"user_id": user_id})
         return cur.rowcount == 1
 
-    async def update_profile(self, conn: AsyncConnection, user_id: UUID, first_name: str, last_name: str) -> User:
-        return User(**await _one(conn, UPDATE_PROFILE, {"user_id": user_id, "first_name": first_name,
-                                                        "last_name": last_name}))
+    async def update_profile(
+        self, conn: AsyncConnection, user_id: UUID, first_name: str, last_name: str
+    ) -> User:
+        return User(
+            **await _one(
+                conn, UPDATE_PROFILE, {"user_id": user_id, "first_name": first_name, "last_name": last_name}
+            )
+        )
 
     async def set_marketing(self, conn: AsyncConnection, user_id: UUID, enabled: bool) -> User:
         return User(**await _one(conn, SET_MARKETING, {"user_id": user_id, "enabled": enabled}))
@@ -173,13 +189,24 @@ class AccountRepository:
         cur = await conn.execute(SET_SUSPENDED, {"user_id": user_id, "suspended": suspended})
         return cur.rowcount == 1
 
-    async def promote_to_admin(self, conn: AsyncConnection, email: str, password_hash: str | None) -> User | None:
+    async def promote_to_admin(
+        self, conn: AsyncConnection, email: str, password_hash: str | None
+    ) -> User | None:
         return _user(await _one(conn, PROMOTE_TO_ADMIN, {"email": email, "password_hash": password_hash}))
 
-    async def insert_refresh_token(self, conn: AsyncConnection, *, user_id: UUID, family_id: UUID,
-                                   token_hash: bytes, expires_at: datetime) -> None:
-        await conn.execute(INSERT_REFRESH, {"user_id": user_id, "family_id": family_id,
-                                            "token_hash": token_hash, "expires_at": expires_at})
+    async def insert_refresh_token(
+        self,
+        conn: AsyncConnection,
+        *,
+        user_id: UUID,
+        family_id: UUID,
+        token_hash: bytes,
+        expires_at: datetime,
+    ) -> None:
+        await conn.execute(
+            INSERT_REFRESH,
+            {"user_id": user_id, "family_id": family_id, "token_hash": token_hash, "expires_at": expires_at},
+        )
 
     async def refresh_token_for_update(self, conn: AsyncConnection, token_hash: bytes) -> RefreshToken | None:
         row = await _one(conn, REFRESH_FOR_UPDATE, {"token_hash": token_hash})
@@ -191,25 +218,37 @@ class AccountRepository:
     async def revoke_family(self, conn: AsyncConnection, family_id: UUID) -> None:
         await conn.execute(REVOKE_FAMILY, {"family_id": family_id})
 
-    async def revoke_user_sessions(self, conn: AsyncConnection, user_id: UUID,
-                                   keep_family_id: UUID | None = None) -> None:
+    async def revoke_user_sessions(
+        self, conn: AsyncConnection, user_id: UUID, keep_family_id: UUID | None = None
+    ) -> None:
         await conn.execute(REVOKE_USER_SESSIONS, {"user_id": user_id, "keep_family_id": keep_family_id})
 
-    async def insert_email_token(self, conn: AsyncConnection, *, user_id: UUID, purpose: str,
-                                 token_hash: bytes, expires_at: datetime) -> None:
-        await conn.execute(INSERT_EMAIL_TOKEN, {"user_id": user_id, "purpose": purpose,
-                                                "token_hash": token_hash, "expires_at": expires_at})
+    async def insert_email_token(
+        self, conn: AsyncConnection, *, user_id: UUID, purpose: str, token_hash: bytes, expires_at: datetime
+    ) -> None:
+        await conn.execute(
+            INSERT_EMAIL_TOKEN,
+            {"user_id": user_id, "purpose": purpose, "token_hash": token_hash, "expires_at": expires_at},
+        )
 
-    async def consume_email_token(self, conn: AsyncConnection, purpose: str, token_hash: bytes) -> UUID | None:
+    async def consume_email_token(
+        self, conn: AsyncConnection, purpose: str, token_hash: bytes
+    ) -> UUID | None:
         row = await _one(conn, CONSUME_EMAIL_TOKEN, {"purpose": purpose, "token_hash": token_hash})
         return row["user_id"] if row else None
 
 
 class ApiKeyRepository:
-    async def insert(self, conn: AsyncConnection, *, user_id: UUID, name: str, prefix: str,
-                     key_hash: bytes) -> ApiKey:
-        return ApiKey(**await _one(conn, INSERT_API_KEY, {"user_id": user_id, "name": name,
-                                                          "prefix": prefix, "key_hash": key_hash}))
+    async def insert(
+        self, conn: AsyncConnection, *, user_id: UUID, name: str, prefix: str, key_hash: bytes
+    ) -> ApiKey:
+        return ApiKey(
+            **await _one(
+                conn,
+                INSERT_API_KEY,
+                {"user_id": user_id, "name": name, "prefix": prefix, "key_hash": key_hash},
+            )
+        )
 
     async def list_active(self, conn: AsyncConnection, user_id: UUID) -> list[ApiKey]:
         cur = await conn.execute(LIST_API_KEYS, {"user_id": user_id})
@@ -218,10 +257,12 @@ class ApiKeyRepository:
     async def revoke(self, conn: AsyncConnection, user_id: UUID, key_id: UUID) -> bool:
         return await _one(conn, REVOKE_API_KEY, {"user_id": user_id, "id": key_id}) is not None
 
-    async def replace_secret(self, conn: AsyncConnection, user_id: UUID, key_id: UUID, *,
-                             prefix: str, key_hash: bytes) -> ApiKey | None:
-        row = await _one(conn, RESET_API_KEY, {"user_id": user_id, "id": key_id,
-                                               "prefix": prefix, "key_hash": key_hash})
+    async def replace_secret(
+        self, conn: AsyncConnection, user_id: UUID, key_id: UUID, *, prefix: str, key_hash: bytes
+    ) -> ApiKey | None:
+        row = await _one(
+            conn, RESET_API_KEY, {"user_id": user_id, "id": key_id, "prefix": prefix, "key_hash": key_hash}
+        )
         return ApiKey(**row) if row else None
 
     async def caller_by_hash(self, conn: AsyncConnection, key_hash: bytes) -> tuple[UUID, User] | None:

@@ -8,13 +8,28 @@ from uuid import UUID
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
-from core.errors import error_responses
 from auth.deps import AccountServiceDep, ApiKeyServiceDep, CurrentSession, CurrentUser
-from auth.schemas import (ApiKeyDto, AuthResponse, CreatedKey, CreateKeyBody, Done, ForgotBody, LoginBody,
-                          MarketingBody, PasswordBody, ProfileBody, RefreshBody, ResetBody, Secret,
-                          SignupBody, UserDto, WebhookSecretDto)
+from auth.schemas import (
+    ApiKeyDto,
+    AuthResponse,
+    CreatedKey,
+    CreateKeyBody,
+    Done,
+    ForgotBody,
+    LoginBody,
+    MarketingBody,
+    PasswordBody,
+    ProfileBody,
+    RefreshBody,
+    ResetBody,
+    Secret,
+    SignupBody,
+    UserDto,
+    WebhookSecretDto,
+)
 from auth.service import AuthSession
 from auth.tokens import ACCESS_TTL
+from core.errors import error_responses
 
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
 settings_router = APIRouter(prefix="/api/settings", tags=["settings"])
@@ -28,17 +43,27 @@ def _client_ip(request: Request) -> str:
 
 
 def _auth_response(session: AuthSession) -> AuthResponse:
-    return AuthResponse(access_token=session.access_token, refresh_token=session.refresh_token,
-                        expires_in=int(ACCESS_TTL.total_seconds()), user=UserDto.of(session.user))
+    return AuthResponse(
+        access_token=session.access_token,
+        refresh_token=session.refresh_token,
+        expires_in=int(ACCESS_TTL.total_seconds()),
+        user=UserDto.of(session.user),
+    )
 
 
 # -- /api/auth --------------------------------------------------------------------------------
 
+
 @auth_router.post("/signup", response_description="User created", responses=error_responses(400, 409, 429))
 async def signup(body: SignupBody, request: Request, accounts: AccountServiceDep) -> AuthResponse:
     """Create an account and sign in; a verification link is mailed."""
-    session = await accounts.signup(email=body.email, password=body.password, first_name=body.first_name,
-                                    last_name=body.last_name, client_ip=_client_ip(request))
+    session = await accounts.signup(
+        email=body.email,
+        password=body.password,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        client_ip=_client_ip(request),
+    )
     return _auth_response(session)
 
 
@@ -66,20 +91,28 @@ async def me(user: CurrentUser) -> UserDto:
     return UserDto.of(user)
 
 
-@auth_router.get("/verify-email", status_code=302, response_class=RedirectResponse,
-                 responses={302: {"description": "Redirect to dashboard on success"},
-                            **error_responses(400)})
-async def verify_email(token: Annotated[Secret, Query()], accounts: AccountServiceDep,
-                       request: Request) -> RedirectResponse:
+@auth_router.get(
+    "/verify-email",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "Redirect to dashboard on success"}, **error_responses(400)},
+)
+async def verify_email(
+    token: Annotated[Secret, Query()], accounts: AccountServiceDep, request: Request
+) -> RedirectResponse:
     await accounts.verify_email(token)
     base = request.app.state.settings.public_url.rstrip("/")
     return RedirectResponse(f"{base}/?verified=1", status_code=302)
 
 
-@auth_router.post("/forgot-password", response_description="If the email exists, a reset link has been sent",
-                  responses=error_responses(400, 429))
-async def forgot_password(body: ForgotBody, request: Request, background: BackgroundTasks,
-                          accounts: AccountServiceDep) -> Done:
+@auth_router.post(
+    "/forgot-password",
+    response_description="If the email exists, a reset link has been sent",
+    responses=error_responses(400, 429),
+)
+async def forgot_password(
+    body: ForgotBody, request: Request, background: BackgroundTasks, accounts: AccountServiceDep
+) -> Done:
     """Same answer for known and unknown emails; the work happens after the response."""
     await accounts.check_reset_rate(_client_ip(request))
     background.add_task(accounts.request_password_reset, body.email)
@@ -95,41 +128,58 @@ async def reset_password(body: ResetBody, accounts: AccountServiceDep) -> Done:
 
 # -- /api/settings ----------------------------------------------------------------------------
 
-@settings_router.put("/profile", response_description="Profile updated", responses=error_responses(400, 401, 403))
+
+@settings_router.put(
+    "/profile", response_description="Profile updated", responses=error_responses(400, 401, 403)
+)
 async def update_profile(body: ProfileBody, user: CurrentUser, accounts: AccountServiceDep) -> UserDto:
-    return UserDto.of(await accounts.update_profile(user, first_name=body.first_name, last_name=body.last_name))
+    return UserDto.of(
+        await accounts.update_profile(user, first_name=body.first_name, last_name=body.last_name)
+    )
 
 
-@settings_router.put("/password", response_description="Password changed",
-                     responses=error_responses(400, 401, 403))
+@settings_router.put(
+    "/password", response_description="Password changed", responses=error_responses(400, 401, 403)
+)
 async def change_password(body: PasswordBody, session: CurrentSession, accounts: AccountServiceDep) -> Done:
     """Needs the current password; signs out every other session."""
-    await accounts.change_password(session, current_password=body.current_password,
-                                   new_password=body.new_password)
+    await accounts.change_password(
+        session, current_password=body.current_password, new_password=body.new_password
+    )
     return Done()
 
 
-@settings_router.put("/marketing", response_description="Marketing preference updated",
-                     responses=error_responses(400, 401, 403))
+@settings_router.put(
+    "/marketing",
+    response_description="Marketing preference updated",
+    responses=error_responses(400, 401, 403),
+)
 async def set_marketing(body: MarketingBody, user: CurrentUser, accounts: AccountServiceDep) -> UserDto:
     return UserDto.of(await accounts.set_marketing(user, body.enabled))
 
 
-@settings_router.get("/webhook-secret", response_description="The account's webhook signing secret",
-                     responses=error_responses(401, 403))
+@settings_router.get(
+    "/webhook-secret",
+    response_description="The account's webhook signing secret",
+    responses=error_responses(401, 403),
+)
 async def get_webhook_secret(user: CurrentUser) -> WebhookSecretDto:
     """The `whsec_...` secret that signs this account's research webhooks."""
     return WebhookSecretDto(webhook_secret=user.webhook_secret)
 
 
-@settings_router.post("/webhook-secret/rotate", response_description="A new webhook signing secret",
-                      responses=error_responses(401, 403))
+@settings_router.post(
+    "/webhook-secret/rotate",
+    response_description="A new webhook signing secret",
+    responses=error_responses(401, 403),
+)
 async def rotate_webhook_secret(user: CurrentUser, accounts: AccountServiceDep) -> WebhookSecretDto:
     """Replace the secret; webhooks sent from now on are signed with the new one."""
     return WebhookSecretDto(webhook_secret=await accounts.rotate_webhook_secret(user))
 
 
 # -- /api/keys --------------------------------------------------------------------------------
+
 
 @keys_router.get("", response_description="List API keys", responses=error_responses(401, 403))
 async def list_keys(user: CurrentUser, keys: ApiKeyServiceDep) -> list[ApiKeyDto]:
@@ -145,14 +195,14 @@ async def create_key(body: CreateKeyBody, user: CurrentUser, keys: ApiKeyService
 
 
 @keys_router.delete("/{id}", response_description="Revoked", responses=error_responses(400, 401, 403, 404))
-async def revoke_key(id: KeyId, user: CurrentUser, keys: ApiKeyServiceDep) -> Done:  # noqa: A002
+async def revoke_key(id: KeyId, user: CurrentUser, keys: ApiKeyServiceDep) -> Done:
     """The key stops working at once."""
     await keys.revoke(user, id)
     return Done()
 
 
 @keys_router.post("/{id}/reset", response_description="Reset", responses=error_responses(400, 401, 403, 404))
-async def reset_key(id: KeyId, user: CurrentUser, keys: ApiKeyServiceDep) -> CreatedKey:  # noqa: A002
+async def reset_key(id: KeyId, user: CurrentUser, keys: ApiKeyServiceDep) -> CreatedKey:
     """A new secret for the same key; the old one stops working at once."""
     issued = await keys.reset(user, id)
     return CreatedKey(**ApiKeyDto.of(issued.key).model_dump(), plaintext=issued.plaintext)

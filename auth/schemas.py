@@ -39,8 +39,9 @@ def _trimmed(value: str) -> str:
 Text = Annotated[str, AfterValidator(_storable)]
 Email = Annotated[str, Field(max_length=320), AfterValidator(_storable), AfterValidator(_email)]
 # Login and forgot-password only normalise: a malformed address is simply not an account.
-LooseEmail = Annotated[str, Field(max_length=320), AfterValidator(_storable),
-                       AfterValidator(lambda v: v.strip().lower())]
+LooseEmail = Annotated[
+    str, Field(max_length=320), AfterValidator(_storable), AfterValidator(lambda v: v.strip().lower())
+]
 Name = Annotated[str, Field(max_length=100), AfterValidator(_storable), AfterValidator(_trimmed)]
 Secret = Annotated[str, Field(max_length=1024), AfterValidator(_storable)]
 
@@ -136,5 +137,6 @@ class ApiKeyDto(BaseModel):
 
 
 class CreatedKey(ApiKeyDto):
-    plaintext: str = Field(description="One-time plaintext shown immediately after create/reset; "
-                                       "never returned again.")
+    plaintext: str = Field(
+        description="One-time plaintext shown immediately after create/reset; never returned again."
+    )

@@ -12,17 +12,16 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from core import ratelimit
-from core.db import Database, Tx
-from core.errors import AccountSuspended, Conflict, InvalidRequest, Unauthorized
-from core.settings import Settings
-from ledger.service import LedgerService
-from core.mail import Mailer, OutboxMessage
 from auth.models import User
 from auth.passwords import check_policy, passwords_for
 from auth.repository import AccountRepository
-from auth.tokens import (REFRESH_TTL, RESET_TTL, VERIFY_TTL, AccessTokens, hash_token,
-                         new_opaque_token)
+from auth.tokens import REFRESH_TTL, RESET_TTL, VERIFY_TTL, AccessTokens, hash_token, new_opaque_token
+from core import ratelimit
+from core.db import Database, Tx
+from core.errors import AccountSuspended, Conflict, InvalidRequest, Unauthorized
+from core.mail import Mailer, OutboxMessage
+from core.settings import Settings
+from ledger.service import LedgerService
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,14 @@ class Session:
 
 
 class AccountService:
-    def __init__(self, db: Database, redis: Redis, settings: Settings, mailer: Mailer,
-                 repository: AccountRepository | None = None):
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        settings: Settings,
+        mailer: Mailer,
+        repository: AccountRepository | None = None,
+    ):
         self.db = db
         self.redis = redis
         self.settings = settings
@@ -81,16 +86,22 @@ class AccountService:
 
     # -- signup, login, sessions --------------------------------------------------------------
 
-    async def signup(self, *, email: str, password: str, first_name: str | None, last_name: str | None,
-                     client_ip: str) -> AuthSession:
+    async def signup(
+        self, *, email: str, password: str, first_name: str | None, last_name: str | None, client_ip: str
+    ) -> AuthSession:
         """A new unverified user with an empty credit account, signed in; the verification mail
         is written in the same transaction and sent after commit."""
         await ratelimit.enforce(self.redis, f"signup:ip:{client_ip}", SIGNUPS_PER_IP_PER_HOUR, 3600)
         check_policy(password, field="password", email=email)
         password_hash = await self.passwords.hash(password)
         async with self.db.transaction() as tx:
-            user = await self.users.insert_user(tx, email=email, password_hash=password_hash,
-                                                first_name=first_name or "", last_name=last_name or "")
+            user = await self.users.insert_user(
+                tx,
+                email=email,
+                password_hash=password_hash,
+                first_name=first_name or "",
+                last_name=last_name or "",
+            )
             if user is None:
                 raise EmailTaken()
             await self.ledger.open_account(user.id, tx=tx)
@@ -101,8 +112,10 @@ class AccountService:
 
     async def login(self, *, email: str, password: str, client_ip: str) -> AuthSession:
         """Failures are counted per (email, IP) and per IP; past the limit -> 429."""
-        limits = ((f"login-failures:{email}:{client_ip}", LOGIN_FAILURES_PER_EMAIL_AND_IP),
-                  (f"login-failures:ip:{client_ip}", LOGIN_FAILURES_PER_IP))
+        limits = (
+            (f"login-failures:{email}:{client_ip}", LOGIN_FAILURES_PER_EMAIL_AND_IP),
+            (f"login-failures:ip:{client_ip}", LOGIN_FAILURES_PER_IP),
+        )
         for key, limit in limits:
             state = await ratelimit.peek(self.redis, key, limit, LOGIN_WINDOW_SECS)
             if state.remaining == 0:
@@ -132,8 +145,9 @@ class AccountService:
                 failure = Unauthorized("Invalid or expired refresh token")
             elif token.rotated_at is not None:
                 await self.users.revoke_family(tx, token.family_id)
-                log.warning("refresh token reused for user %s: session %s revoked", token.user_id,
-                            token.family_id)
+                log.warning(
+                    "refresh token reused for user %s: session %s revoked", token.user_id, token.family_id
+                )
                 failure = Unauthorized("Refresh token already used; session revoked")
             else:
                 user = await self.users.user_by_id(tx, token.user_id)
@@ -167,11 +181,16 @@ class AccountService:
 
     async def _issue(self, tx: Tx, user: User, family_id: UUID) -> AuthSession:
         refresh_token = new_opaque_token()
-        await self.users.insert_refresh_token(tx, user_id=user.id, family_id=family_id,
-                                              token_hash=hash_token(refresh_token),
-                                              expires_at=datetime.now(UTC) + REFRESH_TTL)
-        return AuthSession(access_token=self.access_tokens.issue(user.id, family_id),
-                           refresh_token=refresh_token, user=user)
+        await self.users.insert_refresh_token(
+            tx,
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=hash_token(refresh_token),
+            expires_at=datetime.now(UTC) + REFRESH_TTL,
+        )
+        return AuthSession(
+            access_token=self.access_tokens.issue(user.id, family_id), refresh_token=refresh_token, user=user
+        )
 
     # -- email tokens ---------------------------------------------------------------------------
 
@@ -187,12 +206,14 @@ class AccountService:
     async def _grant_signup_credits(self, tx: Tx, user_id: UUID) -> None:
         credits = self.settings.signup_grant_credits
         if credits > 0:
-            await self.ledger.grant(user_id, credits, kind="signup_grant",
-                                               idempotency_key=f"signup_grant:{user_id}", tx=tx)
+            await self.ledger.grant(
+                user_id, credits, kind="signup_grant", idempotency_key=f"signup_grant:{user_id}", tx=tx
+            )
 
     async def check_reset_rate(self, client_ip: str) -> None:
-        await ratelimit.enforce(self.redis, f"password-reset:ip:{client_ip}",
-                                RESET_REQUESTS_PER_IP_PER_HOUR, 3600)
+        await ratelimit.enforce(
+            self.redis, f"password-reset:ip:{client_ip}", RESET_REQUESTS_PER_IP_PER_HOUR, 3600
+        )
 
     async def request_password_reset(self, email: str) -> None:
         """Mail a reset link if the account exists. Runs after the response is sent, so the
@@ -220,11 +241,19 @@ class AccountService:
     async def _enqueue_email_token(self, tx: Tx, user: User, purpose: str) -> OutboxMessage:
         token = new_opaque_token()
         ttl = VERIFY_TTL if purpose == "verify" else RESET_TTL
-        await self.users.insert_email_token(tx, user_id=user.id, purpose=purpose, token_hash=hash_token(token),
-                                            expires_at=datetime.now(UTC) + ttl)
+        await self.users.insert_email_token(
+            tx,
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=hash_token(token),
+            expires_at=datetime.now(UTC) + ttl,
+        )
         base = self.settings.public_url.rstrip("/")
-        link = (f"{base}/api/auth/verify-email?token={token}" if purpose == "verify"
-                else f"{base}/reset-password?token={token}")
+        link = (
+            f"{base}/api/auth/verify-email?token={token}"
+            if purpose == "verify"
+            else f"{base}/reset-password?token={token}"
+        )
         return await self.mailer.enqueue(tx, purpose, user.email, link=link)
 
     # -- settings -------------------------------------------------------------------------------
@@ -270,15 +299,17 @@ class AccountService:
                 return user, False
             if password_hash is None:
                 raise InvalidRequest("A new admin needs a password (--password-stdin)", field="password")
-            await self.users.insert_user(tx, email=email, password_hash=password_hash, first_name="",
-                                         last_name="")
+            await self.users.insert_user(
+                tx, email=email, password_hash=password_hash, first_name="", last_name=""
+            )
             user = await self.users.promote_to_admin(tx, email, None)
             await self.ledger.open_account(user.id, tx=tx)
             return user, True
 
 
-async def create_admin_account(settings: Settings, database_url: str, email: str,
-                               password: str | None) -> tuple[User, bool]:
+async def create_admin_account(
+    settings: Settings, database_url: str, email: str, password: str | None
+) -> tuple[User, bool]:
     """`infrence admin create`: outside any app, so its own small pool and no Redis."""
     from pydantic import TypeAdapter, ValidationError
 

@@ -38,16 +38,23 @@ class AccessTokens:
 
     def issue(self, user_id: UUID, session_id: UUID) -> str:
         now = datetime.now(UTC)
-        claims = {"sub": str(user_id), "sid": str(session_id), "typ": "access",
-                  "jti": uuid.uuid4().hex, "iat": now, "exp": now + ACCESS_TTL}
+        claims = {
+            "sub": str(user_id),
+            "sid": str(session_id),
+            "typ": "access",
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + ACCESS_TTL,
+        }
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM, headers={"kid": self.kid})
 
     def decode(self, token: str) -> AccessClaims:
         try:
             if jwt.get_unverified_header(token).get("kid") != self.kid:
                 raise Unauthorized("Invalid access token")
-            claims = jwt.decode(token, self._secret, algorithms=[_ALGORITHM],
-                                options={"require": _REQUIRED_CLAIMS})
+            claims = jwt.decode(
+                token, self._secret, algorithms=[_ALGORITHM], options={"require": _REQUIRED_CLAIMS}
+            )
             if claims["typ"] != "access":
                 raise Unauthorized("Invalid access token")
             return AccessClaims(user_id=UUID(claims["sub"]), session_id=UUID(claims["sid"]))

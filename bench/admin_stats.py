@@ -91,8 +91,11 @@ async def scans(db: Database, sql: str) -> list[str]:
     async with db.connection() as conn:
         cur = await conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql)
         lines = [next(iter(row.values())) for row in await cur.fetchall()]
-    return [re.sub(r"\s*\(actual.*", "", line).strip().lstrip("-> ") for line in lines
-            if "Scan" in line and "Function Scan" not in line and "CTE Scan" not in line]
+    return [
+        re.sub(r"\s*\(actual.*", "", line).strip().lstrip("-> ")
+        for line in lines
+        if "Scan" in line and "Function Scan" not in line and "CTE Scan" not in line
+    ]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -106,20 +109,32 @@ async def main(args: argparse.Namespace) -> None:
         try:
             started = time.perf_counter()
             await seed(db, args.users, args.jobs)
-            print(f"seeded {args.users} users, {args.jobs} jobs, payments and tickets "
-                  f"in {time.perf_counter() - started:.1f} s")
+            print(
+                f"seeded {args.users} users, {args.jobs} jobs, payments and tickets "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
             repo = AdminRepository()
-            for name, sql in (("signups by day", SIGNUPS_BY_DAY), ("jobs by day", JOBS_BY_DAY), ("totals", TOTALS)):
+            for name, sql in (
+                ("signups by day", SIGNUPS_BY_DAY),
+                ("jobs by day", JOBS_BY_DAY),
+                ("totals", TOTALS),
+            ):
                 print(f"{name}:")
                 for line in await scans(db, sql):
                     print(f"    {line}")
             await stats_once(db, repo)  # warm the pool and caches
-            for name, sql in (("signups by day", SIGNUPS_BY_DAY), ("jobs by day", JOBS_BY_DAY), ("totals", TOTALS)):
+            for name, sql in (
+                ("signups by day", SIGNUPS_BY_DAY),
+                ("jobs by day", JOBS_BY_DAY),
+                ("totals", TOTALS),
+            ):
                 print(f"{name}: median {statistics.median([await timed(db, sql) for _ in range(20)]):.1f} ms")
             timings = sorted([await stats_once(db, repo) for _ in range(args.runs)])
             p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
-            print(f"GET /api/admin/stats queries, {args.runs} runs: median {statistics.median(timings):.1f} ms, "
-                  f"p95 {p95:.1f} ms, max {timings[-1]:.1f} ms (target < 100 ms)")
+            print(
+                f"GET /api/admin/stats queries, {args.runs} runs: median {statistics.median(timings):.1f} ms, "
+                f"p95 {p95:.1f} ms, max {timings[-1]:.1f} ms (target < 100 ms)"
+            )
         finally:
             await db.close()
     finally:

@@ -40,11 +40,12 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from psycopg.conninfo import make_conninfo
 
+from bench import jobs, ledger
 from core.db import Database
 from core.migrate import apply_migrations
 from core.storage import embedded_postgres_url
-from bench import jobs, ledger
 from ledger import LedgerService
+
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,8 +69,9 @@ async def healthz() -> dict:
 async def create(body: dict) -> dict:
     """The create baseline: one row and one NOTIFY in one transaction, no auth, no credits."""
     async with bare.state.db.transaction() as tx:
-        cur = await tx.execute("INSERT INTO jobs (question, mode) VALUES (%s, %s) RETURNING id",
-                               (body["question"], body["mode"]))
+        cur = await tx.execute(
+            "INSERT INTO jobs (question, mode) VALUES (%s, %s) RETURNING id", (body["question"], body["mode"])
+        )
         job_id = (await cur.fetchone())["id"]
         await tx.execute("SELECT pg_notify('jobs', %s)", (str(job_id),))
     return {"id": job_id}
@@ -93,10 +95,11 @@ async def events() -> StreamingResponse:
 async def publish(count: int, interval: float) -> dict:
     """Broadcast `count` events `interval` s apart; the id carries the publish time in ms, as a
     Redis stream id does, and the last event is the terminal one the subscribers stop on."""
+
     async def broadcast() -> None:
         for i in range(count):
             name = "job.succeeded" if i == count - 1 else "job.progress"
-            frame = f"id: {int(time.time() * 1000)}-0\nevent: {name}\ndata: {{\"seq\": {i}}}\n\n"
+            frame = f'id: {int(time.time() * 1000)}-0\nevent: {name}\ndata: {{"seq": {i}}}\n\n'
             for queue in subscribers:
                 queue.put_nowait(frame)
             await asyncio.sleep(interval)
@@ -104,7 +107,7 @@ async def publish(count: int, interval: float) -> dict:
             queue.put_nowait(None)
         subscribers.clear()
 
-    asyncio.create_task(broadcast())
+    bare.state.broadcast = asyncio.create_task(broadcast())  # keep a reference until it ends
     return {"subscribers": len(subscribers)}
 
 
@@ -121,19 +124,25 @@ def captured(figure: str) -> Iterator[dict[str, float]]:
 
 
 async def bare_fanout(base: str, args: argparse.Namespace) -> None:
-    limits = httpx.Limits(max_connections=args.subscribers + 10, max_keepalive_connections=args.subscribers + 10)
+    limits = httpx.Limits(
+        max_connections=args.subscribers + 10, max_keepalive_connections=args.subscribers + 10
+    )
     async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as http:
         delays: list[float] = []
         ready: list[int] = []
-        tasks = [asyncio.create_task(jobs.subscriber(http, "/events", {}, delays, ready))
-                 for _ in range(args.subscribers)]
+        tasks = [
+            asyncio.create_task(jobs.subscriber(http, "/events", {}, delays, ready))
+            for _ in range(args.subscribers)
+        ]
         while len(ready) < args.subscribers:
             await asyncio.sleep(0.05)
         await http.post("/publish", params={"count": args.events, "interval": args.event_interval})
         await asyncio.gather(*tasks)
-    print(f"SSE fan-out          p50 {jobs.percentile(delays, 0.5) * 1000:6.1f} ms   "
-          f"p99 {jobs.percentile(delays, 0.99) * 1000:6.1f} ms   ({args.subscribers} subscribers, "
-          f"{len(delays)} deliveries)")
+    print(
+        f"SSE fan-out          p50 {jobs.percentile(delays, 0.5) * 1000:6.1f} ms   "
+        f"p99 {jobs.percentile(delays, 0.99) * 1000:6.1f} ms   ({args.subscribers} subscribers, "
+        f"{len(delays)} deliveries)"
+    )
 
 
 async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> None:
@@ -152,12 +161,18 @@ async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str
         bare_db = Database(bare_url, min_size=1, max_size=1)
         await bare_db.open()
         async with bare_db.connection() as conn:
-            await conn.execute("CREATE TABLE jobs (id bigserial PRIMARY KEY, question text NOT NULL,"
-                               " mode text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())")
+            await conn.execute(
+                "CREATE TABLE jobs (id bigserial PRIMARY KEY, question text NOT NULL,"
+                " mode text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+            )
         await bare_db.close()
-        baseline = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.baselines:bare", "--port",
-                                     str(bare_port)], cwd=jobs.REPO, env={**env, "BARE_DATABASE_URL": bare_url},
-                                    stdout=open(data_dir / "bare.log", "wb"), stderr=subprocess.STDOUT)
+        baseline = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench.baselines:bare", "--port", str(bare_port)],
+            cwd=jobs.REPO,
+            env={**env, "BARE_DATABASE_URL": bare_url},
+            stdout=open(data_dir / "bare.log", "wb"),  # noqa: SIM115 (the child owns it)
+            stderr=subprocess.STDOUT,
+        )
         await jobs.wait_healthy(base)
         limits = httpx.Limits(max_connections=args.concurrency + 4)
         async with httpx.AsyncClient(base_url=api, timeout=120, limits=limits) as http:
@@ -167,21 +182,26 @@ async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str
             with captured("infrence") as ours:
                 await jobs.measure_creates(http, key, args.creates, args.concurrency)
         async with db.connection() as conn:  # no worker ran: nothing would start the queued jobs
-            await conn.execute("UPDATE research_jobs SET status = 'canceled', completed_at = now()"
-                               " WHERE status = 'queued'")
+            await conn.execute(
+                "UPDATE research_jobs SET status = 'canceled', completed_at = now() WHERE status = 'queued'"
+            )
         async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
             with contextlib.redirect_stdout(io.StringIO()):
                 await jobs.measure_creates(http, key, 10, args.concurrency)
             with captured("bare") as theirs:
                 await jobs.measure_creates(http, key, args.creates, args.concurrency)
-        print(f"  ratio infrence / bare: creates/s {ours['creates/s'] / theirs['creates/s']:.2f}x   "
-              f"p99 {ours['p99'] / theirs['p99']:.2f}x")
+        print(
+            f"  ratio infrence / bare: creates/s {ours['creates/s'] / theirs['creates/s']:.2f}x   "
+            f"p99 {ours['p99'] / theirs['p99']:.2f}x"
+        )
         with captured("infrence") as ours:
             await jobs.measure_fanout(api, key, args.subscribers, env, data_dir)
         with captured("bare") as theirs:
             await bare_fanout(base, args)
-        print(f"  ratio infrence / bare: fan-out p99 {ours['p99'] / theirs['p99']:.2f}x   "
-              f"p50 {ours['p50'] / theirs['p50']:.2f}x")
+        print(
+            f"  ratio infrence / bare: fan-out p99 {ours['p99'] / theirs['p99']:.2f}x   "
+            f"p50 {ours['p50'] / theirs['p50']:.2f}x"
+        )
         await db.close()
     finally:
         if baseline:
@@ -192,13 +212,16 @@ async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str
 async def raw_pair(_ledger: LedgerService, db: Database, user: uuid.UUID) -> None:
     """Two committed conditional writes on the balance, nothing else."""
     async with db.connection() as conn:
-        cur = await conn.execute("UPDATE credit_accounts SET balance = balance - %s"
-                                 " WHERE user_id = %s AND balance >= %s", (ledger.CREDITS, user, ledger.CREDITS))
+        cur = await conn.execute(
+            "UPDATE credit_accounts SET balance = balance - %s WHERE user_id = %s AND balance >= %s",
+            (ledger.CREDITS, user, ledger.CREDITS),
+        )
         if cur.rowcount != 1:
             raise SystemExit("raw reserve found no funds")
     async with db.connection() as conn:
-        await conn.execute("UPDATE credit_accounts SET balance = balance + %s WHERE user_id = %s",
-                           (ledger.CREDITS, user))
+        await conn.execute(
+            "UPDATE credit_accounts SET balance = balance + %s WHERE user_id = %s", (ledger.CREDITS, user)
+        )
 
 
 async def ledger_baseline(args: argparse.Namespace, data_dir: Path) -> None:
@@ -221,19 +244,33 @@ async def ledger_baseline(args: argparse.Namespace, data_dir: Path) -> None:
 async def main(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="infrence-bench-baselines-"))
     data_dir.chmod(0o755)  # pgserver drops root to its own user, which must enter the dir
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY",
-                                                           "TAVILY_API_KEY")}
-    env.update({"INFRENCE_DATA_DIR": str(data_dir), "INFRENCE_RESEARCH_CREATES_PER_MINUTE": "1000000",
-                "INFRENCE_DB_POOL_MAX": "40"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "TAVILY_API_KEY")
+    }
+    env.update(
+        {
+            "INFRENCE_DATA_DIR": str(data_dir),
+            "INFRENCE_RESEARCH_CREATES_PER_MINUTE": "1000000",
+            "INFRENCE_DB_POOL_MAX": "40",
+        }
+    )
     for sub in ("http", "ledger"):
         (data_dir / sub).mkdir(mode=0o755)
     try:
-        print(f"bench/baselines.py on {os.cpu_count()} cores, embedded PostgreSQL + Redis, "
-              f"load average {os.getloadavg()[0]:.2f}")
-        print(f"creates: {args.creates} each, {args.concurrency} clients; fan-out: {args.subscribers} subscribers"
-              f" (bare: {args.events} events {args.event_interval:g}s apart)")
+        print(
+            f"bench/baselines.py on {os.cpu_count()} cores, embedded PostgreSQL + Redis, "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
+        print(
+            f"creates: {args.creates} each, {args.concurrency} clients; fan-out: {args.subscribers} subscribers"
+            f" (bare: {args.events} events {args.event_interval:g}s apart)"
+        )
         await http_baselines(args, data_dir / "http", env | {"INFRENCE_DATA_DIR": str(data_dir / "http")})
-        print(f"ledger: {args.clients} clients, pool {args.pool}, {args.seconds:g}s each, {args.clients} accounts")
+        print(
+            f"ledger: {args.clients} clients, pool {args.pool}, {args.seconds:g}s each, {args.clients} accounts"
+        )
         await ledger_baseline(args, data_dir / "ledger")
         print(f"  load average {os.getloadavg()[0]:.2f}")
     finally:

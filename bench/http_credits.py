@@ -26,10 +26,10 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from core.db import Database
-from core.storage import embedded_postgres_url
 from bench.jobs import REPO, free_port, open_funded_account, start, stop, wait_healthy
 from bench.ledger import postgres_cpu_seconds
+from core.db import Database
+from core.storage import embedded_postgres_url
 
 bare = FastAPI()
 
@@ -68,8 +68,9 @@ def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> 
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True,
-                         timeout=seconds + 30).stdout
+    out = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 30
+    ).stdout
 
     def latency(share: str) -> float:
         value, unit = re.search(rf"^\s+{share}%\s+([\d.]+)(us|ms|s)$", out, re.MULTILINE).groups()
@@ -77,19 +78,34 @@ def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> 
 
     failed = r"(?:Non-2xx or 3xx responses:|connect|read|write|timeout) (\d+)"
     failures = sum(int(n) for n in re.findall(failed, out))
-    return Figures(requests_per_sec=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-                   p50_ms=latency("50"), p99_ms=latency("99"),
-                   requests=int(re.search(r"(\d+) requests in", out).group(1)), failures=failures)
+    return Figures(
+        requests_per_sec=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p50_ms=latency("50"),
+        p99_ms=latency("99"),
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+        failures=failures,
+    )
 
 
 def start_bare(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
     """The baseline under uvicorn's own CLI: one process, access log on, as `infrence serve` has."""
-    return subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.http_credits:bare", "--port", str(port)],
-                            cwd=REPO, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.http_credits:bare", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
-def measure(name: str, url: str, headers: dict[str, str], args: argparse.Namespace, server_pid: int,
-            postmaster_pid: int | None = None) -> Figures:
+def measure(
+    name: str,
+    url: str,
+    headers: dict[str, str],
+    args: argparse.Namespace,
+    server_pid: int,
+    postmaster_pid: int | None = None,
+) -> Figures:
     """Besides wrk's figures, CPU per request of the server process and of PostgreSQL: on a
     shared 2-core machine that says where the time goes better than req/s alone."""
     wrk(url, headers, 2, args.connections)  # warm-up: pool connections, caches, code paths
@@ -101,8 +117,10 @@ def measure(name: str, url: str, headers: dict[str, str], args: argparse.Namespa
     if postmaster_pid:
         postgres_cpu = (postgres_cpu_seconds(postmaster_pid) - postgres_cpu) / figures.requests * 1000
         cpu += f" + PostgreSQL {postgres_cpu:.2f} ms"
-    print(f"  {name:<34} {figures.requests_per_sec:8.0f} req/s   p50 {figures.p50_ms:6.2f} ms   "
-          f"p99 {figures.p99_ms:6.2f} ms   ({figures.requests} requests, {figures.failures} failures; {cpu})")
+    print(
+        f"  {name:<34} {figures.requests_per_sec:8.0f} req/s   p50 {figures.p50_ms:6.2f} ms   "
+        f"p99 {figures.p99_ms:6.2f} ms   ({figures.requests} requests, {figures.failures} failures; {cpu})"
+    )
     return figures
 
 
@@ -125,15 +143,20 @@ async def main(args: argparse.Namespace) -> None:
         async with httpx.AsyncClient(base_url=api, timeout=30) as http:
             key = await open_funded_account(http, db, 1000)
         await db.close()
-        print(f"bench/http_credits.py on {os.cpu_count()} cores: wrk -t1 -c{args.connections} "
-              f"-d{args.seconds:g}s, "
-              f"one uvicorn process each, load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"bench/http_credits.py on {os.cpu_count()} cores: wrk -t1 -c{args.connections} "
+            f"-d{args.seconds:g}s, "
+            f"one uvicorn process each, load average {os.getloadavg()[0]:.2f}"
+        )
         postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
-        ours = measure("infrence GET /v1/credits (API key)", api + "/v1/credits", key, args, server.pid,
-                       postmaster)
+        ours = measure(
+            "infrence GET /v1/credits (API key)", api + "/v1/credits", key, args, server.pid, postmaster
+        )
         theirs = measure("bare FastAPI constant JSON", base + "/v1/credits", key, args, baseline.pid)
-        print(f"  ratio infrence / bare: req/s {ours.requests_per_sec / theirs.requests_per_sec:.2f}x   "
-              f"p99 {ours.p99_ms / theirs.p99_ms:.2f}x")
+        print(
+            f"  ratio infrence / bare: req/s {ours.requests_per_sec / theirs.requests_per_sec:.2f}x   "
+            f"p99 {ours.p99_ms / theirs.p99_ms:.2f}x"
+        )
     finally:
         stop(baseline)
         stop(server)

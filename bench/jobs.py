@@ -48,8 +48,13 @@ def free_port() -> int:
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "api.cli", *args], cwd=REPO, env=env,
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -74,8 +79,12 @@ async def wait_healthy(base: str) -> None:
 
 
 async def open_funded_account(http: httpx.AsyncClient, db: Database, credits: int) -> dict[str, str]:
-    signup = (await http.post("/api/auth/signup", json={"email": f"bench-{time.time_ns()}@example.com",
-                                                        "password": "correct horse battery staple"})).json()
+    signup = (
+        await http.post(
+            "/api/auth/signup",
+            json={"email": f"bench-{time.time_ns()}@example.com", "password": "correct horse battery staple"},
+        )
+    ).json()
     jwt = {"Authorization": f"Bearer {signup['access_token']}"}
     key = (await http.post("/api/keys", json={"name": "bench"}, headers=jwt)).json()["plaintext"]
     await grant_credits(db, signup["user"]["id"], credits)
@@ -89,8 +98,11 @@ async def measure_creates(http: httpx.AsyncClient, key: dict, total: int, concur
     async def client() -> None:
         for i in queue:
             began = time.perf_counter()
-            response = await http.post("/v1/research", headers=key,
-                                       json={"question": f"bench question {i}", "mode": "lite", "async": True})
+            response = await http.post(
+                "/v1/research",
+                headers=key,
+                json={"question": f"bench question {i}", "mode": "lite", "async": True},
+            )
             latencies.append(time.perf_counter() - began)
             if response.status_code != 202:
                 raise SystemExit(f"create failed: {response.status_code} {response.text}")
@@ -98,8 +110,10 @@ async def measure_creates(http: httpx.AsyncClient, key: dict, total: int, concur
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
-    print(f"creates/s            {total / elapsed:8.1f}   ({total} creates, {concurrency} clients, "
-          f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms)")
+    print(
+        f"creates/s            {total / elapsed:8.1f}   ({total} creates, {concurrency} clients, "
+        f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms)"
+    )
 
 
 async def first_event(http: httpx.AsyncClient, url: str, key: dict, wanted: str) -> float:
@@ -114,12 +128,19 @@ async def measure_start_latency(http: httpx.AsyncClient, key: dict, jobs: int) -
     latencies = []
     for i in range(jobs):
         began = time.perf_counter()
-        accepted = (await http.post("/v1/research", headers=key,
-                                    json={"question": f"latency probe {i}", "mode": "lite", "async": True})).json()
+        accepted = (
+            await http.post(
+                "/v1/research",
+                headers=key,
+                json={"question": f"latency probe {i}", "mode": "lite", "async": True},
+            )
+        ).json()
         started = await first_event(http, accepted["events_url"], key, "job.started")
         latencies.append(started - began)
-    print(f"POST→job.started     p50 {percentile(latencies, 0.5) * 1000:6.1f} ms   "
-          f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms   ({jobs} jobs, one worker)")
+    print(
+        f"POST→job.started     p50 {percentile(latencies, 0.5) * 1000:6.1f} ms   "
+        f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms   ({jobs} jobs, one worker)"
+    )
 
 
 async def subscriber(http: httpx.AsyncClient, url: str, key: dict, delays: list[float], ready: list) -> None:
@@ -136,13 +157,19 @@ async def subscriber(http: httpx.AsyncClient, url: str, key: dict, delays: list[
 async def measure_fanout(base: str, key: dict, subscribers: int, env: dict, log_dir: Path) -> None:
     limits = httpx.Limits(max_connections=subscribers + 10, max_keepalive_connections=subscribers + 10)
     async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as http:
-        accepted = (await http.post("/v1/research", headers=key,
-                                    json={"question": "How do state graphs checkpoint?", "mode": "standard",
-                                          "async": True})).json()
+        accepted = (
+            await http.post(
+                "/v1/research",
+                headers=key,
+                json={"question": "How do state graphs checkpoint?", "mode": "standard", "async": True},
+            )
+        ).json()
         delays: list[float] = []
         ready: list[int] = []
-        tasks = [asyncio.create_task(subscriber(http, accepted["events_url"], key, delays, ready))
-                 for _ in range(subscribers)]
+        tasks = [
+            asyncio.create_task(subscriber(http, accepted["events_url"], key, delays, ready))
+            for _ in range(subscribers)
+        ]
         while len(ready) < subscribers:
             await asyncio.sleep(0.05)
         # Skip what was already in the stream before everyone listened (job.queued).
@@ -152,8 +179,10 @@ async def measure_fanout(base: str, key: dict, subscribers: int, env: dict, log_
         await asyncio.gather(*tasks)
         stop(worker)
     live = [d for d in delays[backlog:] if d >= 0 and d < time.time() - began + 1]
-    print(f"SSE fan-out          p50 {percentile(live, 0.5) * 1000:6.1f} ms   p99 {percentile(live, 0.99) * 1000:6.1f} ms"
-          f"   ({subscribers} subscribers, {len(live)} deliveries)")
+    print(
+        f"SSE fan-out          p50 {percentile(live, 0.5) * 1000:6.1f} ms   p99 {percentile(live, 0.99) * 1000:6.1f} ms"
+        f"   ({subscribers} subscribers, {len(live)} deliveries)"
+    )
 
 
 async def main() -> None:
@@ -166,10 +195,18 @@ async def main() -> None:
 
     data_dir = Path(tempfile.mkdtemp(prefix="infrence-bench-jobs-"))
     data_dir.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY",
-                                                           "TAVILY_API_KEY")}
-    env.update({"INFRENCE_DATA_DIR": str(data_dir), "INFRENCE_RESEARCH_CREATES_PER_MINUTE": "1000000",
-                "INFRENCE_DB_POOL_MAX": "40"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "TAVILY_API_KEY")
+    }
+    env.update(
+        {
+            "INFRENCE_DATA_DIR": str(data_dir),
+            "INFRENCE_RESEARCH_CREATES_PER_MINUTE": "1000000",
+            "INFRENCE_DB_POOL_MAX": "40",
+        }
+    )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start(["serve", "--port", str(port), "--workers", "0"], env, data_dir / "serve.log")
@@ -178,13 +215,16 @@ async def main() -> None:
         db = Database(embedded_postgres_url(data_dir), min_size=1, max_size=4)
         await db.open()
         print(f"bench/jobs.py on {os.cpu_count()} cores, embedded PostgreSQL + Redis, one uvicorn process")
-        async with httpx.AsyncClient(base_url=base, timeout=120,
-                                     limits=httpx.Limits(max_connections=args.concurrency + 4)) as http:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=120, limits=httpx.Limits(max_connections=args.concurrency + 4)
+        ) as http:
             key = await open_funded_account(http, db, 15 * (args.creates + args.latency_jobs) + 1000)
             await measure_creates(http, key, args.creates, args.concurrency)
             async with db.connection() as conn:  # the backlog would only measure queueing
-                await conn.execute("UPDATE research_jobs SET status = 'canceled', completed_at = now()"
-                                   " WHERE status = 'queued'")
+                await conn.execute(
+                    "UPDATE research_jobs SET status = 'canceled', completed_at = now()"
+                    " WHERE status = 'queued'"
+                )
             worker = start(["worker", "--concurrency", "2"], env, data_dir / "worker.log")
             try:
                 await asyncio.sleep(3)  # let the worker connect and set up

@@ -54,8 +54,10 @@ async def create_users(db: Database, ledger: LedgerService, count: int) -> list[
     users = []
     async with db.connection() as conn:
         for _ in range(count):
-            cur = await conn.execute("INSERT INTO users (email, password_hash) VALUES (%s, 'x') RETURNING id",
-                                     (f"bench-{uuid.uuid4().hex[:12]}@example.com",))
+            cur = await conn.execute(
+                "INSERT INTO users (email, password_hash) VALUES (%s, 'x') RETURNING id",
+                (f"bench-{uuid.uuid4().hex[:12]}@example.com",),
+            )
             users.append((await cur.fetchone())["id"])
     for user in users:
         await ledger.grant(user, 10**12, kind="purchase", idempotency_key=f"bench:{user}")
@@ -76,8 +78,9 @@ def postgres_cpu_seconds(postmaster_pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-async def run(db: Database, ledger: LedgerService, users: list[uuid.UUID], pair: Pair,
-              clients: int, seconds: float) -> tuple[int, float]:
+async def run(
+    db: Database, ledger: LedgerService, users: list[uuid.UUID], pair: Pair, clients: int, seconds: float
+) -> tuple[int, float]:
     deadline = time.perf_counter() + seconds
     done = 0
 
@@ -102,19 +105,26 @@ async def main(args: argparse.Namespace) -> None:
         await db.open()
         ledger = LedgerService(db)
         own = await create_users(db, ledger, args.clients)
-        scenarios = [("own accounts", own, plain_pair), ("one account", own[:1], plain_pair),
-                     ("in a transaction", own, transactional_pair)]
+        scenarios = [
+            ("own accounts", own, plain_pair),
+            ("one account", own[:1], plain_pair),
+            ("in a transaction", own, transactional_pair),
+        ]
         await run(db, ledger, own, plain_pair, args.clients, 1.0)  # warm up the pool and caches
-        print(f"ledger bench: {args.clients} concurrent clients, pool {args.pool}, {args.seconds:g}s each, "
-              f"embedded PostgreSQL, {len(own)} accounts")
+        print(
+            f"ledger bench: {args.clients} concurrent clients, pool {args.pool}, {args.seconds:g}s each, "
+            f"embedded PostgreSQL, {len(own)} accounts"
+        )
         postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
         for name, users, pair in scenarios:
             python_cpu, postgres_cpu = time.process_time(), postgres_cpu_seconds(postmaster)
             pairs, elapsed = await run(db, ledger, users, pair, args.clients, args.seconds)
             python_cpu = (time.process_time() - python_cpu) / pairs * 1000
             postgres_cpu = (postgres_cpu_seconds(postmaster) - postgres_cpu) / pairs * 1000
-            print(f"  {name:<17} {pairs / elapsed:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s; "
-                  f"CPU per pair: Python {python_cpu:.2f} ms + PostgreSQL {postgres_cpu:.2f} ms)")
+            print(
+                f"  {name:<17} {pairs / elapsed:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s; "
+                f"CPU per pair: Python {python_cpu:.2f} ms + PostgreSQL {postgres_cpu:.2f} ms)"
+            )
         print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         from ledger.check import check_ledger
 

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import httpx
 
-from core.db import Database
-from core.storage import embedded_postgres_url
 from bench.http_credits import process_cpu_seconds
 from bench.jobs import REPO, free_port, open_funded_account, start, stop, wait_healthy
 from bench.ledger import postgres_cpu_seconds
+from core.db import Database
+from core.storage import embedded_postgres_url
 from graph.modes import MODE_NAMES, MODES
 
 QUESTIONS = [
@@ -48,26 +48,36 @@ OFFLINE = ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "TAVILY_API_KEY", "LAN
 
 def offline_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE}
-    env.update({"INFRENCE_DATA_DIR": str(data_dir), "INFRENCE_RESEARCH_CREATES_PER_MINUTE": "1000000",
-                "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"})
+    env.update(
+        {
+            "INFRENCE_DATA_DIR": str(data_dir),
+            "INFRENCE_RESEARCH_CREATES_PER_MINUTE": "1000000",
+            "LANGSMITH_TRACING": "false",
+            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        }
+    )
     return env
 
 
 def report(name: str, jobs: int, succeeded: int, elapsed: float, cpu: str) -> float:
     per_minute = jobs / elapsed * 60
-    print(f"  {name:<44} {per_minute:7.0f} jobs/min   "
-          f"({jobs} jobs in {elapsed:.1f} s, {succeeded} succeeded; CPU per job: {cpu})")
+    print(
+        f"  {name:<44} {per_minute:7.0f} jobs/min   "
+        f"({jobs} jobs in {elapsed:.1f} s, {succeeded} succeeded; CPU per job: {cpu})"
+    )
     return per_minute
 
 
-async def infrence_burst(http: httpx.AsyncClient, db: Database, key: dict, questions: list[str],
-                         mode: str) -> tuple[int, float]:
+async def infrence_burst(
+    http: httpx.AsyncClient, db: Database, key: dict, questions: list[str], mode: str
+) -> tuple[int, float]:
     """Submit every question at once, then poll the database until every job has ended."""
     began = time.perf_counter()
 
     async def submit(question: str) -> str:
-        response = await http.post("/v1/research", headers=key,
-                                   json={"question": question, "mode": mode, "async": True})
+        response = await http.post(
+            "/v1/research", headers=key, json={"question": question, "mode": mode, "async": True}
+        )
         if response.status_code != 202:
             raise SystemExit(f"create failed: {response.status_code} {response.text}")
         return response.json()["id"]
@@ -75,10 +85,14 @@ async def infrence_burst(http: httpx.AsyncClient, db: Database, key: dict, quest
     ids = await asyncio.gather(*(submit(q) for q in questions))
     while True:
         async with db.connection() as conn:
-            row = await (await conn.execute(
-                "SELECT count(*) FILTER (WHERE completed_at IS NOT NULL) AS ended,"
-                "       count(*) FILTER (WHERE status = 'succeeded') AS succeeded"
-                " FROM research_jobs WHERE id = ANY(%s::uuid[])", (ids,))).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT count(*) FILTER (WHERE completed_at IS NOT NULL) AS ended,"
+                    "       count(*) FILTER (WHERE status = 'succeeded') AS succeeded"
+                    " FROM research_jobs WHERE id = ANY(%s::uuid[])",
+                    (ids,),
+                )
+            ).fetchone()
         if row["ended"] == len(ids):
             return row["succeeded"], time.perf_counter() - began
         await asyncio.sleep(0.05)
@@ -96,22 +110,31 @@ async def bench_infrence(args: argparse.Namespace, questions: list[str]) -> floa
         worker = start(["worker", "--concurrency", str(args.concurrency)], env, data_dir / "worker.log")
         db = Database(embedded_postgres_url(data_dir), min_size=1, max_size=2)
         await db.open()
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
-                                     limits=httpx.Limits(max_connections=64)) as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=120, limits=httpx.Limits(max_connections=64)
+        ) as http:
             key = await open_funded_account(http, db, MODES[args.mode].price_credits * (len(questions) + 10))
             await infrence_burst(http, db, key, questions[:1], args.mode)  # warm-up
             postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
 
             def cpu_now() -> list[float]:
-                return [process_cpu_seconds(worker.pid), process_cpu_seconds(server.pid),
-                        postgres_cpu_seconds(postmaster)]
+                return [
+                    process_cpu_seconds(worker.pid),
+                    process_cpu_seconds(server.pid),
+                    postgres_cpu_seconds(postmaster),
+                ]
 
             before = cpu_now()
             succeeded, elapsed = await infrence_burst(http, db, key, questions, args.mode)
             cpu = [(b - a) / len(questions) * 1000 for a, b in zip(before, cpu_now(), strict=True)]
         await db.close()
-        return report(f"infrence worker (--concurrency {args.concurrency})", len(questions), succeeded,
-                      elapsed, f"worker {cpu[0]:.0f} ms + API {cpu[1]:.0f} ms + PostgreSQL {cpu[2]:.0f} ms")
+        return report(
+            f"infrence worker (--concurrency {args.concurrency})",
+            len(questions),
+            succeeded,
+            elapsed,
+            f"worker {cpu[0]:.0f} ms + API {cpu[1]:.0f} ms + PostgreSQL {cpu[2]:.0f} ms",
+        )
     finally:
         if worker:
             stop(worker)
@@ -125,8 +148,9 @@ async def langgraph_burst(client, questions: list[str], mode: str) -> tuple[int,
 
     async def submit(question: str) -> tuple[str, str]:
         thread = await client.threads.create()
-        run = await client.runs.create(thread["thread_id"], "research",
-                                       input={"question": question, "mode": mode})
+        run = await client.runs.create(
+            thread["thread_id"], "research", input={"question": question, "mode": mode}
+        )
         return thread["thread_id"], run["run_id"]
 
     runs = await asyncio.gather(*(submit(q) for q in questions))
@@ -137,9 +161,23 @@ async def langgraph_burst(client, questions: list[str], mode: str) -> tuple[int,
 
 def start_langgraph(port: int, concurrency: int, env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "langgraph_cli", "dev", "--no-browser", "--no-reload", "--port", str(port),
-         "--n-jobs-per-worker", str(concurrency)],
-        cwd=REPO, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "langgraph_cli",
+            "dev",
+            "--no-browser",
+            "--no-reload",
+            "--port",
+            str(port),
+            "--n-jobs-per-worker",
+            str(concurrency),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def bench_langgraph(args: argparse.Namespace, questions: list[str]) -> float:
@@ -165,8 +203,13 @@ async def bench_langgraph(args: argparse.Namespace, questions: list[str]) -> flo
         cpu = process_cpu_seconds(server.pid)
         succeeded, elapsed = await langgraph_burst(client, questions, args.mode)
         cpu = (process_cpu_seconds(server.pid) - cpu) / len(questions) * 1000
-        return report(f"langgraph dev (--n-jobs-per-worker {args.concurrency})", len(questions), succeeded,
-                      elapsed, f"server {cpu:.0f} ms")
+        return report(
+            f"langgraph dev (--n-jobs-per-worker {args.concurrency})",
+            len(questions),
+            succeeded,
+            elapsed,
+            f"server {cpu:.0f} ms",
+        )
     finally:
         stop(server)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -174,8 +217,10 @@ async def bench_langgraph(args: argparse.Namespace, questions: list[str]) -> flo
 
 async def main(args: argparse.Namespace) -> None:
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.jobs)]
-    print(f"bench/throughput.py on {os.cpu_count()} cores: {args.jobs} {args.mode} jobs, offline reasoner "
-          f"and built-in corpus, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"bench/throughput.py on {os.cpu_count()} cores: {args.jobs} {args.mode} jobs, offline reasoner "
+        f"and built-in corpus, load average {os.getloadavg()[0]:.2f}"
+    )
     ours = await bench_infrence(args, questions)
     theirs = await bench_langgraph(args, questions)
     print(f"  ratio infrence / langgraph dev: {ours / theirs:.2f}x jobs/min")

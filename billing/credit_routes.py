@@ -8,9 +8,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from auth.deps import AdminUser, ApiKeyCaller, CurrentUser
 from core.deps import DbDep
 from core.errors import error_responses
-from auth.deps import AdminUser, ApiKeyCaller, CurrentUser
 from ledger.schemas import AdminLedgerRow, BalanceDto, CreditAdjustBody, CreditAdjustResponse
 from ledger.service import LedgerService
 
@@ -28,36 +28,63 @@ UserIdPath = Annotated[UUID, Path(description="User id")]
 router = APIRouter()
 
 
-@router.get("/api/credits/balance", tags=["credits"], operation_id="balance",
-            response_description="Credit balance", responses=error_responses(401, 403))
+@router.get(
+    "/api/credits/balance",
+    tags=["credits"],
+    operation_id="balance",
+    response_description="Credit balance",
+    responses=error_responses(401, 403),
+)
 async def balance(user: CurrentUser, ledger: LedgerServiceDep) -> BalanceDto:
     return BalanceDto.of(await ledger.balance(user.id))
 
 
-@router.get("/v1/credits", tags=["credits"], operation_id="api_balance",
-            summary="Get public API credit balance",
-            description="Returns the remaining credit balance for the API key caller.",
-            response_description="Credit balance", responses=error_responses(401, 403))
+@router.get(
+    "/v1/credits",
+    tags=["credits"],
+    operation_id="api_balance",
+    summary="Get public API credit balance",
+    description="Returns the remaining credit balance for the API key caller.",
+    response_description="Credit balance",
+    responses=error_responses(401, 403),
+)
 async def api_balance(caller: ApiKeyCaller, ledger: LedgerServiceDep) -> BalanceDto:
     return BalanceDto.of(await ledger.balance(caller.user.id))
 
 
-@router.post("/api/admin/users/{id}/credits", tags=["admin"], operation_id="adjust_credits",
-             response_description="New balance", responses=error_responses(400, 401, 403, 404, 409))
-async def adjust_credits(id: UserIdPath, body: CreditAdjustBody, admin: AdminUser,
-                         ledger: LedgerServiceDep) -> CreditAdjustResponse:
+@router.post(
+    "/api/admin/users/{id}/credits",
+    tags=["admin"],
+    operation_id="adjust_credits",
+    response_description="New balance",
+    responses=error_responses(400, 401, 403, 404, 409),
+)
+async def adjust_credits(
+    id: UserIdPath, body: CreditAdjustBody, admin: AdminUser, ledger: LedgerServiceDep
+) -> CreditAdjustResponse:
     """Without a client key every submit is its own adjustment; with one, a resubmit
     answers the first result and writes nothing."""
     key = f"admin:{body.idempotency_key or uuid.uuid4()}"
-    entry = await ledger.adjust(id, body.delta_credits, idempotency_key=key, note=body.note, admin_id=admin.id)
+    entry = await ledger.adjust(
+        id, body.delta_credits, idempotency_key=key, note=body.note, admin_id=admin.id
+    )
     return CreditAdjustResponse(balance_after=entry.balance_after)
 
 
-@router.get("/api/admin/users/{id}/ledger", tags=["admin"], operation_id="user_ledger",
-            response_description="Ledger rows", responses=error_responses(400, 401, 403, 404))
-async def user_ledger(id: UserIdPath, admin: AdminUser, ledger: LedgerServiceDep,
-                      limit: Annotated[int | None, Query(ge=1, le=MAX_LEDGER_PAGE)] = None,
-                      offset: Annotated[int | None, Query(ge=0)] = None) -> list[AdminLedgerRow]:
+@router.get(
+    "/api/admin/users/{id}/ledger",
+    tags=["admin"],
+    operation_id="user_ledger",
+    response_description="Ledger rows",
+    responses=error_responses(400, 401, 403, 404),
+)
+async def user_ledger(
+    id: UserIdPath,
+    admin: AdminUser,
+    ledger: LedgerServiceDep,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_LEDGER_PAGE)] = None,
+    offset: Annotated[int | None, Query(ge=0)] = None,
+) -> list[AdminLedgerRow]:
     """Newest first; `limit` defaults to 50 (at most 200)."""
     entries = await ledger.entries(id, limit=limit or DEFAULT_LEDGER_PAGE, offset=offset or 0)
     return [AdminLedgerRow.of(entry) for entry in entries]

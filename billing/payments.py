@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from core.db import Database
-from ledger import LedgerService
 from billing.repository import BillingRepository, Payment
 from billing.stripe_objects import dig, object_id, uuid_or_none
+from core.db import Database
+from ledger import LedgerService
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +20,9 @@ LEDGER_KIND = {"pack": "purchase", "auto_topup": "auto_topup"}
 
 
 class Payments:
-    def __init__(self, db: Database, ledger: LedgerService | None = None,
-                 repo: BillingRepository | None = None):
+    def __init__(
+        self, db: Database, ledger: LedgerService | None = None, repo: BillingRepository | None = None
+    ):
         self.db = db
         self.ledger = ledger or LedgerService(db)
         self.repo = repo or BillingRepository()
@@ -33,9 +34,15 @@ class Payments:
             if payment is None:
                 log.warning("paid event for unknown payment %s ignored", payment_id)
                 return None
-            await self.ledger.grant(payment.user_id, payment.pack_credits, kind=LEDGER_KIND[payment.kind],
-                                    idempotency_key=f"payment:{payment.id}", related_id=payment.id,
-                                    note=f"{payment.pack_id} ({payment.pack_amount_cents} cents)", tx=tx)
+            await self.ledger.grant(
+                payment.user_id,
+                payment.pack_credits,
+                kind=LEDGER_KIND[payment.kind],
+                idempotency_key=f"payment:{payment.id}",
+                related_id=payment.id,
+                note=f"{payment.pack_id} ({payment.pack_amount_cents} cents)",
+                tx=tx,
+            )
             if intent_id:
                 await self.repo.attach_payment_intent(tx, payment.id, intent_id)
             await self.repo.mark_payment_succeeded(tx, payment.id)
@@ -77,9 +84,14 @@ class Payments:
             already = payment.pack_credits * payment.refunded_cents // payment.pack_amount_cents
             target = payment.pack_credits * refunded_cents // payment.pack_amount_cents
             if target > already:
-                await self.ledger.clawback(payment.user_id, target - already,
-                                           idempotency_key=f"refund:{payment.id}:{refunded_cents}",
-                                           related_id=payment.id, note=f"refund of {refunded_cents} cents", tx=tx)
+                await self.ledger.clawback(
+                    payment.user_id,
+                    target - already,
+                    idempotency_key=f"refund:{payment.id}:{refunded_cents}",
+                    related_id=payment.id,
+                    note=f"refund of {refunded_cents} cents",
+                    tx=tx,
+                )
             await self.repo.record_refund(tx, payment.id, refunded_cents)
 
     async def disputed(self, dispute: dict) -> None:
@@ -89,6 +101,8 @@ class Payments:
             if payment is None:
                 log.warning("dispute %s is not for a known payment; ignored", dispute.get("id"))
                 return
-            reason = f"Stripe dispute {dispute.get('id')} ({dispute.get('reason') or 'no reason given'}) " \
-                     f"on payment {payment.id}"
+            reason = (
+                f"Stripe dispute {dispute.get('id')} ({dispute.get('reason') or 'no reason given'}) "
+                f"on payment {payment.id}"
+            )
             await self.repo.flag_user(tx, payment.user_id, reason)

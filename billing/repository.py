@@ -279,12 +279,22 @@ class BillingRepository:
 
     # -- payments -----------------------------------------------------------------------
 
-    async def insert_payment(self, conn: Tx, user_id: UUID, *, kind: str, pack_id: str, credits: int,
-                             amount_cents: int) -> Payment | None:
+    async def insert_payment(
+        self, conn: Tx, user_id: UUID, *, kind: str, pack_id: str, credits: int, amount_cents: int
+    ) -> Payment | None:
         """The new pending payment; None for an auto top-up when one is already pending."""
-        return await self._one(conn, INSERT_PAYMENT_SQL, {
-            "user_id": user_id, "kind": kind, "pack_id": pack_id, "credits": credits,
-            "amount_cents": amount_cents}, Payment)
+        return await self._one(
+            conn,
+            INSERT_PAYMENT_SQL,
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "pack_id": pack_id,
+                "credits": credits,
+                "amount_cents": amount_cents,
+            },
+            Payment,
+        )
 
     async def abandon_stale_topup(self, conn: Tx, user_id: UUID, age: timedelta) -> None:
         await conn.execute(ABANDON_STALE_TOPUP_SQL, {"user_id": user_id, "age": age})
@@ -307,11 +317,16 @@ class BillingRepository:
     async def mark_payment_succeeded(self, conn: Tx, payment_id: UUID) -> None:
         await conn.execute(SUCCEED_PAYMENT_SQL, {"payment_id": payment_id})
 
-    async def end_pending_payment(self, conn: Tx, payment_id: UUID, *, status: str,
-                                  reason: str | None) -> Payment | None:
+    async def end_pending_payment(
+        self, conn: Tx, payment_id: UUID, *, status: str, reason: str | None
+    ) -> Payment | None:
         """Move a pending payment to failed/expired; None when it was no longer pending."""
-        return await self._one(conn, END_PENDING_PAYMENT_SQL, {
-            "payment_id": payment_id, "status": status, "reason": reason}, Payment)
+        return await self._one(
+            conn,
+            END_PENDING_PAYMENT_SQL,
+            {"payment_id": payment_id, "status": status, "reason": reason},
+            Payment,
+        )
 
     async def record_refund(self, conn: Tx, payment_id: UUID, refunded_cents: int) -> None:
         await conn.execute(RECORD_REFUND_SQL, {"payment_id": payment_id, "refunded_cents": refunded_cents})
@@ -324,29 +339,54 @@ class BillingRepository:
     async def auto_topup(self, conn: Tx, user_id: UUID) -> AutoTopupSettings | None:
         return await self._one(conn, AUTO_TOPUP_SQL, {"user_id": user_id}, AutoTopupSettings)
 
-    async def set_auto_topup(self, conn: Tx, user_id: UUID, *, enabled: bool, threshold: int,
-                             pack_id: str) -> None:
-        await conn.execute(SET_AUTO_TOPUP_SQL, {"user_id": user_id, "enabled": enabled,
-                                                "threshold": threshold, "pack_id": pack_id})
+    async def set_auto_topup(
+        self, conn: Tx, user_id: UUID, *, enabled: bool, threshold: int, pack_id: str
+    ) -> None:
+        await conn.execute(
+            SET_AUTO_TOPUP_SQL,
+            {"user_id": user_id, "enabled": enabled, "threshold": threshold, "pack_id": pack_id},
+        )
 
     async def disable_auto_topup(self, conn: Tx, user_id: UUID) -> None:
         await conn.execute(DISABLE_AUTO_TOPUP_SQL, {"user_id": user_id})
 
     # -- subscriptions ------------------------------------------------------------------
 
-    async def upsert_subscription(self, conn: Tx, *, user_id: UUID, plan_id: str, stripe_subscription_id: str,
-                                  status: str, period_start: datetime | None, period_end: datetime | None,
-                                  included_credits: int, keep_status: bool = False) -> Subscription:
+    async def upsert_subscription(
+        self,
+        conn: Tx,
+        *,
+        user_id: UUID,
+        plan_id: str,
+        stripe_subscription_id: str,
+        status: str,
+        period_start: datetime | None,
+        period_end: datetime | None,
+        included_credits: int,
+        keep_status: bool = False,
+    ) -> Subscription:
         """Insert or update. Periods only move forward (events arrive in any order); the status
         is kept with `keep_status` (facts that imply a status only for a new row)."""
-        return await self._one(conn, UPSERT_SUBSCRIPTION_SQL, {
-            "user_id": user_id, "plan_id": plan_id, "stripe_subscription_id": stripe_subscription_id,
-            "status": status, "period_start": period_start, "period_end": period_end,
-            "included_credits": included_credits, "keep_status": keep_status}, Subscription)
+        return await self._one(
+            conn,
+            UPSERT_SUBSCRIPTION_SQL,
+            {
+                "user_id": user_id,
+                "plan_id": plan_id,
+                "stripe_subscription_id": stripe_subscription_id,
+                "status": status,
+                "period_start": period_start,
+                "period_end": period_end,
+                "included_credits": included_credits,
+                "keep_status": keep_status,
+            },
+            Subscription,
+        )
 
     async def set_subscription_status(self, conn: Tx, stripe_subscription_id: str, status: str) -> None:
-        await conn.execute(SET_SUBSCRIPTION_STATUS_SQL, {"stripe_subscription_id": stripe_subscription_id,
-                                                         "status": status})
+        await conn.execute(
+            SET_SUBSCRIPTION_STATUS_SQL, {"stripe_subscription_id": stripe_subscription_id, "status": status}
+        )
 
     async def current_subscription(self, conn: Tx, user_id: UUID) -> Subscription | None:
         return await self._one(conn, CURRENT_SUBSCRIPTION_SQL, {"user_id": user_id}, Subscription)
@@ -358,7 +398,9 @@ class BillingRepository:
 
     async def store_event(self, conn: Tx, *, event_id: str, event_type: str, payload: str) -> bool:
         """True when this is the first delivery of the event."""
-        cur = await conn.execute(STORE_EVENT_SQL, {"id": event_id, "event_type": event_type, "payload": payload})
+        cur = await conn.execute(
+            STORE_EVENT_SQL, {"id": event_id, "event_type": event_type, "payload": payload}
+        )
         return await cur.fetchone() is not None
 
     async def event(self, conn: Tx, event_id: str) -> StoredEvent | None:
@@ -374,22 +416,41 @@ class BillingRepository:
         await conn.execute(MARK_EVENT_FAILED_SQL, {"id": event_id, "error": error})
 
     async def audit(self, conn: Tx, *, admin_id: UUID, action: str, target_type: str, target_id: str) -> None:
-        await conn.execute(AUDIT_SQL, {"admin_id": admin_id, "action": action, "target_type": target_type,
-                                       "target_id": target_id})
+        await conn.execute(
+            AUDIT_SQL,
+            {"admin_id": admin_id, "action": action, "target_type": target_type, "target_id": target_id},
+        )
 
     # -- metered overage ----------------------------------------------------------------
 
     async def period_usage(self, conn: Tx, stripe_subscription_id: str, period_start: datetime) -> int:
-        cur = await conn.execute(PERIOD_USAGE_SQL, {"stripe_subscription_id": stripe_subscription_id,
-                                                    "period_start": period_start})
+        cur = await conn.execute(
+            PERIOD_USAGE_SQL, {"stripe_subscription_id": stripe_subscription_id, "period_start": period_start}
+        )
         return (await cur.fetchone())["used"]
 
-    async def insert_meter_report(self, conn: Tx, *, job_id: UUID, user_id: UUID, stripe_subscription_id: str,
-                                  period_start: datetime, credits_charged: int, overage_credits: int) -> None:
-        await conn.execute(INSERT_METER_REPORT_SQL, {
-            "job_id": job_id, "user_id": user_id, "stripe_subscription_id": stripe_subscription_id,
-            "period_start": period_start, "credits_charged": credits_charged,
-            "overage_credits": overage_credits})
+    async def insert_meter_report(
+        self,
+        conn: Tx,
+        *,
+        job_id: UUID,
+        user_id: UUID,
+        stripe_subscription_id: str,
+        period_start: datetime,
+        credits_charged: int,
+        overage_credits: int,
+    ) -> None:
+        await conn.execute(
+            INSERT_METER_REPORT_SQL,
+            {
+                "job_id": job_id,
+                "user_id": user_id,
+                "stripe_subscription_id": stripe_subscription_id,
+                "period_start": period_start,
+                "credits_charged": credits_charged,
+                "overage_credits": overage_credits,
+            },
+        )
 
     async def meter_report(self, conn: Tx, job_id: UUID) -> MeterReport | None:
         return await self._one(conn, METER_REPORT_SQL, {"job_id": job_id}, MeterReport)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request
 
-from core.errors import error_responses
 from auth.deps import AdminUser, CurrentUser
 from billing.schemas import (
     AdminStripeEventRow,
@@ -21,6 +20,7 @@ from billing.schemas import (
 )
 from billing.service import BillingService
 from billing.stripe_events import StripeEvents
+from core.errors import error_responses
 
 
 async def get_billing_service(request: Request) -> BillingService:
@@ -39,47 +39,82 @@ router = APIRouter(prefix="/api/billing", tags=["billing"])
 admin_router = APIRouter(prefix="/api/admin/stripe-events", tags=["admin"])
 
 
-@router.get("/packs", operation_id="list_packs", summary="List credit packs",
-            responses={200: {"description": "List credit packs"}, **error_responses(401)})
+@router.get(
+    "/packs",
+    operation_id="list_packs",
+    summary="List credit packs",
+    responses={200: {"description": "List credit packs"}, **error_responses(401)},
+)
 async def list_packs(_: CurrentUser, billing: BillingServiceDep) -> list[PackDto]:
     return billing.packs()
 
 
-@router.get("/plans", operation_id="list_plans", summary="List subscription plans",
-            responses={200: {"description": "List subscription plans"}})
+@router.get(
+    "/plans",
+    operation_id="list_plans",
+    summary="List subscription plans",
+    responses={200: {"description": "List subscription plans"}},
+)
 async def list_plans(billing: BillingServiceDep) -> list[PlanDto]:
     return billing.plans()
 
 
-@router.post("/checkout", operation_id="create_checkout", summary="Start a Stripe Checkout",
-             responses={200: {"description": "Stripe Checkout URL"}, **error_responses(400, 401, 409, 500, 502)})
-async def create_checkout(body: CheckoutBody, user: CurrentUser, billing: BillingServiceDep) -> CheckoutResponse:
+@router.post(
+    "/checkout",
+    operation_id="create_checkout",
+    summary="Start a Stripe Checkout",
+    responses={200: {"description": "Stripe Checkout URL"}, **error_responses(400, 401, 409, 500, 502)},
+)
+async def create_checkout(
+    body: CheckoutBody, user: CurrentUser, billing: BillingServiceDep
+) -> CheckoutResponse:
     return CheckoutResponse(url=await billing.checkout(user.id, body.pack_id))
 
 
-@router.post("/portal", operation_id="create_portal", summary="Open the Stripe Customer Portal",
-             responses={200: {"description": "Stripe Customer Portal URL"}, **error_responses(400, 401, 500, 502)})
+@router.post(
+    "/portal",
+    operation_id="create_portal",
+    summary="Open the Stripe Customer Portal",
+    responses={200: {"description": "Stripe Customer Portal URL"}, **error_responses(400, 401, 500, 502)},
+)
 async def create_portal(user: CurrentUser, billing: BillingServiceDep) -> CheckoutResponse:
     return CheckoutResponse(url=await billing.portal(user.id))
 
 
-@router.get("/payment-history", operation_id="payment_history", summary="Payment history, newest first",
-            responses={200: {"description": "Payment history"}, **error_responses(401)})
+@router.get(
+    "/payment-history",
+    operation_id="payment_history",
+    summary="Payment history, newest first",
+    responses={200: {"description": "Payment history"}, **error_responses(401)},
+)
 async def payment_history(user: CurrentUser, billing: BillingServiceDep) -> list[PaymentRow]:
     return await billing.payment_history(user.id)
 
 
-@router.put("/auto-topup", operation_id="update_auto_topup", summary="Set auto top-up",
-            responses={200: {"description": "Auto top-up updated"}, **error_responses(400, 401)})
-async def update_auto_topup(body: AutoTopupBody, user: CurrentUser,
-                            billing: BillingServiceDep) -> AutoTopupSettingsDto:
+@router.put(
+    "/auto-topup",
+    operation_id="update_auto_topup",
+    summary="Set auto top-up",
+    responses={200: {"description": "Auto top-up updated"}, **error_responses(400, 401)},
+)
+async def update_auto_topup(
+    body: AutoTopupBody, user: CurrentUser, billing: BillingServiceDep
+) -> AutoTopupSettingsDto:
     return await billing.set_auto_topup(user.id, body)
 
 
-@router.post("/stripe-webhook", operation_id="stripe_webhook", summary="Stripe webhook endpoint",
-             responses={200: {"description": "Event accepted"}, **error_responses(400, 500)})
-async def stripe_webhook(request: Request, events: StripeEventsDep, background: BackgroundTasks,
-                         stripe_signature: Annotated[str | None, Header()] = None) -> dict[str, bool]:
+@router.post(
+    "/stripe-webhook",
+    operation_id="stripe_webhook",
+    summary="Stripe webhook endpoint",
+    responses={200: {"description": "Event accepted"}, **error_responses(400, 500)},
+)
+async def stripe_webhook(
+    request: Request,
+    events: StripeEventsDep,
+    background: BackgroundTasks,
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> dict[str, bool]:
     """Stored before the answer; handled right after it, so Stripe never waits on our work."""
     event_id = await events.receive(await request.body(), stripe_signature)
     if event_id is not None:
@@ -87,23 +122,41 @@ async def stripe_webhook(request: Request, events: StripeEventsDep, background: 
     return {"received": True}
 
 
-@admin_router.get("", operation_id="list_events", summary="Stored Stripe events, newest first",
-                  responses={200: {"description": "Stripe events page"}, **error_responses(401, 403)})
-async def list_events(_: AdminUser, events: StripeEventsDep,
-                      limit: Annotated[int | None, Query(ge=1, le=200)] = 50,
-                      offset: Annotated[int | None, Query(ge=0)] = 0) -> list[AdminStripeEventRow]:
+@admin_router.get(
+    "",
+    operation_id="list_events",
+    summary="Stored Stripe events, newest first",
+    responses={200: {"description": "Stripe events page"}, **error_responses(401, 403)},
+)
+async def list_events(
+    _: AdminUser,
+    events: StripeEventsDep,
+    limit: Annotated[int | None, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int | None, Query(ge=0)] = 0,
+) -> list[AdminStripeEventRow]:
     stored = await events.page(limit=limit or 50, offset=offset or 0)
     return [AdminStripeEventRow(has_body=bool(e.payload), **_row(e)) for e in stored]
 
 
-@admin_router.post("/{id}/replay", operation_id="replay_event", summary="Run a stored Stripe event again",
-                   responses={200: {"description": "Event replayed"}, **error_responses(401, 403, 404)})
-async def replay_event(id: Annotated[str, Path(description="Stripe event id (evt_…)")], admin: AdminUser,
-                       events: StripeEventsDep) -> AdminStripeEventRow:
+@admin_router.post(
+    "/{id}/replay",
+    operation_id="replay_event",
+    summary="Run a stored Stripe event again",
+    responses={200: {"description": "Event replayed"}, **error_responses(401, 403, 404)},
+)
+async def replay_event(
+    id: Annotated[str, Path(description="Stripe event id (evt_…)")], admin: AdminUser, events: StripeEventsDep
+) -> AdminStripeEventRow:
     stored = await events.replay(id, admin_id=admin.id)
     return AdminStripeEventRow(has_body=bool(stored.payload), **_row(stored))
 
 
 def _row(event) -> dict:
-    return {"id": event.id, "event_type": event.event_type, "received_at": event.received_at,
-            "processed_at": event.processed_at, "attempts": event.attempts, "last_error": event.last_error}
+    return {
+        "id": event.id,
+        "event_type": event.event_type,
+        "received_at": event.received_at,
+        "processed_at": event.processed_at,
+        "attempts": event.attempts,
+        "last_error": event.last_error,
+    }

@@ -22,8 +22,10 @@ class PlanDto(BaseModel):
     monthly_price_cents: int
     included_credits: int
     overage_micros: int
-    breakeven_credits: int = Field(description="Monthly credit usage above which this plan saves money "
-                                               "over PAYG.\nDrives the dashboard \"Save with a plan\" hint.")
+    breakeven_credits: int = Field(
+        description="Monthly credit usage above which this plan saves money "
+        'over PAYG.\nDrives the dashboard "Save with a plan" hint.'
+    )
     blurb: str
     features: list[str]
 

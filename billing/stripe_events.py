@@ -11,15 +11,15 @@ from uuid import UUID
 
 import stripe
 
-from core.db import Database
-from core.errors import DomainError, InvalidRequest, NotFound
-from core.settings import Settings
-from core.mail import Mailer
 from billing.payments import Payments
 from billing.repository import BillingRepository, StoredEvent
 from billing.stripe_gateway import StripeNotConfigured
 from billing.subscriptions import Subscriptions
 from billing.topup import AutoTopup
+from core.db import Database
+from core.errors import DomainError, InvalidRequest, NotFound
+from core.mail import Mailer
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,9 @@ Handler = Callable[[dict], Awaitable[None]]
 
 
 class StripeEvents:
-    def __init__(self, db: Database, settings: Settings, mailer: Mailer,
-                 repo: BillingRepository | None = None):
+    def __init__(
+        self, db: Database, settings: Settings, mailer: Mailer, repo: BillingRepository | None = None
+    ):
         self.db = db
         self.settings = settings
         self.repo = repo or BillingRepository()
@@ -47,10 +48,12 @@ class StripeEvents:
         self.handlers: dict[str, Handler] = {
             "checkout.session.completed": payments.checkout_paid,
             "checkout.session.async_payment_succeeded": payments.checkout_paid,
-            "checkout.session.async_payment_failed":
-                lambda s: payments.checkout_failed(s, status="failed", reason="payment failed"),
-            "checkout.session.expired":
-                lambda s: payments.checkout_failed(s, status="expired", reason="checkout expired"),
+            "checkout.session.async_payment_failed": lambda s: payments.checkout_failed(
+                s, status="failed", reason="payment failed"
+            ),
+            "checkout.session.expired": lambda s: payments.checkout_failed(
+                s, status="expired", reason="checkout expired"
+            ),
             "payment_intent.succeeded": topup.intent_succeeded,
             "payment_intent.payment_failed": topup.intent_failed,
             "invoice.paid": subscriptions.invoice_paid,
@@ -77,8 +80,11 @@ class StripeEvents:
             raise InvalidSignature() from None
         except ValueError:
             raise InvalidRequest("The body is not JSON", field="body") from None
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str) \
-                or not isinstance(event.get("type"), str):
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get("id"), str)
+            or not isinstance(event.get("type"), str)
+        ):
             raise InvalidRequest("Not a Stripe event", field="body")
         return event
 
@@ -86,8 +92,9 @@ class StripeEvents:
         """Verify and store; the event id to handle now, or None when it was handled before."""
         event = self.verify(payload, signature)
         async with self.db.connection() as conn:
-            first = await self.repo.store_event(conn, event_id=event["id"], event_type=event["type"],
-                                                payload=payload.decode())
+            first = await self.repo.store_event(
+                conn, event_id=event["id"], event_type=event["type"], payload=payload.decode()
+            )
             if not first and (await self.repo.event(conn, event["id"])).processed_at is not None:
                 return None
         return event["id"]
@@ -118,8 +125,13 @@ class StripeEvents:
         """Run a stored event again (harmless when it was handled), with an audit row."""
         async with self.db.connection() as conn:
             if await self.repo.event(conn, event_id) is not None:
-                await self.repo.audit(conn, admin_id=admin_id, action="stripe_event.replay",
-                                      target_type="stripe_event", target_id=event_id)
+                await self.repo.audit(
+                    conn,
+                    admin_id=admin_id,
+                    action="stripe_event.replay",
+                    target_type="stripe_event",
+                    target_id=event_id,
+                )
         return await self.handle(event_id)
 
     async def page(self, *, limit: int, offset: int) -> list[StoredEvent]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from core.db import Database
-from core.settings import Settings
 from billing.catalog import Plan, catalog
-from ledger import LedgerService
 from billing.repository import BillingRepository, MeterReport
 from billing.stripe_gateway import PaymentProviderError, stripe_gateway
 from billing.stripe_objects import dig, object_id, timestamp
+from core.db import Database
+from core.settings import Settings
+from ledger import LedgerService
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,13 @@ GRANTING_INVOICE_REASONS = {"subscription_create", "subscription_cycle"}
 
 
 class Subscriptions:
-    def __init__(self, db: Database, settings: Settings, ledger: LedgerService | None = None,
-                 repo: BillingRepository | None = None):
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        ledger: LedgerService | None = None,
+        repo: BillingRepository | None = None,
+    ):
         self.db = db
         self.settings = settings
         self.ledger = ledger or LedgerService(db)
@@ -44,16 +49,25 @@ class Subscriptions:
                 log.warning("subscription %s not for a known user and plan; ignored", subscription.get("id"))
                 return
             await self.repo.upsert_subscription(
-                tx, user_id=user_id, plan_id=plan.id, stripe_subscription_id=subscription["id"],
+                tx,
+                user_id=user_id,
+                plan_id=plan.id,
+                stripe_subscription_id=subscription["id"],
                 status="canceled" if deleted else str(subscription.get("status") or "incomplete"),
-                period_start=timestamp(item.get("current_period_start") or subscription.get("current_period_start")),
-                period_end=timestamp(item.get("current_period_end") or subscription.get("current_period_end")),
-                included_credits=plan.included_credits)
+                period_start=timestamp(
+                    item.get("current_period_start") or subscription.get("current_period_start")
+                ),
+                period_end=timestamp(
+                    item.get("current_period_end") or subscription.get("current_period_end")
+                ),
+                included_credits=plan.included_credits,
+            )
 
     async def invoice_paid(self, invoice: dict) -> None:
         """Grant the plan's included credits, once per invoice (ledger key `invoice:{id}`)."""
-        subscription_id = object_id(dig(invoice, "parent", "subscription_details", "subscription")
-                                    or invoice.get("subscription"))
+        subscription_id = object_id(
+            dig(invoice, "parent", "subscription_details", "subscription") or invoice.get("subscription")
+        )
         if not subscription_id or invoice.get("billing_reason") not in GRANTING_INVOICE_REASONS:
             return
         metadata = dig(invoice, "parent", "subscription_details", "metadata") or {}
@@ -66,19 +80,33 @@ class Subscriptions:
                 log.warning("invoice %s not for a known user and plan; ignored", invoice.get("id"))
                 return
             await self.repo.upsert_subscription(
-                tx, user_id=user_id, plan_id=plan.id, stripe_subscription_id=subscription_id, status="active",
-                keep_status=True, period_start=timestamp(dig(line, "period", "start")),
-                period_end=timestamp(dig(line, "period", "end")), included_credits=plan.included_credits)
+                tx,
+                user_id=user_id,
+                plan_id=plan.id,
+                stripe_subscription_id=subscription_id,
+                status="active",
+                keep_status=True,
+                period_start=timestamp(dig(line, "period", "start")),
+                period_end=timestamp(dig(line, "period", "end")),
+                included_credits=plan.included_credits,
+            )
             if plan.included_credits > 0:
-                await self.ledger.grant(user_id, plan.included_credits, kind="subscription_grant",
-                                        idempotency_key=f"invoice:{invoice['id']}", related_id=subscription_id,
-                                        note=f"{plan.name} plan, invoice {invoice['id']}", tx=tx)
+                await self.ledger.grant(
+                    user_id,
+                    plan.included_credits,
+                    kind="subscription_grant",
+                    idempotency_key=f"invoice:{invoice['id']}",
+                    related_id=subscription_id,
+                    note=f"{plan.name} plan, invoice {invoice['id']}",
+                    tx=tx,
+                )
 
     async def invoice_payment_failed(self, invoice: dict) -> None:
         """Stripe retries the invoice (dunning) and its subscription events follow; until then
         the subscription is past due and grants nothing."""
-        subscription_id = object_id(dig(invoice, "parent", "subscription_details", "subscription")
-                                    or invoice.get("subscription"))
+        subscription_id = object_id(
+            dig(invoice, "parent", "subscription_details", "subscription") or invoice.get("subscription")
+        )
         if subscription_id:
             async with self.db.connection() as conn:
                 await self.repo.set_subscription_status(conn, subscription_id, "past_due")
@@ -97,14 +125,20 @@ class Subscriptions:
                 return None
             report = await self.repo.meter_report(tx, job_id)
             if report is None:
-                used = await self.repo.period_usage(tx, subscription.stripe_subscription_id,
-                                                    subscription.current_period_start)
+                used = await self.repo.period_usage(
+                    tx, subscription.stripe_subscription_id, subscription.current_period_start
+                )
                 included = subscription.included_credits
                 overage = max(0, used + credits_charged - included) - max(0, used - included)
                 await self.repo.insert_meter_report(
-                    tx, job_id=job_id, user_id=user_id, stripe_subscription_id=subscription.stripe_subscription_id,
-                    period_start=subscription.current_period_start, credits_charged=credits_charged,
-                    overage_credits=overage)
+                    tx,
+                    job_id=job_id,
+                    user_id=user_id,
+                    stripe_subscription_id=subscription.stripe_subscription_id,
+                    period_start=subscription.current_period_start,
+                    credits_charged=credits_charged,
+                    overage_credits=overage,
+                )
                 report = await self.repo.meter_report(tx, job_id)
             customer = await self.repo.customer(tx, user_id)
         if report.overage_credits == 0 or report.reported_at is not None:
@@ -114,8 +148,11 @@ class Subscriptions:
             return report
         try:
             await stripe_gateway(self.settings).report_meter_event(
-                event_name=catalog().meter_event_name, customer_id=customer.stripe_customer_id,
-                value=report.overage_credits, identifier=f"overage:{job_id}")
+                event_name=catalog().meter_event_name,
+                customer_id=customer.stripe_customer_id,
+                value=report.overage_credits,
+                identifier=f"overage:{job_id}",
+            )
         except PaymentProviderError:
             return report  # kept unreported; reporting the same job again retries it
         async with self.db.connection() as conn:
@@ -135,8 +172,9 @@ class Subscriptions:
         return catalog().plan(str(plan_id)) if plan_id else catalog().plan_for_price(price_id or "")
 
 
-async def report_overage(db: Database, settings: Settings, user_id: UUID, job_id: UUID,
-                         credits_charged: int) -> MeterReport | None:
+async def report_overage(
+    db: Database, settings: Settings, user_id: UUID, job_id: UUID, credits_charged: int
+) -> MeterReport | None:
     """Hook for job settlement: call after a job is charged. Never raises: the charge stands
     whatever happens to the report (an unreported row is retried by calling again)."""
     try:

@@ -9,14 +9,14 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from core.db import Database
-from core.settings import Settings
-from core.mail import Mailer
 from billing.catalog import catalog
 from billing.payments import Payments
 from billing.repository import BillingRepository, Payment
 from billing.stripe_gateway import PaymentProviderError, stripe_gateway
 from billing.stripe_objects import dig, object_id, uuid_or_none
+from core.db import Database
+from core.mail import Mailer
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,14 @@ STALE_TOPUP_AFTER = timedelta(hours=1)  # a pending top-up this old no longer bl
 
 
 class AutoTopup:
-    def __init__(self, db: Database, settings: Settings, mailer: Mailer,
-                 payments: Payments | None = None, repo: BillingRepository | None = None):
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        mailer: Mailer,
+        payments: Payments | None = None,
+        repo: BillingRepository | None = None,
+    ):
         self.db = db
         self.settings = settings
         self.mailer = mailer
@@ -40,31 +46,47 @@ class AutoTopup:
             return None
         pack = catalog().pack(account.pack_id or "")
         if pack is None or not self.settings.stripe_secret_key:
-            log.warning("auto top-up for %s skipped: %s", user_id,
-                        "pack no longer sold" if pack is None else "Stripe is not configured")
+            log.warning(
+                "auto top-up for %s skipped: %s",
+                user_id,
+                "pack no longer sold" if pack is None else "Stripe is not configured",
+            )
             return None
         async with self.db.connection() as conn:
             await self.repo.abandon_stale_topup(conn, user_id, STALE_TOPUP_AFTER)
-            payment = await self.repo.insert_payment(conn, user_id, kind="auto_topup", pack_id=pack.id,
-                                                     credits=pack.credits, amount_cents=pack.price_cents)
+            payment = await self.repo.insert_payment(
+                conn,
+                user_id,
+                kind="auto_topup",
+                pack_id=pack.id,
+                credits=pack.credits,
+                amount_cents=pack.price_cents,
+            )
         if payment is None:
             return None  # one is already on its way
         gateway = stripe_gateway(self.settings)
         try:
-            card = await gateway.saved_card(account.stripe_customer_id) if account.stripe_customer_id else None
+            card = (
+                await gateway.saved_card(account.stripe_customer_id) if account.stripe_customer_id else None
+            )
             if card is None:
                 await self.fail(payment.id, "no saved card: buy a pack once to save one")
                 return payment
             charge = await gateway.charge_off_session(
-                customer_id=account.stripe_customer_id, payment_method_id=card,
-                amount_cents=pack.price_cents, currency=catalog().currency,
+                customer_id=account.stripe_customer_id,
+                payment_method_id=card,
+                amount_cents=pack.price_cents,
+                currency=catalog().currency,
                 description=f"Infrence auto top-up: {pack.name}",
                 metadata={"payment_id": str(payment.id), "user_id": str(user_id), "kind": "auto_topup"},
-                idempotency_key=f"auto_topup:{payment.id}")
+                idempotency_key=f"auto_topup:{payment.id}",
+            )
         except PaymentProviderError:
             # Stripe unreachable: this attempt ends, auto top-up stays on, the next debit retries.
             # Should the charge have gone through after all, its webhook still credits it.
-            await self.payments.end_pending(payment.id, status="failed", reason="payment provider unavailable")
+            await self.payments.end_pending(
+                payment.id, status="failed", reason="payment provider unavailable"
+            )
             return payment
         if charge.payment_intent_id:
             async with self.db.connection() as conn:
@@ -82,8 +104,13 @@ class AutoTopup:
                 return
             await self.repo.disable_auto_topup(tx, payment.user_id)
             customer = await self.repo.customer(tx, payment.user_id)
-            message = await self.mailer.enqueue(tx, "topup_failed", customer.email,
-                                                credits=f"{payment.pack_credits:,}", reason=reason.replace("_", " "))
+            message = await self.mailer.enqueue(
+                tx,
+                "topup_failed",
+                customer.email,
+                credits=f"{payment.pack_credits:,}",
+                reason=reason.replace("_", " "),
+            )
         self.mailer.dispatch(message)
 
     # -- webhooks -------------------------------------------------------------------------
@@ -107,8 +134,9 @@ class AutoTopup:
         return uuid_or_none(dig(intent, "metadata", "payment_id"))
 
 
-async def maybe_auto_topup(db: Database, settings: Settings, user_id: UUID, *,
-                           mailer: Mailer | None = None) -> Payment | None:
+async def maybe_auto_topup(
+    db: Database, settings: Settings, user_id: UUID, *, mailer: Mailer | None = None
+) -> Payment | None:
     """Hook for whoever debits credits: call after the debit commits. Cheap when nothing is due
     (one query); otherwise it calls Stripe, so run it off the request path if latency matters.
     Never raises: the debit it follows has already happened."""

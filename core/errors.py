@@ -98,18 +98,37 @@ class ServiceUnavailable(DomainError):
     detail = "Service temporarily unavailable"
 
 
-def error_json(status_code: int, detail: str, code: str, headers: dict[str, str] | None = None,
-               **extra: Any) -> JSONResponse:
+def error_json(
+    status_code: int, detail: str, code: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status_code, headers=headers)
 
 
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-                 415: "unsupported_media_type", 429: "rate_limited", 503: "service_unavailable"}
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
 
-_DESCRIPTIONS = {400: "Bad request", 401: "Not authenticated", 402: "Insufficient credits",
-                 403: "Forbidden", 404: "Not found", 409: "Conflict", 413: "Request body too large",
-                 429: "Too many requests", 500: "Server error", 503: "Service unavailable"}
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Not authenticated",
+    402: "Insufficient credits",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body too large",
+    429: "Too many requests",
+    500: "Server error",
+    503: "Service unavailable",
+}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -129,8 +148,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid")}
-                  for e in exc.errors()]
+        errors = [
+            {"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()
+        ]
         fields = sorted({e["field"] for e in errors})
         detail = f"Invalid request: {', '.join(fields)}" if fields else "Invalid request"
         return error_json(400, detail, "invalid_request", errors=errors)
@@ -142,10 +162,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_json(exc.status_code, detail, code, getattr(exc, "headers", None))
 
     async def _outage(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("storage unavailable during %s %s: %s", request.method, request.url.path,
-                    type(exc).__name__)
-        return error_json(503, "Storage temporarily unavailable, try again shortly", "database_unavailable",
-                          {"Retry-After": "2"})
+        log.warning(
+            "storage unavailable during %s %s: %s", request.method, request.url.path, type(exc).__name__
+        )
+        return error_json(
+            503,
+            "Storage temporarily unavailable, try again shortly",
+            "database_unavailable",
+            {"Retry-After": "2"},
+        )
 
     # Registered by class so they are answered (503) rather than re-raised as server errors.
     for outage in _storage_outages():
@@ -162,5 +187,9 @@ def _storage_outages() -> tuple[type[Exception], ...]:
     import psycopg_pool
     import redis.exceptions
 
-    return (psycopg.OperationalError, psycopg_pool.PoolTimeout,
-            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+    return (
+        psycopg.OperationalError,
+        psycopg_pool.PoolTimeout,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+    )

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -28,12 +28,21 @@ _context: ContextVar[dict[str, str] | None] = ContextVar("infrence_log_context",
 
 _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), rf"\1 {REDACTED}"),
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\]|bearer\s|basic\s)[^\s\"',;]+"),
-     rf"\1{REDACTED}"),
-    (re.compile(r"(?i)\b((?:access_token|refresh_token|token|api_key|password|secret)=)[^&\s\"']+"),
-     rf"\1{REDACTED}"),
-    (re.compile(r"(?i)(\"(?:access_token|refresh_token|token|password|new_password|current_password"
-                r"|secret|api_key|webhook_secret)\"\s*:\s*\")[^\"]*"), rf"\1{REDACTED}"),
+    (
+        re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\]|bearer\s|basic\s)[^\s\"',;]+"),
+        rf"\1{REDACTED}",
+    ),
+    (
+        re.compile(r"(?i)\b((?:access_token|refresh_token|token|api_key|password|secret)=)[^&\s\"']+"),
+        rf"\1{REDACTED}",
+    ),
+    (
+        re.compile(
+            r"(?i)(\"(?:access_token|refresh_token|token|password|new_password|current_password"
+            r"|secret|api_key|webhook_secret)\"\s*:\s*\")[^\"]*"
+        ),
+        rf"\1{REDACTED}",
+    ),
     (re.compile(r"\bifr_[A-Za-z0-9]+"), f"ifr_{REDACTED}"),
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]+"), f"whsec_{REDACTED}"),
     (re.compile(r"\b(sk|rk)_(live|test)_[A-Za-z0-9]+"), rf"\1_\2_{REDACTED}"),
@@ -88,8 +97,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"),
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -21,7 +21,7 @@ import string
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -43,7 +43,9 @@ INSERT INTO mail_outbox (to_address, template, subject, text_body, html_body, st
 VALUES (%(to)s, %(template)s, %(subject)s, %(text)s, %(html)s, %(status)s)
 RETURNING id"""
 
-MARK_SENT = "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = now() WHERE id = %(id)s"
+MARK_SENT = (
+    "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = now() WHERE id = %(id)s"
+)
 
 MARK_ATTEMPT_FAILED = """
 UPDATE mail_outbox SET attempts = attempts + 1, last_error = %(error)s,
@@ -66,7 +68,7 @@ class OutboxMessage:
     rendered: Rendered
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> tuple[str, string.Template, string.Template]:
     text_path, html_path = TEMPLATES / f"{name}.txt", TEMPLATES / f"{name}.html"
     if not text_path.is_file() or not html_path.is_file():
@@ -74,17 +76,22 @@ def _template(name: str) -> tuple[str, string.Template, string.Template]:
     subject_line, _, text = text_path.read_text().partition("\n")
     if not subject_line.startswith("Subject: "):
         raise ValueError(f"mail template {name!r} must start with a Subject: line")
-    return subject_line.removeprefix("Subject: "), string.Template(text.lstrip("\n")), \
-        string.Template(html_path.read_text())
+    return (
+        subject_line.removeprefix("Subject: "),
+        string.Template(text.lstrip("\n")),
+        string.Template(html_path.read_text()),
+    )
 
 
 def render(template: str, **context: object) -> Rendered:
     """Plain text and HTML of a template; HTML gets the context escaped."""
     subject, text, markup = _template(template)
     values = {key: str(value) for key, value in context.items()}
-    return Rendered(subject=string.Template(subject).substitute(values),
-                    text=text.substitute(values),
-                    html=markup.substitute({key: html.escape(value) for key, value in values.items()}))
+    return Rendered(
+        subject=string.Template(subject).substitute(values),
+        text=text.substitute(values),
+        html=markup.substitute({key: html.escape(value) for key, value in values.items()}),
+    )
 
 
 class Mailer:
@@ -104,21 +111,35 @@ class Mailer:
         self.dispatch(message)
         return message.id
 
-    async def enqueue(self, conn: AsyncConnection, template: str, to: str, **context: object) -> OutboxMessage:
+    async def enqueue(
+        self, conn: AsyncConnection, template: str, to: str, **context: object
+    ) -> OutboxMessage:
         """Write the outbox row inside the caller's transaction; call `dispatch` after commit."""
         rendered = render(template, **context)
         status = "pending" if self.smtp_configured else "logged"
-        cur = await conn.execute(INSERT_OUTBOX, {"to": to, "template": template, "subject": rendered.subject,
-                                                 "text": rendered.text, "html": rendered.html,
-                                                 "status": status})
+        cur = await conn.execute(
+            INSERT_OUTBOX,
+            {
+                "to": to,
+                "template": template,
+                "subject": rendered.subject,
+                "text": rendered.text,
+                "html": rendered.html,
+                "status": status,
+            },
+        )
         row = await cur.fetchone()
         return OutboxMessage(id=row["id"], to=to, template=template, rendered=rendered)
 
     def dispatch(self, message: OutboxMessage) -> None:
         """Start delivering a committed outbox message without waiting for it."""
         if not self.smtp_configured:
-            log.info("mail %r to %s kept in the outbox as %s (SMTP_HOST not set)",
-                     message.template, message.to, message.id)
+            log.info(
+                "mail %r to %s kept in the outbox as %s (SMTP_HOST not set)",
+                message.template,
+                message.to,
+                message.id,
+            )
             return
         task = asyncio.create_task(self._deliver(message), name=f"mail-{message.id}")
         self._tasks.add(task)
@@ -128,12 +149,13 @@ class Mailer:
         for attempt, delay in enumerate((*RETRY_DELAYS_SECS, None), start=1):
             try:
                 await self._send_smtp(message)
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("mail %s attempt %d failed: %s", message.id, attempt, error)
                 async with self.db.connection() as conn:
-                    await conn.execute(MARK_ATTEMPT_FAILED, {"id": message.id, "error": error,
-                                                             "final": delay is None})
+                    await conn.execute(
+                        MARK_ATTEMPT_FAILED, {"id": message.id, "error": error, "final": delay is None}
+                    )
                 if delay is None:
                     return
                 await asyncio.sleep(delay)
@@ -152,9 +174,16 @@ class Mailer:
         email.add_alternative(message.rendered.html, subtype="html")
         s = self.settings
         implicit_tls = s.smtp_tls and s.smtp_port == 465
-        await aiosmtplib.send(email, hostname=s.smtp_host, port=s.smtp_port,
-                              username=s.smtp_username or None, password=s.smtp_password or None,
-                              use_tls=implicit_tls, start_tls=s.smtp_tls and not implicit_tls, timeout=30)
+        await aiosmtplib.send(
+            email,
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username or None,
+            password=s.smtp_password or None,
+            use_tls=implicit_tls,
+            start_tls=s.smtp_tls and not implicit_tls,
+            timeout=30,
+        )
 
     async def aclose(self, timeout: float = 10.0) -> None:
         """Give in-flight deliveries a moment to finish; the rest stay `pending` in the outbox."""

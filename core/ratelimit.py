@@ -35,9 +35,11 @@ class RateLimitState:
         return self.count > self.limit
 
     def headers(self) -> dict[str, str]:
-        return {"X-RateLimit-Limit": str(self.limit),
-                "X-RateLimit-Remaining": str(self.remaining),
-                "X-RateLimit-Reset": str(self.reset_after_secs)}
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_after_secs),
+        }
 
     def apply(self, response: Response) -> None:
         """Copy the X-RateLimit-* headers onto a successful response."""

@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(20, validation_alias=_env("INFRENCE_DB_POOL_MAX"))
 
     jwt_secret: str = Field(DEV_JWT_SECRET, repr=False, validation_alias=_env("JWT_SECRET"))
-    password_hash_memory_kib: int = Field(65536, ge=1024, validation_alias=_env("INFRENCE_PASSWORD_HASH_MEMORY_KIB"))
+    password_hash_memory_kib: int = Field(
+        65536, ge=1024, validation_alias=_env("INFRENCE_PASSWORD_HASH_MEMORY_KIB")
+    )
 
     smtp_host: str | None = Field(None, validation_alias=_env("SMTP_HOST"))
     smtp_port: int = Field(587, validation_alias=_env("SMTP_PORT"))
@@ -55,20 +57,28 @@ class Settings(BaseSettings):
     corpus_dir: Path | None = Field(None, validation_alias=_env("INFRENCE_CORPUS_DIR"))
 
     stripe_secret_key: str | None = Field(None, repr=False, validation_alias=_env("STRIPE_SECRET_KEY"))
-    stripe_webhook_secret: str | None = Field(None, repr=False, validation_alias=_env("STRIPE_WEBHOOK_SECRET"))
+    stripe_webhook_secret: str | None = Field(
+        None, repr=False, validation_alias=_env("STRIPE_WEBHOOK_SECRET")
+    )
     stripe_api_base: str | None = Field(None, validation_alias=_env("STRIPE_API_BASE"))
 
-    research_creates_per_minute: int = Field(60, ge=1, validation_alias=_env("INFRENCE_RESEARCH_CREATES_PER_MINUTE"))
+    research_creates_per_minute: int = Field(
+        60, ge=1, validation_alias=_env("INFRENCE_RESEARCH_CREATES_PER_MINUTE")
+    )
     worker_lease_secs: int = Field(30, ge=2, validation_alias=_env("INFRENCE_WORKER_LEASE_SECS"))
-    webhook_retry_first_secs: float = Field(5.0, gt=0, validation_alias=_env("INFRENCE_WEBHOOK_RETRY_FIRST_SECS"))
+    webhook_retry_first_secs: float = Field(
+        5.0, gt=0, validation_alias=_env("INFRENCE_WEBHOOK_RETRY_FIRST_SECS")
+    )
     sync_max_secs: int = Field(60, validation_alias=_env("INFRENCE_SYNC_MAX_SECS"))
     allow_private_urls: bool = Field(False, validation_alias=_env("INFRENCE_ALLOW_PRIVATE_URLS"))
     signup_grant_credits: int = Field(100, ge=0, validation_alias=_env("INFRENCE_SIGNUP_GRANT_CREDITS"))
-    checkpoint_retention_days: int = Field(7, ge=0, validation_alias=_env("INFRENCE_CHECKPOINT_RETENTION_DAYS"))
+    checkpoint_retention_days: int = Field(
+        7, ge=0, validation_alias=_env("INFRENCE_CHECKPOINT_RETENTION_DAYS")
+    )
     max_body_bytes: int = Field(1024 * 1024, validation_alias=_env("INFRENCE_MAX_BODY_BYTES"))
 
     @model_validator(mode="after")
-    def _refuse_default_secrets_in_production(self) -> "Settings":
+    def _refuse_default_secrets_in_production(self) -> Settings:
         if self.env == "production" and (not self.jwt_secret or self.jwt_secret == DEV_JWT_SECRET):
             raise SettingsError("INFRENCE_ENV=production needs JWT_SECRET set to a strong secret")
         if self.env == "production" and self.allow_private_urls:

@@ -35,13 +35,15 @@ import httpx
 
 CassetteMode = Literal["record", "replay"]
 
-SECRET_BODY_FIELDS = frozenset({"api_key", "apikey", "api-key", "access_token", "client_secret", "secret",
-                                "password"})
+SECRET_BODY_FIELDS = frozenset(
+    {"api_key", "apikey", "api-key", "access_token", "client_secret", "secret", "password"}
+)
 SECRET_QUERY_PARAMS = SECRET_BODY_FIELDS | {"key", "token", "sig", "signature"}
 REDACTED = "REDACTED"
 # Stored bodies are already decoded, and lengths/framing belong to the live connection.
-_DROPPED_RESPONSE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection",
-                                       "keep-alive", "set-cookie"})
+_DROPPED_RESPONSE_HEADERS = frozenset(
+    {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive", "set-cookie"}
+)
 
 
 class CassetteError(ValueError):
@@ -66,11 +68,16 @@ def request_key(request: httpx.Request) -> RequestKey:
     """Method, URL with sorted and redacted query, and a hash of the body (JSON canonicalised:
     key order and secret fields do not matter). The request body must already be read."""
     parts = urlsplit(str(request.url))
-    query = sorted((name, REDACTED if name.lower() in SECRET_QUERY_PARAMS else value)
-                   for name, value in parse_qsl(parts.query, keep_blank_values=True))
+    query = sorted(
+        (name, REDACTED if name.lower() in SECRET_QUERY_PARAMS else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
     url = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
-    return RequestKey(method=request.method.upper(), url=url,
-                      body_sha256=hashlib.sha256(_canonical_body(request.content)).hexdigest())
+    return RequestKey(
+        method=request.method.upper(),
+        url=url,
+        body_sha256=hashlib.sha256(_canonical_body(request.content)).hexdigest(),
+    )
 
 
 def _canonical_body(body: bytes) -> bytes:
@@ -100,7 +107,11 @@ class RecordedResponse:
 
     @classmethod
     def of(cls, status_code: int, headers: httpx.Headers, content: bytes) -> RecordedResponse:
-        kept = [(name, value) for name, value in headers.multi_items() if name.lower() not in _DROPPED_RESPONSE_HEADERS]
+        kept = [
+            (name, value)
+            for name, value in headers.multi_items()
+            if name.lower() not in _DROPPED_RESPONSE_HEADERS
+        ]
         try:
             return cls(status_code, kept, content.decode("utf-8"), "utf-8")
         except UnicodeDecodeError:
@@ -132,7 +143,9 @@ class Cassette:
         cassette = cls(path, "record")
         cassette.meta = dict(meta or {})
         cassette.path.parent.mkdir(parents=True, exist_ok=True)
-        header = json.dumps({"meta": cassette.meta}, ensure_ascii=False, sort_keys=True) + "\n" if meta else ""
+        header = (
+            json.dumps({"meta": cassette.meta}, ensure_ascii=False, sort_keys=True) + "\n" if meta else ""
+        )
         cassette.path.write_text(header, encoding="utf-8")
         return cassette
 
@@ -151,7 +164,9 @@ class Cassette:
                 cassette._recorded[key].append(response)
         return cassette
 
-    def transport(self, upstream: httpx.AsyncBaseTransport | httpx.BaseTransport | None = None) -> CassetteTransport:
+    def transport(
+        self, upstream: httpx.AsyncBaseTransport | httpx.BaseTransport | None = None
+    ) -> CassetteTransport:
         if self.mode == "record" and upstream is None:
             raise ValueError("recording needs the real upstream transport to forward to")
         return CassetteTransport(self, upstream)
@@ -181,9 +196,12 @@ class Cassette:
 
     def _miss_message(self, key: RequestKey) -> str:
         same_url = [k for k in self._recorded if (k.method, k.url) == (key.method, key.url)]
-        hint = (f"; {len(same_url)} recording(s) for this URL have other bodies "
-                f"({', '.join(k.body_sha256[:12] for k in sorted(same_url)[:5])}): did a prompt or query change?"
-                if same_url else "; nothing was recorded for this URL")
+        hint = (
+            f"; {len(same_url)} recording(s) for this URL have other bodies "
+            f"({', '.join(k.body_sha256[:12] for k in sorted(same_url)[:5])}): did a prompt or query change?"
+            if same_url
+            else "; nothing was recorded for this URL"
+        )
         return f"no recorded response in {self.path} for {key}{hint}. Re-record the cassette with --record."
 
 
@@ -202,9 +220,12 @@ def _parse_exchange(line: str, origin: str) -> tuple[RequestKey, RecordedRespons
         raw = json.loads(line)
         key = RequestKey(**raw["request"])
         response = raw["response"]
-        recorded = RecordedResponse(status_code=int(response["status_code"]),
-                                    headers=[(str(n), str(v)) for n, v in response["headers"]],
-                                    body=response["body"], body_encoding=response["body_encoding"])
+        recorded = RecordedResponse(
+            status_code=int(response["status_code"]),
+            headers=[(str(n), str(v)) for n, v in response["headers"]],
+            body=response["body"],
+            body_encoding=response["body_encoding"],
+        )
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CassetteError(f"{origin}: malformed cassette entry: {exc}") from None
     if recorded.body_encoding not in ("utf-8", "base64"):
@@ -215,7 +236,9 @@ def _parse_exchange(line: str, origin: str) -> tuple[RequestKey, RecordedRespons
 class CassetteTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
     """An httpx transport (sync and async) that records through `upstream` or replays from the cassette."""
 
-    def __init__(self, cassette: Cassette, upstream: httpx.AsyncBaseTransport | httpx.BaseTransport | None) -> None:
+    def __init__(
+        self, cassette: Cassette, upstream: httpx.AsyncBaseTransport | httpx.BaseTransport | None
+    ) -> None:
         self.cassette = cassette
         self.upstream = upstream
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,25 +22,48 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def eval_command(
-    dataset: Path = typer.Option(DEFAULT_DATASET, "--dataset", show_default="evals/datasets/default.jsonl",
-                                 help="JSONL questions (see evals/README.md)."),
-    corpus: Path = typer.Option(DEFAULT_CORPUS, "--corpus", show_default="evals/corpus",
-                                help="Folder of documents the questions are about."),
-    modes: str = typer.Option("lite,standard,pro", "--modes",
-                              help="Comma-separated modes; the one-shot baseline always runs."),
-    record: Optional[Path] = typer.Option(None, "--record",
-                                          help="Record every provider HTTP exchange to this cassette."),
-    replay: Optional[Path] = typer.Option(None, "--replay", help="Replay a recorded cassette, offline."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default evals/out)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
-    search: str = typer.Option("corpus", "--search",
-                               help="corpus (the --corpus folder) or tavily (TAVILY_API_KEY)."),
-    gate: bool = typer.Option(False, "--gate", help="Exit 1 when a regression gate fails (see evals/gates.py)."),
-    baseline: Path = typer.Option(COMMITTED_BASELINE, "--baseline", show_default="evals/baseline.json",
-                                  help="The committed figures --gate compares with."),
-    save_baseline: bool = typer.Option(False, "--save-baseline", help="Write this run's figures to --baseline."),
-    judge: Optional[bool] = typer.Option(None, "--judge/--no-judge", show_default="on with OPENAI_API_KEY",
-                                         help="Grade answers with an LLM judge (model: INFRENCE_MODEL_JUDGE)."),
+    dataset: Path = typer.Option(
+        DEFAULT_DATASET,
+        "--dataset",
+        show_default="evals/datasets/default.jsonl",
+        help="JSONL questions (see evals/README.md).",
+    ),
+    corpus: Path = typer.Option(
+        DEFAULT_CORPUS,
+        "--corpus",
+        show_default="evals/corpus",
+        help="Folder of documents the questions are about.",
+    ),
+    modes: str = typer.Option(
+        "lite,standard,pro", "--modes", help="Comma-separated modes; the one-shot baseline always runs."
+    ),
+    record: Path | None = typer.Option(
+        None, "--record", help="Record every provider HTTP exchange to this cassette."
+    ),
+    replay: Path | None = typer.Option(None, "--replay", help="Replay a recorded cassette, offline."),
+    out: Path | None = typer.Option(None, "--out", help="Report folder (default evals/out)."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N questions."),
+    search: str = typer.Option(
+        "corpus", "--search", help="corpus (the --corpus folder) or tavily (TAVILY_API_KEY)."
+    ),
+    gate: bool = typer.Option(
+        False, "--gate", help="Exit 1 when a regression gate fails (see evals/gates.py)."
+    ),
+    baseline: Path = typer.Option(
+        COMMITTED_BASELINE,
+        "--baseline",
+        show_default="evals/baseline.json",
+        help="The committed figures --gate compares with.",
+    ),
+    save_baseline: bool = typer.Option(
+        False, "--save-baseline", help="Write this run's figures to --baseline."
+    ),
+    judge: bool | None = typer.Option(
+        None,
+        "--judge/--no-judge",
+        show_default="on with OPENAI_API_KEY",
+        help="Grade answers with an LLM judge (model: INFRENCE_MODEL_JUDGE).",
+    ),
 ) -> None:
     """Run the research graph over an eval dataset per mode and a one-shot baseline, and report."""
     import asyncio
@@ -50,7 +72,14 @@ def eval_command(
     from evals.dataset import CorpusError, DatasetError
     from evals.gates import gate_failures, load_committed_fact_recall
     from evals.judge import judge_model_from_env
-    from evals.runner import DEFAULT_OUT, EvalConfig, EvalSetupError, committed_baseline, parse_modes, run_eval
+    from evals.runner import (
+        DEFAULT_OUT,
+        EvalConfig,
+        EvalSetupError,
+        committed_baseline,
+        parse_modes,
+        run_eval,
+    )
     from graph.context import ProviderSettings
 
     committed: dict[str, float] = {}
@@ -61,20 +90,32 @@ def eval_command(
             reason = getattr(exc, "strerror", None) or exc
             _fail(f"--baseline: cannot read committed figures from {baseline}: {reason}")
     try:
-        config = EvalConfig(dataset=dataset, corpus=corpus, modes=parse_modes(modes), out=out or DEFAULT_OUT,
-                            limit=limit, search=search, record=record, replay=replay, judge=judge,
-                            judge_model=judge_model_from_env())
+        config = EvalConfig(
+            dataset=dataset,
+            corpus=corpus,
+            modes=parse_modes(modes),
+            out=out or DEFAULT_OUT,
+            limit=limit,
+            search=search,
+            record=record,
+            replay=replay,
+            judge=judge,
+            judge_model=judge_model_from_env(),
+        )
         run = asyncio.run(run_eval(config, ProviderSettings.from_env()))
     except (EvalSetupError, DatasetError, CorpusError, CassetteError) as exc:
         _fail(str(exc))
         raise  # unreachable
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
 
     print_summary(run)
     if run.cassette_misses:
-        _fail(f"{run.cassette_misses} request(s) were not in the cassette {replay}: this replay is not faithful "
-              "(see evals/README.md, Cassettes)", code=1)
+        _fail(
+            f"{run.cassette_misses} request(s) were not in the cassette {replay}: this replay is not faithful "
+            "(see evals/README.md, Cassettes)",
+            code=1,
+        )
     if save_baseline:
         figures = json.dumps(committed_baseline(run), indent=2, sort_keys=True)
         Path(baseline).write_text(figures + "\n", encoding="utf-8")
@@ -88,23 +129,35 @@ def eval_command(
         typer.echo("gates passed")
 
 
-SUMMARY_COLUMNS = (("recall", "fact_recall"), ("cite_prec", "citation_precision"),
-                   ("coverage", "citation_coverage"), ("unsupported", "unsupported_claim_rate"),
-                   ("schema", "schema_validity"),
-                   ("budget", "budget_adherence"), ("success", "success"), ("judge", "judge_score"))
+SUMMARY_COLUMNS = (
+    ("recall", "fact_recall"),
+    ("cite_prec", "citation_precision"),
+    ("coverage", "citation_coverage"),
+    ("unsupported", "unsupported_claim_rate"),
+    ("schema", "schema_validity"),
+    ("budget", "budget_adherence"),
+    ("success", "success"),
+    ("judge", "judge_score"),
+)
 
 
 def print_summary(run) -> None:
     """The per-mode figures on stdout, then where the report is."""
     info = run.run_info
     judged = f", judge {info['judge']}" if info.get("judge", "none") != "none" else ""
-    typer.echo(f"{info['questions']} questions, {info['reasoner']} reasoner, {info['search']} search{judged}, "
-               f"{run.elapsed_secs:.1f}s")
+    typer.echo(
+        f"{info['questions']} questions, {info['reasoner']} reasoner, {info['search']} search{judged}, "
+        f"{run.elapsed_secs:.1f}s"
+    )
     header = f"{'mode':<9}" + "".join(f"{label:>12}" for label, _ in SUMMARY_COLUMNS)
     typer.echo(header + f"{'mean_s':>9}{'mean_usd':>10}{'credits':>9}")
     for mode, summary in run.summaries.items():
-        cells = "".join(f"{'-' if summary.metrics[m] is None else f'{summary.metrics[m]:.3f}':>12}"
-                        for _, m in SUMMARY_COLUMNS)
-        typer.echo(f"{mode:<9}{cells}{(summary.latency_ms_mean or 0) / 1000:>9.2f}"
-                   f"{summary.cost_usd_mean or 0:>10.4f}{summary.credits_total:>9}")
+        cells = "".join(
+            f"{'-' if summary.metrics[m] is None else f'{summary.metrics[m]:.3f}':>12}"
+            for _, m in SUMMARY_COLUMNS
+        )
+        typer.echo(
+            f"{mode:<9}{cells}{(summary.latency_ms_mean or 0) / 1000:>9.2f}"
+            f"{summary.cost_usd_mean or 0:>10.4f}{summary.credits_total:>9}"
+        )
     typer.echo(f"report: {run.files.markdown} (fingerprint {run.fingerprint[:16]})")

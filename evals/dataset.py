@@ -27,12 +27,27 @@ DEFAULT_CORPUS_BASE_URL = "https://corpus.infrence.test/"
 
 DATASET_MODES = ("lite", "standard", "pro", "max")
 QUESTION_KINDS = ("single_hop", "multi_hop", "comparison", "numeric", "typed", "unanswerable")
-CORPUS_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".txt": "txt",
-                  ".rst": "rst", ".pdf": "pdf"}
+CORPUS_FORMATS = {
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "txt",
+    ".rst": "rst",
+    ".pdf": "pdf",
+}
 
 _REQUIRED_KEYS = ("id", "question", "mode")
-_OPTIONAL_KEYS = ("facts", "kind", "answerable", "response_schema", "expected", "gold_sources", "computed",
-                  "notes")
+_OPTIONAL_KEYS = (
+    "facts",
+    "kind",
+    "answerable",
+    "response_schema",
+    "expected",
+    "gold_sources",
+    "computed",
+    "notes",
+)
 
 
 class DatasetError(ValueError):
@@ -142,9 +157,18 @@ def parse_item(line: str, origin: str) -> EvalItem:
     if notes is not None and not isinstance(notes, str):
         raise fail("'notes' must be a string")
     return EvalItem(
-        id=raw["id"], question=raw["question"], mode=raw["mode"], facts=facts, kind=kind,
-        answerable=answerable, response_schema=schema, expected=expected,
-        gold_sources=tuple(gold_sources), computed=computed, notes=notes, origin=origin,
+        id=raw["id"],
+        question=raw["question"],
+        mode=raw["mode"],
+        facts=facts,
+        kind=kind,
+        answerable=answerable,
+        response_schema=schema,
+        expected=expected,
+        gold_sources=tuple(gold_sources),
+        computed=computed,
+        notes=notes,
+        origin=origin,
     )
 
 
@@ -154,8 +178,11 @@ def _parse_facts(value: Any, fail) -> tuple[tuple[str, ...], ...]:
     facts = []
     for index, fact in enumerate(value):
         variants = [fact] if isinstance(fact, str) else fact
-        if (not isinstance(variants, list) or not variants
-                or not all(isinstance(v, str) and v.strip() for v in variants)):
+        if (
+            not isinstance(variants, list)
+            or not variants
+            or not all(isinstance(v, str) and v.strip() for v in variants)
+        ):
             raise fail(f"facts[{index}] must be a non-empty list of non-empty strings")
         facts.append(tuple(variants))
     return tuple(facts)
@@ -231,10 +258,7 @@ def _read_document(file: Path, fmt: str) -> tuple[str, str]:
         raise CorpusError(f"{file}: cannot read document: {exc}") from exc
     if fmt == "html":
         return html_to_text(raw)
-    if fmt == "md":
-        text = markdown_to_text(raw)
-    else:
-        text = raw.strip()
+    text = markdown_to_text(raw) if fmt == "md" else raw.strip()
     return _first_line(text) or file.stem, text
 
 
@@ -277,8 +301,34 @@ def markdown_to_text(markdown: str) -> str:
 
 class _HtmlText(HTMLParser):
     _SKIP = frozenset({"script", "style", "head", "noscript", "template"})
-    _BLOCK = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "br", "table", "ul", "ol",
-              "article", "section", "header", "footer", "main", "nav", "blockquote", "pre", "dt", "dd"})
+    _BLOCK = frozenset(
+        {
+            "p",
+            "div",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "li",
+            "tr",
+            "br",
+            "table",
+            "ul",
+            "ol",
+            "article",
+            "section",
+            "header",
+            "footer",
+            "main",
+            "nav",
+            "blockquote",
+            "pre",
+            "dt",
+            "dd",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -331,7 +381,9 @@ def normalise_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
-def source_texts(*mappings: Mapping[str, str] | Corpus, extra: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+def source_texts(
+    *mappings: Mapping[str, str] | Corpus, extra: Iterable[tuple[str, str]] = ()
+) -> dict[str, str]:
     """Merge corpora and url->text mappings (e.g. pages fetched live) into one `source_texts` dict."""
     merged: dict[str, str] = {}
     for mapping in mappings:

@@ -16,8 +16,12 @@ PERFECT_METRICS = ("citation_precision", "schema_validity", "budget_adherence")
 FACT_RECALL_TOLERANCE = 0.02
 
 
-def gate_failures(by_mode: Mapping[str, Summary], committed_fact_recall: Mapping[str, float], *,
-                  tolerance: float = FACT_RECALL_TOLERANCE) -> list[str]:
+def gate_failures(
+    by_mode: Mapping[str, Summary],
+    committed_fact_recall: Mapping[str, float],
+    *,
+    tolerance: float = FACT_RECALL_TOLERANCE,
+) -> list[str]:
     """Human-readable reasons the run fails its gates; empty when it passes. The one-shot baseline
     is reported but not gated."""
     failures = []
@@ -31,11 +35,16 @@ def gate_failures(by_mode: Mapping[str, Summary], committed_fact_recall: Mapping
         floor = committed_fact_recall.get(mode)
         recall = summary.metrics.get("fact_recall")
         if floor is not None and (recall is None or recall < floor - tolerance):
-            failures.append(f"{mode}: fact_recall {recall if recall is None else f'{recall:.3f}'} "
-                            f"< committed {floor:.3f} - {tolerance}")
+            failures.append(
+                f"{mode}: fact_recall {recall if recall is None else f'{recall:.3f}'} "
+                f"< committed {floor:.3f} - {tolerance}"
+            )
     return failures
 
 
 def load_committed_fact_recall(path: str | Path) -> dict[str, float]:
     """The committed baseline file: {"fact_recall": {"lite": 0.8, ...}}."""
-    return {mode: float(v) for mode, v in json.loads(Path(path).read_text(encoding="utf-8"))["fact_recall"].items()}
+    return {
+        mode: float(v)
+        for mode, v in json.loads(Path(path).read_text(encoding="utf-8"))["fact_recall"].items()
+    }

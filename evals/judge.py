@@ -116,16 +116,30 @@ def judge_input(item: EvalItem, result: Mapping[str, Any]) -> dict[str, Any]:
 class Judge:
     """Grades one answer per call through an OpenAI-compatible chat API."""
 
-    def __init__(self, *, api_key: str, base_url: str | None, model: str, http_client: httpx.AsyncClient,
-                 prices: PriceTable = DEFAULT_PRICES):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        model: str,
+        http_client: httpx.AsyncClient,
+        prices: PriceTable = DEFAULT_PRICES,
+    ):
         from langchain_openai import ChatOpenAI
 
         self.model = model
         self.prices = prices
         self.usage = JudgeUsage()
-        chat = ChatOpenAI(model=model, api_key=api_key, base_url=base_url, max_retries=MAX_RETRIES,
-                          use_responses_api=False, max_tokens=MAX_OUTPUT_TOKENS, temperature=0,
-                          http_async_client=http_client)
+        chat = ChatOpenAI(
+            model=model,
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=MAX_RETRIES,
+            use_responses_api=False,
+            max_tokens=MAX_OUTPUT_TOKENS,
+            temperature=0,
+            http_async_client=http_client,
+        )
         self._runnable = chat.with_structured_output(Verdict, method="json_schema", include_raw=True)
 
     async def judge(self, item: EvalItem, result: Mapping[str, Any]) -> Judgement:
@@ -133,8 +147,10 @@ class Judge:
         such, with no score."""
         if result.get("status") != "succeeded":
             return Judgement(model=self.model, score=0.0, correct=False, reason="The run failed: no answer.")
-        messages = [("system", JUDGE_PROMPT),
-                    ("human", "INPUT:\n" + json.dumps(judge_input(item, result), ensure_ascii=False))]
+        messages = [
+            ("system", JUDGE_PROMPT),
+            ("human", "INPUT:\n" + json.dumps(judge_input(item, result), ensure_ascii=False)),
+        ]
         try:
             answer = await self._runnable.ainvoke(messages)
         except Exception as exc:  # one unjudged answer is an unknown score, not a lost run
@@ -142,13 +158,25 @@ class Judge:
             self.usage.add(judgement, 0)
             return judgement
         usage = answer["raw"].usage_metadata or {}
-        tokens = {"input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0)}
+        tokens = {
+            "input_tokens": usage.get("input_tokens", 0),
+            "output_tokens": usage.get("output_tokens", 0),
+        }
         verdict: Verdict | None = answer.get("parsed")
         if answer.get("parsing_error") or verdict is None:
             error = str(answer.get("parsing_error") or "empty answer")[:300]
-            judgement = Judgement(model=self.model, score=None, error=f"unparseable verdict: {error}", **tokens)
+            judgement = Judgement(
+                model=self.model, score=None, error=f"unparseable verdict: {error}", **tokens
+            )
         else:
-            judgement = Judgement(model=self.model, score=verdict.score, correct=verdict.correct,
-                                  reason=verdict.reason, **tokens)
-        self.usage.add(judgement, self.prices.llm_cost(self.model, tokens["input_tokens"], tokens["output_tokens"]))
+            judgement = Judgement(
+                model=self.model,
+                score=verdict.score,
+                correct=verdict.correct,
+                reason=verdict.reason,
+                **tokens,
+            )
+        self.usage.add(
+            judgement, self.prices.llm_cost(self.model, tokens["input_tokens"], tokens["output_tokens"])
+        )
         return judgement

@@ -33,8 +33,17 @@ DEFAULT_TYPED_SCHEMA: dict[str, Any] = DEFAULT_SCHEMA
 
 # Metric names in report order; every one is "higher is better" except unsupported_claim_rate.
 # judge_score is the LLM judge's (evals/judge.py): None throughout a run without one.
-QUALITY_METRICS = ("fact_recall", "citation_precision", "citation_coverage", "unsupported_claim_rate",
-                   "schema_validity", "typed_field_accuracy", "budget_adherence", "success", "judge_score")
+QUALITY_METRICS = (
+    "fact_recall",
+    "citation_precision",
+    "citation_coverage",
+    "unsupported_claim_rate",
+    "schema_validity",
+    "typed_field_accuracy",
+    "budget_adherence",
+    "success",
+    "judge_score",
+)
 
 
 # --- adapters: the only code that knows the result's shape ------------------------------------
@@ -57,12 +66,18 @@ def citations_of(result: Mapping[str, Any]) -> list[Citation]:
     - `result["basis"]`: per typed field, [{field, citations: [{url, title, quote}], confidence}].
     A url that is not among `sources` gets n = None: it backs no marker.
     """
-    position = {normalise_url(str(s.get("url", ""))): i + 1 for i, s in enumerate(result.get("sources") or [])}
+    position = {
+        normalise_url(str(s.get("url", ""))): i + 1 for i, s in enumerate(result.get("sources") or [])
+    }
 
     def cited(raw: Mapping[str, Any], field_path: str | None) -> Citation:
         url = str(raw.get("url") or "")
-        return Citation(n=position.get(normalise_url(url)) if url else None, url=url,
-                        quote=str(raw.get("quote") or ""), field=field_path)
+        return Citation(
+            n=position.get(normalise_url(url)) if url else None,
+            url=url,
+            quote=str(raw.get("quote") or ""),
+            field=field_path,
+        )
 
     found = [cited(raw, None) for raw in result.get("claims") or []]
     for entry in result.get("basis") or []:
@@ -94,8 +109,11 @@ def usage_of(result: Mapping[str, Any]) -> Usage:
     latency_ms = result.get("latency_ms")
     return Usage(
         cost_usd=pick(result.get("cost_usd"), usage.get("cost_usd")),
-        elapsed_secs=pick(usage.get("elapsed_secs"), usage.get("wallclock_secs"),
-                          latency_ms / 1000 if latency_ms is not None else None),
+        elapsed_secs=pick(
+            usage.get("elapsed_secs"),
+            usage.get("wallclock_secs"),
+            latency_ms / 1000 if latency_ms is not None else None,
+        ),
         waves=pick(usage.get("waves"), result.get("wave_count")),
         searches=usage.get("searches"),
         pages=usage.get("pages"),
@@ -104,9 +122,21 @@ def usage_of(result: Mapping[str, Any]) -> Usage:
 
 # --- text normalisation -----------------------------------------------------------------------
 
-_QUOTE_CHARS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"',
-                              "\u201d": '"', "\u201e": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-",
-                              "\u00a0": " "})
+_QUOTE_CHARS = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+    }
+)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _NON_WORD = re.compile(r"(?:(?<!\d)\.|\.(?!\d)|[^\w.])+")
 
@@ -229,7 +259,23 @@ def citation_precision(result: Mapping[str, Any], source_texts: Mapping[str, str
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;\u2013-]\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*[,;\u2013-]\s*\d+)*\])*\s+(?=[A-Z0-9\"'(\[*_])")
-_ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "prof", "st", "no", "vs", "e.g", "i.e", "etc", "approx", "inc", "ltd", "co"}
+_ABBREVIATIONS = {
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "prof",
+    "st",
+    "no",
+    "vs",
+    "e.g",
+    "i.e",
+    "etc",
+    "approx",
+    "inc",
+    "ltd",
+    "co",
+}
 _SOURCES_HEADING = re.compile(r"^\s*#{1,6}\s*(sources|references|citations|bibliography)\b", re.IGNORECASE)
 _SOURCE_LIST_LINE = re.compile(r"^\s*(?:[-*]\s*)?\[\d+\]\s*\S.*(?:https?://|\u2014|—)")
 
@@ -247,7 +293,7 @@ def brief_sentences(brief: str) -> list[str]:
         if _SOURCES_HEADING.match(line):
             break
         stripped = line.strip()
-        if (not stripped or stripped.startswith(("#", "|")) or _SOURCE_LIST_LINE.match(stripped)):
+        if not stripped or stripped.startswith(("#", "|")) or _SOURCE_LIST_LINE.match(stripped):
             continue
         stripped = re.sub(r"^(?:[-*+>]|\d+[.)])\s+", "", stripped)
         sentences.extend(p for p in _split_sentences(stripped) if len(p.split()) >= 3)
@@ -257,10 +303,12 @@ def brief_sentences(brief: str) -> list[str]:
 def _split_sentences(text: str) -> list[str]:
     pieces, start = [], 0
     for match in _SENTENCE_END.finditer(text):
-        last_word = text[start:match.start()].rsplit(None, 1)[-1] if text[start:match.start()].strip() else ""
+        last_word = (
+            text[start : match.start()].rsplit(None, 1)[-1] if text[start : match.start()].strip() else ""
+        )
         if last_word.rstrip(".").casefold() in _ABBREVIATIONS:
             continue
-        pieces.append(text[start:match.end()].strip())
+        pieces.append(text[start : match.end()].strip())
         start = match.end()
     pieces.append(text[start:].strip())
     return [p for p in pieces if p]
@@ -296,8 +344,11 @@ def unsupported_claims(result: Mapping[str, Any], source_texts: Mapping[str, str
     (no marker, a marker past the end of `sources`, or only fabricated / missing quotes)."""
     verified = {c.n for c in citations_of(result) if c.n is not None and quote_is_in_source(c, source_texts)}
     source_count = len(result.get("sources") or [])
-    return [s for s in _claim_sentences(result)
-            if not {n for n in markers_in(s) if 1 <= n <= source_count} & verified]
+    return [
+        s
+        for s in _claim_sentences(result)
+        if not {n for n in markers_in(s) if 1 <= n <= source_count} & verified
+    ]
 
 
 def unsupported_claim_rate(result: Mapping[str, Any], source_texts: Mapping[str, str]) -> float | None:
@@ -312,8 +363,10 @@ def unsupported_claim_rate(result: Mapping[str, Any], source_texts: Mapping[str,
 
 def schema_errors(typed: Any, schema: Mapping[str, Any]) -> list[str]:
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-            for e in sorted(validator.iter_errors(typed), key=lambda e: list(map(str, e.absolute_path)))]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in sorted(validator.iter_errors(typed), key=lambda e: list(map(str, e.absolute_path)))
+    ]
 
 
 def schema_validity(typed: Any, schema: Mapping[str, Any]) -> float:
@@ -339,7 +392,7 @@ def field_at(typed: Any, dotted_path: str) -> Any:
 def values_match(actual: Any, expected: Any) -> bool:
     """Numbers within 0.5 % (ints exactly), strings after `normalise_fact_text`, the rest by equality."""
     if isinstance(expected, bool) or isinstance(actual, bool) or expected is None or actual is None:
-        return actual is expected or actual == expected and type(actual) is type(expected)
+        return actual is expected or (actual == expected and type(actual) is type(expected))
     if isinstance(expected, (int, float)):
         if isinstance(actual, str):
             try:
@@ -352,7 +405,9 @@ def values_match(actual: Any, expected: Any) -> bool:
             return int(actual) == expected
         return math.isclose(actual, expected, rel_tol=0.005)
     if isinstance(expected, str):
-        return isinstance(actual, (str, int, float)) and normalise_fact_text(str(actual)) == normalise_fact_text(expected)
+        return isinstance(actual, (str, int, float)) and normalise_fact_text(
+            str(actual)
+        ) == normalise_fact_text(expected)
     return actual == expected
 
 
@@ -389,8 +444,13 @@ class BudgetCheck:
         return 0.0 if self.violations else 1.0
 
 
-_BUDGET_CAPS = (("cost_usd", "max_cost_usd"), ("elapsed_secs", "max_wallclock_secs"),
-                ("waves", "max_waves"), ("searches", "max_searches"), ("pages", "max_pages"))
+_BUDGET_CAPS = (
+    ("cost_usd", "max_cost_usd"),
+    ("elapsed_secs", "max_wallclock_secs"),
+    ("waves", "max_waves"),
+    ("searches", "max_searches"),
+    ("pages", "max_pages"),
+)
 
 
 def budget_check(result: Mapping[str, Any], budgets: Mapping[str, Any]) -> BudgetCheck:
@@ -442,9 +502,15 @@ class QuestionScore:
         return asdict(self)
 
 
-def score_result(item: EvalItem, result: Mapping[str, Any], source_texts: Mapping[str, str], *,
-                 mode: str | None = None, budgets: Mapping[str, Any] | None = None,
-                 judgement: Judgement | None = None) -> QuestionScore:
+def score_result(
+    item: EvalItem,
+    result: Mapping[str, Any],
+    source_texts: Mapping[str, str],
+    *,
+    mode: str | None = None,
+    budgets: Mapping[str, Any] | None = None,
+    judgement: Judgement | None = None,
+) -> QuestionScore:
     """Every metric for one (question, result). A failed job scores 0 recall and is otherwise only
     checked for budgets: by design a job that cannot produce a valid typed object fails instead.
     `judgement` is the LLM judge's verdict on the result, when a judge ran."""
@@ -475,8 +541,12 @@ def score_result(item: EvalItem, result: Mapping[str, Any], source_texts: Mappin
     if latency is None and usage.elapsed_secs is not None:
         latency = usage.elapsed_secs * 1000
     return QuestionScore(
-        item_id=item.id, mode=mode or item.mode, kind=item.kind, answerable=item.answerable,
-        status=status, stop_reason=result.get("stop_reason"),
+        item_id=item.id,
+        mode=mode or item.mode,
+        kind=item.kind,
+        answerable=item.answerable,
+        status=status,
+        stop_reason=result.get("stop_reason"),
         fact_recall=fact_recall(item, result) if succeeded else 0.0,
         citation_precision=citation_precision(result, source_texts) if succeeded else None,
         citation_coverage=citation_coverage(result) if succeeded else None,
@@ -485,8 +555,11 @@ def score_result(item: EvalItem, result: Mapping[str, Any], source_texts: Mappin
         typed_field_accuracy=typed_field_accuracy(item, typed) if succeeded else None,
         budget_adherence=check.score if check is not None else None,
         success=1.0 if succeeded else 0.0,
-        latency_ms=latency, cost_usd=usage.cost_usd, credits=result.get("credits_charged"),
-        judge_score=judgement.score if judgement is not None else None, details=details,
+        latency_ms=latency,
+        cost_usd=usage.cost_usd,
+        credits=result.get("credits_charged"),
+        judge_score=judgement.score if judgement is not None else None,
+        details=details,
     )
 
 
@@ -526,10 +599,13 @@ def summarise(group: str, scores: list[QuestionScore]) -> Summary:
     costs = [s.cost_usd for s in scores if s.cost_usd is not None]
     latencies = [s.latency_ms for s in scores if s.latency_ms is not None]
     return Summary(
-        group=group, questions=len(scores),
+        group=group,
+        questions=len(scores),
         metrics={name: _mean(getattr(s, name) for s in scores) for name in QUALITY_METRICS},
-        cost_usd_total=sum(costs), cost_usd_mean=_mean(costs),
-        latency_ms_mean=_mean(latencies), latency_ms_p95=_p95(latencies),
+        cost_usd_total=sum(costs),
+        cost_usd_mean=_mean(costs),
+        latency_ms_mean=_mean(latencies),
+        latency_ms_p95=_p95(latencies),
         credits_total=sum(s.credits or 0 for s in scores),
     )
 
@@ -537,8 +613,9 @@ def summarise(group: str, scores: list[QuestionScore]) -> Summary:
 MODE_ORDER = ("baseline", "lite", "standard", "pro", "max")
 
 
-def aggregate(scores: Iterable[QuestionScore],
-              key: Callable[[QuestionScore], str] = lambda s: s.mode) -> dict[str, Summary]:
+def aggregate(
+    scores: Iterable[QuestionScore], key: Callable[[QuestionScore], str] = lambda s: s.mode
+) -> dict[str, Summary]:
     """Summaries per group (per mode by default; pass `key=lambda s: s.kind` for per-kind), modes in
     their natural order, other groups alphabetically."""
     groups: dict[str, list[QuestionScore]] = {}

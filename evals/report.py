@@ -41,15 +41,24 @@ class ReportFiles:
     metrics_chart: Path
 
 
-def write_report(scores: Iterable[QuestionScore], out_dir: str | Path, *, title: str = "Infrence eval report",
-                 run_info: Mapping[str, Any] | None = None) -> ReportFiles:
+def write_report(
+    scores: Iterable[QuestionScore],
+    out_dir: str | Path,
+    *,
+    title: str = "Infrence eval report",
+    run_info: Mapping[str, Any] | None = None,
+) -> ReportFiles:
     scores = list(scores)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     by_mode = aggregate(scores)
     by_kind = aggregate(scores, key=lambda s: s.kind)
-    files = ReportFiles(markdown=out / "report.md", results=out / "results.json",
-                        quality_vs_cost_chart=out / "quality_vs_cost.png", metrics_chart=out / "metrics_by_mode.png")
+    files = ReportFiles(
+        markdown=out / "report.md",
+        results=out / "results.json",
+        quality_vs_cost_chart=out / "quality_vs_cost.png",
+        metrics_chart=out / "metrics_by_mode.png",
+    )
     results = {
         "run": dict(run_info or {}),
         "fingerprint": results_fingerprint(scores),
@@ -57,11 +66,14 @@ def write_report(scores: Iterable[QuestionScore], out_dir: str | Path, *, title:
         "summary_by_kind": {kind: s.as_dict() for kind, s in by_kind.items()},
         "questions": [s.as_dict() for s in scores],
     }
-    files.results.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    files.results.write_text(
+        json.dumps(results, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )
     draw_quality_vs_cost(by_mode, files.quality_vs_cost_chart)
     draw_metrics_by_mode(by_mode, files.metrics_chart)
-    files.markdown.write_text(render_markdown(title, scores, by_mode, by_kind, run_info or {}, files),
-                              encoding="utf-8")
+    files.markdown.write_text(
+        render_markdown(title, scores, by_mode, by_kind, run_info or {}, files), encoding="utf-8"
+    )
     return files
 
 
@@ -94,35 +106,95 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _summary_rows(summaries: Mapping[str, Summary]) -> list[list[str]]:
-    return [[group, str(s.questions), *(_fmt(s.metrics[m]) for m in QUALITY_METRICS), _usd(s.cost_usd_mean),
-             _usd(s.cost_usd_total), _fmt(s.latency_ms_mean and s.latency_ms_mean / 1000, 1),
-             _fmt(s.latency_ms_p95 and s.latency_ms_p95 / 1000, 1), str(s.credits_total)]
-            for group, s in summaries.items()]
+    return [
+        [
+            group,
+            str(s.questions),
+            *(_fmt(s.metrics[m]) for m in QUALITY_METRICS),
+            _usd(s.cost_usd_mean),
+            _usd(s.cost_usd_total),
+            _fmt(s.latency_ms_mean and s.latency_ms_mean / 1000, 1),
+            _fmt(s.latency_ms_p95 and s.latency_ms_p95 / 1000, 1),
+            str(s.credits_total),
+        ]
+        for group, s in summaries.items()
+    ]
 
 
-def render_markdown(title: str, scores: list[QuestionScore], by_mode: Mapping[str, Summary],
-                    by_kind: Mapping[str, Summary], run_info: Mapping[str, Any], files: ReportFiles) -> str:
-    header = ["", "n", *(METRIC_LABELS[m].split(" (")[0] for m in QUALITY_METRICS), "mean $", "total $",
-              "mean s", "p95 s", "credits"]
+def render_markdown(
+    title: str,
+    scores: list[QuestionScore],
+    by_mode: Mapping[str, Summary],
+    by_kind: Mapping[str, Summary],
+    run_info: Mapping[str, Any],
+    files: ReportFiles,
+) -> str:
+    header = [
+        "",
+        "n",
+        *(METRIC_LABELS[m].split(" (")[0] for m in QUALITY_METRICS),
+        "mean $",
+        "total $",
+        "mean s",
+        "p95 s",
+        "credits",
+    ]
     parts = [f"# {title}", ""]
     if run_info:
         parts += [f"- **{key}**: {value}" for key, value in run_info.items()] + [""]
-    parts += [(f"{len(scores)} results over {len({s.item_id for s in scores})} questions. "
-               "Metrics are means over the questions where they apply (— where none do); "
-               "unsupported claims: lower is better."), "",
-              "## By mode", "", _table(["mode", *header[1:]], _summary_rows(by_mode)), ""]
+    parts += [
+        (
+            f"{len(scores)} results over {len({s.item_id for s in scores})} questions. "
+            "Metrics are means over the questions where they apply (— where none do); "
+            "unsupported claims: lower is better."
+        ),
+        "",
+        "## By mode",
+        "",
+        _table(["mode", *header[1:]], _summary_rows(by_mode)),
+        "",
+    ]
     baseline = by_mode.get("baseline")
     if baseline is not None and len(by_mode) > 1:
-        parts += ["## Compared with the one-shot baseline", "",
-                  _table(["mode", "Δ fact recall", "Δ citation coverage", "Δ unsupported claims", "Δ LLM judge",
-                          "cost × baseline"],
-                         [[mode, _delta(s, baseline, "fact_recall"), _delta(s, baseline, "citation_coverage"),
-                           _delta(s, baseline, "unsupported_claim_rate"), _delta(s, baseline, "judge_score"),
-                           _ratio(s.cost_usd_mean, baseline.cost_usd_mean)]
-                          for mode, s in by_mode.items() if mode != "baseline"]), ""]
-    parts += ["## By question kind", "", _table(["kind", *header[1:]], _summary_rows(by_kind)), "",
-              "## Charts", "", f"![Quality vs cost]({files.quality_vs_cost_chart.name})", "",
-              f"![Metrics by mode]({files.metrics_chart.name})", ""]
+        parts += [
+            "## Compared with the one-shot baseline",
+            "",
+            _table(
+                [
+                    "mode",
+                    "Δ fact recall",
+                    "Δ citation coverage",
+                    "Δ unsupported claims",
+                    "Δ LLM judge",
+                    "cost × baseline",
+                ],
+                [
+                    [
+                        mode,
+                        _delta(s, baseline, "fact_recall"),
+                        _delta(s, baseline, "citation_coverage"),
+                        _delta(s, baseline, "unsupported_claim_rate"),
+                        _delta(s, baseline, "judge_score"),
+                        _ratio(s.cost_usd_mean, baseline.cost_usd_mean),
+                    ]
+                    for mode, s in by_mode.items()
+                    if mode != "baseline"
+                ],
+            ),
+            "",
+        ]
+    parts += [
+        "## By question kind",
+        "",
+        _table(["kind", *header[1:]], _summary_rows(by_kind)),
+        "",
+        "## Charts",
+        "",
+        f"![Quality vs cost]({files.quality_vs_cost_chart.name})",
+        "",
+        f"![Metrics by mode]({files.metrics_chart.name})",
+        "",
+    ]
     problems = [s for s in scores if _problems(s)]
     parts += ["## Questions needing attention", ""]
     if not problems:
@@ -169,7 +241,13 @@ def _problems(score: QuestionScore) -> list[str]:
 
 # --- charts -----------------------------------------------------------------------------------
 
-_MODE_COLOURS = {"baseline": "#7f7f7f", "lite": "#2ca02c", "standard": "#1f77b4", "pro": "#9467bd", "max": "#d62728"}
+_MODE_COLOURS = {
+    "baseline": "#7f7f7f",
+    "lite": "#2ca02c",
+    "standard": "#1f77b4",
+    "pro": "#9467bd",
+    "max": "#d62728",
+}
 
 
 def _colour(mode: str, index: int) -> str:
@@ -206,12 +284,22 @@ def draw_metrics_by_mode(by_mode: Mapping[str, Summary], path: Path) -> None:
     width = 0.8 / max(1, len(modes))
     for index, mode in enumerate(modes):
         # A metric that applied to no question gets no bar rather than a misleading zero.
-        measured = [(i, by_mode[mode].metrics[m]) for i, m in enumerate(metrics) if by_mode[mode].metrics[m] is not None]
+        measured = [
+            (i, by_mode[mode].metrics[m])
+            for i, m in enumerate(metrics)
+            if by_mode[mode].metrics[m] is not None
+        ]
         positions = [i + (index - (len(modes) - 1) / 2) * width for i, _ in measured]
-        axes.bar(positions, [value for _, value in measured], width=width, color=_colour(mode, index), label=mode)
+        axes.bar(
+            positions, [value for _, value in measured], width=width, color=_colour(mode, index), label=mode
+        )
     axes.set_xticks(range(len(metrics)))
-    axes.set_xticklabels([METRIC_LABELS[m].replace(" (lower is better)", "\n(lower is better)") for m in metrics],
-                         rotation=25, ha="right", fontsize=8)
+    axes.set_xticklabels(
+        [METRIC_LABELS[m].replace(" (lower is better)", "\n(lower is better)") for m in metrics],
+        rotation=25,
+        ha="right",
+        fontsize=8,
+    )
     axes.set_ylim(0, 1.05)
     axes.set_ylabel("mean over questions")
     axes.set_title("Metrics by mode")

@@ -27,8 +27,15 @@ from typing import Any
 import httpx
 
 from evals.cassette import Cassette
-from evals.dataset import (DEFAULT_CORPUS, DEFAULT_DATASET, Corpus, EvalItem, load_corpus, load_dataset,
-                           source_texts)
+from evals.dataset import (
+    DEFAULT_CORPUS,
+    DEFAULT_DATASET,
+    Corpus,
+    EvalItem,
+    load_corpus,
+    load_dataset,
+    source_texts,
+)
 from evals.judge import Judge
 from evals.metrics import MODE_ORDER, QuestionScore, Summary, aggregate, score_result
 from evals.report import ReportFiles, results_fingerprint, write_report
@@ -95,8 +102,9 @@ def parse_modes(text: str) -> tuple[str, ...]:
     modes = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip() and m.strip() != BASELINE))
     unknown = [m for m in modes if m not in MODE_NAMES]
     if unknown:
-        raise EvalSetupError(f"--modes: unknown mode {unknown[0]!r}; "
-                             f"use {', '.join(MODE_NAMES)} (comma-separated)")
+        raise EvalSetupError(
+            f"--modes: unknown mode {unknown[0]!r}; use {', '.join(MODE_NAMES)} (comma-separated)"
+        )
     if not modes:
         raise EvalSetupError(f"--modes: name at least one of {', '.join(MODE_NAMES)}")
     return modes
@@ -159,8 +167,13 @@ class Providers:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     def context(self, budgets: ResearchBudgets) -> ResearchContext:
-        return ResearchContext(budgets=budgets, reasoner=self.reasoner, search=self.search, reader=self.reader,
-                               pages=PageStore(None))
+        return ResearchContext(
+            budgets=budgets,
+            reasoner=self.reasoner,
+            search=self.search,
+            reader=self.reader,
+            pages=PageStore(None),
+        )
 
     async def aclose(self) -> None:
         for closer in (self.reasoner, self.search, self.reader):
@@ -169,19 +182,26 @@ class Providers:
             await client.aclose()
 
 
-def describe_providers(settings: ProviderSettings, search: str, judge_model: str | None = None) -> dict[str, Any]:
+def describe_providers(
+    settings: ProviderSettings, search: str, judge_model: str | None = None
+) -> dict[str, Any]:
     """What a run talks to, without secrets: stored in a recording's header and in the report."""
     if search not in SEARCH_BACKENDS:
         raise EvalSetupError(f"--search: must be one of {', '.join(SEARCH_BACKENDS)}; got {search!r}")
     if search == "tavily" and not settings.tavily_api_key:
         raise EvalSetupError("--search tavily needs TAVILY_API_KEY")
     reasoner = "openai" if settings.openai_api_key else "offline"
-    description: dict[str, Any] = {"reasoner": reasoner, "search": search,
-                                   "allow_private_urls": settings.allow_private_urls}
+    description: dict[str, Any] = {
+        "reasoner": reasoner,
+        "search": search,
+        "allow_private_urls": settings.allow_private_urls,
+    }
     if reasoner == "openai":
         description["openai_base_url"] = settings.openai_base_url
-        description["models"] = {stage: getattr(settings.models, stage) for stage in
-                                 ("planner", "extractor", "writer", "critic", "caster")}
+        description["models"] = {
+            stage: getattr(settings.models, stage)
+            for stage in ("planner", "extractor", "writer", "critic", "caster")
+        }
         if judge_model:
             description["judge_model"] = judge_model
     if search == "tavily":
@@ -193,15 +213,19 @@ def replay_settings(meta: Mapping[str, Any], settings: ProviderSettings) -> Prov
     """The recorded run's providers, with placeholder keys (a replay sends nothing anywhere)."""
     values = {"data_dir": settings.data_dir, "allow_private_urls": bool(meta.get("allow_private_urls"))}
     if meta.get("reasoner") == "openai":
-        values.update(openai_api_key=REPLAY_KEY, openai_base_url=meta.get("openai_base_url"),
-                      **{f"model_{stage}": name for stage, name in (meta.get("models") or {}).items()})
+        values.update(
+            openai_api_key=REPLAY_KEY,
+            openai_base_url=meta.get("openai_base_url"),
+            **{f"model_{stage}": name for stage, name in (meta.get("models") or {}).items()},
+        )
     if meta.get("search") == "tavily":
         values.update(tavily_api_key=REPLAY_KEY, tavily_api_base=meta.get("tavily_api_base"))
     return ProviderSettings.from_any(values)
 
 
-def build_providers(settings: ProviderSettings, description: Mapping[str, Any], corpus_dir: Path,
-                    cassette: Cassette | None) -> Providers:
+def build_providers(
+    settings: ProviderSettings, description: Mapping[str, Any], corpus_dir: Path, cassette: Cassette | None
+) -> Providers:
     """The reasoner, search and reader of a run; with a cassette, every HTTP client goes through it."""
 
     def through_cassette(upstream: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
@@ -212,14 +236,25 @@ def build_providers(settings: ProviderSettings, description: Mapping[str, Any], 
     clients: list[httpx.AsyncClient] = []
     judge = None
     if description["reasoner"] == "openai":
-        llm_http = httpx.AsyncClient(transport=through_cassette(httpx.AsyncHTTPTransport()),
-                                     timeout=httpx.Timeout(CALL_TIMEOUT_SECS, connect=10.0))
+        llm_http = httpx.AsyncClient(
+            transport=through_cassette(httpx.AsyncHTTPTransport()),
+            timeout=httpx.Timeout(CALL_TIMEOUT_SECS, connect=10.0),
+        )
         clients.append(llm_http)
-        reasoner: Reasoner = OpenAIReasoner(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
-                                            models=settings.models, prices=DEFAULT_PRICES, http_client=llm_http)
+        reasoner: Reasoner = OpenAIReasoner(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            models=settings.models,
+            prices=DEFAULT_PRICES,
+            http_client=llm_http,
+        )
         if description.get("judge_model"):
-            judge = Judge(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
-                          model=description["judge_model"], http_client=llm_http)
+            judge = Judge(
+                api_key=settings.openai_api_key,
+                base_url=settings.openai_base_url,
+                model=description["judge_model"],
+                http_client=llm_http,
+            )
     else:
         reasoner = OfflineReasoner()
     if description["search"] == "tavily":
@@ -229,15 +264,23 @@ def build_providers(settings: ProviderSettings, description: Mapping[str, Any], 
         search = corpus_search(corpus_dir, settings.data_dir)
     # The reader's own client settings, on a guarded transport wrapped by the cassette.
     guarded = guarded_transport(allow_private=settings.allow_private_urls)
-    page_http = httpx.AsyncClient(transport=through_cassette(guarded), timeout=READER_TIMEOUT, trust_env=False,
-                                  follow_redirects=True, max_redirects=5, headers={"User-Agent": USER_AGENT})
+    page_http = httpx.AsyncClient(
+        transport=through_cassette(guarded),
+        timeout=READER_TIMEOUT,
+        trust_env=False,
+        follow_redirects=True,
+        max_redirects=5,
+        headers={"User-Agent": USER_AGENT},
+    )
     clients.append(page_http)
-    return Providers(reasoner=reasoner, search=search, reader=PageReader(client=page_http), judge=judge,
-                     clients=clients)
+    return Providers(
+        reasoner=reasoner, search=search, reader=PageReader(client=page_http), judge=judge, clients=clients
+    )
 
 
-def route_tavily(search: TavilySearch,
-                 wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]) -> None:
+def route_tavily(
+    search: TavilySearch, wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
+) -> None:
     """Put the cassette under Tavily's client. `TavilySearch` builds its own httpx client and takes
     none, so its transport is swapped here — the one place evals reach into a provider."""
     search._http._transport = wrap(search._http._transport)
@@ -259,11 +302,17 @@ async def run_question(graph: Any, item: EvalItem, plan: ModePlan, providers: Pr
     status, error = "succeeded", None
     started = time.perf_counter()
     try:
-        stream = graph.astream({"question": item.question, "mode": "lite" if plan.mode == BASELINE else plan.mode,
-                                "response_schema": item.response_schema},
-                               config={"recursion_limit": RECURSION_LIMIT, "max_concurrency": 1},
-                               context=ctx, stream_mode="values")
-        async for state in stream:
+        stream = graph.astream(
+            {
+                "question": item.question,
+                "mode": "lite" if plan.mode == BASELINE else plan.mode,
+                "response_schema": item.response_schema,
+            },
+            config={"recursion_limit": RECURSION_LIMIT, "max_concurrency": 1},
+            context=ctx,
+            stream_mode="values",
+        )
+        async for _state in stream:
             pass
     except TypedOutputError as exc:  # the job fails rather than return an invalid object
         status, error = "failed", str(exc)
@@ -273,30 +322,49 @@ async def run_question(graph: Any, item: EvalItem, plan: ModePlan, providers: Pr
     try:
         fragment = result_fragment(state)
         cited = set(state.get("cited") or ())
-        claims = [{"url": c["url"], "quote": c["quote"], "text": c["text"]}
-                  for c in live_claims(state) if c["url"] in cited]
+        claims = [
+            {"url": c["url"], "quote": c["quote"], "text": c["text"]}
+            for c in live_claims(state)
+            if c["url"] in cited
+        ]
         pages = {s["url"]: text for s in fragment["sources"] if (text := ctx.pages.get(s["url"])) is not None}
     finally:
         ctx.pages.close()
-    credits = None if plan.mode == BASELINE else plan.credits_for(fragment["cost_usd"], fragment["stop_reason"])
-    result = {"question": item.question, "mode": plan.mode, "status": status, "error": error, **fragment,
-              "claims": claims, "latency_ms": latency_ms, "credits_charged": credits}
+    credits = (
+        None if plan.mode == BASELINE else plan.credits_for(fragment["cost_usd"], fragment["stop_reason"])
+    )
+    result = {
+        "question": item.question,
+        "mode": plan.mode,
+        "status": status,
+        "error": error,
+        **fragment,
+        "claims": claims,
+        "latency_ms": latency_ms,
+        "credits_charged": credits,
+    }
     return QuestionRun(result=result, pages=pages)
 
 
 # --- the run ----------------------------------------------------------------------------------
 
 
-def choose_judge(config: EvalConfig, settings: ProviderSettings, recorded: Mapping[str, Any] | None) -> str | None:
+def choose_judge(
+    config: EvalConfig, settings: ProviderSettings, recorded: Mapping[str, Any] | None
+) -> str | None:
     """The judge's model, or None for no judge. By default a run judges when an LLM is configured,
     and a replay when its recording did (the verdicts are in the cassette, nowhere else)."""
     if recorded is not None:
         if config.judge and not recorded.get("judge_model"):
-            raise EvalSetupError(f"--judge: {config.replay} was recorded without a judge; re-record it with --judge")
+            raise EvalSetupError(
+                f"--judge: {config.replay} was recorded without a judge; re-record it with --judge"
+            )
         return None if config.judge is False else recorded.get("judge_model")
     if not settings.openai_api_key:
         if config.judge:
-            raise EvalSetupError("--judge needs an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)")
+            raise EvalSetupError(
+                "--judge needs an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)"
+            )
         return None
     return None if config.judge is False else config.judge_model
 
@@ -321,13 +389,15 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
         raise EvalSetupError("use either --record or --replay, not both")
     if config.limit is not None and config.limit < 1:
         raise EvalSetupError("--limit: must be at least 1")
-    items = load_dataset(config.dataset)[:config.limit]
+    items = load_dataset(config.dataset)[: config.limit]
     corpus = load_corpus(config.corpus)
     cassette = None
     if config.replay:
         cassette = Cassette.replay(config.replay)
         if not cassette.meta:
-            raise EvalSetupError(f"--replay: {config.replay} has no header naming its providers; re-record it")
+            raise EvalSetupError(
+                f"--replay: {config.replay} has no header naming its providers; re-record it"
+            )
         settings = replay_settings(cassette.meta, settings)
         description = {**cassette.meta, "judge_model": choose_judge(config, settings, cassette.meta)}
     else:
@@ -337,10 +407,16 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
     modes = (BASELINE, *(m for m in config.modes if m != BASELINE))
     plans = {(mode, item.id): mode_plan(mode, item.response_schema) for mode in modes for item in items}
     texts = corpus_texts(corpus)
-    run_info = {"dataset": _shown(config.dataset), "corpus": _shown(config.corpus), "questions": len(items),
-                "modes": ", ".join(modes), "reasoner": description["reasoner"], "search": description["search"],
-                "judge": description.get("judge_model") or "none",
-                "cassette": f"{cassette.mode} {cassette.path}" if cassette is not None else "none"}
+    run_info = {
+        "dataset": _shown(config.dataset),
+        "corpus": _shown(config.corpus),
+        "questions": len(items),
+        "modes": ", ".join(modes),
+        "reasoner": description["reasoner"],
+        "search": description["search"],
+        "judge": description.get("judge_model") or "none",
+        "cassette": f"{cassette.mode} {cassette.path}" if cassette is not None else "none",
+    }
 
     providers = build_providers(settings, description, Path(config.corpus), cassette)
     graphs = {BASELINE: build_baseline_graph()}
@@ -356,8 +432,14 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
         async with slots:
             run = await run_question(graphs.get(mode, research_graph), item, plan, providers)
             judgement = await providers.judge.judge(item, run.result) if providers.judge is not None else None
-        scores[(mode, item.id)] = score_result(item, run.result, {**source_texts(run.pages), **texts},
-                                               mode=mode, budgets=plan.budgets.as_dict(), judgement=judgement)
+        scores[(mode, item.id)] = score_result(
+            item,
+            run.result,
+            {**source_texts(run.pages), **texts},
+            mode=mode,
+            budgets=plan.budgets.as_dict(),
+            judgement=judgement,
+        )
         advance(mode)
 
     try:
@@ -370,12 +452,23 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
     run_info["eval_secs"] = round(elapsed, 1)
     if providers.judge is not None:
         usage = providers.judge.usage
-        run_info.update(judge_calls=usage.calls, judge_failures=usage.failures, judge_input_tokens=usage.input_tokens,
-                        judge_output_tokens=usage.output_tokens, judge_cost_usd=usage.cost_micro_usd / 1_000_000)
+        run_info.update(
+            judge_calls=usage.calls,
+            judge_failures=usage.failures,
+            judge_input_tokens=usage.input_tokens,
+            judge_output_tokens=usage.output_tokens,
+            judge_cost_usd=usage.cost_micro_usd / 1_000_000,
+        )
     files = write_report(ordered, config.out, run_info=run_info)
-    return EvalRun(scores=ordered, summaries=aggregate(ordered), files=files,
-                   fingerprint=results_fingerprint(ordered), run_info=run_info, elapsed_secs=elapsed,
-                   cassette_misses=len(cassette.misses) if cassette is not None else 0)
+    return EvalRun(
+        scores=ordered,
+        summaries=aggregate(ordered),
+        files=files,
+        fingerprint=results_fingerprint(ordered),
+        run_info=run_info,
+        elapsed_secs=elapsed,
+        cassette_misses=len(cassette.misses) if cassette is not None else 0,
+    )
 
 
 @contextmanager
@@ -387,8 +480,13 @@ def _progress(enabled: bool, modes: tuple[str, ...], per_mode: int) -> Iterator[
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True)) as bar:
+    with Progress(
+        TextColumn("{task.description:>9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bar:
         tasks = {mode: bar.add_task(mode, total=per_mode) for mode in modes}
         yield lambda mode: bar.advance(tasks[mode])
 
@@ -400,8 +498,10 @@ def committed_baseline(run: EvalRun) -> dict[str, Any]:
         "fact_recall": {mode: round(s.metrics["fact_recall"] or 0.0, 4) for mode, s in run.summaries.items()},
         "generated_by": "infrence eval --save-baseline",
         "run": {k: v for k, v in run.run_info.items() if k not in ("eval_secs", "cassette")},
-        "metrics": {mode: {k: None if v is None else round(v, 4) for k, v in s.metrics.items()}
-                    for mode, s in run.summaries.items()},
+        "metrics": {
+            mode: {k: None if v is None else round(v, 4) for k, v in s.metrics.items()}
+            for mode, s in run.summaries.items()
+        },
     }
 
 

@@ -105,9 +105,7 @@ class Meter:
             return False
         if self.search_limit is not None and self.spend["searches"] + searches > self.search_limit:
             return False
-        if self.page_limit is not None and self.spend["pages"] + pages > self.page_limit:
-            return False
-        return True
+        return not (self.page_limit is not None and self.spend["pages"] + pages > self.page_limit)
 
     def reserve(self, worst_micros: int, *, searches: int = 0, pages: int = 0, llm_calls: int = 0) -> int:
         """Charge a worst case now; returns a handle for `settle`. Raises BudgetExhausted."""

@@ -86,10 +86,10 @@ def research(
         plan = plan_for(mode, max_credits=max_credits, response_schema=response_schema)
     except (OSError, json.JSONDecodeError) as exc:
         err.print(f"[red]infrence: cannot read --schema: {exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except InvalidResearchRequest as exc:
         err.print(f"[red]infrence: {exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if corpus is not None and not corpus.is_dir():
         err.print(f"[red]infrence: --corpus {corpus} is not a folder[/red]")
         raise typer.Exit(2)
@@ -99,7 +99,7 @@ def research(
     try:
         result = asyncio.run(run(question, plan.mode, plan.budgets, response_schema, settings, err))
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     if json_output:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:

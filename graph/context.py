@@ -136,7 +136,7 @@ def build_context(
     retry: RetryPolicy | None = None,
     reasoner: Reasoner | None = None,
     search: SearchProvider | None = None,
-    page_store_path: Path | None | str = "default",
+    page_store_path: Path | str | None = "default",
 ) -> ResearchContext:
     """A ResearchContext from plain settings: OpenAI when a key is set, else the offline reasoner;
     Tavily when a key is set, else the corpus (INFRENCE_CORPUS_DIR, or the small built-in one).

@@ -50,7 +50,9 @@ def run_ledger_check(database_url: str) -> int:
 
     report = asyncio.run(_run())
     for account in report.inconsistent:
-        print(f"inconsistent account {account.user_id}: balance {account.balance}, "
-              f"ledger sum {account.ledger_sum}, broken balance_after links {account.broken_links}")
+        print(
+            f"inconsistent account {account.user_id}: balance {account.balance}, "
+            f"ledger sum {account.ledger_sum}, broken balance_after links {account.broken_links}"
+        )
     print(report.summary())
     return 0 if report.clean else 1

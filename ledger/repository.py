@@ -71,22 +71,28 @@ SELECT *, false AS created FROM existing
 """
 
 # Credit: create the account on first use (only for an existing user), else add to it.
-CREDIT_SQL = f"""
+CREDIT_SQL = (
+    f"""
 WITH {_EXISTING}, account AS (
     INSERT INTO credit_accounts AS a (user_id, balance)
     SELECT u.id, %(delta)s FROM users u
     WHERE u.id = %(user_id)s AND NOT EXISTS (SELECT 1 FROM existing)
     ON CONFLICT (user_id) DO UPDATE SET balance = a.balance + EXCLUDED.balance, updated_at = now()
     RETURNING a.user_id, a.balance
-)""" + _APPEND_AND_ANSWER
+)"""
+    + _APPEND_AND_ANSWER
+)
 
 # Debit: the conditional UPDATE of DESIGN §5 — no row when the balance cannot cover it.
-DEBIT_SQL = f"""
+DEBIT_SQL = (
+    f"""
 WITH {_EXISTING}, account AS (
     UPDATE credit_accounts SET balance = balance + %(delta)s, updated_at = now()
     WHERE user_id = %(user_id)s AND balance + %(delta)s >= 0 AND NOT EXISTS (SELECT 1 FROM existing)
     RETURNING user_id, balance
-)""" + _APPEND_AND_ANSWER
+)"""
+    + _APPEND_AND_ANSWER
+)
 
 BY_KEY_SQL = "SELECT * FROM credit_ledger WHERE idempotency_key = %(idempotency_key)s"
 
@@ -125,7 +131,9 @@ WHERE a.balance <> coalesce(p.ledger_sum, 0) OR coalesce(p.broken_links, 0) > 0
 ORDER BY a.user_id
 """
 
-COUNT_ACCOUNTS_SQL = "SELECT count(*) AS accounts, (SELECT count(*) FROM credit_ledger) AS entries FROM credit_accounts"
+COUNT_ACCOUNTS_SQL = (
+    "SELECT count(*) AS accounts, (SELECT count(*) FROM credit_ledger) AS entries FROM credit_accounts"
+)
 
 OPEN_ACCOUNT = "INSERT INTO credit_accounts (user_id) VALUES (%(user_id)s) ON CONFLICT DO NOTHING"
 
@@ -150,10 +158,17 @@ class LedgerRepository:
         return await self._post(conn, DEBIT_SQL, posting)
 
     async def _post(self, conn: Tx, statement: str, posting: Posting) -> tuple[LedgerEntry, bool] | None:
-        cur = await conn.execute(statement, {
-            "user_id": posting.user_id, "delta": posting.delta, "kind": posting.kind,
-            "related_id": posting.related_id, "note": posting.note,
-            "idempotency_key": posting.idempotency_key})
+        cur = await conn.execute(
+            statement,
+            {
+                "user_id": posting.user_id,
+                "delta": posting.delta,
+                "kind": posting.kind,
+                "related_id": posting.related_id,
+                "note": posting.note,
+                "idempotency_key": posting.idempotency_key,
+            },
+        )
         row = await cur.fetchone()
         return None if row is None else (_entry(row), row["created"])
 
@@ -183,8 +198,15 @@ class LedgerRepository:
         return [_entry(row) for row in await cur.fetchall()]
 
     async def audit(self, conn: Tx, *, admin_id: UUID, action: str, target_id: UUID, payload: dict) -> None:
-        await conn.execute(AUDIT_SQL, {"admin_id": admin_id, "action": action,
-                                       "target_id": str(target_id), "payload": json.dumps(payload)})
+        await conn.execute(
+            AUDIT_SQL,
+            {
+                "admin_id": admin_id,
+                "action": action,
+                "target_id": str(target_id),
+                "payload": json.dumps(payload),
+            },
+        )
 
     async def inconsistent_accounts(self, conn: Tx) -> list[AccountCheck]:
         cur = await conn.execute(CHECK_SQL)

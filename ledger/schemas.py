@@ -24,17 +24,23 @@ class BalanceDto(BaseModel):
     usd: str
 
     @classmethod
-    def of(cls, credits: int) -> "BalanceDto":
+    def of(cls, credits: int) -> BalanceDto:
         return cls(credits=credits, usd=usd_for(credits))
 
 
 class CreditAdjustBody(BaseModel):
     delta_credits: Annotated[int, Field(strict=True, ge=-MAX_ADJUST_CREDITS, le=MAX_ADJUST_CREDITS)]
     note: Annotated[str, Field(max_length=1000)]
-    idempotency_key: Annotated[str | None, Field(
-        default=None, min_length=1, max_length=200,
-        description="Optional client-supplied idempotency key (e.g. `crypto.randomUUID()`)\n"
-                    "to make resubmits safe.")]
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=200,
+            description="Optional client-supplied idempotency key (e.g. `crypto.randomUUID()`)\n"
+            "to make resubmits safe.",
+        ),
+    ]
 
 
 class CreditAdjustResponse(BaseModel):
@@ -52,7 +58,14 @@ class AdminLedgerRow(BaseModel):
     idempotency_key: str | None = None
 
     @classmethod
-    def of(cls, entry: LedgerEntry) -> "AdminLedgerRow":
-        return cls(id=entry.id, created_at=entry.created_at, kind=entry.kind, delta=entry.delta,
-                   balance_after=entry.balance_after, related_id=entry.related_id, note=entry.note,
-                   idempotency_key=entry.idempotency_key)
+    def of(cls, entry: LedgerEntry) -> AdminLedgerRow:
+        return cls(
+            id=entry.id,
+            created_at=entry.created_at,
+            kind=entry.kind,
+            delta=entry.delta,
+            balance_after=entry.balance_after,
+            related_id=entry.related_id,
+            note=entry.note,
+            idempotency_key=entry.idempotency_key,
+        )

@@ -53,55 +53,104 @@ class LedgerService:
         """An empty credit account for a new user, in the caller's transaction."""
         await self.repo.open_account(tx, user_id)
 
-    async def grant(self, user_id: UUID | str, credits: int, *, kind: str, idempotency_key: str,
-                    related_id: object | None = None, note: str | None = None,
-                    tx: Tx | None = None) -> LedgerEntry:
+    async def grant(
+        self,
+        user_id: UUID | str,
+        credits: int,
+        *,
+        kind: str,
+        idempotency_key: str,
+        related_id: object | None = None,
+        note: str | None = None,
+        tx: Tx | None = None,
+    ) -> LedgerEntry:
         """Credits from outside (signup, purchase, plan, top-up). Unknown user -> NotFound."""
         if kind not in GRANT_KINDS:
             raise ValueError(f"grant kind must be one of {sorted(GRANT_KINDS)}, got {kind!r}")
-        return await self._credit(Posting(_uuid(user_id), _positive(credits), kind, idempotency_key,
-                                          _text(related_id), note), tx)
+        return await self._credit(
+            Posting(_uuid(user_id), _positive(credits), kind, idempotency_key, _text(related_id), note), tx
+        )
 
-    async def reserve(self, user_id: UUID | str, credits: int, *, idempotency_key: str,
-                      related_id: object | None = None, note: str | None = None,
-                      tx: Tx | None = None) -> LedgerEntry:
+    async def reserve(
+        self,
+        user_id: UUID | str,
+        credits: int,
+        *,
+        idempotency_key: str,
+        related_id: object | None = None,
+        note: str | None = None,
+        tx: Tx | None = None,
+    ) -> LedgerEntry:
         """Debit up front what a job may cost; InsufficientCredits (402) when the balance
         cannot cover it."""
-        posting = Posting(_uuid(user_id), -_positive(credits), "reserve", idempotency_key,
-                          _text(related_id), note)
+        posting = Posting(
+            _uuid(user_id), -_positive(credits), "reserve", idempotency_key, _text(related_id), note
+        )
         entry = await self._post(posting, tx, debit=True)
         if entry is None:
             raise InsufficientCredits(f"This needs {credits} credits; the balance is lower")
         return entry
 
-    async def release(self, user_id: UUID | str, credits: int, *, idempotency_key: str,
-                      related_id: object | None = None, note: str | None = None,
-                      tx: Tx | None = None) -> LedgerEntry | None:
+    async def release(
+        self,
+        user_id: UUID | str,
+        credits: int,
+        *,
+        idempotency_key: str,
+        related_id: object | None = None,
+        note: str | None = None,
+        tx: Tx | None = None,
+    ) -> LedgerEntry | None:
         """Give back the unused part of a reservation; 0 credits writes nothing (None)."""
         if credits == 0:
             return None
-        return await self._credit(Posting(_uuid(user_id), _positive(credits), "release", idempotency_key,
-                                          _text(related_id), note), tx)
+        return await self._credit(
+            Posting(_uuid(user_id), _positive(credits), "release", idempotency_key, _text(related_id), note),
+            tx,
+        )
 
-    async def settle(self, user_id: UUID | str, *, reserved: int, charged: int, job_id: object,
-                     tx: Tx | None = None) -> LedgerEntry | None:
+    async def settle(
+        self, user_id: UUID | str, *, reserved: int, charged: int, job_id: object, tx: Tx | None = None
+    ) -> LedgerEntry | None:
         """End a job's reservation: `charged` stays debited, the rest is released once
         (key `job:{id}:release`). None when the whole reservation was charged."""
         if not 0 <= charged <= reserved:
             raise ValueError(f"charged must be within 0..{reserved}, got {charged}")
-        return await self.release(user_id, reserved - charged, idempotency_key=f"job:{job_id}:release",
-                                  related_id=job_id, note=f"charged {charged} of {reserved}", tx=tx)
+        return await self.release(
+            user_id,
+            reserved - charged,
+            idempotency_key=f"job:{job_id}:release",
+            related_id=job_id,
+            note=f"charged {charged} of {reserved}",
+            tx=tx,
+        )
 
-    async def refund(self, user_id: UUID | str, credits: int, *, idempotency_key: str,
-                     related_id: object | None = None, note: str | None = None,
-                     tx: Tx | None = None) -> LedgerEntry:
+    async def refund(
+        self,
+        user_id: UUID | str,
+        credits: int,
+        *,
+        idempotency_key: str,
+        related_id: object | None = None,
+        note: str | None = None,
+        tx: Tx | None = None,
+    ) -> LedgerEntry:
         """Give back credits already charged (its own row, never an edit of the charge)."""
-        return await self._credit(Posting(_uuid(user_id), _positive(credits), "refund", idempotency_key,
-                                          _text(related_id), note), tx)
+        return await self._credit(
+            Posting(_uuid(user_id), _positive(credits), "refund", idempotency_key, _text(related_id), note),
+            tx,
+        )
 
-    async def clawback(self, user_id: UUID | str, credits: int, *, idempotency_key: str,
-                       related_id: object | None = None, note: str | None = None,
-                       tx: Tx | None = None) -> LedgerEntry | None:
+    async def clawback(
+        self,
+        user_id: UUID | str,
+        credits: int,
+        *,
+        idempotency_key: str,
+        related_id: object | None = None,
+        note: str | None = None,
+        tx: Tx | None = None,
+    ) -> LedgerEntry | None:
         """Take back up to `credits` (a refunded or disputed payment) without going below
         zero; the entry's delta records what was taken. None when the balance is 0."""
         requested, user = _positive(credits), _uuid(user_id)
@@ -112,8 +161,9 @@ class LedgerService:
                 if entry is None:
                     if available == 0:
                         return None
-                    posting = Posting(user, -min(requested, available), "clawback", idempotency_key,
-                                      _text(related_id), note)
+                    posting = Posting(
+                        user, -min(requested, available), "clawback", idempotency_key, _text(related_id), note
+                    )
                     entry, created = await self.repo.post_debit(conn, posting)  # covered: row locked
                     if created:
                         return entry
@@ -121,8 +171,16 @@ class LedgerService:
             entry = await self._after_lost_race(exc, idempotency_key, tx)
         return self._replayed(entry, user, "clawback", -requested)
 
-    async def adjust(self, user_id: UUID | str, delta: int, *, idempotency_key: str, note: str,
-                     admin_id: UUID | str, tx: Tx | None = None) -> LedgerEntry:
+    async def adjust(
+        self,
+        user_id: UUID | str,
+        delta: int,
+        *,
+        idempotency_key: str,
+        note: str,
+        admin_id: UUID | str,
+        tx: Tx | None = None,
+    ) -> LedgerEntry:
         """An admin's correction, either way, with an audit row. Unknown user -> NotFound;
         a debit below zero -> InvalidRequest."""
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
@@ -138,14 +196,24 @@ class LedgerService:
                 post = self.repo.post_debit if delta < 0 else self.repo.post_credit
                 result = await post(conn, posting)
                 if result is None:
-                    raise InvalidRequest("This debit would take the balance below zero", field="delta_credits")
+                    raise InvalidRequest(
+                        "This debit would take the balance below zero", field="delta_credits"
+                    )
                 entry, created = result
                 if created:
-                    await self.repo.audit(conn, admin_id=admin, action="credits.adjust", target_id=user,
-                                          payload={"delta_credits": delta, "note": posting.note,
-                                                   "idempotency_key": idempotency_key,
-                                                   "ledger_entry_id": str(entry.id),
-                                                   "balance_after": entry.balance_after})
+                    await self.repo.audit(
+                        conn,
+                        admin_id=admin,
+                        action="credits.adjust",
+                        target_id=user,
+                        payload={
+                            "delta_credits": delta,
+                            "note": posting.note,
+                            "idempotency_key": idempotency_key,
+                            "ledger_entry_id": str(entry.id),
+                            "balance_after": entry.balance_after,
+                        },
+                    )
         except UniqueViolation as exc:
             entry = await self._after_lost_race(exc, idempotency_key, tx)
         return self._replayed(entry, user, "admin_adjust", delta)
@@ -188,7 +256,9 @@ class LedgerService:
             return entry
         return self._replayed(entry, posting.user_id, posting.kind, posting.delta)
 
-    async def _after_lost_race(self, exc: UniqueViolation, idempotency_key: str, tx: Tx | None) -> LedgerEntry:
+    async def _after_lost_race(
+        self, exc: UniqueViolation, idempotency_key: str, tx: Tx | None
+    ) -> LedgerEntry:
         """A concurrent first attempt with the same key committed before ours: answer with it."""
         if exc.diag.constraint_name != IDEMPOTENCY_CONSTRAINT:
             raise exc

@@ -29,11 +29,14 @@ class Account:
 async def grant_credits(db, user_id: uuid.UUID, credits: int) -> None:
     from ledger.service import LedgerService
 
-    await LedgerService(db).grant(user_id, credits, kind="purchase",
-                                  idempotency_key=f"test-grant:{uuid.uuid4()}", note="test credits")
+    await LedgerService(db).grant(
+        user_id, credits, kind="purchase", idempotency_key=f"test-grant:{uuid.uuid4()}", note="test credits"
+    )
 
 
-async def open_account(client: httpx.AsyncClient, db, *, credits: int = 1000, email: str | None = None) -> Account:
+async def open_account(
+    client: httpx.AsyncClient, db, *, credits: int = 1000, email: str | None = None
+) -> Account:
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
     signup = await client.post("/api/auth/signup", json={"email": email, "password": DEFAULT_PASSWORD})
     assert signup.status_code == 200, signup.text

@@ -108,8 +108,11 @@ def clean_storage(database_url, redis_url) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         tables = _app_tables(conn)
         if tables:
-            conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
-                sql.SQL(", ").join(sql.Identifier(t) for t in tables)))
+            conn.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+                )
+            )
     redis.Redis.from_url(redis_url).flushdb()
 
 
@@ -118,10 +121,16 @@ def settings(database_url, redis_url, tmp_path):
     from core.settings import Settings
 
     return Settings(
-        INFRENCE_ENV="dev", INFRENCE_DATA_DIR=tmp_path / "data", DATABASE_URL=database_url,
-        REDIS_URL=redis_url, INFRENCE_ALLOW_PRIVATE_URLS=True, INFRENCE_DB_POOL_MIN=1,
-        INFRENCE_DB_POOL_MAX=10, JWT_SECRET="test-secret-" + "x" * 32,
-        INFRENCE_PUBLIC_URL="http://testserver", INFRENCE_PASSWORD_HASH_MEMORY_KIB=1024,
+        INFRENCE_ENV="dev",
+        INFRENCE_DATA_DIR=tmp_path / "data",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        INFRENCE_ALLOW_PRIVATE_URLS=True,
+        INFRENCE_DB_POOL_MIN=1,
+        INFRENCE_DB_POOL_MAX=10,
+        JWT_SECRET="test-secret-" + "x" * 32,
+        INFRENCE_PUBLIC_URL="http://testserver",
+        INFRENCE_PASSWORD_HASH_MEMORY_KIB=1024,
     )
 
 
@@ -137,8 +146,9 @@ async def app(settings, clean_storage) -> AsyncIterator:
 
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
         yield http
 
 
@@ -156,10 +166,14 @@ class ServerProcess:
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = Path(env["INFRENCE_DATA_DIR"]) / f"serve-{port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -190,11 +204,16 @@ class ServerProcess:
 
 def server_env(settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
-    env.update({
-        "INFRENCE_ENV": "dev", "INFRENCE_DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-        "JWT_SECRET": settings.jwt_secret, "INFRENCE_ALLOW_PRIVATE_URLS": "true",
-    })
+    env.update(
+        {
+            "INFRENCE_ENV": "dev",
+            "INFRENCE_DATA_DIR": str(settings.data_dir),
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "JWT_SECRET": settings.jwt_secret,
+            "INFRENCE_ALLOW_PRIVATE_URLS": "true",
+        }
+    )
     env.update(extra)
     return env
 
@@ -212,6 +231,7 @@ def live_server(settings, clean_storage) -> Iterator[ServerProcess]:
 
 # --- research: the app with or without in-process workers, and funded accounts ---------------
 
+
 @pytest.fixture
 async def research_app(settings, clean_storage) -> AsyncIterator:
     """The app with two in-process research workers and the webhook sender running."""
@@ -225,8 +245,9 @@ async def research_app(settings, clean_storage) -> AsyncIterator:
 
 @pytest.fixture
 async def api(research_app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=research_app),
-                                 base_url="http://testserver", timeout=120) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=research_app), base_url="http://testserver", timeout=120
+    ) as http:
         yield http
 
 
@@ -238,8 +259,9 @@ async def funded(api, research_app) -> Account:
 @pytest.fixture
 async def idle_api(app) -> AsyncIterator[httpx.AsyncClient]:
     """The app with no workers: jobs stay queued."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                                 timeout=60) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60
+    ) as http:
         yield http
 
 

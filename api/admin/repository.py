@@ -151,16 +151,21 @@ WITH days AS (
 )"""
 
 # users_created_at_idx
-SIGNUPS_BY_DAY = _WINDOW + """
+SIGNUPS_BY_DAY = (
+    _WINDOW
+    + """
 , counted AS (
     SELECT date_bin('1 day', u.created_at, bounds.since) AS day, count(*) AS count
     FROM users u, bounds WHERE u.created_at >= bounds.since GROUP BY 1
 )
 SELECT d.day, coalesce(c.count, 0) AS count
 FROM days d LEFT JOIN counted c USING (day) ORDER BY d.day"""
+)
 
 # research_jobs_daily_idx (created_at INCLUDE the summed columns): an index-only scan.
-JOBS_BY_DAY = _WINDOW + """
+JOBS_BY_DAY = (
+    _WINDOW
+    + """
 , counted AS (
     SELECT date_bin('1 day', j.created_at, bounds.since) AS day, count(*) AS count,
            sum(j.credits_charged) AS credits_charged_sum, sum(j.cost_usd_micros) AS cost_usd_micros_sum
@@ -170,10 +175,13 @@ SELECT d.day, coalesce(c.count, 0) AS count,
        coalesce(c.credits_charged_sum, 0)::bigint AS credits_charged_sum,
        coalesce(c.cost_usd_micros_sum, 0)::bigint AS cost_usd_micros_sum
 FROM days d LEFT JOIN counted c USING (day) ORDER BY d.day"""
+)
 
 # Each scalar has its index: payments_completed_idx, users_suspended_idx, support_tickets_status_idx,
 # research_jobs_status_idx; the user count and outstanding balance read one narrow row per user.
-TOTALS = _WINDOW + """
+TOTALS = (
+    _WINDOW
+    + """
 SELECT
     (SELECT coalesce(sum(p.pack_amount_cents - p.refunded_cents), 0) FROM payments p, bounds
      WHERE p.status = 'succeeded' AND p.completed_at >= bounds.since)::bigint AS topup_revenue_last_30d_cents,
@@ -182,6 +190,7 @@ SELECT
     (SELECT count(*) FROM support_tickets WHERE status = 'open') AS open_tickets,
     (SELECT count(*) FROM research_jobs WHERE status IN ('queued', 'running')) AS in_flight_jobs,
     (SELECT coalesce(sum(balance), 0) FROM credit_accounts)::bigint AS ledger_balance_outstanding"""
+)
 
 INSERT_AUDIT = """
 INSERT INTO admin_audit_log (admin_id, action, target_type, target_id, payload)
@@ -201,8 +210,15 @@ def like_fragment(text: str) -> str:
 
 
 class AdminRepository:
-    async def users_page(self, conn: AsyncConnection, *, user_id: UUID | None, email_fragment: str | None,
-                         limit: int, offset: int) -> list[UserRow]:
+    async def users_page(
+        self,
+        conn: AsyncConnection,
+        *,
+        user_id: UUID | None,
+        email_fragment: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[UserRow]:
         cur = conn.cursor(row_factory=class_row(UserRow))
         fragment = like_fragment(email_fragment) if email_fragment is not None else None
         await cur.execute(USERS_PAGE, {"id": user_id, "fragment": fragment, "limit": limit, "offset": offset})
@@ -213,10 +229,13 @@ class AdminRepository:
         await cur.execute(USER_DETAIL, {"id": user_id})
         return await cur.fetchone()
 
-    async def jobs_page(self, conn: AsyncConnection, *, user_email: str | None, status: str | None,
-                        limit: int, offset: int) -> list[JobSummary]:
+    async def jobs_page(
+        self, conn: AsyncConnection, *, user_email: str | None, status: str | None, limit: int, offset: int
+    ) -> list[JobSummary]:
         cur = conn.cursor(row_factory=class_row(JobSummary))
-        await cur.execute(JOBS_PAGE, {"email": user_email, "status": status, "limit": limit, "offset": offset})
+        await cur.execute(
+            JOBS_PAGE, {"email": user_email, "status": status, "limit": limit, "offset": offset}
+        )
         return await cur.fetchall()
 
     async def job_detail(self, conn: AsyncConnection, job_id: UUID) -> JobDetail | None:
@@ -239,14 +258,38 @@ class AdminRepository:
         await cur.execute(TOTALS)
         return await cur.fetchone()
 
-    async def audit(self, conn: AsyncConnection, *, admin_id: UUID, action: str, target_type: str,
-                    target_id: object, payload: dict[str, Any]) -> None:
-        await conn.execute(INSERT_AUDIT, {"admin_id": admin_id, "action": action, "target_type": target_type,
-                                          "target_id": str(target_id), "payload": json.dumps(payload)})
+    async def audit(
+        self,
+        conn: AsyncConnection,
+        *,
+        admin_id: UUID,
+        action: str,
+        target_type: str,
+        target_id: object,
+        payload: dict[str, Any],
+    ) -> None:
+        await conn.execute(
+            INSERT_AUDIT,
+            {
+                "admin_id": admin_id,
+                "action": action,
+                "target_type": target_type,
+                "target_id": str(target_id),
+                "payload": json.dumps(payload),
+            },
+        )
 
-    async def audit_page(self, conn: AsyncConnection, *, target_type: str | None, target_id: str | None,
-                         limit: int, offset: int) -> list[AuditEntry]:
+    async def audit_page(
+        self,
+        conn: AsyncConnection,
+        *,
+        target_type: str | None,
+        target_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[AuditEntry]:
         cur = conn.cursor(row_factory=class_row(AuditEntry))
-        await cur.execute(AUDIT_PAGE, {"target_type": target_type, "target_id": target_id, "limit": limit,
-                                       "offset": offset})
+        await cur.execute(
+            AUDIT_PAGE, {"target_type": target_type, "target_id": target_id, "limit": limit, "offset": offset}
+        )
         return await cur.fetchall()

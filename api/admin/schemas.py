@@ -51,8 +51,10 @@ class AdminJobDetail(AdminJobRow):
     credits_reserved: int
     credits_refunded: int
     request: dict[str, Any] = Field(description="Raw request body that was POSTed to `/v1/research`.")
-    response: dict[str, Any] = Field(description="Raw final response (typed payload + brief + sources); "
-                                                 "empty while the job runs or when it produced nothing.")
+    response: dict[str, Any] = Field(
+        description="Raw final response (typed payload + brief + sources); "
+        "empty while the job runs or when it produced nothing."
+    )
     error: str | None = None
     completed_at: datetime | None = None
     wave_count: int | None = None

@@ -9,18 +9,27 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from api.admin.repository import (AdminRepository, AuditEntry, JobBucket, JobDetail, JobSummary, SignupBucket,
-                                  Totals, UserDetail, UserRow)
-from core.db import Database
-from core.errors import Conflict, InvalidRequest, NotFound
+from api.admin.repository import (
+    AdminRepository,
+    AuditEntry,
+    JobBucket,
+    JobDetail,
+    JobSummary,
+    SignupBucket,
+    Totals,
+    UserDetail,
+    UserRow,
+)
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobService
-from core.settings import Settings
 from api.support.repository import Ticket, TicketReply, TicketRepository, TicketSummary
 from api.support.schemas import TICKET_CATEGORIES, TICKET_STATUSES
-from core.mail import Mailer
 from auth.models import User
 from auth.repository import AccountRepository
+from core.db import Database
+from core.errors import Conflict, InvalidRequest, NotFound
+from core.mail import Mailer
+from core.settings import Settings
 from ledger.repository import LedgerEntry, LedgerRepository
 from ledger.service import LedgerService
 
@@ -74,9 +83,13 @@ class AdminService:
         q = (q or "").strip()
         user_id = _as_uuid(q)
         async with self.db.connection() as conn:
-            return await self.admin.users_page(conn, user_id=user_id,
-                                               email_fragment=q.lower() if q and user_id is None else None,
-                                               limit=page.limit, offset=page.offset)
+            return await self.admin.users_page(
+                conn,
+                user_id=user_id,
+                email_fragment=q.lower() if q and user_id is None else None,
+                limit=page.limit,
+                offset=page.offset,
+            )
 
     async def user(self, user_id: UUID) -> UserDetail:
         async with self.db.connection() as conn:
@@ -98,8 +111,14 @@ class AdminService:
             await self._existing_user(tx, user_id)
             if await self.accounts.set_suspended(tx, user_id, True):
                 await self.accounts.revoke_user_sessions(tx, user_id)
-                await self.admin.audit(tx, admin_id=admin.id, action="user.suspend", target_type="user",
-                                       target_id=user_id, payload={})
+                await self.admin.audit(
+                    tx,
+                    admin_id=admin.id,
+                    action="user.suspend",
+                    target_type="user",
+                    target_id=user_id,
+                    payload={},
+                )
         # After commit: the user can no longer submit, so the live jobs listed now are all of them.
         async with self.db.connection() as conn:
             live = await self.jobs.live_job_ids_for_user(conn, user_id)
@@ -114,8 +133,14 @@ class AdminService:
         async with self.db.transaction() as tx:
             await self._existing_user(tx, user_id)
             if await self.accounts.set_suspended(tx, user_id, False):
-                await self.admin.audit(tx, admin_id=admin.id, action="user.unsuspend", target_type="user",
-                                       target_id=user_id, payload={})
+                await self.admin.audit(
+                    tx,
+                    admin_id=admin.id,
+                    action="user.unsuspend",
+                    target_type="user",
+                    target_id=user_id,
+                    payload={},
+                )
         return await self.user(user_id)
 
     async def _existing_user(self, conn, user_id: UUID) -> User:
@@ -130,8 +155,9 @@ class AdminService:
         status = _one_of(status, JOB_STATUSES, "status")
         email = user_email.strip().lower() if user_email and user_email.strip() else None
         async with self.db.connection() as conn:
-            return await self.admin.jobs_page(conn, user_email=email, status=status, limit=page.limit,
-                                              offset=page.offset)
+            return await self.admin.jobs_page(
+                conn, user_email=email, status=status, limit=page.limit, offset=page.offset
+            )
 
     async def job(self, job_id: UUID) -> JobDetail:
         async with self.db.connection() as conn:
@@ -140,7 +166,9 @@ class AdminService:
             raise NotFound("No such research job")
         return found
 
-    async def refund(self, admin: User, job_id: UUID, *, credits: int, note: str, idempotency_key: str) -> Refund:
+    async def refund(
+        self, admin: User, job_id: UUID, *, credits: int, note: str, idempotency_key: str
+    ) -> Refund:
         """Give back part of what a job charged: one `refund` ledger row, the job's refund count
         and the audit row commit together. A key already used answers the first refund."""
         if credits <= 0:
@@ -159,25 +187,40 @@ class AdminService:
                 return Refund(job=job, entry=earlier, credits=credits)
             refundable = job.credits_charged - job.credits_refunded
             if credits > refundable:
-                raise InvalidRequest(f"At most {refundable} credits of this job can still be refunded",
-                                     field="credits")
-            entry = await self.ledger.refund(job.user_id, credits, idempotency_key=ledger_key,
-                                             related_id=str(job.id), note=note, tx=tx)
+                raise InvalidRequest(
+                    f"At most {refundable} credits of this job can still be refunded", field="credits"
+                )
+            entry = await self.ledger.refund(
+                job.user_id, credits, idempotency_key=ledger_key, related_id=str(job.id), note=note, tx=tx
+            )
             job = await self.jobs.record_refund(tx, job.id, credits)
-            await self.admin.audit(tx, admin_id=admin.id, action="job.refund", target_type="job", target_id=job.id,
-                                   payload={"credits": credits, "note": note, "user_id": str(job.user_id),
-                                            "idempotency_key": idempotency_key,
-                                            "ledger_entry_id": str(entry.id)})
+            await self.admin.audit(
+                tx,
+                admin_id=admin.id,
+                action="job.refund",
+                target_type="job",
+                target_id=job.id,
+                payload={
+                    "credits": credits,
+                    "note": note,
+                    "user_id": str(job.user_id),
+                    "idempotency_key": idempotency_key,
+                    "ledger_entry_id": str(entry.id),
+                },
+            )
         return Refund(job=job, entry=entry, credits=credits)
 
     # -- tickets -----------------------------------------------------------------------------------
 
-    async def tickets_page(self, *, status: str | None, category: str | None, page: Page) -> list[TicketSummary]:
+    async def tickets_page(
+        self, *, status: str | None, category: str | None, page: Page
+    ) -> list[TicketSummary]:
         status = _one_of(status, TICKET_STATUSES, "status")
         category = _one_of(category, TICKET_CATEGORIES, "category")
         async with self.db.connection() as conn:
-            return await self.tickets.page(conn, status=status, category=category, limit=page.limit,
-                                           offset=page.offset)
+            return await self.tickets.page(
+                conn, status=status, category=category, limit=page.limit, offset=page.offset
+            )
 
     async def ticket(self, ticket_id: UUID) -> tuple[Ticket, list[TicketReply]]:
         async with self.db.connection() as conn:
@@ -186,15 +229,23 @@ class AdminService:
                 raise NotFound("No such ticket")
             return ticket, await self.tickets.replies(conn, ticket_id)
 
-    async def set_ticket_status(self, admin: User, ticket_id: UUID, status: str) -> tuple[Ticket, list[TicketReply]]:
+    async def set_ticket_status(
+        self, admin: User, ticket_id: UUID, status: str
+    ) -> tuple[Ticket, list[TicketReply]]:
         """Close or reopen; doing it twice changes (and audits) nothing."""
         async with self.db.transaction() as tx:
             if await self.tickets.get(tx, ticket_id, for_update=True) is None:
                 raise NotFound("No such ticket")
             if await self.tickets.set_status(tx, ticket_id, status):
                 action = "ticket.close" if status == "closed" else "ticket.reopen"
-                await self.admin.audit(tx, admin_id=admin.id, action=action, target_type="ticket",
-                                       target_id=ticket_id, payload={})
+                await self.admin.audit(
+                    tx,
+                    admin_id=admin.id,
+                    action=action,
+                    target_type="ticket",
+                    target_id=ticket_id,
+                    payload={},
+                )
         return await self.ticket(ticket_id)
 
     async def reply(self, admin: User, ticket_id: UUID, *, body: str, send_email: bool) -> TicketReply:
@@ -203,14 +254,22 @@ class AdminService:
             ticket = await self.tickets.get(tx, ticket_id, for_update=True)
             if ticket is None:
                 raise NotFound("No such ticket")
-            reply = await self.tickets.insert_reply(tx, ticket_id=ticket_id, admin_id=admin.id, body=body,
-                                                    sent_email=send_email)
+            reply = await self.tickets.insert_reply(
+                tx, ticket_id=ticket_id, admin_id=admin.id, body=body, sent_email=send_email
+            )
             mail = None
             if send_email:
-                mail = await self.mailer.enqueue(tx, "ticket_reply", ticket.email, ticket_id=ticket.id,
-                                                 subject=ticket.subject, reply=body)
-            await self.admin.audit(tx, admin_id=admin.id, action="ticket.reply", target_type="ticket",
-                                   target_id=ticket_id, payload={"reply_id": str(reply.id), "send_email": send_email})
+                mail = await self.mailer.enqueue(
+                    tx, "ticket_reply", ticket.email, ticket_id=ticket.id, subject=ticket.subject, reply=body
+                )
+            await self.admin.audit(
+                tx,
+                admin_id=admin.id,
+                action="ticket.reply",
+                target_type="ticket",
+                target_id=ticket_id,
+                payload={"reply_id": str(reply.id), "send_email": send_email},
+            )
         if mail is not None:
             self.mailer.dispatch(mail)
         return reply
@@ -219,13 +278,19 @@ class AdminService:
 
     async def stats(self) -> Stats:
         async with self.db.connection() as conn:
-            return Stats(signups=await self.admin.signups_by_day(conn), jobs=await self.admin.jobs_by_day(conn),
-                         totals=await self.admin.totals(conn))
+            return Stats(
+                signups=await self.admin.signups_by_day(conn),
+                jobs=await self.admin.jobs_by_day(conn),
+                totals=await self.admin.totals(conn),
+            )
 
-    async def audit_log(self, *, target_type: str | None, target_id: str | None, page: Page) -> list[AuditEntry]:
+    async def audit_log(
+        self, *, target_type: str | None, target_id: str | None, page: Page
+    ) -> list[AuditEntry]:
         async with self.db.connection() as conn:
-            return await self.admin.audit_page(conn, target_type=target_type, target_id=target_id,
-                                               limit=page.limit, offset=page.offset)
+            return await self.admin.audit_page(
+                conn, target_type=target_type, target_id=target_id, limit=page.limit, offset=page.offset
+            )
 
 
 def _as_uuid(text: str) -> UUID | None:

@@ -7,8 +7,10 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-LOG_COLUMNS = ("id, created_at, status, question, mode, credits_charged, cost_usd_micros, latency_ms,"
-               " source_count, wave_count")
+LOG_COLUMNS = (
+    "id, created_at, status, question, mode, credits_charged, cost_usd_micros, latency_ms,"
+    " source_count, wave_count"
+)
 
 DAILY_USAGE_SQL = """
 SELECT d.day AS day,
@@ -23,15 +25,19 @@ GROUP BY d.day ORDER BY d.day
 
 
 class DashboardRepository:
-    async def log_rows(self, conn: AsyncConnection, user_id: UUID, *, status: str | None, limit: int,
-                       offset: int) -> list[dict]:
+    async def log_rows(
+        self, conn: AsyncConnection, user_id: UUID, *, status: str | None, limit: int, offset: int
+    ) -> list[dict]:
         cur = await conn.execute(
             f"SELECT {LOG_COLUMNS} FROM research_jobs WHERE user_id = %(user)s"
             " AND (%(status)s::text IS NULL OR status = %(status)s)"
             " ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s",
-            {"user": user_id, "status": status, "limit": limit, "offset": offset})
+            {"user": user_id, "status": status, "limit": limit, "offset": offset},
+        )
         return await cur.fetchall()
 
-    async def daily_usage(self, conn: AsyncConnection, user_id: UUID, first: datetime, last: datetime) -> list[dict]:
+    async def daily_usage(
+        self, conn: AsyncConnection, user_id: UUID, first: datetime, last: datetime
+    ) -> list[dict]:
         cur = await conn.execute(DAILY_USAGE_SQL, {"user": user_id, "first": first, "last": last})
         return await cur.fetchall()

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query
 
 from api.dashboard.schemas import LogRow, RecentJob, UsageBucket
 from api.dashboard.service import DashboardService
+from auth.deps import CurrentUser
 from core.deps import DbDep
 from core.errors import error_responses
-from auth.deps import CurrentUser
 
 router = APIRouter()
 
@@ -25,23 +25,48 @@ LimitQuery = Annotated[int | None, Query(ge=1, le=200)]
 OffsetQuery = Annotated[int | None, Query(ge=0)]
 
 
-@router.get("/api/logs", tags=["logs"], response_model=list[LogRow], responses=error_responses(400, 401),
-            operation_id="list")
-async def logs(user: CurrentUser, dashboard: DashboardDep, limit: LimitQuery = None, offset: OffsetQuery = None,
-               anonymize: bool | None = None, status: str | None = None) -> list[LogRow]:
-    return await dashboard.logs(user.id, status=status, limit=limit or 50, offset=offset or 0,
-                                anonymize=bool(anonymize))
+@router.get(
+    "/api/logs",
+    tags=["logs"],
+    response_model=list[LogRow],
+    responses=error_responses(400, 401),
+    operation_id="list",
+)
+async def logs(
+    user: CurrentUser,
+    dashboard: DashboardDep,
+    limit: LimitQuery = None,
+    offset: OffsetQuery = None,
+    anonymize: bool | None = None,
+    status: str | None = None,
+) -> list[LogRow]:
+    return await dashboard.logs(
+        user.id, status=status, limit=limit or 50, offset=offset or 0, anonymize=bool(anonymize)
+    )
 
 
-@router.get("/api/dashboard/recent", tags=["dashboard"], response_model=list[RecentJob],
-            responses=error_responses(401), operation_id="recent")
+@router.get(
+    "/api/dashboard/recent",
+    tags=["dashboard"],
+    response_model=list[RecentJob],
+    responses=error_responses(401),
+    operation_id="recent",
+)
 async def recent(user: CurrentUser, dashboard: DashboardDep) -> list[RecentJob]:
     return await dashboard.recent(user.id)
 
 
-@router.get("/api/dashboard/usage", tags=["dashboard"], response_model=list[UsageBucket],
-            responses=error_responses(400, 401), operation_id="usage")
-async def usage(user: CurrentUser, dashboard: DashboardDep,
-                from_: Annotated[datetime | None, Query(alias="from")] = None,
-                to: datetime | None = None) -> list[UsageBucket]:
+@router.get(
+    "/api/dashboard/usage",
+    tags=["dashboard"],
+    response_model=list[UsageBucket],
+    responses=error_responses(400, 401),
+    operation_id="usage",
+)
+async def usage(
+    user: CurrentUser,
+    dashboard: DashboardDep,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+) -> list[UsageBucket]:
     return await dashboard.usage(user.id, from_, to)

@@ -28,8 +28,9 @@ def _utc_day(moment: datetime) -> datetime:
     return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
 
 
-def usage_window(start: datetime | None, end: datetime | None, *, now: datetime | None = None
-                 ) -> tuple[datetime, datetime]:
+def usage_window(
+    start: datetime | None, end: datetime | None, *, now: datetime | None = None
+) -> tuple[datetime, datetime]:
     """First and last UTC day of a usage request (both inclusive); 30 days ending today by default."""
     last = _utc_day(end or now or datetime.now(UTC))
     first = _utc_day(start) if start else last - timedelta(days=DEFAULT_USAGE_DAYS - 1)
@@ -45,8 +46,9 @@ class DashboardService:
         self.db = db
         self.repo = DashboardRepository()
 
-    async def logs(self, user_id: UUID, *, status: str | None, limit: int, offset: int,
-                   anonymize: bool) -> list[LogRow]:
+    async def logs(
+        self, user_id: UUID, *, status: str | None, limit: int, offset: int, anonymize: bool
+    ) -> list[LogRow]:
         async with self.db.connection() as conn:
             rows = await self.repo.log_rows(conn, user_id, status=status, limit=limit, offset=offset)
         if anonymize:

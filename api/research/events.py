@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 5000
-LIVE_TTL_SECS = 2 * 24 * 3600      # a running job's stream outlives any wallclock cap
-TERMINAL_TTL_SECS = 24 * 3600      # replayable for a day after completion, then from the DB
+LIVE_TTL_SECS = 2 * 24 * 3600  # a running job's stream outlives any wallclock cap
+TERMINAL_TTL_SECS = 24 * 3600  # replayable for a day after completion, then from the DB
 TERMINAL_TYPES = ("job.succeeded", "job.failed", "job.canceled")
 
 
@@ -61,8 +61,10 @@ def stream_position(event_id: str) -> tuple[int, int]:
 
 
 def _events_of(entries) -> list[JobEvent]:
-    return [JobEvent(event_id, fields.get("type", "unknown"), json.loads(fields.get("data") or "{}"))
-            for event_id, fields in entries]
+    return [
+        JobEvent(event_id, fields.get("type", "unknown"), json.loads(fields.get("data") or "{}"))
+        for event_id, fields in entries
+    ]
 
 
 class JobEvents:
@@ -74,8 +76,12 @@ class JobEvents:
         key = stream_key(job_id)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(key, {"type": event_type, "data": json.dumps(data, default=str)},
-                          maxlen=STREAM_MAXLEN, approximate=True)
+                pipe.xadd(
+                    key,
+                    {"type": event_type, "data": json.dumps(data, default=str)},
+                    maxlen=STREAM_MAXLEN,
+                    approximate=True,
+                )
                 pipe.expire(key, TERMINAL_TTL_SECS if event_type in TERMINAL_TYPES else LIVE_TTL_SECS)
                 event_id, _ = await pipe.execute()
             return event_id
@@ -90,7 +96,9 @@ class JobEvents:
 
     async def since(self, job_id: UUID | str, after: str) -> list[JobEvent]:
         """Everything already in the stream after `after`, without waiting."""
-        return _events_of(await self.redis.xrange(stream_key(job_id), min=f"({after}" if after != "0-0" else "-"))
+        return _events_of(
+            await self.redis.xrange(stream_key(job_id), min=f"({after}" if after != "0-0" else "-")
+        )
 
     async def tail_id(self, job_id: UUID | str) -> str:
         last = await self.redis.xrevrange(stream_key(job_id), count=1)
@@ -125,7 +133,7 @@ class Subscription:
             else:
                 try:
                     event = await asyncio.wait_for(self.queue.get(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return None
             if event.position > self.last:
                 self.last = event.position
@@ -153,7 +161,9 @@ class EventHub:
         feed = self.feeds.get(key)
         if feed is None:
             feed = self.feeds[key] = _Feed()
-            feed.task = asyncio.create_task(self._follow(key, feed, await self._safely(self.events.tail_id(key), "0-0")))
+            feed.task = asyncio.create_task(
+                self._follow(key, feed, await self._safely(self.events.tail_id(key), "0-0"))
+            )
         queue: asyncio.Queue = asyncio.Queue()
         feed.queues.add(queue)
         try:

@@ -10,17 +10,17 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from core.deps import DbDep, RedisDep, SettingsDep
-from core.errors import error_responses
-from core.ratelimit import enforce
 from api.research.events import EventHub, JobEvent, JobEvents
 from api.research.repository import JobRow
 from api.research.schemas import AsyncAccepted, ResearchLogRow, ResearchRequest, ResearchResult
 from api.research.service import MAX_WAIT_SECS, JobService, result_event_data, result_of
 from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser
+from core.deps import DbDep, RedisDep, SettingsDep
+from core.errors import error_responses
+from core.ratelimit import enforce
 
 HEARTBEAT_SECS = 15.0
-IDLE_CHECK_SECS = 5.0   # how often an idle stream double-checks the job row
+IDLE_CHECK_SECS = 5.0  # how often an idle stream double-checks the job row
 
 router = APIRouter(tags=["research"])
 playground = APIRouter(prefix="/api/playground", tags=["playground"])
@@ -38,17 +38,27 @@ ResearchJobId = Annotated[UUID, Path(description="Research job id")]
 LimitQuery = Annotated[int | None, Query(ge=1, le=200)]
 OffsetQuery = Annotated[int | None, Query(ge=0)]
 
-CREATE_RESPONSES = {202: {"model": AsyncAccepted, "description": "Async accepted"},
-                    **error_responses(400, 401, 402, 403, 429)}
-EVENTS_RESPONSES = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                          "description": "Server-sent events: id = stream id, event = type, data = JSON"},
-                    **error_responses(401, 404)}
+CREATE_RESPONSES = {
+    202: {"model": AsyncAccepted, "description": "Async accepted"},
+    **error_responses(400, 401, 402, 403, 429),
+}
+EVENTS_RESPONSES = {
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "Server-sent events: id = stream id, event = type, data = JSON",
+    },
+    **error_responses(401, 404),
+}
 
 
 def accepted(request: Request, job: JobRow, base: str) -> JSONResponse:
     root = str(request.base_url).rstrip("/")
-    body = AsyncAccepted(id=job.id, status=job.status, status_url=f"{root}{base}/{job.id}",
-                         events_url=f"{root}{base}/{job.id}/events")
+    body = AsyncAccepted(
+        id=job.id,
+        status=job.status,
+        status_url=f"{root}{base}/{job.id}",
+        events_url=f"{root}{base}/{job.id}/events",
+    )
     return JSONResponse(body.model_dump(mode="json"), status_code=202)
 
 
@@ -79,9 +89,14 @@ async def get_event_hub(request: Request, redis: RedisDep) -> EventHub:
 EventHubDep = Annotated[EventHub, Depends(get_event_hub)]
 
 
-def event_stream(jobs: JobService, hub: EventHub, job: JobRow, last_event_id: str | None) -> StreamingResponse:
-    return StreamingResponse(_sse(jobs, hub, job, last_event_id or "0-0"), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+def event_stream(
+    jobs: JobService, hub: EventHub, job: JobRow, last_event_id: str | None
+) -> StreamingResponse:
+    return StreamingResponse(
+        _sse(jobs, hub, job, last_event_id or "0-0"),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str) -> AsyncIterator[str]:
@@ -100,7 +115,7 @@ async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str) -> Asyn
                 while not burst[-1].is_terminal and (more := subscription.ready()):
                     burst.extend(more)
                 ending = next((i for i, e in enumerate(burst) if e.is_terminal), None)
-                burst = burst if ending is None else burst[:ending + 1]
+                burst = burst if ending is None else burst[: ending + 1]
                 yield "".join(e.sse for e in burst)
                 last_sent = time.monotonic()
                 if ending is not None:
@@ -118,14 +133,30 @@ async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str) -> Asyn
 
 # --- /v1/research (API key) -------------------------------------------------------------------
 
-@router.post("/v1/research", response_model=ResearchResult, responses=CREATE_RESPONSES,
-             summary="Run a deep research job", operation_id="run_research")
-async def run_research(body: ResearchRequest, caller: ApiKeyCaller, jobs: JobServiceDep, http: Request,
-                       response: Response, redis: RedisDep, settings: SettingsDep,
-                       idempotency_key: IdempotencyKeyHeader = None):
-    limit = await enforce(redis, f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60)
-    job = await jobs.submit(caller.user.id, body, origin="api", api_key_id=caller.api_key_id,
-                            idempotency_key=idempotency_key)
+
+@router.post(
+    "/v1/research",
+    response_model=ResearchResult,
+    responses=CREATE_RESPONSES,
+    summary="Run a deep research job",
+    operation_id="run_research",
+)
+async def run_research(
+    body: ResearchRequest,
+    caller: ApiKeyCaller,
+    jobs: JobServiceDep,
+    http: Request,
+    response: Response,
+    redis: RedisDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+):
+    limit = await enforce(
+        redis, f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60
+    )
+    job = await jobs.submit(
+        caller.user.id, body, origin="api", api_key_id=caller.api_key_id, idempotency_key=idempotency_key
+    )
     answer = await _answer_create(http, jobs, job, "/v1/research")
     if isinstance(answer, Response):
         limit.apply(answer)
@@ -134,59 +165,109 @@ async def run_research(body: ResearchRequest, caller: ApiKeyCaller, jobs: JobSer
     return answer
 
 
-@router.get("/v1/research", response_model=list[ResearchLogRow], responses=error_responses(400, 401),
-            operation_id="list_jobs")
-async def list_jobs(caller: ApiKeyCaller, jobs: JobServiceDep, status: str | None = None,
-                    limit: LimitQuery = None, offset: OffsetQuery = None) -> list[ResearchLogRow]:
+@router.get(
+    "/v1/research",
+    response_model=list[ResearchLogRow],
+    responses=error_responses(400, 401),
+    operation_id="list_jobs",
+)
+async def list_jobs(
+    caller: ApiKeyCaller,
+    jobs: JobServiceDep,
+    status: str | None = None,
+    limit: LimitQuery = None,
+    offset: OffsetQuery = None,
+) -> list[ResearchLogRow]:
     rows = await jobs.list(caller.user.id, status=status, limit=limit or 50, offset=offset or 0)
     return [ResearchLogRow.model_validate(row, from_attributes=True) for row in rows]
 
 
-@router.get("/v1/research/{id}", response_model=ResearchResult, responses=error_responses(401, 404),
-            operation_id="get_status")
-async def get_status(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep,
-                     wait: WaitQuery = None) -> ResearchResult:
+@router.get(
+    "/v1/research/{id}",
+    response_model=ResearchResult,
+    responses=error_responses(401, 404),
+    operation_id="get_status",
+)
+async def get_status(
+    id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep, wait: WaitQuery = None
+) -> ResearchResult:
     return await _read_with_wait(jobs, caller.user.id, id, wait)
 
 
-@router.delete("/v1/research/{id}", response_model=ResearchResult, responses=error_responses(401, 404),
-               operation_id="cancel")
+@router.delete(
+    "/v1/research/{id}",
+    response_model=ResearchResult,
+    responses=error_responses(401, 404),
+    operation_id="cancel",
+)
 async def cancel(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep) -> ResearchResult:
     return result_of(await jobs.cancel(caller.user.id, id))
 
 
-@router.get("/v1/research/{id}/events", responses=EVENTS_RESPONSES, response_class=StreamingResponse,
-            operation_id="research_events")
-async def research_events(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep, hub: EventHubDep,
-                          last_event_id: LastEventIdHeader = None) -> StreamingResponse:
+@router.get(
+    "/v1/research/{id}/events",
+    responses=EVENTS_RESPONSES,
+    response_class=StreamingResponse,
+    operation_id="research_events",
+)
+async def research_events(
+    id: ResearchJobId,
+    caller: ApiKeyCaller,
+    jobs: JobServiceDep,
+    hub: EventHubDep,
+    last_event_id: LastEventIdHeader = None,
+) -> StreamingResponse:
     return event_stream(jobs, hub, await jobs.get(caller.user.id, id), last_event_id)
 
 
 # --- /api/playground/research (dashboard, JWT) --------------------------------------------------
 
-@playground.post("/research", response_model=ResearchResult, responses=CREATE_RESPONSES,
-                 operation_id="run")
-async def run(body: ResearchRequest, user: CurrentUser, jobs: JobServiceDep, http: Request,
-              idempotency_key: IdempotencyKeyHeader = None):
+
+@playground.post("/research", response_model=ResearchResult, responses=CREATE_RESPONSES, operation_id="run")
+async def run(
+    body: ResearchRequest,
+    user: CurrentUser,
+    jobs: JobServiceDep,
+    http: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+):
     job = await jobs.submit(user.id, body, origin="playground", idempotency_key=idempotency_key)
     return await _answer_create(http, jobs, job, "/api/playground/research")
 
 
-@playground.get("/research/{id}", response_model=ResearchResult, responses=error_responses(401, 404),
-                operation_id="get_status")
-async def playground_status(id: ResearchJobId, user: CurrentUser, jobs: JobServiceDep,
-                            wait: WaitQuery = None) -> ResearchResult:
+@playground.get(
+    "/research/{id}",
+    response_model=ResearchResult,
+    responses=error_responses(401, 404),
+    operation_id="get_status",
+)
+async def playground_status(
+    id: ResearchJobId, user: CurrentUser, jobs: JobServiceDep, wait: WaitQuery = None
+) -> ResearchResult:
     return await _read_with_wait(jobs, user.id, id, wait)
 
 
-@playground.delete("/research/{id}", response_model=ResearchResult, responses=error_responses(401, 404),
-                   operation_id="playground_cancel")
+@playground.delete(
+    "/research/{id}",
+    response_model=ResearchResult,
+    responses=error_responses(401, 404),
+    operation_id="playground_cancel",
+)
 async def playground_cancel(id: ResearchJobId, user: CurrentUser, jobs: JobServiceDep) -> ResearchResult:
     return result_of(await jobs.cancel(user.id, id))
 
 
-@playground.get("/research/{id}/events", responses=EVENTS_RESPONSES, response_class=StreamingResponse,
-                operation_id="playground_events")
-async def playground_events(id: ResearchJobId, user: PlaygroundUser, jobs: JobServiceDep, hub: EventHubDep,
-                            last_event_id: LastEventIdHeader = None) -> StreamingResponse:
+@playground.get(
+    "/research/{id}/events",
+    responses=EVENTS_RESPONSES,
+    response_class=StreamingResponse,
+    operation_id="playground_events",
+)
+async def playground_events(
+    id: ResearchJobId,
+    user: PlaygroundUser,
+    jobs: JobServiceDep,
+    hub: EventHubDep,
+    last_event_id: LastEventIdHeader = None,
+) -> StreamingResponse:
     return event_stream(jobs, hub, await jobs.get(user.id, id), last_event_id)

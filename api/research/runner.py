@@ -14,9 +14,9 @@ from typing import Any
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.runtime import RunControl
 
-from core.db import Database
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobOutcome, plan_of
+from core.db import Database
 from core.settings import Settings
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import build_context
@@ -38,16 +38,23 @@ def _compiled_graph():
 
 def _config(job: JobRow) -> dict[str, Any]:
     budgets = plan_of(job.request).budgets
-    return {"configurable": {"thread_id": str(job.id)}, "recursion_limit": RECURSION_LIMIT,
-            "max_concurrency": max(2, budgets.branches)}
+    return {
+        "configurable": {"thread_id": str(job.id)},
+        "recursion_limit": RECURSION_LIMIT,
+        "max_concurrency": max(2, budgets.branches),
+    }
 
 
 def outcome_from(state: dict[str, Any], *, status: str, stop_reason: str | None = None) -> JobOutcome:
     fragment = result_fragment(state, stop_reason=stop_reason)
-    return JobOutcome(status=status, stop_reason=fragment["stop_reason"],
-                      cost_usd_micros=int(round(fragment["cost_usd"] * 1_000_000)),
-                      result=fragment, wave_count=fragment["wave_count"],
-                      source_count=len(fragment["sources"]))
+    return JobOutcome(
+        status=status,
+        stop_reason=fragment["stop_reason"],
+        cost_usd_micros=round(fragment["cost_usd"] * 1_000_000),
+        result=fragment,
+        wave_count=fragment["wave_count"],
+        source_count=len(fragment["sources"]),
+    )
 
 
 class GraphRunner:
@@ -79,15 +86,24 @@ class GraphRunner:
         graph = self._graph()
         config = _config(job)
         resuming = (await graph.aget_state(config)).created_at is not None
-        graph_input = None if resuming else {
-            "question": job.question, "mode": job.mode, "started_at": time.time(),
-            "response_schema": job.request.get("response_schema")}
+        graph_input = (
+            None
+            if resuming
+            else {
+                "question": job.question,
+                "mode": job.mode,
+                "started_at": time.time(),
+                "response_schema": job.request.get("response_schema"),
+            }
+        )
         context = build_context(self.settings, plan.budgets)
         try:
-            await asyncio.wait_for(self._stream(graph, graph_input, config, context, control, on_event),
-                                   plan.budgets.max_wallclock_secs + HARD_DEADLINE_GRACE_SECS)
+            await asyncio.wait_for(
+                self._stream(graph, graph_input, config, context, control, on_event),
+                plan.budgets.max_wallclock_secs + HARD_DEADLINE_GRACE_SECS,
+            )
             stop_reason = None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("job %s passed its hard deadline", job.id)
             stop_reason = "deadline"
         finally:
@@ -95,10 +111,12 @@ class GraphRunner:
         state = (await graph.aget_state(config)).values
         return outcome_from(state, status="succeeded", stop_reason=stop_reason)
 
-    async def _stream(self, graph, graph_input, config, context, control: RunControl,
-                      on_event: EventSink) -> None:
-        async for chunk in graph.astream(graph_input, config, context=context, stream_mode="custom",
-                                         durability="sync", control=control):
+    async def _stream(
+        self, graph, graph_input, config, context, control: RunControl, on_event: EventSink
+    ) -> None:
+        async for chunk in graph.astream(
+            graph_input, config, context=context, stream_mode="custom", durability="sync", control=control
+        ):
             if isinstance(chunk, dict) and "type" in chunk:
                 await on_event(chunk["type"], chunk.get("data") or {})
 

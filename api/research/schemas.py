@@ -10,12 +10,12 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 
-
 class ResearchMode(str, Enum):
     lite = "lite"
     standard = "standard"
     pro = "pro"
     max = "max"
+
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 TERMINAL_STATUSES = ("succeeded", "failed", "canceled")
@@ -30,7 +30,8 @@ class ResearchRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     mode: ResearchMode = Field(
-        ResearchMode.standard, description="`lite` (15c) | `standard` (60c) | `pro` (200c) | `max` (metered).")
+        ResearchMode.standard, description="`lite` (15c) | `standard` (60c) | `pro` (200c) | `max` (metered)."
+    )
     max_credits: int | None = Field(None, ge=0, description="Hard credit cap. Required for `max` mode.")
     max_wallclock_secs: int | None = Field(None, ge=0, description="Override the mode's wall-clock cap.")
     response_schema: OptionalObject = Field(None, description="Optional JSON Schema for the typed result.")

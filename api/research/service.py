@@ -15,17 +15,17 @@ from uuid import UUID
 import psycopg
 from redis.asyncio import Redis
 
-from core.db import Database, Tx
-from core.errors import InvalidRequest, NotFound
 from api.research.events import JobEvents
 from api.research.repository import JobRepository, JobRow
 from api.research.schemas import ResearchRequest, ResearchResult, SourceDto, UsageDto
 from api.research.webhooks import WebhookRepository, check_webhook_url
-from core.settings import Settings
-from ledger.service import LedgerService
 from billing.subscriptions import report_overage
 from billing.topup import maybe_auto_topup
+from core.db import Database, Tx
+from core.errors import InvalidRequest, NotFound
+from core.settings import Settings
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
+from ledger.service import LedgerService
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +39,29 @@ def follow_up(work) -> None:
     task = asyncio.create_task(work)
     _follow_ups.add(task)
     task.add_done_callback(_follow_ups.discard)
+
+
 MAX_WAIT_SECS = 60
 SYNC_GRACE_SECS = 15
 
 
 def plan_of(request: dict[str, Any]) -> ModePlan:
     """The budgets and price of a stored (already validated) request."""
-    return plan_for(request.get("mode", "standard"), max_credits=request.get("max_credits"),
-                    max_wallclock_secs=request.get("max_wallclock_secs"))
+    return plan_for(
+        request.get("mode", "standard"),
+        max_credits=request.get("max_credits"),
+        max_wallclock_secs=request.get("max_wallclock_secs"),
+    )
 
 
 def validated_plan(request: ResearchRequest) -> ModePlan:
     try:
-        return plan_for(request.mode.value, max_credits=request.max_credits,
-                        max_wallclock_secs=request.max_wallclock_secs,
-                        response_schema=request.response_schema)
+        return plan_for(
+            request.mode.value,
+            max_credits=request.max_credits,
+            max_wallclock_secs=request.max_wallclock_secs,
+            response_schema=request.response_schema,
+        )
     except InvalidResearchRequest as exc:
         raise InvalidRequest(f"{exc.field}: {exc.message}", field=exc.field) from None
 
@@ -62,16 +70,34 @@ def result_of(job: JobRow) -> ResearchResult:
     """The client-facing view of a job row, partial while it runs."""
     stored = job.result or {}
     include_summaries = job.request.get("include_sources", True)
-    sources = [SourceDto(url=s.get("url", ""), title=s.get("title", ""), domain=s.get("domain", ""),
-                         summary=s.get("summary") if include_summaries else None)
-               for s in stored.get("sources", [])]
+    sources = [
+        SourceDto(
+            url=s.get("url", ""),
+            title=s.get("title", ""),
+            domain=s.get("domain", ""),
+            summary=s.get("summary") if include_summaries else None,
+        )
+        for s in stored.get("sources", [])
+    ]
     return ResearchResult(
-        id=job.id, status=job.status, question=job.question, mode=job.mode, brief=stored.get("brief"),
-        typed=stored.get("typed") or {}, basis=stored.get("basis") or [], sources=sources,
-        credits_charged=job.credits_charged, cost_usd=job.cost_usd_micros / 1_000_000,
-        stop_reason=job.stop_reason, wave_count=job.wave_count,
-        usage=UsageDto(**(stored.get("usage") or {})), latency_ms=job.latency_ms, error=job.error,
-        created_at=job.created_at, completed_at=job.completed_at)
+        id=job.id,
+        status=job.status,
+        question=job.question,
+        mode=job.mode,
+        brief=stored.get("brief"),
+        typed=stored.get("typed") or {},
+        basis=stored.get("basis") or [],
+        sources=sources,
+        credits_charged=job.credits_charged,
+        cost_usd=job.cost_usd_micros / 1_000_000,
+        stop_reason=job.stop_reason,
+        wave_count=job.wave_count,
+        usage=UsageDto(**(stored.get("usage") or {})),
+        latency_ms=job.latency_ms,
+        error=job.error,
+        created_at=job.created_at,
+        completed_at=job.completed_at,
+    )
 
 
 def result_event_data(job: JobRow) -> dict[str, Any]:
@@ -82,7 +108,7 @@ def result_event_data(job: JobRow) -> dict[str, Any]:
 class JobOutcome:
     """What a run produced, ready to settle."""
 
-    status: str                      # succeeded | failed | canceled
+    status: str  # succeeded | failed | canceled
     stop_reason: str | None
     cost_usd_micros: int = 0
     result: dict[str, Any] | None = None
@@ -125,20 +151,36 @@ class JobSettlement:
         """After commit: the terminal event for SSE clients, and overage for plan subscribers."""
         await self.events.append(finished.id, f"job.{finished.status}", result_event_data(finished))
         if finished.credits_charged > 0:
-            follow_up(report_overage(self.db, self.settings, finished.user_id, finished.id,
-                                     finished.credits_charged))
+            follow_up(
+                report_overage(
+                    self.db, self.settings, finished.user_id, finished.id, finished.credits_charged
+                )
+            )
 
     async def _settle_in(self, tx: Tx, job: JobRow, outcome: JobOutcome) -> JobRow | None:
         charged = self.credits_to_charge(job, outcome)
         finished = await self.jobs.finish(
-            tx, job.id, status=outcome.status, stop_reason=outcome.stop_reason, credits_charged=charged,
-            cost_usd_micros=outcome.cost_usd_micros, result=outcome.result, error=outcome.error,
-            wave_count=outcome.wave_count, source_count=outcome.source_count)
+            tx,
+            job.id,
+            status=outcome.status,
+            stop_reason=outcome.stop_reason,
+            credits_charged=charged,
+            cost_usd_micros=outcome.cost_usd_micros,
+            result=outcome.result,
+            error=outcome.error,
+            wave_count=outcome.wave_count,
+            source_count=outcome.source_count,
+        )
         if finished is None:
             return None
-        await self.ledger.release(job.user_id, job.credits_reserved - charged,
-                                  idempotency_key=f"job:{job.id}:release", related_id=str(job.id),
-                                  note=f"{outcome.status} {job.mode} job", tx=tx)
+        await self.ledger.release(
+            job.user_id,
+            job.credits_reserved - charged,
+            idempotency_key=f"job:{job.id}:release",
+            related_id=str(job.id),
+            note=f"{outcome.status} {job.mode} job",
+            tx=tx,
+        )
         if job.webhook_url:
             body = json.dumps(result_event_data(finished), separators=(",", ":"))
             await self.webhooks.enqueue(tx, job.id, job.webhook_url, body)
@@ -155,43 +197,74 @@ class JobService:
         self.settlement = JobSettlement(db, redis, settings)
 
     def runs_async(self, request: ResearchRequest, plan: ModePlan) -> bool:
-        return (request.run_async or request.webhook_url is not None
-                or plan.budgets.max_wallclock_secs > self.settings.sync_max_secs)
+        return (
+            request.run_async
+            or request.webhook_url is not None
+            or plan.budgets.max_wallclock_secs > self.settings.sync_max_secs
+        )
 
-    async def submit(self, user_id: UUID, request: ResearchRequest, *, origin: str,
-                     api_key_id: UUID | None = None, idempotency_key: str | None = None) -> JobRow:
+    async def submit(
+        self,
+        user_id: UUID,
+        request: ResearchRequest,
+        *,
+        origin: str,
+        api_key_id: UUID | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobRow:
         """Validate before any charge, then job row + reservation + ledger row + NOTIFY at once."""
         plan = validated_plan(request)
         if request.webhook_url is not None:
             await check_webhook_url(request.webhook_url, allow_private=self.settings.allow_private_urls)
         if idempotency_key is not None:
             if len(idempotency_key) > 255:
-                raise InvalidRequest("Idempotency-Key must be at most 255 characters", field="Idempotency-Key")
+                raise InvalidRequest(
+                    "Idempotency-Key must be at most 255 characters", field="Idempotency-Key"
+                )
             async with self.db.connection() as conn:
-                earlier = await self.jobs.find_by_idempotency_key(conn, user_id, idempotency_key,
-                                                                  IDEMPOTENCY_WINDOW)
+                earlier = await self.jobs.find_by_idempotency_key(
+                    conn, user_id, idempotency_key, IDEMPOTENCY_WINDOW
+                )
             if earlier is not None:
                 return earlier
         try:
             async with self.db.transaction() as tx:
                 job = await self.jobs.insert(
-                    tx, user_id=user_id, api_key_id=api_key_id, origin=origin, mode=plan.mode,
-                    question=request.question, request=request.stored(),
-                    runs_async=self.runs_async(request, plan), credits_reserved=plan.credits_to_reserve,
-                    webhook_url=request.webhook_url, idempotency_key=idempotency_key)
-                await self.ledger.reserve(user_id, plan.credits_to_reserve, idempotency_key=f"job:{job.id}:reserve",
-                                          related_id=str(job.id), note=f"{plan.mode} job", tx=tx)
+                    tx,
+                    user_id=user_id,
+                    api_key_id=api_key_id,
+                    origin=origin,
+                    mode=plan.mode,
+                    question=request.question,
+                    request=request.stored(),
+                    runs_async=self.runs_async(request, plan),
+                    credits_reserved=plan.credits_to_reserve,
+                    webhook_url=request.webhook_url,
+                    idempotency_key=idempotency_key,
+                )
+                await self.ledger.reserve(
+                    user_id,
+                    plan.credits_to_reserve,
+                    idempotency_key=f"job:{job.id}:reserve",
+                    related_id=str(job.id),
+                    note=f"{plan.mode} job",
+                    tx=tx,
+                )
                 await self.jobs.notify_queued(tx, job.id)
         except psycopg.errors.UniqueViolation:
             # The same Idempotency-Key raced us: answer with the job that won.
             async with self.db.connection() as conn:
-                earlier = await self.jobs.find_by_idempotency_key(conn, user_id, idempotency_key or "",
-                                                                  IDEMPOTENCY_WINDOW)
+                earlier = await self.jobs.find_by_idempotency_key(
+                    conn, user_id, idempotency_key or "", IDEMPOTENCY_WINDOW
+                )
             if earlier is None:
                 raise
             return earlier
-        await self.events.append(job.id, "job.queued", {"id": str(job.id), "mode": job.mode,
-                                                        "credits_reserved": job.credits_reserved})
+        await self.events.append(
+            job.id,
+            "job.queued",
+            {"id": str(job.id), "mode": job.mode, "credits_reserved": job.credits_reserved},
+        )
         follow_up(maybe_auto_topup(self.db, self.settings, user_id))
         return job
 
@@ -215,7 +288,9 @@ class JobService:
             if remaining <= 0:
                 break
             try:
-                events = await self.events.read(job.id, last_id, block_ms=int(min(remaining, 1.0) * 1000) or 1)
+                events = await self.events.read(
+                    job.id, last_id, block_ms=int(min(remaining, 1.0) * 1000) or 1
+                )
                 if events:
                     last_id = events[-1].id
             except Exception:  # Redis unavailable: fall back to polling the row
@@ -241,7 +316,8 @@ class JobService:
             finished = None
             if job.status == "queued":
                 finished = await self.settlement.settle(
-                    job, JobOutcome(status="canceled", stop_reason="canceled"), tx=tx)
+                    job, JobOutcome(status="canceled", stop_reason="canceled"), tx=tx
+                )
         if finished is not None:
             await self.settlement.announce(finished)
             return finished

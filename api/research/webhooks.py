@@ -78,8 +78,11 @@ def next_backoff(attempts: int, first_secs: float) -> timedelta:
 
 class WebhookRepository:
     async def enqueue(self, tx: AsyncConnection, job_id: UUID, url: str, body: str) -> None:
-        await tx.execute("INSERT INTO webhook_deliveries (job_id, url, body) VALUES (%s, %s, %s)"
-                         " ON CONFLICT (job_id) DO NOTHING", (job_id, url, body))
+        await tx.execute(
+            "INSERT INTO webhook_deliveries (job_id, url, body) VALUES (%s, %s, %s)"
+            " ON CONFLICT (job_id) DO NOTHING",
+            (job_id, url, body),
+        )
 
     async def claim_due(self, tx: AsyncConnection, limit: int) -> list[dict]:
         """Due deliveries with their account's secret; pushed forward so no other sender takes them."""
@@ -94,11 +97,21 @@ class WebhookRepository:
             FROM due, research_jobs j, users u
             WHERE d.id = due.id AND j.id = d.job_id AND u.id = j.user_id
             RETURNING d.id, d.url, d.body, d.attempts, d.give_up_at, u.webhook_secret
-            """, (limit,))
+            """,
+            (limit,),
+        )
         return await cur.fetchall()
 
-    async def record(self, conn: AsyncConnection, delivery_id: UUID, *, delivered: bool,
-                     status_code: int | None, error: str | None, backoff: timedelta) -> None:
+    async def record(
+        self,
+        conn: AsyncConnection,
+        delivery_id: UUID,
+        *,
+        delivered: bool,
+        status_code: int | None,
+        error: str | None,
+        backoff: timedelta,
+    ) -> None:
         await conn.execute(
             """
             UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = %(code)s,
@@ -108,8 +121,15 @@ class WebhookRepository:
                 delivered_at = CASE WHEN %(delivered)s THEN now() END,
                 next_attempt_at = now() + %(backoff)s
             WHERE id = %(id)s
-            """, {"id": delivery_id, "code": status_code, "error": error, "delivered": delivered,
-                  "backoff": backoff})
+            """,
+            {
+                "id": delivery_id,
+                "code": status_code,
+                "error": error,
+                "delivered": delivered,
+                "backoff": backoff,
+            },
+        )
 
 
 class WebhookSender:
@@ -124,8 +144,9 @@ class WebhookSender:
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with guarded_client(allow_private=self.allow_private, timeout=DELIVERY_TIMEOUT_SECS,
-                                  follow_redirects=False) as http:
+        async with guarded_client(
+            allow_private=self.allow_private, timeout=DELIVERY_TIMEOUT_SECS, follow_redirects=False
+        ) as http:
             while not stop.is_set():
                 try:
                     sent = await self.deliver_due(http)
@@ -135,7 +156,7 @@ class WebhookSender:
                 if not sent:
                     try:
                         await asyncio.wait_for(self.wake.wait(), self.poll_secs)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     self.wake.clear()
 
@@ -158,8 +179,14 @@ class WebhookSender:
         except httpx.HTTPError as exc:
             delivered, error = False, f"{type(exc).__name__}: {exc}"[:500]
         async with self.db.connection() as conn:
-            await self.repo.record(conn, row["id"], delivered=delivered, status_code=status_code, error=error,
-                                   backoff=next_backoff(row["attempts"] + 1, self.first_backoff_secs))
+            await self.repo.record(
+                conn,
+                row["id"],
+                delivered=delivered,
+                status_code=status_code,
+                error=error,
+                backoff=next_backoff(row["attempts"] + 1, self.first_backoff_secs),
+            )
         metrics.record_webhook_delivery(delivered)
         if not delivered:
             log.info("webhook delivery %s failed (attempt %d): %s", row["id"], row["attempts"] + 1, error)

@@ -16,25 +16,25 @@ from datetime import timedelta
 
 import psycopg
 from langgraph.errors import GraphDrained
-from psycopg_pool import PoolTimeout
 from langgraph.runtime import RunControl
+from psycopg_pool import PoolTimeout
 from redis.asyncio import Redis
 
 from api import metrics
-from core.db import Database
-from core.logging import log_context
 from api.research.events import JobEvents
 from api.research.repository import NOTIFY_CHANNEL, JobRepository, JobRow
 from api.research.runner import GraphRunner
 from api.research.service import JobOutcome, JobSettlement
 from api.retention import run_retention
+from core.db import Database
+from core.logging import log_context
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 HEARTBEAT_SECS = 1.0
-POLL_SECS = 1.0          # also how soon a lapsed lease is noticed without a NOTIFY
+POLL_SECS = 1.0  # also how soon a lapsed lease is noticed without a NOTIFY
 DRAIN_TIMEOUT_SECS = 20.0
 RETENTION_EVERY_SECS = 3600.0
 # A database outage interrupts a run without failing it: the lease lapses and the job resumes
@@ -43,8 +43,15 @@ OUTAGES = (psycopg.OperationalError, PoolTimeout, OSError)
 
 
 class ResearchWorker:
-    def __init__(self, db: Database, redis: Redis, settings: Settings, *, concurrency: int = 2,
-                 worker_id: str | None = None):
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        settings: Settings,
+        *,
+        concurrency: int = 2,
+        worker_id: str | None = None,
+    ):
         self.db = db
         self.redis = redis
         self.settings = settings
@@ -133,11 +140,18 @@ class ResearchWorker:
 
     async def _execute_in_context(self, job: JobRow, control: RunControl) -> None:
         if job.attempts > MAX_ATTEMPTS:
-            await self.settlement.settle(job, JobOutcome(
-                status="failed", stop_reason=None, error=f"gave up after {MAX_ATTEMPTS} interrupted attempts"))
+            await self.settlement.settle(
+                job,
+                JobOutcome(
+                    status="failed",
+                    stop_reason=None,
+                    error=f"gave up after {MAX_ATTEMPTS} interrupted attempts",
+                ),
+            )
             return
-        await self.events.append(job.id, "job.started", {"id": str(job.id), "attempt": job.attempts,
-                                                         "worker": self.worker_id})
+        await self.events.append(
+            job.id, "job.started", {"id": str(job.id), "attempt": job.attempts, "worker": self.worker_id}
+        )
         run = asyncio.create_task(self.runner.run(job, control=control, on_event=self._streamer(job)))
         heartbeat = asyncio.create_task(self._heartbeat(job, run))
         try:
@@ -146,13 +160,16 @@ class ResearchWorker:
             await self._give_back(job)
             return
         except OUTAGES as exc:
-            log.warning("job %s interrupted by an outage (%s); it resumes when its lease lapses",
-                        job.id, type(exc).__name__)
+            log.warning(
+                "job %s interrupted by an outage (%s); it resumes when its lease lapses",
+                job.id,
+                type(exc).__name__,
+            )
             return
         except asyncio.CancelledError:
             if heartbeat.done() and heartbeat.result() == "canceled":
                 outcome = await self.runner.partial_outcome(job, status="canceled", stop_reason="canceled")
-            elif heartbeat.done():   # lease lost to another worker: it owns the job now
+            elif heartbeat.done():  # lease lost to another worker: it owns the job now
                 return
             else:
                 raise
@@ -166,12 +183,15 @@ class ResearchWorker:
         except OUTAGES as exc:  # not settled: the next claim finds the finished graph and settles
             log.warning("job %s not settled during an outage (%s)", job.id, type(exc).__name__)
             return
-        metrics.record_job_settled(status=outcome.status, mode=job.mode, cost_usd_micros=outcome.cost_usd_micros)
+        metrics.record_job_settled(
+            status=outcome.status, mode=job.mode, cost_usd_micros=outcome.cost_usd_micros
+        )
 
     def _streamer(self, job: JobRow):
         async def on_event(event_type: str, data: dict) -> None:
             metrics.record_job_event(event_type, data)
             await self.events.append(job.id, event_type, data)
+
         return on_event
 
     async def _heartbeat(self, job: JobRow, run: asyncio.Task) -> str:
@@ -181,7 +201,9 @@ class ResearchWorker:
             await asyncio.sleep(min(self.lease.total_seconds() / 3, HEARTBEAT_SECS))
             try:
                 async with self.db.connection() as conn:
-                    ours, cancel_requested = await self.jobs.extend_lease(conn, job.id, self.worker_id, self.lease)
+                    ours, cancel_requested = await self.jobs.extend_lease(
+                        conn, job.id, self.worker_id, self.lease
+                    )
             except OUTAGES:
                 continue  # keep running; the lease may still hold when the database returns
             if not ours or cancel_requested:

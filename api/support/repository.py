@@ -48,7 +48,9 @@ class TicketReply:
     created_at: datetime
 
 
-_TICKET_COLUMNS = "id, user_id, email, category, subject, body, status, assigned_admin_id, created_at, updated_at"
+_TICKET_COLUMNS = (
+    "id, user_id, email, category, subject, body, status, assigned_admin_id, created_at, updated_at"
+)
 _REPLY_COLUMNS = "id, ticket_id, admin_id, body, sent_email, created_at"
 
 INSERT_TICKET = f"""
@@ -85,11 +87,14 @@ WHERE id = %(id)s AND status <> %(status)s"""
 
 
 class TicketRepository:
-    async def insert(self, conn: AsyncConnection, *, user_id: UUID, email: str, category: str,
-                     subject: str, body: str) -> Ticket:
+    async def insert(
+        self, conn: AsyncConnection, *, user_id: UUID, email: str, category: str, subject: str, body: str
+    ) -> Ticket:
         cur = conn.cursor(row_factory=class_row(Ticket))
-        await cur.execute(INSERT_TICKET, {"user_id": user_id, "email": email, "category": category,
-                                          "subject": subject, "body": body})
+        await cur.execute(
+            INSERT_TICKET,
+            {"user_id": user_id, "email": email, "category": category, "subject": subject, "body": body},
+        )
         return await cur.fetchone()
 
     async def get(self, conn: AsyncConnection, ticket_id: UUID, *, for_update: bool = False) -> Ticket | None:
@@ -98,25 +103,32 @@ class TicketRepository:
         await cur.execute(f"SELECT {_TICKET_COLUMNS} FROM support_tickets WHERE id = %s{lock}", (ticket_id,))
         return await cur.fetchone()
 
-    async def page(self, conn: AsyncConnection, *, status: str | None, category: str | None,
-                   limit: int, offset: int) -> list[TicketSummary]:
+    async def page(
+        self, conn: AsyncConnection, *, status: str | None, category: str | None, limit: int, offset: int
+    ) -> list[TicketSummary]:
         cur = conn.cursor(row_factory=class_row(TicketSummary))
-        await cur.execute(TICKETS_PAGE, {"status": status, "category": category, "limit": limit,
-                                         "offset": offset})
+        await cur.execute(
+            TICKETS_PAGE, {"status": status, "category": category, "limit": limit, "offset": offset}
+        )
         return await cur.fetchall()
 
     async def replies(self, conn: AsyncConnection, ticket_id: UUID) -> list[TicketReply]:
         cur = conn.cursor(row_factory=class_row(TicketReply))
-        await cur.execute(f"SELECT {_REPLY_COLUMNS} FROM ticket_replies WHERE ticket_id = %s"
-                          " ORDER BY created_at, id", (ticket_id,))
+        await cur.execute(
+            f"SELECT {_REPLY_COLUMNS} FROM ticket_replies WHERE ticket_id = %s ORDER BY created_at, id",
+            (ticket_id,),
+        )
         return await cur.fetchall()
 
-    async def insert_reply(self, conn: AsyncConnection, *, ticket_id: UUID, admin_id: UUID, body: str,
-                           sent_email: bool) -> TicketReply:
+    async def insert_reply(
+        self, conn: AsyncConnection, *, ticket_id: UUID, admin_id: UUID, body: str, sent_email: bool
+    ) -> TicketReply:
         """The reply; the ticket is touched and, if nobody had it, assigned to the replying admin."""
         cur = conn.cursor(row_factory=class_row(TicketReply))
-        await cur.execute(INSERT_REPLY, {"ticket_id": ticket_id, "admin_id": admin_id, "body": body,
-                                         "sent_email": sent_email})
+        await cur.execute(
+            INSERT_REPLY,
+            {"ticket_id": ticket_id, "admin_id": admin_id, "body": body, "sent_email": sent_email},
+        )
         return await cur.fetchone()
 
     async def set_status(self, conn: AsyncConnection, ticket_id: UUID, status: str) -> bool:

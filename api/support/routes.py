@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from core.deps import DbDep
-from core.errors import error_responses
 from api.support.schemas import TicketBody, TicketReceipt
 from api.support.service import SupportService
 from auth.deps import CurrentUser
+from core.deps import DbDep
+from core.errors import error_responses
 from core.mail import MailerDep
 
 
@@ -23,8 +23,12 @@ SupportServiceDep = Annotated[SupportService, Depends(get_support_service)]
 router = APIRouter(tags=["support"])
 
 
-@router.post("/api/support", operation_id="submit", response_description="Ticket submitted",
-             responses=error_responses(400, 401, 403))
+@router.post(
+    "/api/support",
+    operation_id="submit",
+    response_description="Ticket submitted",
+    responses=error_responses(400, 401, 403),
+)
 async def submit(body: TicketBody, user: CurrentUser, support: SupportServiceDep) -> TicketReceipt:
     ticket = await support.submit(user, body)
     return TicketReceipt(id=ticket.id, status=ticket.status, created_at=ticket.created_at)

@@ -91,8 +91,10 @@ decade, and is upgrading the line between Harrowgate Bay and Kessingford.
 
 DOCUMENTS = {
     "energy/brightwater_annual_report_2022.pdf": ("Brightwater Annual Report 2022", ANNUAL_REPORT_2022),
-    "energy/vellmark_grid_report_2022.pdf": ("Vellmark Grid Company Electricity System Report 2022",
-                                             GRID_REPORT_2022),
+    "energy/vellmark_grid_report_2022.pdf": (
+        "Vellmark Grid Company Electricity System Report 2022",
+        GRID_REPORT_2022,
+    ),
 }
 
 _LINES_PER_PAGE = 52
@@ -113,7 +115,7 @@ def _wrapped_lines(text: str) -> list[str]:
 def render_pdf(title: str, text: str) -> bytes:
     """A minimal, valid PDF: one Helvetica font, one content stream per page, a correct xref."""
     lines = _wrapped_lines(text)
-    pages = [lines[i:i + _LINES_PER_PAGE] for i in range(0, len(lines), _LINES_PER_PAGE)] or [[]]
+    pages = [lines[i : i + _LINES_PER_PAGE] for i in range(0, len(lines), _LINES_PER_PAGE)] or [[]]
     page_count = len(pages)
     # Object numbers: 1 catalog, 2 pages, 3 font, 4 info, then (page, content) pairs.
     objects: dict[int, bytes] = {}
@@ -123,7 +125,7 @@ def render_pdf(title: str, text: str) -> bytes:
     objects[2] = f"<< /Type /Pages /Kids [{kids}] /Count {page_count} >>".encode()
     objects[3] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
     objects[4] = f"<< /Title ({_escape(title)}) /Producer (evals.tools.build_corpus_pdfs) >>".encode()
-    for page_id, page_lines in zip(page_ids, pages):
+    for page_id, page_lines in zip(page_ids, pages, strict=False):
         body = "BT /F1 10 Tf 13 TL 56 790 Td\n" + "".join(f"({_escape(line)}) Tj T*\n" for line in page_lines)
         stream = (body + "ET").encode("cp1252")
         objects[page_id] = (

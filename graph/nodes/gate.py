@@ -106,7 +106,7 @@ async def gate(state: ResearchState, runtime: Runtime[ResearchContext]) -> Comma
                 seen_urls=seen,
             ),
         )
-        for i, (query, allowance) in enumerate(zip(chosen, decision.allowances))
+        for i, (query, allowance) in enumerate(zip(chosen, decision.allowances, strict=False))
     ]
     return Command(
         goto=sends,

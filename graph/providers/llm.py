@@ -135,7 +135,8 @@ class OpenAIReasoner:
         self.offline = OfflineReasoner()
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            timeout=httpx.Timeout(CALL_TIMEOUT_SECS, connect=10.0), verify=tls_context())
+            timeout=httpx.Timeout(CALL_TIMEOUT_SECS, connect=10.0), verify=tls_context()
+        )
         # Built here, not on first call: importing and constructing the client takes long
         # enough to blow a short deadline if it happened inside a timed step. No I/O yet.
         self._chats = {stage: self._build_chat(stage) for stage in MAX_OUTPUT_TOKENS}

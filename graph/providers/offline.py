@@ -66,7 +66,7 @@ def rank_sentences(text: str, query_terms: list[str]) -> list[tuple[float, int, 
     """(score, start, end) of every sentence of `text`, best first; spans are verbatim slices."""
     spans = sentence_spans(text)
     scores = bm25_scores(query_terms, [terms(text[a:b]) for a, b in spans])
-    ranked = [(score, a, b) for score, (a, b) in zip(scores, spans) if score > 0]
+    ranked = [(score, a, b) for score, (a, b) in zip(scores, spans, strict=False) if score > 0]
     ranked.sort(key=lambda item: (-item[0], item[1]))
     return ranked
 

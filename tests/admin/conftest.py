@@ -27,20 +27,26 @@ async def member(client, app) -> Account:
 
 async def audit_actions(app, target_id) -> list[str]:
     async with app.state.db.connection() as conn:
-        cur = await conn.execute("SELECT action FROM admin_audit_log WHERE target_id = %s ORDER BY created_at",
-                                 (str(target_id),))
+        cur = await conn.execute(
+            "SELECT action FROM admin_audit_log WHERE target_id = %s ORDER BY created_at", (str(target_id),)
+        )
         return [row["action"] for row in await cur.fetchall()]
 
 
 async def outbox(app, to: str) -> list[dict]:
     async with app.state.db.connection() as conn:
-        cur = await conn.execute("SELECT template, subject, text_body FROM mail_outbox WHERE to_address = %s"
-                                 " ORDER BY created_at", (to,))
+        cur = await conn.execute(
+            "SELECT template, subject, text_body FROM mail_outbox WHERE to_address = %s ORDER BY created_at",
+            (to,),
+        )
         return await cur.fetchall()
 
 
 async def submit_job(client: httpx.AsyncClient, account: Account, mode: str = "lite") -> dict:
-    response = await client.post("/v1/research", json={"question": "What is PostgreSQL?", "mode": mode,
-                                                       "async": True}, headers=account.key)
+    response = await client.post(
+        "/v1/research",
+        json={"question": "What is PostgreSQL?", "mode": mode, "async": True},
+        headers=account.key,
+    )
     assert response.status_code == 202, response.text
     return response.json()

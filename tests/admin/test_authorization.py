@@ -30,7 +30,9 @@ def _operations(prefixes: tuple[str, ...]) -> list[tuple[str, str, set[str]]]:
     for context in routing.iter_route_contexts(app.routes):
         route = context.original_route
         if isinstance(route, routing.APIRoute) and context.path.startswith(prefixes):
-            operations += [(method, context.path, _security_schemes(route.dependant)) for method in route.methods]
+            operations += [
+                (method, context.path, _security_schemes(route.dependant)) for method in route.methods
+            ]
     return sorted(operations, key=lambda op: (op[1], op[0]))
 
 
@@ -54,7 +56,10 @@ async def test_every_admin_route_is_401_without_a_token_and_403_for_a_user(clien
     for method, path, _ in ADMIN_OPERATIONS:
         anonymous = await client.request(method, _url(path))
         as_member = await client.request(method, _url(path), headers=member.jwt, json={})
-        got = ((anonymous.status_code, anonymous.json()["code"]), (as_member.status_code, as_member.json()["code"]))
+        got = (
+            (anonymous.status_code, anonymous.json()["code"]),
+            (as_member.status_code, as_member.json()["code"]),
+        )
         if got != ((401, "unauthorized"), (403, "forbidden")):
             wrong.append(f"{method} {path}: {got}")
     assert wrong == []
@@ -80,30 +85,46 @@ async def test_a_user_cannot_reach_another_users_jobs_keys_tickets_or_payments(c
 
     owner = await open_account(client, app.state.db, credits=1000)
     stranger = await open_account(client, app.state.db, credits=1000)
-    job = (await client.post("/v1/research", json={"question": "Whose job?", "mode": "lite", "async": True},
-                             headers=owner.key)).json()
+    job = (
+        await client.post(
+            "/v1/research", json={"question": "Whose job?", "mode": "lite", "async": True}, headers=owner.key
+        )
+    ).json()
     key_id = (await client.get("/api/keys", headers=owner.jwt)).json()[0]["id"]
-    ticket = (await client.post("/api/support", json={"category": "account", "subject": "Private",
-                                                      "body": "Mine only"}, headers=owner.jwt)).json()
+    ticket = (
+        await client.post(
+            "/api/support",
+            json={"category": "account", "subject": "Private", "body": "Mine only"},
+            headers=owner.jwt,
+        )
+    ).json()
     async with app.state.db.connection() as conn:
-        await BillingRepository().insert_payment(conn, owner.user_id, kind="pack", pack_id="starter", credits=500,
-                                                 amount_cents=500)
+        await BillingRepository().insert_payment(
+            conn, owner.user_id, kind="pack", pack_id="starter", credits=500, amount_cents=500
+        )
 
-    by_id = [("GET", f"/v1/research/{job['id']}", stranger.key),
-             ("DELETE", f"/v1/research/{job['id']}", stranger.key),
-             ("GET", f"/v1/research/{job['id']}/events", stranger.key),
-             ("GET", f"/api/playground/research/{job['id']}", stranger.jwt),
-             ("DELETE", f"/api/playground/research/{job['id']}", stranger.jwt),
-             ("GET", f"/api/playground/research/{job['id']}/events", stranger.jwt),
-             ("DELETE", f"/api/keys/{key_id}", stranger.jwt),
-             ("POST", f"/api/keys/{key_id}/reset", stranger.jwt)]
+    by_id = [
+        ("GET", f"/v1/research/{job['id']}", stranger.key),
+        ("DELETE", f"/v1/research/{job['id']}", stranger.key),
+        ("GET", f"/v1/research/{job['id']}/events", stranger.key),
+        ("GET", f"/api/playground/research/{job['id']}", stranger.jwt),
+        ("DELETE", f"/api/playground/research/{job['id']}", stranger.jwt),
+        ("GET", f"/api/playground/research/{job['id']}/events", stranger.jwt),
+        ("DELETE", f"/api/keys/{key_id}", stranger.jwt),
+        ("POST", f"/api/keys/{key_id}/reset", stranger.jwt),
+    ]
     for method, url, headers in by_id:
         response = await client.request(method, url, headers=headers)
         assert (response.status_code, response.json()["code"]) == (404, "not_found"), f"{method} {url}"
     assert (await client.get(f"/api/admin/tickets/{ticket['id']}", headers=stranger.jwt)).status_code == 403
 
-    listings = [("/v1/research", stranger.key), ("/api/logs", stranger.jwt), ("/api/dashboard/recent", stranger.jwt),
-                ("/api/keys", stranger.jwt), ("/api/billing/payment-history", stranger.jwt)]
+    listings = [
+        ("/v1/research", stranger.key),
+        ("/api/logs", stranger.jwt),
+        ("/api/dashboard/recent", stranger.jwt),
+        ("/api/keys", stranger.jwt),
+        ("/api/billing/payment-history", stranger.jwt),
+    ]
     for url, headers in listings:
         response = await client.get(url, headers=headers)
         assert response.status_code == 200, url

@@ -19,8 +19,12 @@ def settle(app):
     async def finish(job_id: str):
         async with app.state.db.connection() as conn:
             job = await JobRepository().get(conn, uuid.UUID(job_id))
-        outcome = JobOutcome(status="succeeded", stop_reason="complete", cost_usd_micros=20_000,
-                             result={"brief": "PostgreSQL is a database [1].", "sources": []})
+        outcome = JobOutcome(
+            status="succeeded",
+            stop_reason="complete",
+            cost_usd_micros=20_000,
+            result={"brief": "PostgreSQL is a database [1].", "sources": []},
+        )
         return await JobSettlement(app.state.db, app.state.redis, app.state.settings).settle(job, outcome)
 
     return finish
@@ -35,15 +39,19 @@ async def charged_job(client, member, settle) -> dict:
 
 async def ledger_rows(app, job_id) -> list[dict]:
     async with app.state.db.connection() as conn:
-        cur = await conn.execute("SELECT kind, delta FROM credit_ledger WHERE related_id = %s ORDER BY seq",
-                                 (str(job_id),))
+        cur = await conn.execute(
+            "SELECT kind, delta FROM credit_ledger WHERE related_id = %s ORDER BY seq", (str(job_id),)
+        )
         return await cur.fetchall()
 
 
 async def test_jobs_are_filtered_by_exact_user_email_and_status(client, app, admin, member, settle):
     other = await open_account(client, app.state.db, credits=100)
-    done, queued, others = await submit_job(client, member), await submit_job(client, member), \
-        await submit_job(client, other)
+    done, queued, others = (
+        await submit_job(client, member),
+        await submit_job(client, member),
+        await submit_job(client, other),
+    )
     await settle(done["id"])
 
     async def ids(**params) -> list[str]:
@@ -67,14 +75,16 @@ async def test_job_detail_shows_the_raw_request_and_response(client, admin, memb
     assert response.status_code == 200
     detail = response.json()
     assert detail["request"] == {"question": "What is PostgreSQL?", "mode": "lite", "async": True} | {
-        k: v for k, v in detail["request"].items() if k not in ("question", "mode", "async")}
+        k: v for k, v in detail["request"].items() if k not in ("question", "mode", "async")
+    }
     assert detail["response"]["brief"] == "PostgreSQL is a database [1]."
     assert (detail["credits_reserved"], detail["credits_charged"], detail["status"]) == (15, 15, "succeeded")
     assert (await client.get(f"/api/admin/jobs/{uuid.uuid4()}", headers=admin.jwt)).status_code == 404
 
 
 async def test_a_refund_writes_one_ledger_row_and_a_resubmit_with_its_key_writes_nothing(
-        client, app, admin, member, charged_job):
+    client, app, admin, member, charged_job
+):
     url, key = f"/api/admin/jobs/{charged_job['id']}/refund", {"Idempotency-Key": "refund-1"}
     before = await balance_of(app.state.db, member)
     first = await client.post(url, json={"credits": 5, "note": "slow answer"}, headers={**admin.jwt, **key})
@@ -84,7 +94,9 @@ async def test_a_refund_writes_one_ledger_row_and_a_resubmit_with_its_key_writes
     assert first.json()["credits_refunded"] == 5 and first.json()["balance_after"] == before + 5
     assert await balance_of(app.state.db, member) == before + 5
     assert await ledger_rows(app, charged_job["id"]) == [
-        {"kind": "reserve", "delta": -15}, {"kind": "refund", "delta": 5}]
+        {"kind": "reserve", "delta": -15},
+        {"kind": "refund", "delta": 5},
+    ]
     assert await audit_actions(app, charged_job["id"]) == ["job.refund"]
     detail = (await client.get(f"/api/admin/jobs/{charged_job['id']}", headers=admin.jwt)).json()
     assert detail["credits_refunded"] == 5
@@ -102,15 +114,22 @@ async def test_refunds_never_exceed_what_was_charged(client, app, admin, member,
     assert await balance_of(app.state.db, member) == 1000  # everything charged came back, nothing more
 
     from ledger.repository import LedgerRepository
+
     async with app.state.db.connection() as conn:
         assert await LedgerRepository().inconsistent_accounts(conn) == []
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"credits": 0, "note": "n"}, "credits"), ({"credits": -3, "note": "n"}, "credits"),
-    ({"credits": "5", "note": "n"}, "credits"), ({"credits": 1.5, "note": "n"}, "credits"),
-    ({"credits": 1, "note": "  "}, "note"), ({"credits": 1}, "note"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"credits": 0, "note": "n"}, "credits"),
+        ({"credits": -3, "note": "n"}, "credits"),
+        ({"credits": "5", "note": "n"}, "credits"),
+        ({"credits": 1.5, "note": "n"}, "credits"),
+        ({"credits": 1, "note": "  "}, "note"),
+        ({"credits": 1}, "note"),
+    ],
+)
 async def test_bad_refunds_are_400_naming_the_field(client, app, admin, charged_job, body, field):
     response = await client.post(f"/api/admin/jobs/{charged_job['id']}/refund", json=body, headers=admin.jwt)
     assert response.status_code == 400, response.text
@@ -120,9 +139,11 @@ async def test_bad_refunds_are_400_naming_the_field(client, app, admin, charged_
 
 async def test_refunding_a_job_that_charged_nothing_or_does_not_exist(client, admin, member):
     queued = await submit_job(client, member)
-    nothing = await client.post(f"/api/admin/jobs/{queued['id']}/refund", json={"credits": 1, "note": "n"},
-                                headers=admin.jwt)
+    nothing = await client.post(
+        f"/api/admin/jobs/{queued['id']}/refund", json={"credits": 1, "note": "n"}, headers=admin.jwt
+    )
     assert nothing.status_code == 400
-    missing = await client.post(f"/api/admin/jobs/{uuid.uuid4()}/refund", json={"credits": 1, "note": "n"},
-                                headers=admin.jwt)
+    missing = await client.post(
+        f"/api/admin/jobs/{uuid.uuid4()}/refund", json={"credits": 1, "note": "n"}, headers=admin.jwt
+    )
     assert missing.status_code == 404

@@ -46,7 +46,9 @@ class AccountsApi:
 
     async def signup(self, email: str | None = None, password: str = PASSWORD, **extra) -> SignedIn:
         email = email or self.new_email()
-        response = await self.client.post("/api/auth/signup", json={"email": email, "password": password, **extra})
+        response = await self.client.post(
+            "/api/auth/signup", json={"email": email, "password": password, **extra}
+        )
         assert response.status_code == 200, response.text
         return self._signed_in(email, response)
 
@@ -72,8 +74,12 @@ class AccountsApi:
     @staticmethod
     def _signed_in(email: str, response: httpx.Response) -> SignedIn:
         body = response.json()
-        return SignedIn(email=email, access_token=body["access_token"], refresh_token=body["refresh_token"],
-                        user=body["user"])
+        return SignedIn(
+            email=email,
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            user=body["user"],
+        )
 
 
 @pytest.fixture

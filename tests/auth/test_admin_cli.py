@@ -14,8 +14,9 @@ def _admin_create(settings, email: str, password: str | None) -> subprocess.Comp
     if password is not None:
         args.append("--password-stdin")
     env = server_env(settings, INFRENCE_PASSWORD_HASH_MEMORY_KIB="1024")
-    return subprocess.run(args, input=(password or "") + "\n", capture_output=True, text=True, cwd=REPO,
-                          env=env, timeout=120)
+    return subprocess.run(
+        args, input=(password or "") + "\n", capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+    )
 
 
 async def test_admin_create_makes_a_verified_admin_who_can_log_in(settings, accounts):

@@ -37,8 +37,12 @@ def _probe_router() -> APIRouter:
 async def client(settings, clean_storage):
     application = create_app(settings)
     application.router.routes[:0] = _probe_router().routes  # ahead of the dashboard's catch-all
-    async with application.router.lifespan_context(application), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://testserver") as http:
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as http,
+    ):
         yield http
 
 
@@ -110,16 +114,19 @@ async def test_a_reset_key_gets_a_new_secret_and_the_old_one_dies(client, signed
 async def test_other_users_keys_and_unknown_ids_are_404(client, accounts, signed_in):
     created = await _create(client, signed_in)
     intruder = await accounts.signup()
-    for response in (await client.delete(f"/api/keys/{created['id']}", headers=intruder.headers),
-                     await client.post(f"/api/keys/{created['id']}/reset", headers=intruder.headers),
-                     await client.delete(f"/api/keys/{uuid.uuid4()}", headers=signed_in.headers)):
+    for response in (
+        await client.delete(f"/api/keys/{created['id']}", headers=intruder.headers),
+        await client.post(f"/api/keys/{created['id']}/reset", headers=intruder.headers),
+        await client.delete(f"/api/keys/{uuid.uuid4()}", headers=signed_in.headers),
+    ):
         assert response.status_code == 404
     bad_id = await client.delete("/api/keys/not-a-uuid", headers=signed_in.headers)
     assert bad_id.status_code == 400 and bad_id.json()["errors"][0]["field"] == "id"
 
 
-@pytest.mark.parametrize("header", [{}, {"Authorization": "Bearer ifr_madeup"},
-                                    {"Authorization": "Basic dXNlcjpwYXNz"}])
+@pytest.mark.parametrize(
+    "header", [{}, {"Authorization": "Bearer ifr_madeup"}, {"Authorization": "Basic dXNlcjpwYXNz"}]
+)
 async def test_missing_or_made_up_keys_are_401(client, header):
     response = await client.get("/_probe/key", headers=header)
     assert response.status_code == 401

@@ -15,8 +15,9 @@ LINK = re.compile(r"(https?://\S+token=[\w-]+)")
 
 @pytest.fixture
 def settings(settings, smtp_server):
-    return settings.model_copy(update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port,
-                                       "smtp_tls": False})
+    return settings.model_copy(
+        update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port, "smtp_tls": False}
+    )
 
 
 async def _eventually(check, timeout: float = 10.0) -> None:
@@ -32,7 +33,9 @@ def _link(message) -> str:
     return LINK.search(text).group(1)
 
 
-async def test_following_the_mailed_link_verifies_the_account_and_grants_credits(client, accounts, smtp_server):
+async def test_following_the_mailed_link_verifies_the_account_and_grants_credits(
+    client, accounts, smtp_server
+):
     signed_in = await accounts.signup()
     message = await smtp_server.wait_for(signed_in.email, "Confirm")
     assert message["Subject"] == "Confirm your Infrence email address"
@@ -59,8 +62,10 @@ async def test_bad_or_expired_verification_tokens_are_400(client, accounts, smtp
     bad = await client.get("/api/auth/verify-email", params={"token": "nope"})
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_token"
     assert (await client.get("/api/auth/verify-email")).status_code == 400
-    accounts.sql("UPDATE email_tokens SET created_at = now() - interval '2 days', "
-                 "expires_at = now() - interval '1 day'")
+    accounts.sql(
+        "UPDATE email_tokens SET created_at = now() - interval '2 days', "
+        "expires_at = now() - interval '1 day'"
+    )
     assert (await client.get(link.removeprefix("http://testserver"))).status_code == 400
 
 
@@ -85,7 +90,9 @@ async def test_reset_sets_the_password_and_revokes_every_session(client, account
 
     weak = await client.post("/api/auth/reset-password", json={"token": token, "password": "short"})
     assert weak.status_code == 400 and weak.json()["errors"][0]["field"] == "password"
-    response = await client.post("/api/auth/reset-password", json={"token": token, "password": "a brand new passphrase"})
+    response = await client.post(
+        "/api/auth/reset-password", json={"token": token, "password": "a brand new passphrase"}
+    )
     assert response.status_code == 200
 
     for session in (signed_in, second):
@@ -95,12 +102,16 @@ async def test_reset_sets_the_password_and_revokes_every_session(client, account
     assert old.status_code == 401
     await accounts.login(signed_in.email, "a brand new passphrase")
 
-    reused = await client.post("/api/auth/reset-password", json={"token": token, "password": "yet another passphrase"})
+    reused = await client.post(
+        "/api/auth/reset-password", json={"token": token, "password": "yet another passphrase"}
+    )
     assert reused.status_code == 400 and reused.json()["code"] == "invalid_token"
 
 
 async def test_reset_with_an_unknown_token_is_400(client):
-    response = await client.post("/api/auth/reset-password", json={"token": "nope", "password": "a brand new passphrase"})
+    response = await client.post(
+        "/api/auth/reset-password", json={"token": "nope", "password": "a brand new passphrase"}
+    )
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "token", "message": "Invalid or expired token"}]
 
@@ -122,8 +133,12 @@ async def test_without_smtp_mail_is_logged_without_its_token_and_kept(settings, 
 
     application = create_app(settings.model_copy(update={"smtp_host": None}))
     caplog.set_level(logging.INFO, logger="core.mail")
-    async with application.router.lifespan_context(application), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://testserver") as http:
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as http,
+    ):
         accounts = AccountsApi(http, settings.database_url)
         signed_in = await accounts.signup()
     [(status, text_body)] = accounts.sql("SELECT status, text_body FROM mail_outbox")

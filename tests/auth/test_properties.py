@@ -22,33 +22,48 @@ ENDPOINTS = {
     ("POST", "/api/keys"): ["name"],
 }
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                    st.text(max_size=40), st.text(alphabet="\x00\ud800ab@.", max_size=12),
-                    st.sampled_from(["a@b.co", "USER@Example.com ", "correct horse battery", "x" * 300]))
-values = st.one_of(scalars, st.lists(scalars, max_size=3), st.dictionaries(st.text(max_size=5), scalars, max_size=2))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.text(alphabet="\x00\ud800ab@.", max_size=12),
+    st.sampled_from(["a@b.co", "USER@Example.com ", "correct horse battery", "x" * 300]),
+)
+values = st.one_of(
+    scalars, st.lists(scalars, max_size=3), st.dictionaries(st.text(max_size=5), scalars, max_size=2)
+)
 
 
 @st.composite
 def requests(draw):
     endpoint = draw(st.sampled_from(sorted(ENDPOINTS)))
     fields = ENDPOINTS[endpoint]
-    body = draw(st.one_of(
-        st.fixed_dictionaries({}, optional={name: values for name in fields}),
-        st.dictionaries(st.text(max_size=8), values, max_size=3),
-        values,
-    ))
+    body = draw(
+        st.one_of(
+            st.fixed_dictionaries({}, optional={name: values for name in fields}),
+            st.dictionaries(st.text(max_size=8), values, max_size=3),
+            values,
+        )
+    )
     return endpoint, body
 
 
-@hypothesis_settings(max_examples=100, deadline=None, database=None,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@hypothesis_settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(request=requests())
 async def test_accounts_endpoints_never_500_and_name_bad_fields(app, client, signed_in, request):
     await app.state.redis.flushdb()  # keep rate limits out of the way of the property
     (method, path), body = request
     content = json.dumps(body)  # ASCII-escaped, so lone surrogates travel as the JSON escapes they are
-    response = await client.request(method, path, content=content, headers={
-        **signed_in.headers, "Content-Type": "application/json"})
+    response = await client.request(
+        method, path, content=content, headers={**signed_in.headers, "Content-Type": "application/json"}
+    )
     assert response.status_code < 500, response.text
     payload = response.json()
     if response.status_code >= 400:

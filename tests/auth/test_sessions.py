@@ -34,8 +34,10 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(accounts
 
 async def test_unknown_or_expired_refresh_tokens_are_401(accounts, signed_in):
     assert (await accounts.refresh("not-a-token")).status_code == 401
-    accounts.sql("UPDATE refresh_tokens SET created_at = now() - interval '31 days', "
-                 "expires_at = now() - interval '1 day'")
+    accounts.sql(
+        "UPDATE refresh_tokens SET created_at = now() - interval '31 days', "
+        "expires_at = now() - interval '1 day'"
+    )
     response = await accounts.refresh(signed_in.refresh_token)
     assert response.status_code == 401 and response.json()["code"] == "unauthorized"
 
@@ -56,8 +58,14 @@ async def test_logout_ends_the_session(client, accounts, signed_in):
 
 def _claims(user_id: str, **overrides) -> dict:
     now = datetime.now(UTC)
-    return {"sub": user_id, "sid": str(uuid.uuid4()), "typ": "access", "jti": uuid.uuid4().hex,
-            "iat": now, "exp": now + timedelta(minutes=5)} | overrides
+    return {
+        "sub": user_id,
+        "sid": str(uuid.uuid4()),
+        "typ": "access",
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    } | overrides
 
 
 def _b64(data: dict) -> str:
@@ -69,12 +77,13 @@ def _forged(settings, signed_in, kind: str) -> str:
     kid = AccessTokens(secret).kid
     real = jwt.decode(signed_in.access_token, secret, algorithms=["HS256"])
     if kind == "tampered":
-        header, payload, signature = signed_in.access_token.split(".")
+        header, _payload, signature = signed_in.access_token.split(".")
         return ".".join([header, _b64(real | {"sub": str(uuid.uuid4())}), signature])
     if kind == "expired":
         past = datetime.now(UTC) - timedelta(hours=1)
-        return jwt.encode(real | {"iat": past, "exp": past + timedelta(minutes=15)}, secret,
-                          headers={"kid": kid})
+        return jwt.encode(
+            real | {"iat": past, "exp": past + timedelta(minutes=15)}, secret, headers={"kid": kid}
+        )
     if kind == "alg_none":
         return f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{_b64(real)}."
     if kind == "wrong_secret":
@@ -92,8 +101,20 @@ def _forged(settings, signed_in, kind: str) -> str:
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["tampered", "expired", "alg_none", "wrong_secret", "wrong_kid",
-                                  "missing_jti", "refresh_typ", "hs512", "unknown_session"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "tampered",
+        "expired",
+        "alg_none",
+        "wrong_secret",
+        "wrong_kid",
+        "missing_jti",
+        "refresh_typ",
+        "hs512",
+        "unknown_session",
+    ],
+)
 async def test_forged_or_stale_access_tokens_are_refused(accounts, settings, signed_in, kind):
     response = await accounts.me(_forged(settings, signed_in, kind))
     assert response.status_code == 401

@@ -7,13 +7,16 @@ import pytest
 from tests.auth.conftest import PASSWORD
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("PUT", "/api/settings/profile", {"first_name": "A", "last_name": "B"}),
-    ("PUT", "/api/settings/password", {"current_password": PASSWORD, "new_password": "x" * 12}),
-    ("PUT", "/api/settings/marketing", {"enabled": True}),
-    ("GET", "/api/settings/webhook-secret", None),
-    ("POST", "/api/settings/webhook-secret/rotate", None),
-])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("PUT", "/api/settings/profile", {"first_name": "A", "last_name": "B"}),
+        ("PUT", "/api/settings/password", {"current_password": PASSWORD, "new_password": "x" * 12}),
+        ("PUT", "/api/settings/marketing", {"enabled": True}),
+        ("GET", "/api/settings/webhook-secret", None),
+        ("POST", "/api/settings/webhook-secret/rotate", None),
+    ],
+)
 async def test_settings_need_a_signed_in_user(client, method, path, body):
     response = await client.request(method, path, json=body)
     assert response.status_code == 401
@@ -21,13 +24,19 @@ async def test_settings_need_a_signed_in_user(client, method, path, body):
 
 
 async def test_profile_update_is_trimmed_and_shown_by_me(client, accounts, signed_in):
-    response = await client.put("/api/settings/profile", headers=signed_in.headers,
-                                json={"first_name": "  Grace ", "last_name": "Hopper"})
+    response = await client.put(
+        "/api/settings/profile",
+        headers=signed_in.headers,
+        json={"first_name": "  Grace ", "last_name": "Hopper"},
+    )
     assert response.status_code == 200
     me = (await accounts.me(signed_in.access_token)).json()
     assert (me["first_name"], me["last_name"]) == ("Grace", "Hopper")
-    too_long = await client.put("/api/settings/profile", headers=signed_in.headers,
-                                json={"first_name": "x" * 101, "last_name": "Hopper"})
+    too_long = await client.put(
+        "/api/settings/profile",
+        headers=signed_in.headers,
+        json={"first_name": "x" * 101, "last_name": "Hopper"},
+    )
     assert too_long.status_code == 400 and too_long.json()["errors"][0]["field"] == "first_name"
 
 
@@ -40,23 +49,32 @@ async def test_marketing_flag_round_trips(client, accounts, signed_in):
 
 
 async def test_password_change_needs_the_current_password(client, signed_in):
-    response = await client.put("/api/settings/password", headers=signed_in.headers,
-                                json={"current_password": "wrong password", "new_password": "a brand new passphrase"})
+    response = await client.put(
+        "/api/settings/password",
+        headers=signed_in.headers,
+        json={"current_password": "wrong password", "new_password": "a brand new passphrase"},
+    )
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_credentials"
 
 
 async def test_password_change_refuses_a_weak_new_password(client, signed_in):
-    response = await client.put("/api/settings/password", headers=signed_in.headers,
-                                json={"current_password": PASSWORD, "new_password": "short"})
+    response = await client.put(
+        "/api/settings/password",
+        headers=signed_in.headers,
+        json={"current_password": PASSWORD, "new_password": "short"},
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "new_password"
 
 
 async def test_password_change_keeps_this_session_and_ends_the_others(client, accounts, signed_in):
     other = await accounts.login(signed_in.email)
-    response = await client.put("/api/settings/password", headers=signed_in.headers,
-                                json={"current_password": PASSWORD, "new_password": "a brand new passphrase"})
+    response = await client.put(
+        "/api/settings/password",
+        headers=signed_in.headers,
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+    )
     assert response.status_code == 200
     assert (await accounts.me(signed_in.access_token)).status_code == 200
     assert (await accounts.refresh(signed_in.refresh_token)).status_code == 200
@@ -72,7 +90,9 @@ async def test_webhook_secret_is_shown_to_its_owner_and_rotates(client, accounts
     assert secret.startswith("whsec_") and len(secret) > 40
     rotated = await client.post("/api/settings/webhook-secret/rotate", headers=signed_in.headers)
     assert rotated.status_code == 200
-    assert rotated.json()["webhook_secret"].startswith("whsec_") and rotated.json()["webhook_secret"] != secret
+    assert (
+        rotated.json()["webhook_secret"].startswith("whsec_") and rotated.json()["webhook_secret"] != secret
+    )
     again = await client.get("/api/settings/webhook-secret", headers=signed_in.headers)
     assert again.json() == rotated.json()
     other = await accounts.signup()

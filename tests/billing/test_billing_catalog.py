@@ -11,7 +11,10 @@ from billing.catalog import CATALOG_PATH, MICROS_PER_CENT, Catalog, Plan, catalo
 
 
 def monthly_cost_micros(plan: Plan, usage: int) -> int:
-    return plan.monthly_price_cents * MICROS_PER_CENT + max(0, usage - plan.included_credits) * plan.overage_micros
+    return (
+        plan.monthly_price_cents * MICROS_PER_CENT
+        + max(0, usage - plan.included_credits) * plan.overage_micros
+    )
 
 
 def pay_as_you_go_micros(usage: int):
@@ -19,8 +22,12 @@ def pay_as_you_go_micros(usage: int):
 
 
 def test_default_packs_are_the_advertised_ones():
-    assert [(p.credits, p.price_cents) for p in catalog().packs] == [(1000, 1000), (5500, 5000), (12000, 10000)]
-    assert catalog().base_micros_per_credit == 10_000       # 1 credit = US$0.01
+    assert [(p.credits, p.price_cents) for p in catalog().packs] == [
+        (1000, 1000),
+        (5500, 5000),
+        (12000, 10000),
+    ]
+    assert catalog().base_micros_per_credit == 10_000  # 1 credit = US$0.01
 
 
 @pytest.mark.parametrize("plan", catalog().plans, ids=lambda p: p.id)
@@ -32,9 +39,12 @@ def test_a_plan_is_cheaper_than_packs_exactly_above_its_breakeven(plan):
 
 
 def test_breakeven_beyond_the_included_credits_counts_the_overage():
-    plan = catalog().plans[0].model_copy(update={"monthly_price_cents": 5000, "included_credits": 1000,
-                                                 "overage_micros": 5000})
-    breakeven = catalog().breakeven_credits(plan)        # 50 + (u - 1000) * 0.005 < u * 0.01
+    plan = (
+        catalog()
+        .plans[0]
+        .model_copy(update={"monthly_price_cents": 5000, "included_credits": 1000, "overage_micros": 5000})
+    )
+    breakeven = catalog().breakeven_credits(plan)  # 50 + (u - 1000) * 0.005 < u * 0.01
 
     assert breakeven == 9000
     assert monthly_cost_micros(plan, breakeven + 1) < pay_as_you_go_micros(breakeven + 1)

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from ledger.check import check_ledger
 from billing.subscriptions import report_overage
 from billing.topup import maybe_auto_topup
+from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
 from tests.fakes.stripe_server import fake_stripe_fixture  # noqa: F401 (fixture)
 
@@ -36,7 +36,9 @@ async def admin(client, db, app):
 
     account = await open_account(client, db, credits=0)
     state = app.state
-    await AccountService(state.db, state.redis, state.settings, state.mailer).create_admin(account.email, None)
+    await AccountService(state.db, state.redis, state.settings, state.mailer).create_admin(
+        account.email, None
+    )
     return account
 
 
@@ -68,10 +70,12 @@ async def buy_pack(fake, client, account, pack_id: str = "pack_1000") -> str:
 
 # -- packs -------------------------------------------------------------------------------------
 
+
 async def test_a_paid_checkout_credits_the_pack_once_however_often_it_is_delivered_or_replayed(
-        client, db, fake_stripe, customer, admin):
+    client, db, fake_stripe, customer, admin
+):
     session_id = await checkout(client, customer, "pack_1000")
-    assert await balance_of(db, customer) == 0          # a redirect never credits
+    assert await balance_of(db, customer) == 0  # a redirect never credits
     session = fake_stripe.checkout_sessions[session_id]
     assert session["mode"] == "payment"
     assert session["payment_intent_data"]["setup_future_usage"] == "off_session"
@@ -90,7 +94,9 @@ async def test_a_paid_checkout_credits_the_pack_once_however_often_it_is_deliver
     assert (await check_ledger(db)).clean
 
 
-async def test_one_stripe_customer_per_user_and_payment_history_newest_first(client, db, fake_stripe, customer):
+async def test_one_stripe_customer_per_user_and_payment_history_newest_first(
+    client, db, fake_stripe, customer
+):
     await checkout(client, customer, "pack_1000")
     await checkout(client, customer, "pack_5500")
 
@@ -122,7 +128,7 @@ async def test_failed_and_expired_checkouts_credit_nothing(client, db, fake_stri
 
 
 async def test_refunds_claw_back_unspent_credits_once(client, db, fake_stripe, customer):
-    intent_id = await buy_pack(fake_stripe, client, customer, "pack_1000")   # 1000 credits for $10
+    intent_id = await buy_pack(fake_stripe, client, customer, "pack_1000")  # 1000 credits for $10
 
     half = fake_stripe.refund(intent_id, 500)
     await deliver_all(fake_stripe, client, [half, half])
@@ -153,12 +159,16 @@ async def test_a_dispute_flags_the_account_for_admins(client, db, fake_stripe, c
     await deliver_all(fake_stripe, client, [fake_stripe.dispute(intent_id)])
 
     async with db.connection() as conn:
-        row = await (await conn.execute("SELECT flagged_at, flagged_reason FROM users WHERE id = %s",
-                                        (customer.user_id,))).fetchone()
+        row = await (
+            await conn.execute(
+                "SELECT flagged_at, flagged_reason FROM users WHERE id = %s", (customer.user_id,)
+            )
+        ).fetchone()
     assert row["flagged_at"] is not None and "fraudulent" in row["flagged_reason"]
 
 
 # -- auto top-up -------------------------------------------------------------------------------
+
 
 async def spend(db, account, credits: int) -> None:
     """A debit the way a research job makes one."""
@@ -168,36 +178,45 @@ async def spend(db, account, credits: int) -> None:
 
 
 async def enable_auto_topup(client, account, *, threshold: int, pack_id: str = "pack_1000") -> None:
-    response = await client.put("/api/billing/auto-topup", headers=account.jwt,
-                                json={"enabled": True, "threshold_credits": threshold, "pack_id": pack_id})
+    response = await client.put(
+        "/api/billing/auto-topup",
+        headers=account.jwt,
+        json={"enabled": True, "threshold_credits": threshold, "pack_id": pack_id},
+    )
     assert response.status_code == 200, response.text
     assert response.json() == {"enabled": True, "threshold_credits": threshold, "pack_id": pack_id}
 
 
 async def test_auto_top_up_charges_the_saved_card_once_and_credits_on_the_webhook(
-        client, db, app, fake_stripe, customer):
-    await buy_pack(fake_stripe, client, customer)                        # saves the card
+    client, db, app, fake_stripe, customer
+):
+    await buy_pack(fake_stripe, client, customer)  # saves the card
     await enable_auto_topup(client, customer, threshold=500)
-    await spend(db, customer, 700)                                       # 1000 -> 300, below 500
+    await spend(db, customer, 700)  # 1000 -> 300, below 500
 
-    first, second = await asyncio.gather(*(maybe_auto_topup(db, app.state.settings, customer.user_id,
-                                                            mailer=app.state.mailer) for _ in range(2)))
+    first, second = await asyncio.gather(
+        *(
+            maybe_auto_topup(db, app.state.settings, customer.user_id, mailer=app.state.mailer)
+            for _ in range(2)
+        )
+    )
 
-    [topup] = [p for p in (first, second) if p is not None]              # at most one pending
+    [topup] = [p for p in (first, second) if p is not None]  # at most one pending
     intents = [i for i in fake_stripe.payment_intents.values() if i["metadata"].get("kind") == "auto_topup"]
     [intent] = intents
     assert intent["status"] == "succeeded" and intent["payment_method"] is not None
-    assert await balance_of(db, customer) == 300                         # not before the webhook
+    assert await balance_of(db, customer) == 300  # not before the webhook
     await deliver_all(fake_stripe, client, fake_stripe.events_for_intent(intent["id"]) * 2)
 
     assert await balance_of(db, customer) == 1300
     latest = (await payments(client, customer))[0]
     assert (latest["id"], latest["kind"], latest["status"]) == (str(topup.id), "auto_topup", "succeeded")
-    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None   # back above
+    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None  # back above
 
 
 async def test_a_declined_top_up_turns_auto_top_up_off_and_emails_the_user_once(
-        client, db, app, fake_stripe, customer):
+    client, db, app, fake_stripe, customer
+):
     await buy_pack(fake_stripe, client, customer)
     await enable_auto_topup(client, customer, threshold=2000)
     [customer_id] = fake_stripe.customers
@@ -209,26 +228,34 @@ async def test_a_declined_top_up_turns_auto_top_up_off_and_emails_the_user_once(
     await deliver_all(fake_stripe, client, fake_stripe.events_for_intent(declined["id"]))
 
     latest = (await payments(client, customer))[0]
-    assert (latest["id"], latest["status"], latest["failure_reason"]) == (str(topup.id), "failed",
-                                                                          "insufficient_funds")
+    assert (latest["id"], latest["status"], latest["failure_reason"]) == (
+        str(topup.id),
+        "failed",
+        "insufficient_funds",
+    )
     assert await balance_of(db, customer) == 900
-    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None   # turned off
+    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None  # turned off
     async with db.connection() as conn:
-        mails = await (await conn.execute("SELECT to_address, text_body FROM mail_outbox WHERE template = %s",
-                                          ("topup_failed",))).fetchall()
+        mails = await (
+            await conn.execute(
+                "SELECT to_address, text_body FROM mail_outbox WHERE template = %s", ("topup_failed",)
+            )
+        ).fetchall()
     assert [m["to_address"] for m in mails] == [customer.email]
     assert "insufficient funds" in mails[0]["text_body"]
 
 
 async def test_a_top_up_stripe_never_answered_about_stops_blocking_the_next_one(
-        client, db, app, fake_stripe, customer):
+    client, db, app, fake_stripe, customer
+):
     await buy_pack(fake_stripe, client, customer)
     await enable_auto_topup(client, customer, threshold=5000)
     first = await maybe_auto_topup(db, app.state.settings, customer.user_id)
-    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None   # still pending
+    assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None  # still pending
     async with db.connection() as conn:
-        await conn.execute("UPDATE payments SET created_at = now() - interval '2 hours' WHERE id = %s",
-                           (first.id,))
+        await conn.execute(
+            "UPDATE payments SET created_at = now() - interval '2 hours' WHERE id = %s", (first.id,)
+        )
 
     second = await maybe_auto_topup(db, app.state.settings, customer.user_id)
 
@@ -238,16 +265,23 @@ async def test_a_top_up_stripe_never_answered_about_stops_blocking_the_next_one(
 
 
 async def test_auto_top_up_validates_the_pack_and_threshold(client, customer):
-    unknown = await client.put("/api/billing/auto-topup", headers=customer.jwt,
-                               json={"enabled": True, "threshold_credits": 100, "pack_id": "plan_pro"})
-    negative = await client.put("/api/billing/auto-topup", headers=customer.jwt,
-                                json={"enabled": True, "threshold_credits": -1, "pack_id": "pack_1000"})
+    unknown = await client.put(
+        "/api/billing/auto-topup",
+        headers=customer.jwt,
+        json={"enabled": True, "threshold_credits": 100, "pack_id": "plan_pro"},
+    )
+    negative = await client.put(
+        "/api/billing/auto-topup",
+        headers=customer.jwt,
+        json={"enabled": True, "threshold_credits": -1, "pack_id": "pack_1000"},
+    )
 
     assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "pack_id"
     assert negative.status_code == 400 and "threshold_credits" in negative.json()["detail"]
 
 
 # -- subscriptions -----------------------------------------------------------------------------
+
 
 async def subscribe(fake, client, account, plan_id: str = "plan_starter") -> str:
     session_id = await checkout(client, account, plan_id)
@@ -257,7 +291,7 @@ async def subscribe(fake, client, account, plan_id: str = "plan_starter") -> str
 
 
 async def test_each_paid_invoice_grants_the_plans_included_credits_once(client, db, fake_stripe, customer):
-    subscription_id = await subscribe(fake_stripe, client, customer)     # starter: 3,500 a month
+    subscription_id = await subscribe(fake_stripe, client, customer)  # starter: 3,500 a month
     assert await balance_of(db, customer) == 3500
 
     renewal = fake_stripe.renew_subscription(subscription_id)
@@ -265,7 +299,7 @@ async def test_each_paid_invoice_grants_the_plans_included_credits_once(client, 
 
     assert await balance_of(db, customer) == 7000
     again = await client.post("/api/billing/checkout", json={"pack_id": "plan_pro"}, headers=customer.jwt)
-    assert again.status_code == 409                                      # change plans in the portal
+    assert again.status_code == 409  # change plans in the portal
     await deliver_all(fake_stripe, client, [fake_stripe.cancel_subscription(subscription_id)])
     async with db.connection() as conn:
         row = await (await conn.execute("SELECT plan_id, status FROM subscriptions")).fetchone()
@@ -273,8 +307,9 @@ async def test_each_paid_invoice_grants_the_plans_included_credits_once(client, 
 
 
 async def test_usage_beyond_the_included_credits_goes_to_the_meter_once_per_job(
-        client, db, app, fake_stripe, customer):
-    await subscribe(fake_stripe, client, customer)                       # 3,500 included
+    client, db, app, fake_stripe, customer
+):
+    await subscribe(fake_stripe, client, customer)  # 3,500 included
     settings = app.state.settings
     within, beyond = uuid.uuid4(), uuid.uuid4()
 
@@ -287,10 +322,11 @@ async def test_usage_beyond_the_included_credits_goes_to_the_meter_once_per_job(
     [event] = fake_stripe.meter_event_posts
     assert event["identifier"] == f"overage:{beyond}"
     assert event["payload"]["value"] == "300" and event["event_name"] == "infrence_overage_credits"
-    assert await report_overage(db, settings, uuid.uuid4(), uuid.uuid4(), 10) is None   # no plan
+    assert await report_overage(db, settings, uuid.uuid4(), uuid.uuid4(), 10) is None  # no plan
 
 
 # -- portal ------------------------------------------------------------------------------------
+
 
 async def test_the_portal_needs_a_stripe_customer_first(client, fake_stripe, customer):
     before = await client.post("/api/billing/portal", headers=customer.jwt)

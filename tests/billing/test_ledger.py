@@ -40,7 +40,8 @@ def new_ledger_user(ledger_db, ledger) -> NewUser:
         async with ledger_db.connection() as conn:
             cur = await conn.execute(
                 "INSERT INTO users (email, password_hash, is_admin) VALUES (%s, 'x', %s) RETURNING id",
-                (f"u{uuid.uuid4().hex[:12]}@example.com", is_admin))
+                (f"u{uuid.uuid4().hex[:12]}@example.com", is_admin),
+            )
             user_id = (await cur.fetchone())["id"]
         if credits:
             await ledger.grant(user_id, credits, kind="purchase", idempotency_key=f"test:{user_id}")
@@ -62,10 +63,12 @@ async def assert_ledger_clean(db: Database) -> None:
 
 # -- the rules ------------------------------------------------------------------------------
 
+
 async def test_a_grant_opens_the_account_and_records_the_balance_it_left(ledger, ledger_db, new_ledger_user):
     user = await new_ledger_user()
-    entry = await ledger.grant(user, 100, kind="signup_grant", idempotency_key=f"signup_grant:{user}",
-                               note="welcome")
+    entry = await ledger.grant(
+        user, 100, kind="signup_grant", idempotency_key=f"signup_grant:{user}", note="welcome"
+    )
     assert (entry.delta, entry.balance_after, entry.kind, entry.note) == (100, 100, "signup_grant", "welcome")
     await ledger.grant(user, 50, kind="purchase", idempotency_key="payment:p1", related_id="p1")
     assert await ledger.balance(user) == 150
@@ -92,7 +95,8 @@ async def test_amounts_and_kinds_are_checked(ledger, new_ledger_user):
 
 
 async def test_a_reservation_the_balance_cannot_cover_is_refused_and_writes_nothing(
-        ledger, ledger_db, new_ledger_user):
+    ledger, ledger_db, new_ledger_user
+):
     user = await new_ledger_user(credits=40)
     with pytest.raises(InsufficientCredits) as refused:
         await ledger.reserve(user, 60, idempotency_key="job:a:reserve")
@@ -110,7 +114,11 @@ async def test_settlement_releases_the_unused_part_once(ledger, ledger_db, new_l
     again = await ledger.settle(user, reserved=60, charged=25, job_id=job)
     assert first == again
     assert (first.kind, first.delta, first.idempotency_key, first.related_id) == (
-        "release", 35, f"job:{job}:release", str(job))
+        "release",
+        35,
+        f"job:{job}:release",
+        str(job),
+    )
     assert await ledger.balance(user) == 75
     assert await ledger.settle(user, reserved=60, charged=60, job_id=uuid.uuid4()) is None
     assert await ledger.release(user, 0, idempotency_key="job:x:release") is None
@@ -140,7 +148,10 @@ async def test_a_clawback_takes_at_most_the_balance_and_says_how_much(ledger, le
 
 # -- idempotency ----------------------------------------------------------------------------
 
-async def test_the_same_key_again_returns_the_first_entry_and_writes_nothing(ledger, ledger_db, new_ledger_user):
+
+async def test_the_same_key_again_returns_the_first_entry_and_writes_nothing(
+    ledger, ledger_db, new_ledger_user
+):
     user = await new_ledger_user(credits=100)
     first = await ledger.reserve(user, 15, idempotency_key="job:j1:reserve")
     assert await ledger.reserve(user, 15, idempotency_key="job:j1:reserve") == first
@@ -155,9 +166,9 @@ async def test_a_key_reused_for_a_different_change_is_a_conflict(ledger, ledger_
     alice, bob = await new_ledger_user(credits=100), await new_ledger_user(credits=100)
     await ledger.reserve(alice, 15, idempotency_key="job:j1:reserve")
     attempts = [
-        ledger.reserve(bob, 15, idempotency_key="job:j1:reserve"),               # other user
-        ledger.reserve(alice, 20, idempotency_key="job:j1:reserve"),             # other amount
-        ledger.refund(alice, 15, idempotency_key="job:j1:reserve"),              # other kind
+        ledger.reserve(bob, 15, idempotency_key="job:j1:reserve"),  # other user
+        ledger.reserve(alice, 20, idempotency_key="job:j1:reserve"),  # other amount
+        ledger.refund(alice, 15, idempotency_key="job:j1:reserve"),  # other kind
         ledger.grant(alice, 15, kind="purchase", idempotency_key="job:j1:reserve"),
     ]
     for attempt in attempts:
@@ -170,9 +181,11 @@ async def test_a_key_reused_for_a_different_change_is_a_conflict(ledger, ledger_
 async def test_the_same_key_twenty_times_at_once_writes_one_row(ledger, ledger_db, new_ledger_user):
     user = await new_ledger_user(credits=1000)
     reservations = await asyncio.gather(
-        *(ledger.reserve(user, 15, idempotency_key="job:same:reserve") for _ in range(20)))
+        *(ledger.reserve(user, 15, idempotency_key="job:same:reserve") for _ in range(20))
+    )
     grants = await asyncio.gather(
-        *(ledger.grant(user, 7, kind="purchase", idempotency_key="stripe:evt_same") for _ in range(20)))
+        *(ledger.grant(user, 7, kind="purchase", idempotency_key="stripe:evt_same") for _ in range(20))
+    )
     assert len({e.id for e in reservations}) == 1 and len({e.id for e in grants}) == 1
     assert await ledger.balance(user) == 1000 - 15 + 7
     assert len(await ledger_rows(ledger_db, user)) == 3
@@ -181,7 +194,10 @@ async def test_the_same_key_twenty_times_at_once_writes_one_row(ledger, ledger_d
 
 # -- composing with the caller's transaction -------------------------------------------------
 
-async def test_a_reservation_in_the_callers_transaction_rolls_back_with_it(ledger, ledger_db, new_ledger_user):
+
+async def test_a_reservation_in_the_callers_transaction_rolls_back_with_it(
+    ledger, ledger_db, new_ledger_user
+):
     user = await new_ledger_user(credits=100)
     with pytest.raises(RuntimeError):
         async with ledger_db.transaction() as tx:
@@ -194,7 +210,8 @@ async def test_a_reservation_in_the_callers_transaction_rolls_back_with_it(ledge
 
 
 async def test_a_replayed_or_refused_change_leaves_the_callers_transaction_usable(
-        ledger, ledger_db, new_ledger_user):
+    ledger, ledger_db, new_ledger_user
+):
     user = await new_ledger_user(credits=100)
     first = await ledger.reserve(user, 60, idempotency_key="job:j:reserve")
     async with ledger_db.transaction() as tx:
@@ -207,8 +224,10 @@ async def test_a_replayed_or_refused_change_leaves_the_callers_transaction_usabl
 
 # -- admin adjustments ----------------------------------------------------------------------
 
+
 async def test_an_admin_adjustment_is_audited_once_and_replays_the_same_answer(
-        ledger, ledger_db, new_ledger_user):
+    ledger, ledger_db, new_ledger_user
+):
     admin, user = await new_ledger_user(is_admin=True), await new_ledger_user(credits=10)
     entry = await ledger.adjust(user, 25, idempotency_key="admin:k1", note=" goodwill ", admin_id=admin)
     assert (entry.kind, entry.delta, entry.balance_after, entry.note) == ("admin_adjust", 25, 35, "goodwill")
@@ -216,17 +235,25 @@ async def test_an_admin_adjustment_is_audited_once_and_replays_the_same_answer(
     debit = await ledger.adjust(user, -35, idempotency_key="admin:k2", note="test credits", admin_id=admin)
     assert debit.balance_after == 0
     async with ledger_db.connection() as conn:
-        cur = await conn.execute("SELECT admin_id, action, target_id, payload FROM admin_audit_log ORDER BY created_at")
+        cur = await conn.execute(
+            "SELECT admin_id, action, target_id, payload FROM admin_audit_log ORDER BY created_at"
+        )
         audits = await cur.fetchall()
     assert [(a["admin_id"], a["action"], a["target_id"]) for a in audits] == [
-        (admin, "credits.adjust", str(user))] * 2
-    assert audits[0]["payload"]["delta_credits"] == 25 and audits[0]["payload"]["ledger_entry_id"] == str(entry.id)
+        (admin, "credits.adjust", str(user))
+    ] * 2
+    assert audits[0]["payload"]["delta_credits"] == 25 and audits[0]["payload"]["ledger_entry_id"] == str(
+        entry.id
+    )
 
 
 async def test_an_admin_adjustment_is_refused_when_it_is_wrong(ledger, ledger_db, new_ledger_user):
     admin, user = await new_ledger_user(is_admin=True), await new_ledger_user(credits=10)
-    cases = [(0, "note", InvalidRequest, "delta_credits"), (5, "  ", InvalidRequest, "note"),
-             (-11, "too much", InvalidRequest, "delta_credits")]
+    cases = [
+        (0, "note", InvalidRequest, "delta_credits"),
+        (5, "  ", InvalidRequest, "note"),
+        (-11, "too much", InvalidRequest, "delta_credits"),
+    ]
     for delta, note, error, field in cases:
         with pytest.raises(error) as refused:
             await ledger.adjust(user, delta, idempotency_key=f"admin:{delta}", note=note, admin_id=admin)
@@ -240,11 +267,13 @@ async def test_an_admin_adjustment_is_refused_when_it_is_wrong(ledger, ledger_db
 
 # -- races and database guarantees ----------------------------------------------------------
 
+
 async def test_two_hundred_concurrent_reservations_never_overdraw(ledger, ledger_db, new_ledger_user):
     user = await new_ledger_user(credits=1000)
     outcomes = await asyncio.gather(
         *(ledger.reserve(user, 15, idempotency_key=f"job:{i}:reserve") for i in range(200)),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
     succeeded = [o for o in outcomes if not isinstance(o, BaseException)]
     refused = [o for o in outcomes if isinstance(o, InsufficientCredits)]
     assert (len(succeeded), len(refused)) == (66, 134)
@@ -260,7 +289,9 @@ async def test_the_balance_constraint_holds_under_concurrent_unguarded_debits(le
     async def unguarded_debit() -> bool:
         try:
             async with ledger_db.connection() as conn:
-                await conn.execute("UPDATE credit_accounts SET balance = balance - 15 WHERE user_id = %s", (user,))
+                await conn.execute(
+                    "UPDATE credit_accounts SET balance = balance - 15 WHERE user_id = %s", (user,)
+                )
             return True
         except psycopg.errors.CheckViolation:
             return False
@@ -274,8 +305,10 @@ async def test_the_balance_constraint_holds_under_concurrent_unguarded_debits(le
 
 async def test_the_ledger_refuses_update_and_delete(ledger_db, new_ledger_user):
     user = await new_ledger_user(credits=100)
-    for statement in ("UPDATE credit_ledger SET delta = 1000000 WHERE user_id = %s",
-                      "DELETE FROM credit_ledger WHERE user_id = %s"):
+    for statement in (
+        "UPDATE credit_ledger SET delta = 1000000 WHERE user_id = %s",
+        "DELETE FROM credit_ledger WHERE user_id = %s",
+    ):
         async with ledger_db.connection() as conn:
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                 await conn.execute(statement, (user,))
@@ -284,24 +317,31 @@ async def test_the_ledger_refuses_update_and_delete(ledger_db, new_ledger_user):
 
 # -- ledger check ---------------------------------------------------------------------------
 
+
 async def test_the_check_names_accounts_whose_ledger_does_not_explain_the_balance(
-        ledger, ledger_db, new_ledger_user):
+    ledger, ledger_db, new_ledger_user
+):
     healthy, drifted, broken = [await new_ledger_user(credits=50) for _ in range(3)]
     assert (await check_ledger(ledger_db)).clean
     async with ledger_db.connection() as conn:
         await conn.execute("UPDATE credit_accounts SET balance = balance + 1 WHERE user_id = %s", (drifted,))
-        await conn.execute("INSERT INTO credit_ledger (user_id, delta, balance_after, kind)"
-                           " VALUES (%s, 5, 99, 'purchase')", (broken,))
+        await conn.execute(
+            "INSERT INTO credit_ledger (user_id, delta, balance_after, kind) VALUES (%s, 5, 99, 'purchase')",
+            (broken,),
+        )
         await conn.execute("UPDATE credit_accounts SET balance = 55 WHERE user_id = %s", (broken,))
     report = await check_ledger(ledger_db)
     assert {a.user_id: (a.balance, a.ledger_sum, a.broken_links) for a in report.inconsistent} == {
-        drifted: (51, 50, 0), broken: (55, 55, 1)}
+        drifted: (51, 50, 0),
+        broken: (55, 55, 1),
+    }
     assert report.summary() == "ledger check: 3 accounts, 4 entries, 2 inconsistent"
     assert healthy not in {a.user_id for a in report.inconsistent}
 
 
 async def test_ledger_check_command_exits_non_zero_naming_the_bad_accounts(
-        settings, ledger_db, new_ledger_user):
+    settings, ledger_db, new_ledger_user
+):
     from typer.testing import CliRunner
 
     from api.cli import app as cli
@@ -318,4 +358,5 @@ async def test_ledger_check_command_exits_non_zero_naming_the_bad_accounts(
     assert dirty.exit_code == 1
     assert dirty.stdout.splitlines() == [
         f"inconsistent account {user}: balance 41, ledger sum 40, broken balance_after links 0",
-        "ledger check: 1 accounts, 1 entries, 1 inconsistent"]
+        "ledger check: 1 accounts, 1 entries, 1 inconsistent",
+    ]

@@ -28,7 +28,9 @@ async def admin(client, app):
 
     account = await open_account(client, app.state.db, credits=0)
     state = app.state
-    await AccountService(state.db, state.redis, state.settings, state.mailer).create_admin(account.email, None)
+    await AccountService(state.db, state.redis, state.settings, state.mailer).create_admin(
+        account.email, None
+    )
     return account
 
 
@@ -63,8 +65,11 @@ async def test_a_tampered_body_is_refused(client, fake_stripe):
     payload = json.dumps(fake_stripe.event("charge.refunded", {"id": "ch_x", "amount_refunded": 1}))
     header = sign(payload, fake_stripe.webhook_secret)
 
-    response = await client.post("/api/billing/stripe-webhook", content=payload.replace("1}", "9}"),
-                                 headers={"Stripe-Signature": header})
+    response = await client.post(
+        "/api/billing/stripe-webhook",
+        content=payload.replace("1}", "9}"),
+        headers={"Stripe-Signature": header},
+    )
 
     assert response.status_code == 400
 
@@ -90,9 +95,12 @@ async def test_stored_events_are_for_admins_only(client, customer, admin):
     assert paged.status_code == 400 and "limit" in paged.json()["detail"]
 
 
-async def test_without_stripe_configured_payments_answer_stripe_not_configured(app, client, fake_stripe, customer):
-    app.state.settings = app.state.settings.model_copy(update={"stripe_secret_key": None,
-                                                               "stripe_webhook_secret": None})
+async def test_without_stripe_configured_payments_answer_stripe_not_configured(
+    app, client, fake_stripe, customer
+):
+    app.state.settings = app.state.settings.model_copy(
+        update={"stripe_secret_key": None, "stripe_webhook_secret": None}
+    )
     event = fake_stripe.event("customer.created", {"id": "cus_x", "object": "customer"})
 
     checkout = await client.post("/api/billing/checkout", json={"pack_id": "pack_1000"}, headers=customer.jwt)
@@ -116,6 +124,10 @@ async def test_plans_are_public_and_packs_need_a_session(client, customer):
     packs = await client.get("/api/billing/packs", headers=customer.jwt)
 
     assert plans.status_code == 200 and anonymous_packs.status_code == 401
-    assert [(p["credits"], p["price_cents"]) for p in packs.json()] == [(1000, 1000), (5500, 5000), (12000, 10000)]
+    assert [(p["credits"], p["price_cents"]) for p in packs.json()] == [
+        (1000, 1000),
+        (5500, 5000),
+        (12000, 10000),
+    ]
     starter = next(p for p in plans.json() if p["id"] == "plan_starter")
     assert starter["breakeven_credits"] == 2900 and "stripe_price_env" not in starter

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from api.app import create_app
-from core.migrate import apply_migrations
 from api.runtime import background_services_for
+from core.migrate import apply_migrations
 from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
 from tests.conftest import traversable_tempdir
@@ -26,7 +26,9 @@ class RestartablePostgres:
     def __init__(self):
         import pgserver
 
-        self.server = pgserver.get_server(traversable_tempdir("infrence-chaos-pg-") / "pg", cleanup_mode="stop")
+        self.server = pgserver.get_server(
+            traversable_tempdir("infrence-chaos-pg-") / "pg", cleanup_mode="stop"
+        )
         self.url = self.server.get_uri()
         apply_migrations(self.url)
 
@@ -44,20 +46,44 @@ def chaos_postgres():
     return RestartablePostgres()
 
 
-async def test_the_api_answers_503_during_a_postgres_restart_and_jobs_finish(settings, chaos_postgres, redis_url):
+async def test_the_api_answers_503_during_a_postgres_restart_and_jobs_finish(
+    settings, chaos_postgres, redis_url
+):
     with FakeTavily(DOCUMENTS, latency=0.8) as tavily:
         searching = threading.Event()
         tavily.on_request = lambda _query: searching.set()
-        chaos_settings = settings.model_copy(update={
-            "database_url": chaos_postgres.url, "tavily_api_key": tavily.api_key, "tavily_api_base": tavily.url,
-            "worker_lease_secs": 3})
-        application = create_app(chaos_settings, background_services=background_services_for(chaos_settings, 2))
-        async with application.router.lifespan_context(application), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=application), base_url="http://testserver", timeout=60) as http:
+        chaos_settings = settings.model_copy(
+            update={
+                "database_url": chaos_postgres.url,
+                "tavily_api_key": tavily.api_key,
+                "tavily_api_base": tavily.url,
+                "worker_lease_secs": 3,
+            }
+        )
+        application = create_app(
+            chaos_settings, background_services=background_services_for(chaos_settings, 2)
+        )
+        async with (
+            application.router.lifespan_context(application),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=application), base_url="http://testserver", timeout=60
+            ) as http,
+        ):
             account = await open_account(http, application.state.db, credits=1000)
-            jobs = [(await http.post("/v1/research", headers=account.key, json={
-                "question": f"How do workers resume jobs? ({i})", "mode": "lite", "async": True})).json()
-                for i in range(3)]
+            jobs = [
+                (
+                    await http.post(
+                        "/v1/research",
+                        headers=account.key,
+                        json={
+                            "question": f"How do workers resume jobs? ({i})",
+                            "mode": "lite",
+                            "async": True,
+                        },
+                    )
+                ).json()
+                for i in range(3)
+            ]
             for _ in range(400):
                 if searching.is_set():
                     break
@@ -75,13 +101,16 @@ async def test_the_api_answers_503_during_a_postgres_restart_and_jobs_finish(set
                 if (await http.get("/healthz")).status_code == 200:
                     break
                 await asyncio.sleep(0.2)
-            finals = [(await http.get(f"/v1/research/{job['id']}", params={"wait": 60},
-                                      headers=account.key)).json() for job in jobs]
+            finals = [
+                (await http.get(f"/v1/research/{job['id']}", params={"wait": 60}, headers=account.key)).json()
+                for job in jobs
+            ]
             assert [f["status"] for f in finals] == ["succeeded"] * 3, finals
             assert [f["credits_charged"] for f in finals] == [15] * 3
             assert await balance_of(application.state.db, account) == 1000 - 45
             assert (await check_ledger(application.state.db)).clean
     async with await psycopg.AsyncConnection.connect(chaos_postgres.url) as conn:
-        stuck = await (await conn.execute(
-            "SELECT count(*) FROM research_jobs WHERE status IN ('queued', 'running')")).fetchone()
+        stuck = await (
+            await conn.execute("SELECT count(*) FROM research_jobs WHERE status IN ('queued', 'running')")
+        ).fetchone()
     assert stuck[0] == 0

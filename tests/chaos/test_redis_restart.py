@@ -62,7 +62,10 @@ async def follow_with_reconnects(http: httpx.AsyncClient, url: str, headers: dic
                         block, buffer = buffer.split("\n\n", 1)
                         for event in parse_sse(block + "\n\n"):
                             seen.append(event)
-                            if event["type"].startswith("job.") and event["type"] not in ("job.queued", "job.started"):
+                            if event["type"].startswith("job.") and event["type"] not in (
+                                "job.queued",
+                                "job.started",
+                            ):
                                 return seen
         except httpx.HTTPError:
             await asyncio.sleep(0.3)
@@ -79,21 +82,41 @@ async def test_a_redis_restart_mid_job_loses_nothing(settings, clean_storage, ch
     with FakeTavily(DOCUMENTS, latency=1.0) as tavily:
         searching = threading.Event()
         tavily.on_request = lambda _query: searching.set()
-        chaos_settings = settings.model_copy(update={
-            "redis_url": chaos_redis.url, "tavily_api_key": tavily.api_key, "tavily_api_base": tavily.url})
-        application = create_app(chaos_settings, background_services=background_services_for(chaos_settings, 1))
-        async with application.router.lifespan_context(application), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=application), base_url="http://testserver", timeout=60) as http:
+        chaos_settings = settings.model_copy(
+            update={
+                "redis_url": chaos_redis.url,
+                "tavily_api_key": tavily.api_key,
+                "tavily_api_base": tavily.url,
+            }
+        )
+        application = create_app(
+            chaos_settings, background_services=background_services_for(chaos_settings, 1)
+        )
+        async with (
+            application.router.lifespan_context(application),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=application), base_url="http://testserver", timeout=60
+            ) as http,
+        ):
             account = await open_account(http, application.state.db, credits=1000)
-            job = (await http.post("/v1/research", headers=account.key, json={
-                "question": "How do checkpoints and workers resume?", "mode": "standard", "async": True})).json()
+            job = (
+                await http.post(
+                    "/v1/research",
+                    headers=account.key,
+                    json={
+                        "question": "How do checkpoints and workers resume?",
+                        "mode": "standard",
+                        "async": True,
+                    },
+                )
+            ).json()
             reader = asyncio.create_task(follow_with_reconnects(http, job["events_url"], account.key))
             for _ in range(400):
                 if searching.is_set():
                     break
                 await asyncio.sleep(0.05)
             chaos_redis.kill()
-            await asyncio.sleep(1.0)     # the job goes on writing to PostgreSQL meanwhile
+            await asyncio.sleep(1.0)  # the job goes on writing to PostgreSQL meanwhile
             chaos_redis.restart()
             events = await asyncio.wait_for(reader, 120)
             final = (await http.get(f"/v1/research/{job['id']}", headers=account.key)).json()

@@ -19,8 +19,9 @@ from tests.research.test_events_and_webhooks import _Receiver
 
 async def _delivery(database_url: str, job_id: str) -> dict | None:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute("SELECT status, attempts, last_error FROM webhook_deliveries WHERE job_id = %s",
-                                 (job_id,))
+        cur = await conn.execute(
+            "SELECT status, attempts, last_error FROM webhook_deliveries WHERE job_id = %s", (job_id,)
+        )
         row = await cur.fetchone()
     return None if row is None else {"status": row[0], "attempts": row[1], "last_error": row[2]}
 
@@ -31,16 +32,26 @@ def quick_retry_settings(settings):
 
 
 async def test_a_receiver_down_for_a_while_gets_the_result_when_it_returns(
-        idle_api, app, quick_retry_settings, settings):
-    port = free_port()                     # nothing listens here yet
+    idle_api, app, quick_retry_settings, settings
+):
+    port = free_port()  # nothing listens here yet
     account = await open_account(idle_api, app.state.db, credits=100)
-    worker_app = create_app(quick_retry_settings,
-                            background_services=background_services_for(quick_retry_settings, 1))
+    worker_app = create_app(
+        quick_retry_settings, background_services=background_services_for(quick_retry_settings, 1)
+    )
     async with worker_app.router.lifespan_context(worker_app):
-        job = (await idle_api.post("/v1/research", headers=account.key, json={
-            "question": "What is LangGraph?", "mode": "lite",
-            "webhook_url": f"http://127.0.0.1:{port}/hook"})).json()
-        for _ in range(300):                # refused at least twice while the receiver is down
+        job = (
+            await idle_api.post(
+                "/v1/research",
+                headers=account.key,
+                json={
+                    "question": "What is LangGraph?",
+                    "mode": "lite",
+                    "webhook_url": f"http://127.0.0.1:{port}/hook",
+                },
+            )
+        ).json()
+        for _ in range(300):  # refused at least twice while the receiver is down
             delivery = await _delivery(settings.database_url, job["id"])
             if delivery and delivery["attempts"] >= 2:
                 break

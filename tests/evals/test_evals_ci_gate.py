@@ -14,7 +14,9 @@ def test_the_shipped_dataset_passes_the_regression_gates(tmp_path, monkeypatch):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("INFRENCE_DATA_DIR", str(tmp_path / "data"))
 
-    outcome = CliRunner().invoke(app, ["eval", "--modes", "lite,standard", "--gate", "--out", str(tmp_path / "out")])
+    outcome = CliRunner().invoke(
+        app, ["eval", "--modes", "lite,standard", "--gate", "--out", str(tmp_path / "out")]
+    )
 
     assert outcome.exit_code == 0, outcome.output
     assert outcome.stdout.splitlines()[-1] == "gates passed"

@@ -39,21 +39,24 @@ def test_a_valid_line_loads_with_its_variants(tmp_path):
     assert item.answerable and item.kind == "single_hop"
 
 
-@pytest.mark.parametrize(("bad_line", "message"), [
-    ("{not json", "invalid JSON"),
-    ("[1, 2]", "expected a JSON object"),
-    (line(question=...), "missing required field(s): question"),
-    (line(mode="turbo"), "'mode' must be one of"),
-    (line(kind="trivia"), "'kind' must be one of"),
-    (line(facts="1998"), "'facts' must be a list"),
-    (line(facts=[[]]), "facts[0] must be a non-empty list"),
-    (line(facts=[["ok"], [3]]), "facts[1] must be a non-empty list"),
-    (line(answer="x"), "unknown field(s): answer"),
-    (line(answerable="no"), "'answerable' must be true or false"),
-    (line(response_schema={"type": "objekt"}), "not a valid JSON Schema"),
-    (line(expected={"a": 1}), "'expected' needs a 'response_schema'"),
-    (line(facts=[]), "needs 'facts' or 'expected'"),
-])
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (line(question=...), "missing required field(s): question"),
+        (line(mode="turbo"), "'mode' must be one of"),
+        (line(kind="trivia"), "'kind' must be one of"),
+        (line(facts="1998"), "'facts' must be a list"),
+        (line(facts=[[]]), "facts[0] must be a non-empty list"),
+        (line(facts=[["ok"], [3]]), "facts[1] must be a non-empty list"),
+        (line(answer="x"), "unknown field(s): answer"),
+        (line(answerable="no"), "'answerable' must be true or false"),
+        (line(response_schema={"type": "objekt"}), "not a valid JSON Schema"),
+        (line(expected={"a": 1}), "'expected' needs a 'response_schema'"),
+        (line(facts=[]), "needs 'facts' or 'expected'"),
+    ],
+)
 def test_a_malformed_line_is_reported_with_file_and_line(tmp_path, bad_line, message):
     path = write_lines(tmp_path, line(), "", bad_line)
     with pytest.raises(DatasetError) as error:
@@ -85,7 +88,9 @@ def test_any_directory_loads_as_a_corpus(tmp_path):
     (tmp_path / "a.md").write_text("# Title A\n\nSome **bold** [link](http://x) text.\n", encoding="utf-8")
     (tmp_path / "sub" / "b.html").write_text(
         "<html><head><title>B</title><script>var x</script></head><body><p>Hello&nbsp;there</p>"
-        "<table><tr><td>Rated</td><td>3.1 MW</td></tr></table></body></html>", encoding="utf-8")
+        "<table><tr><td>Rated</td><td>3.1 MW</td></tr></table></body></html>",
+        encoding="utf-8",
+    )
     (tmp_path / "c.rst").write_text("Plain rst text\n", encoding="utf-8")
     (tmp_path / "ignored.py").write_text("print()", encoding="utf-8")
     corpus = load_corpus(tmp_path, base_url="https://docs.test")
@@ -123,8 +128,9 @@ def test_the_shipped_dataset_covers_every_kind(dataset):
     assert len(dataset) >= 30
     assert set(kinds) == set(QUESTION_KINDS)
     assert sum(not item.answerable for item in dataset.values()) >= 3
-    assert sum(item.response_schema is not None and item.expected is not None
-               for item in dataset.values()) >= 5
+    assert (
+        sum(item.response_schema is not None and item.expected is not None for item in dataset.values()) >= 5
+    )
 
 
 def test_every_gold_fact_is_in_its_gold_sources(dataset, corpus):

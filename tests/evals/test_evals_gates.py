@@ -9,17 +9,33 @@ from evals.metrics import Summary
 
 
 def summary(mode: str, **metrics: float | None) -> Summary:
-    values = {"fact_recall": 0.9, "citation_precision": 1.0, "schema_validity": 1.0, "budget_adherence": 1.0,
-              **metrics}
-    return Summary(group=mode, questions=40, metrics=values, cost_usd_total=1.0, cost_usd_mean=0.025,
-                   latency_ms_mean=1000, latency_ms_p95=2000, credits_total=600)
+    values = {
+        "fact_recall": 0.9,
+        "citation_precision": 1.0,
+        "schema_validity": 1.0,
+        "budget_adherence": 1.0,
+        **metrics,
+    }
+    return Summary(
+        group=mode,
+        questions=40,
+        metrics=values,
+        cost_usd_total=1.0,
+        cost_usd_mean=0.025,
+        latency_ms_mean=1000,
+        latency_ms_p95=2000,
+        credits_total=600,
+    )
 
 
 def test_a_run_at_its_committed_level_passes(tmp_path):
     committed = tmp_path / "baseline.json"
     committed.write_text(json.dumps({"fact_recall": {"lite": 0.91, "standard": 0.95}}))
-    by_mode = {"baseline": summary("baseline", citation_precision=0.5, fact_recall=0.1),
-               "lite": summary("lite"), "standard": summary("standard", fact_recall=0.93)}
+    by_mode = {
+        "baseline": summary("baseline", citation_precision=0.5, fact_recall=0.1),
+        "lite": summary("lite"),
+        "standard": summary("standard", fact_recall=0.93),
+    }
     assert gate_failures(by_mode, load_committed_fact_recall(committed)) == []
 
 

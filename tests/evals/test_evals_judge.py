@@ -25,8 +25,14 @@ def three_questions(tmp_path):
     from evals.dataset import DEFAULT_DATASET
 
     path = tmp_path / "three.jsonl"
-    path.write_text("\n".join(line for line in DEFAULT_DATASET.read_text().splitlines()
-                              if line.strip() and json.loads(line)["id"] in IDS) + "\n")
+    path.write_text(
+        "\n".join(
+            line
+            for line in DEFAULT_DATASET.read_text().splitlines()
+            if line.strip() and json.loads(line)["id"] in IDS
+        )
+        + "\n"
+    )
     return path
 
 
@@ -36,8 +42,10 @@ def questions() -> dict[str, str]:
     return {item.question: item.id for item in load_dataset() if item.id in IDS}
 
 
-VERDICTS = {"sh-01": {"correct": True, "score": 1.0, "reason": "States the gold fact."},
-            "mh-03": {"correct": False, "score": 0.25, "reason": "Gives the city but not its population."}}
+VERDICTS = {
+    "sh-01": {"correct": True, "score": 1.0, "reason": "States the gold fact."},
+    "mh-03": {"correct": False, "score": 0.25, "reason": "Gives the city but not its population."},
+}
 
 
 async def test_verdicts_flow_into_scores_report_and_cassette(three_questions, questions, tmp_path):
@@ -51,20 +59,34 @@ async def test_verdicts_flow_into_scores_report_and_cassette(three_questions, qu
 
         llm.handlers["Verdict"] = verdict
         # The judge of na-01 fails for good (a 400 is not retried): its score is unknown, not made up.
-        llm.fail_when(lambda name, payload: name == "Verdict" and questions[payload["question"]] == "na-01",
-                      status=400, times=2)
-        settings = ProviderSettings(openai_api_key=llm.api_key, openai_base_url=llm.base_url,
-                                    data_dir=tmp_path / "data")
-        recorded = await run_eval(EvalConfig(dataset=three_questions, modes=("lite",), record=cassette,
-                                             judge_model=JUDGE_MODEL, out=tmp_path / "recorded",
-                                             show_progress=False), settings)
+        llm.fail_when(
+            lambda name, payload: name == "Verdict" and questions[payload["question"]] == "na-01",
+            status=400,
+            times=2,
+        )
+        settings = ProviderSettings(
+            openai_api_key=llm.api_key, openai_base_url=llm.base_url, data_dir=tmp_path / "data"
+        )
+        recorded = await run_eval(
+            EvalConfig(
+                dataset=three_questions,
+                modes=("lite",),
+                record=cassette,
+                judge_model=JUDGE_MODEL,
+                out=tmp_path / "recorded",
+                show_progress=False,
+            ),
+            settings,
+        )
 
     by_id = {(s.mode, s.item_id): s for s in recorded.scores}
     assert all(s.status == "succeeded" for s in recorded.scores)
     assert sorted(q for q, _, _ in judged) == ["mh-03", "mh-03", "sh-01", "sh-01"]
     assert {model for _, model, _ in judged} == {JUDGE_MODEL}
     sent = next(p for q, _, p in judged if q == "mh-03")
-    assert sent["answerable"] is True and sent["gold_facts"] == [["Kessingford"], ["298,750"]] and sent["answer"]
+    assert (
+        sent["answerable"] is True and sent["gold_facts"] == [["Kessingford"], ["298,750"]] and sent["answer"]
+    )
     for mode in ("baseline", "lite"):
         assert by_id[(mode, "sh-01")].judge_score == 1.0
         assert by_id[(mode, "mh-03")].judge_score == 0.25
@@ -80,18 +102,39 @@ async def test_verdicts_flow_into_scores_report_and_cassette(three_questions, qu
     results = json.loads((tmp_path / "recorded" / "results.json").read_text())
     assert results["summary_by_mode"]["lite"]["metrics"]["judge_score"] == pytest.approx(0.625)
     assert {q["item_id"]: q["judge_score"] for q in results["questions"] if q["mode"] == "lite"} == {
-        "sh-01": 1.0, "mh-03": 0.25, "na-01": None}
+        "sh-01": 1.0,
+        "mh-03": 0.25,
+        "na-01": None,
+    }
     markdown = (tmp_path / "recorded" / "report.md").read_text()
     assert "LLM judge" in markdown and "Gives the city but not its population." in markdown
     assert json.loads(cassette.read_text().splitlines()[0])["meta"]["judge_model"] == JUDGE_MODEL
 
     # The server is gone: the verdicts come back from the cassette, or not at all with --no-judge.
     offline = ProviderSettings(data_dir=tmp_path / "data")
-    replayed = await run_eval(EvalConfig(dataset=three_questions, modes=("lite",), replay=cassette,
-                                         out=tmp_path / "replayed", show_progress=False), offline)
+    replayed = await run_eval(
+        EvalConfig(
+            dataset=three_questions,
+            modes=("lite",),
+            replay=cassette,
+            out=tmp_path / "replayed",
+            show_progress=False,
+        ),
+        offline,
+    )
     assert replayed.cassette_misses == 0 and replayed.fingerprint == recorded.fingerprint
-    unjudged = await run_eval(EvalConfig(dataset=three_questions, modes=("lite",), replay=cassette, judge=False,
-                                         limit=1, out=tmp_path / "unjudged", show_progress=False), offline)
+    unjudged = await run_eval(
+        EvalConfig(
+            dataset=three_questions,
+            modes=("lite",),
+            replay=cassette,
+            judge=False,
+            limit=1,
+            out=tmp_path / "unjudged",
+            show_progress=False,
+        ),
+        offline,
+    )
     assert unjudged.cassette_misses == 0 and unjudged.run_info["judge"] == "none"
     assert [s.judge_score for s in unjudged.scores] == [None, None]
 
@@ -100,8 +143,12 @@ async def test_without_an_llm_there_is_no_judge_score_and_no_request(three_quest
     with FakeOpenAI() as llm:
         # A base URL alone configures no LLM: nothing may reach it.
         settings = ProviderSettings(openai_base_url=llm.base_url, data_dir=tmp_path / "data")
-        run = await run_eval(EvalConfig(dataset=three_questions, modes=("lite",), limit=2, out=tmp_path / "out",
-                                        show_progress=False), settings)
+        run = await run_eval(
+            EvalConfig(
+                dataset=three_questions, modes=("lite",), limit=2, out=tmp_path / "out", show_progress=False
+            ),
+            settings,
+        )
         with pytest.raises(EvalSetupError, match="--judge needs an LLM"):
             await run_eval(EvalConfig(dataset=three_questions, judge=True), settings)
     assert llm.requests == []
@@ -113,11 +160,17 @@ async def test_without_an_llm_there_is_no_judge_score_and_no_request(three_quest
 
 async def test_a_replay_cannot_judge_what_its_recording_did_not(three_questions, tmp_path):
     cassette = tmp_path / "unjudged.cassette.jsonl"
-    cassette.write_text(json.dumps({"meta": {"reasoner": "openai", "search": "corpus",
-                                             "openai_base_url": "http://127.0.0.1:9/v1"}}) + "\n")
+    cassette.write_text(
+        json.dumps(
+            {"meta": {"reasoner": "openai", "search": "corpus", "openai_base_url": "http://127.0.0.1:9/v1"}}
+        )
+        + "\n"
+    )
     with pytest.raises(EvalSetupError, match="recorded without a judge"):
-        await run_eval(EvalConfig(dataset=three_questions, replay=cassette, judge=True),
-                       ProviderSettings(data_dir=tmp_path / "data"))
+        await run_eval(
+            EvalConfig(dataset=three_questions, replay=cassette, judge=True),
+            ProviderSettings(data_dir=tmp_path / "data"),
+        )
 
 
 def test_the_cli_refuses_judge_without_an_llm(tmp_path, monkeypatch):
@@ -126,4 +179,5 @@ def test_the_cli_refuses_judge_without_an_llm(tmp_path, monkeypatch):
     outcome = CliRunner().invoke(app, ["eval", "--judge", "--limit", "1", "--out", str(tmp_path / "out")])
     assert outcome.exit_code == 2
     assert outcome.stderr.splitlines() == [
-        "infrence: --judge needs an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)"]
+        "infrence: --judge needs an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)"
+    ]

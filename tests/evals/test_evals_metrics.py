@@ -27,11 +27,16 @@ CENSUS = "civic/vellmark_census_2020.txt"
 
 @pytest.fixture
 def tern_answer(research_result):
-    return research_result([
-        ("The MV Tern was built at the Kessingford shipyard", TERN,
-         "Built at the Kessingford shipyard at a cost of 41 million crowns"),
-        ("Kessingford had 298,750 inhabitants at the 2020 census", CENSUS, "Kessingford       298,750"),
-    ])
+    return research_result(
+        [
+            (
+                "The MV Tern was built at the Kessingford shipyard",
+                TERN,
+                "Built at the Kessingford shipyard at a cost of 41 million crowns",
+            ),
+            ("Kessingford had 298,750 inhabitants at the 2020 census", CENSUS, "Kessingford       298,750"),
+        ]
+    )
 
 
 def test_a_grounded_answer_scores_full_marks(dataset, source_texts, tern_answer, lite_budgets):
@@ -53,11 +58,16 @@ def test_a_real_quote_attributed_to_the_wrong_source_is_not_supported(corpus, so
 
 
 def test_quotes_match_across_line_breaks_typographic_quotes_and_ellipses(research_result, source_texts):
-    result = research_result([
-        ("Okonjo credits the steelworks", "culture/mara_okonjo.md",
-         "the steelworks taught her “how machines fail\n   when water gets into them”"),
-        ("The Tern runs on the tide", TERN, "“The ship is powered by the same tide … sails across,”"),
-    ])
+    result = research_result(
+        [
+            (
+                "Okonjo credits the steelworks",
+                "culture/mara_okonjo.md",
+                "the steelworks taught her “how machines fail\n   when water gets into them”",
+            ),
+            ("The Tern runs on the tide", TERN, "“The ship is powered by the same tide … sails across,”"),
+        ]
+    )
     assert citation_precision(result, source_texts) == 1.0
     result["claims"][1]["quote"] = "the same tide … The ship is powered by"  # pieces out of order
     assert citation_precision(result, source_texts) == 0.5
@@ -74,7 +84,8 @@ def test_no_citations_means_precision_does_not_apply(source_texts):
 
 def test_coverage_counts_brief_sentences_carrying_a_marker(tern_answer):
     tern_answer["brief"] = tern_answer["brief"].replace(
-        "# Answer\n\n", "# Answer\n\nThis sentence has no citation at all. ")
+        "# Answer\n\n", "# Answer\n\nThis sentence has no citation at all. "
+    )
     assert citation_coverage(tern_answer) == pytest.approx(2 / 3)
 
 
@@ -85,10 +96,15 @@ def test_a_marker_past_the_end_of_sources_is_unsupported(source_texts, tern_answ
 
 
 def test_sentence_splitting_ignores_headings_tables_and_the_sources_list():
-    brief = ("# Title\n\nDr. Varga led the study [1]. It ran for 14 months [1][2].\n"
-             "- Detections fell by 11 percent [2].\n| a | b |\n\n## Sources\n[1] Study — https://x\n")
-    assert brief_sentences(brief) == ["Dr. Varga led the study [1].", "It ran for 14 months [1][2].",
-                                      "Detections fell by 11 percent [2]."]
+    brief = (
+        "# Title\n\nDr. Varga led the study [1]. It ran for 14 months [1][2].\n"
+        "- Detections fell by 11 percent [2].\n| a | b |\n\n## Sources\n[1] Study — https://x\n"
+    )
+    assert brief_sentences(brief) == [
+        "Dr. Varga led the study [1].",
+        "It ran for 14 months [1][2].",
+        "Detections fell by 11 percent [2].",
+    ]
     assert markers_in("see [1, 3] and [5-7] and [2]") == {1, 2, 3, 5, 6, 7}
 
 
@@ -106,12 +122,21 @@ def test_facts_are_also_found_in_the_typed_object(dataset):
 
 def test_an_unanswerable_question_is_answered_by_saying_so(dataset, source_texts):
     item = dataset["na-01"]
-    honest = {"status": "succeeded", "brief": "The sources do not mention the population of the Isle of Brannock.",
-              "sources": [], "typed": {"answer": "Not found", "key_findings": [], "open_questions": []}}
-    invented = {**honest, "brief": "The Isle of Brannock has 4,200 inhabitants.",
-                "typed": {"answer": "4,200", "key_findings": [], "open_questions": []}}
+    honest = {
+        "status": "succeeded",
+        "brief": "The sources do not mention the population of the Isle of Brannock.",
+        "sources": [],
+        "typed": {"answer": "Not found", "key_findings": [], "open_questions": []},
+    }
+    invented = {
+        **honest,
+        "brief": "The Isle of Brannock has 4,200 inhabitants.",
+        "typed": {"answer": "4,200", "key_findings": [], "open_questions": []},
+    }
     score = score_result(item, honest, source_texts)
-    assert score.fact_recall == 1.0 and score.citation_coverage is None and score.unsupported_claim_rate is None
+    assert (
+        score.fact_recall == 1.0 and score.citation_coverage is None and score.unsupported_claim_rate is None
+    )
     assert fact_recall(item, invented) == 0.0
     assert unsupported_claim_rate(invented, source_texts) == 1.0
 
@@ -125,8 +150,13 @@ def test_a_typed_found_false_counts_as_abstaining(dataset):
 
 def test_schema_validity_uses_draft_2020_12_with_formats(dataset):
     item = dataset["typed-04"]
-    good = {"opened": "2004-06-14", "length_m": 1870, "main_span_m": 640, "cost_million_crowns": 312,
-            "designer": "Okafor and Lindqvist"}
+    good = {
+        "opened": "2004-06-14",
+        "length_m": 1870,
+        "main_span_m": 640,
+        "cost_million_crowns": 312,
+        "designer": "Okafor and Lindqvist",
+    }
     assert schema_validity(good, item.response_schema) == 1.0
     assert typed_field_accuracy(item, good) == 1.0
     assert schema_validity({**good, "opened": "14 June 2004"}, item.response_schema) == 0.0
@@ -135,8 +165,11 @@ def test_schema_validity_uses_draft_2020_12_with_formats(dataset):
 
 def test_typed_field_accuracy_reads_nested_paths(dataset):
     item = dataset["typed-03"]
-    typed = {"men": {"name": "Jonah Feld", "time": "2:11:48"}, "women": {"name": "amara quist", "time": "2:28:51"},
-             "finishers": 6850}
+    typed = {
+        "men": {"name": "Jonah Feld", "time": "2:11:48"},
+        "women": {"name": "amara quist", "time": "2:28:51"},
+        "finishers": 6850,
+    }
     assert schema_validity(typed, item.response_schema) == 1.0
     assert typed_field_accuracy(item, typed) == pytest.approx(4 / 5)
     assert typed_field_accuracy(dataset["typed-01"], {"rated_mw": 3.1}) == pytest.approx(1 / 5)
@@ -144,11 +177,22 @@ def test_typed_field_accuracy_reads_nested_paths(dataset):
 
 def test_basis_citations_are_numbered_by_their_source(corpus, source_texts):
     url = corpus.by_path(TERN).url
-    result = {"sources": [{"url": "https://other.test/", "title": "o", "domain": "o"},
-                          {"url": url, "title": "t", "domain": "d"}],
-              "basis": [{"field": "cost", "confidence": "high",
-                         "citations": [{"url": url, "title": "t", "quote": "at a cost of 41 million crowns"}]}]}
-    assert citations_of(result) == [Citation(n=2, url=url, quote="at a cost of 41 million crowns", field="cost")]
+    result = {
+        "sources": [
+            {"url": "https://other.test/", "title": "o", "domain": "o"},
+            {"url": url, "title": "t", "domain": "d"},
+        ],
+        "basis": [
+            {
+                "field": "cost",
+                "confidence": "high",
+                "citations": [{"url": url, "title": "t", "quote": "at a cost of 41 million crowns"}],
+            }
+        ],
+    }
+    assert citations_of(result) == [
+        Citation(n=2, url=url, quote="at a cost of 41 million crowns", field="cost")
+    ]
     assert citation_precision(result, source_texts) == 1.0
 
 
@@ -161,21 +205,42 @@ def test_budgets_are_hard_caps(tern_answer, lite_budgets):
 
 
 def test_a_failed_job_scores_no_recall_and_no_success(dataset, source_texts, lite_budgets):
-    failed = {"status": "failed", "error": "schema cast failed", "typed": {}, "sources": [], "cost_usd": 0.02,
-              "latency_ms": 5000}
+    failed = {
+        "status": "failed",
+        "error": "schema cast failed",
+        "typed": {},
+        "sources": [],
+        "cost_usd": 0.02,
+        "latency_ms": 5000,
+    }
     score = score_result(dataset["typed-01"], failed, source_texts, budgets=lite_budgets)
-    assert (score.fact_recall, score.success, score.schema_validity, score.budget_adherence) == (0.0, 0.0, None, 1.0)
+    assert (score.fact_recall, score.success, score.schema_validity, score.budget_adherence) == (
+        0.0,
+        0.0,
+        None,
+        1.0,
+    )
     assert score.details["error"] == "schema cast failed"
 
 
 def test_aggregation_is_per_mode_and_skips_metrics_that_do_not_apply(dataset, source_texts, tern_answer):
     item = dataset["mh-03"]
-    uncited = {**tern_answer, "claims": [], "brief": "Kessingford built it.", "cost_usd": 0.009,
-               "usage": {}, "latency_ms": 3000, "credits_charged": 0, "typed": {}}
-    scores = [score_result(item, tern_answer, source_texts, mode="standard"),
-              score_result(item, uncited, source_texts, mode="baseline"),
-              score_result(item, tern_answer, source_texts, mode="lite"),
-              score_result(dataset["na-01"], {"brief": "Not found in the sources."}, source_texts, mode="lite")]
+    uncited = {
+        **tern_answer,
+        "claims": [],
+        "brief": "Kessingford built it.",
+        "cost_usd": 0.009,
+        "usage": {},
+        "latency_ms": 3000,
+        "credits_charged": 0,
+        "typed": {},
+    }
+    scores = [
+        score_result(item, tern_answer, source_texts, mode="standard"),
+        score_result(item, uncited, source_texts, mode="baseline"),
+        score_result(item, tern_answer, source_texts, mode="lite"),
+        score_result(dataset["na-01"], {"brief": "Not found in the sources."}, source_texts, mode="lite"),
+    ]
     summary = aggregate(scores)
     assert list(summary) == ["baseline", "lite", "standard"]
     lite = summary["lite"]

@@ -18,21 +18,42 @@ def png_size(path) -> tuple[int, int]:
 
 
 def scores_for_three_modes(dataset, research_result, source_texts):
-    grounded = research_result([
-        ("The MV Tern was built at the Kessingford shipyard", "companies/mv_tern_launch.html",
-         "Built at the Kessingford shipyard"),
-        ("Kessingford had 298,750 inhabitants", "civic/vellmark_census_2020.txt", "Kessingford       298,750")])
-    half = {**grounded, "typed": {}, "brief": "It was built in Kessingford [1].", "cost_usd": 0.004,
-            "claims": [{"url": grounded["sources"][0]["url"], "quote": "invented words"}]}
+    grounded = research_result(
+        [
+            (
+                "The MV Tern was built at the Kessingford shipyard",
+                "companies/mv_tern_launch.html",
+                "Built at the Kessingford shipyard",
+            ),
+            (
+                "Kessingford had 298,750 inhabitants",
+                "civic/vellmark_census_2020.txt",
+                "Kessingford       298,750",
+            ),
+        ]
+    )
+    half = {
+        **grounded,
+        "typed": {},
+        "brief": "It was built in Kessingford [1].",
+        "cost_usd": 0.004,
+        "claims": [{"url": grounded["sources"][0]["url"], "quote": "invented words"}],
+    }
     item = dataset["mh-03"]
-    return [score_result(item, half, source_texts, mode="baseline"),
-            score_result(item, grounded, source_texts, mode="lite"),
-            score_result(item, {**grounded, "cost_usd": 0.12, "latency_ms": 90_000}, source_texts, mode="standard")]
+    return [
+        score_result(item, half, source_texts, mode="baseline"),
+        score_result(item, grounded, source_texts, mode="lite"),
+        score_result(
+            item, {**grounded, "cost_usd": 0.12, "latency_ms": 90_000}, source_texts, mode="standard"
+        ),
+    ]
 
 
 def test_the_report_writes_markdown_json_and_charts(tmp_path, dataset, research_result, source_texts):
     scores = scores_for_three_modes(dataset, research_result, source_texts)
-    files = write_report(scores, tmp_path / "out", run_info={"dataset": "default.jsonl", "reasoner": "offline"})
+    files = write_report(
+        scores, tmp_path / "out", run_info={"dataset": "default.jsonl", "reasoner": "offline"}
+    )
 
     results = json.loads(files.results.read_text())
     assert list(results["summary_by_mode"]) == ["baseline", "lite", "standard"]

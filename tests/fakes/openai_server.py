@@ -185,7 +185,7 @@ def default_plan(payload: dict[str, Any], request: dict[str, Any]) -> dict[str, 
         "comparison",
         "outlook",
     ]
-    return {"queries": [question] + [f"{question} {a}" for a in angles][: max(0, payload["count"] - 1)]}
+    return {"queries": [question, *[f"{question} {a}" for a in angles][: max(0, payload["count"] - 1)]]}
 
 
 def default_follow_ups(payload: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:

@@ -64,14 +64,14 @@ class FakeStripe:
     def __init__(self, api_key: str = "sk_test_fake", webhook_secret: str = "whsec_test_fake"):
         self.api_key, self.webhook_secret = api_key, webhook_secret
         self.customers: dict[str, dict] = {}
-        self.cards: dict[str, list[dict]] = {}          # customer id -> saved payment methods
+        self.cards: dict[str, list[dict]] = {}  # customer id -> saved payment methods
         self.declining_customers: set[str] = set()
         self.checkout_sessions: dict[str, dict] = {}
         self.portal_sessions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}
-        self.meter_events: dict[str, dict] = {}          # identifier -> first event with it
-        self.meter_event_posts: list[dict] = []          # every POST, duplicates included
+        self.meter_events: dict[str, dict] = {}  # identifier -> first event with it
+        self.meter_event_posts: list[dict] = []  # every POST, duplicates included
         self.requests: list[dict] = []
         self._idempotent: dict[str, tuple[int, dict]] = {}
         self._ids = itertools.count(1)
@@ -109,16 +109,33 @@ class FakeStripe:
 
     def configure(self, settings):
         """`settings` pointed at this fake (secret key, webhook secret, API base)."""
-        return settings.model_copy(update={"stripe_secret_key": self.api_key, "stripe_api_base": self.base_url,
-                                           "stripe_webhook_secret": self.webhook_secret})
+        return settings.model_copy(
+            update={
+                "stripe_secret_key": self.api_key,
+                "stripe_api_base": self.base_url,
+                "stripe_webhook_secret": self.webhook_secret,
+            }
+        )
 
-    async def deliver(self, http: httpx.AsyncClient, event: dict, *, timestamp: int | None = None,
-                      secret: str | None = None, path: str = "/api/billing/stripe-webhook") -> httpx.Response:
+    async def deliver(
+        self,
+        http: httpx.AsyncClient,
+        event: dict,
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        path: str = "/api/billing/stripe-webhook",
+    ) -> httpx.Response:
         """POST an event the way Stripe's webhook sender does: raw JSON, signed."""
         payload = json.dumps(event)
-        return await http.post(path, content=payload, headers={
-            "Content-Type": "application/json",
-            "Stripe-Signature": sign(payload, secret or self.webhook_secret, timestamp)})
+        return await http.post(
+            path,
+            content=payload,
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": sign(payload, secret or self.webhook_secret, timestamp),
+            },
+        )
 
     # -- what happens on Stripe's side -----------------------------------------------------
 
@@ -128,19 +145,26 @@ class FakeStripe:
         with self._lock:
             session = self.checkout_sessions[session_id]
             customer = session["customer"]
-            self.cards.setdefault(customer, [{"id": self._id("pm"), "object": "payment_method",
-                                              "type": "card", "customer": customer}])
+            self.cards.setdefault(
+                customer,
+                [{"id": self._id("pm"), "object": "payment_method", "type": "card", "customer": customer}],
+            )
             session["status"] = "complete"
             if session["mode"] == "subscription":
                 session["payment_status"] = "paid"
                 subscription = self._new_subscription(session)
                 session["subscription"] = subscription["id"]
-                return [self.event("checkout.session.completed", session),
-                        self.event("customer.subscription.created", subscription),
-                        self._invoice_paid(subscription, "subscription_create")]
-            intent = self._new_intent(amount=session["amount_total"], customer=customer,
-                                      metadata=session.get("payment_intent_data", {}).get("metadata", {}),
-                                      status="succeeded" if paid else "processing")
+                return [
+                    self.event("checkout.session.completed", session),
+                    self.event("customer.subscription.created", subscription),
+                    self._invoice_paid(subscription, "subscription_create"),
+                ]
+            intent = self._new_intent(
+                amount=session["amount_total"],
+                customer=customer,
+                metadata=session.get("payment_intent_data", {}).get("metadata", {}),
+                status="succeeded" if paid else "processing",
+            )
             session["payment_intent"] = intent["id"]
             session["payment_status"] = "paid" if paid else "unpaid"
             return [self.event("checkout.session.completed", session)]
@@ -167,8 +191,10 @@ class FakeStripe:
             item = subscription["items"]["data"][0]
             item["current_period_start"] = item["current_period_end"]
             item["current_period_end"] += PERIOD_SECS
-            return [self.event("customer.subscription.updated", subscription),
-                    self._invoice_paid(subscription, "subscription_cycle")]
+            return [
+                self.event("customer.subscription.updated", subscription),
+                self._invoice_paid(subscription, "subscription_cycle"),
+            ]
 
     def cancel_subscription(self, subscription_id: str) -> dict:
         with self._lock:
@@ -179,23 +205,39 @@ class FakeStripe:
     def refund(self, payment_intent_id: str, amount_cents: int | None = None) -> dict:
         with self._lock:
             intent = self.payment_intents[payment_intent_id]
-            intent["amount_refunded"] = min(intent["amount"], intent.get("amount_refunded", 0)
-                                            + (amount_cents or intent["amount"]))
+            intent["amount_refunded"] = min(
+                intent["amount"], intent.get("amount_refunded", 0) + (amount_cents or intent["amount"])
+            )
             return self.event("charge.refunded", self._charge(intent))
 
     def dispute(self, payment_intent_id: str) -> dict:
         with self._lock:
             intent = self.payment_intents[payment_intent_id]
             charge = self._charge(intent)
-            return self.event("charge.dispute.created", {
-                "id": self._id("dp"), "object": "dispute", "amount": intent["amount"],
-                "charge": charge["id"], "payment_intent": intent["id"], "reason": "fraudulent",
-                "status": "needs_response"})
+            return self.event(
+                "charge.dispute.created",
+                {
+                    "id": self._id("dp"),
+                    "object": "dispute",
+                    "amount": intent["amount"],
+                    "charge": charge["id"],
+                    "payment_intent": intent["id"],
+                    "reason": "fraudulent",
+                    "status": "needs_response",
+                },
+            )
 
     def event(self, event_type: str, obj: dict) -> dict:
-        return {"id": self._id("evt"), "object": "event", "type": event_type, "api_version": "2026-10-28.endive",
-                "created": int(time.time()), "livemode": False, "pending_webhooks": 1,
-                "data": {"object": json.loads(json.dumps(obj))}}
+        return {
+            "id": self._id("evt"),
+            "object": "event",
+            "type": event_type,
+            "api_version": "2026-10-28.endive",
+            "created": int(time.time()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "data": {"object": json.loads(json.dumps(obj))},
+        }
 
     def events_for_intent(self, payment_intent_id: str) -> list[dict]:
         """What Stripe sends after an off-session PaymentIntent settles."""
@@ -212,11 +254,15 @@ class FakeStripe:
         params = decode_form(raw if method == "POST" else url.query)
         key = handler.headers.get("Idempotency-Key")
         if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
-            status, body = 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}
+            status, body = (
+                401,
+                {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}},
+            )
         else:
             with self._lock:
-                self.requests.append({"method": method, "path": url.path, "params": params,
-                                      "idempotency_key": key})
+                self.requests.append(
+                    {"method": method, "path": url.path, "params": params, "idempotency_key": key}
+                )
                 if method == "POST" and key and key in self._idempotent:
                     status, body = self._idempotent[key]
                 else:
@@ -233,57 +279,94 @@ class FakeStripe:
 
     def _route(self, method: str, path: str, params: dict) -> tuple[int, dict]:
         if method == "POST" and path == "/v1/customers":
-            customer = {"id": self._id("cus"), "object": "customer", "email": params.get("email"),
-                        "metadata": params.get("metadata", {})}
+            customer = {
+                "id": self._id("cus"),
+                "object": "customer",
+                "email": params.get("email"),
+                "metadata": params.get("metadata", {}),
+            }
             self.customers[customer["id"]] = customer
             return 200, customer
         if m := re.fullmatch(r"/v1/customers/([^/]+)/payment_methods", path):
             if m[1] not in self.customers:
                 return self._missing("customer", m[1])
             cards = self.cards.get(m[1], [])
-            return 200, {"object": "list", "data": cards[: int(params.get("limit", 10))],
-                         "has_more": False, "url": path}
+            return 200, {
+                "object": "list",
+                "data": cards[: int(params.get("limit", 10))],
+                "has_more": False,
+                "url": path,
+            }
         if method == "POST" and path == "/v1/checkout/sessions":
             return self._create_checkout_session(params)
         if method == "POST" and path == "/v1/billing_portal/sessions":
             if params.get("customer") not in self.customers:
                 return self._missing("customer", params.get("customer"))
-            session = {"id": self._id("bps"), "object": "billing_portal.session",
-                       "customer": params["customer"], "return_url": params.get("return_url")}
+            session = {
+                "id": self._id("bps"),
+                "object": "billing_portal.session",
+                "customer": params["customer"],
+                "return_url": params.get("return_url"),
+            }
             session["url"] = f"https://billing.stripe.test/p/session/{session['id']}"
             self.portal_sessions[session["id"]] = session
             return 200, session
         if method == "POST" and path == "/v1/payment_intents":
             return self._create_payment_intent(params)
         if method == "POST" and path == "/v1/billing/meter_events":
-            event = {"object": "billing.meter_event", "event_name": params["event_name"],
-                     "identifier": params.get("identifier") or self._id("mev"),
-                     "payload": params["payload"], "timestamp": int(time.time()), "livemode": False}
+            event = {
+                "object": "billing.meter_event",
+                "event_name": params["event_name"],
+                "identifier": params.get("identifier") or self._id("mev"),
+                "payload": params["payload"],
+                "timestamp": int(time.time()),
+                "livemode": False,
+            }
             self.meter_event_posts.append(event)
             self.meter_events.setdefault(event["identifier"], event)
             return 200, event
-        return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL ({path})"}}
+        return 404, {
+            "error": {"type": "invalid_request_error", "message": f"Unrecognized request URL ({path})"}
+        }
 
     def _create_checkout_session(self, params: dict) -> tuple[int, dict]:
         customer = params.get("customer")
         if customer not in self.customers:
             return self._missing("customer", customer)
         if params.get("mode") not in ("payment", "subscription"):
-            return 400, {"error": {"type": "invalid_request_error", "param": "mode", "message": "Invalid mode"}}
+            return 400, {
+                "error": {"type": "invalid_request_error", "param": "mode", "message": "Invalid mode"}
+            }
         items = params.get("line_items") or []
-        amount = sum(int(i.get("price_data", {}).get("unit_amount", 0)) * int(i.get("quantity", 1)) for i in items)
-        session = {"id": self._id("cs_test"), "object": "checkout.session", "mode": params["mode"],
-                   "customer": customer, "client_reference_id": params.get("client_reference_id"),
-                   "metadata": params.get("metadata", {}), "line_items": items, "amount_total": amount,
-                   "currency": "usd", "status": "open", "payment_status": "unpaid",
-                   "payment_intent": None, "subscription": None,
-                   "payment_intent_data": params.get("payment_intent_data", {}),
-                   "subscription_data": params.get("subscription_data", {}),
-                   "success_url": params.get("success_url"), "cancel_url": params.get("cancel_url")}
+        amount = sum(
+            int(i.get("price_data", {}).get("unit_amount", 0)) * int(i.get("quantity", 1)) for i in items
+        )
+        session = {
+            "id": self._id("cs_test"),
+            "object": "checkout.session",
+            "mode": params["mode"],
+            "customer": customer,
+            "client_reference_id": params.get("client_reference_id"),
+            "metadata": params.get("metadata", {}),
+            "line_items": items,
+            "amount_total": amount,
+            "currency": "usd",
+            "status": "open",
+            "payment_status": "unpaid",
+            "payment_intent": None,
+            "subscription": None,
+            "payment_intent_data": params.get("payment_intent_data", {}),
+            "subscription_data": params.get("subscription_data", {}),
+            "success_url": params.get("success_url"),
+            "cancel_url": params.get("cancel_url"),
+        }
         session["url"] = f"https://checkout.stripe.test/c/pay/{session['id']}"
         self.checkout_sessions[session["id"]] = session
-        public = {k: v for k, v in session.items() if k not in ("line_items", "payment_intent_data",
-                                                                 "subscription_data")}
+        public = {
+            k: v
+            for k, v in session.items()
+            if k not in ("line_items", "payment_intent_data", "subscription_data")
+        }
         return 200, public
 
     def _create_payment_intent(self, params: dict) -> tuple[int, dict]:
@@ -292,30 +375,56 @@ class FakeStripe:
             return self._missing("customer", customer)
         saved = {c["id"] for c in self.cards.get(customer, [])}
         if params.get("payment_method") not in saved:
-            return 400, {"error": {"type": "invalid_request_error", "param": "payment_method",
-                                   "message": "No such PaymentMethod"}}
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "param": "payment_method",
+                    "message": "No such PaymentMethod",
+                }
+            }
         declines = customer in self.declining_customers
-        intent = self._new_intent(amount=int(params["amount"]), customer=customer,
-                                  metadata=params.get("metadata", {}),
-                                  status="requires_payment_method" if declines else "succeeded",
-                                  payment_method=params["payment_method"])
+        intent = self._new_intent(
+            amount=int(params["amount"]),
+            customer=customer,
+            metadata=params.get("metadata", {}),
+            status="requires_payment_method" if declines else "succeeded",
+            payment_method=params["payment_method"],
+        )
         if declines:
-            return 402, {"error": {"type": "card_error", "code": "card_declined",
-                                   "decline_code": "insufficient_funds",
-                                   "message": "Your card has insufficient funds.", "payment_intent": intent}}
+            return 402, {
+                "error": {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                    "payment_intent": intent,
+                }
+            }
         return 200, intent
 
     # -- object builders -------------------------------------------------------------------
 
-    def _new_intent(self, *, amount: int, customer: str, metadata: dict, status: str,
-                    payment_method: str | None = None) -> dict:
-        intent = {"id": self._id("pi"), "object": "payment_intent", "amount": amount, "currency": "usd",
-                  "customer": customer, "metadata": metadata, "status": status,
-                  "payment_method": payment_method, "amount_refunded": 0,
-                  "latest_charge": self._id("ch")}
+    def _new_intent(
+        self, *, amount: int, customer: str, metadata: dict, status: str, payment_method: str | None = None
+    ) -> dict:
+        intent = {
+            "id": self._id("pi"),
+            "object": "payment_intent",
+            "amount": amount,
+            "currency": "usd",
+            "customer": customer,
+            "metadata": metadata,
+            "status": status,
+            "payment_method": payment_method,
+            "amount_refunded": 0,
+            "latest_charge": self._id("ch"),
+        }
         if status == "requires_payment_method":
-            intent["last_payment_error"] = {"type": "card_error", "code": "card_declined",
-                                            "decline_code": "insufficient_funds"}
+            intent["last_payment_error"] = {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+            }
         self.payment_intents[intent["id"]] = intent
         return intent
 
@@ -323,37 +432,78 @@ class FakeStripe:
         now = int(time.time())
         price = session["line_items"][0]
         price_id = price.get("price") or self._id("price")
-        subscription = {"id": self._id("sub"), "object": "subscription", "customer": session["customer"],
-                        "status": "active", "metadata": session["subscription_data"].get("metadata", {}),
-                        "items": {"object": "list", "data": [{
-                            "id": self._id("si"), "price": {"id": price_id},
-                            "current_period_start": now, "current_period_end": now + PERIOD_SECS}]}}
+        subscription = {
+            "id": self._id("sub"),
+            "object": "subscription",
+            "customer": session["customer"],
+            "status": "active",
+            "metadata": session["subscription_data"].get("metadata", {}),
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": self._id("si"),
+                        "price": {"id": price_id},
+                        "current_period_start": now,
+                        "current_period_end": now + PERIOD_SECS,
+                    }
+                ],
+            },
+        }
         self.subscriptions[subscription["id"]] = subscription
         return subscription
 
     def _invoice_paid(self, subscription: dict, billing_reason: str) -> dict:
         item = subscription["items"]["data"][0]
-        invoice = {"id": self._id("in"), "object": "invoice", "customer": subscription["customer"],
-                   "status": "paid", "billing_reason": billing_reason, "amount_paid": 2900,
-                   "parent": {"type": "subscription_details", "subscription_details": {
-                       "subscription": subscription["id"], "metadata": subscription["metadata"]}},
-                   "lines": {"object": "list", "data": [{
-                       "pricing": {"price_details": {"price": item["price"]["id"]}},
-                       "period": {"start": item["current_period_start"], "end": item["current_period_end"]}}]}}
+        invoice = {
+            "id": self._id("in"),
+            "object": "invoice",
+            "customer": subscription["customer"],
+            "status": "paid",
+            "billing_reason": billing_reason,
+            "amount_paid": 2900,
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": {
+                    "subscription": subscription["id"],
+                    "metadata": subscription["metadata"],
+                },
+            },
+            "lines": {
+                "object": "list",
+                "data": [
+                    {
+                        "pricing": {"price_details": {"price": item["price"]["id"]}},
+                        "period": {"start": item["current_period_start"], "end": item["current_period_end"]},
+                    }
+                ],
+            },
+        }
         return self.event("invoice.paid", invoice)
 
     def _charge(self, intent: dict) -> dict:
-        return {"id": intent["latest_charge"], "object": "charge", "amount": intent["amount"],
-                "amount_refunded": intent.get("amount_refunded", 0), "customer": intent["customer"],
-                "payment_intent": intent["id"], "refunded": intent.get("amount_refunded") == intent["amount"]}
+        return {
+            "id": intent["latest_charge"],
+            "object": "charge",
+            "amount": intent["amount"],
+            "amount_refunded": intent.get("amount_refunded", 0),
+            "customer": intent["customer"],
+            "payment_intent": intent["id"],
+            "refunded": intent.get("amount_refunded") == intent["amount"],
+        }
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}{int(time.time() * 1000) % 10**8:08d}"
 
     @staticmethod
     def _missing(kind: str, value: Any) -> tuple[int, dict]:
-        return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
-                               "message": f"No such {kind}: '{value}'"}}
+        return 404, {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "message": f"No such {kind}: '{value}'",
+            }
+        }
 
 
 @pytest.fixture(name="fake_stripe")

@@ -60,7 +60,9 @@ async def test_validation_errors_are_400_naming_the_fields(settings, clean_stora
 async def test_malformed_json_is_400_not_500(settings, clean_storage):
     application = _app_with_echo(settings)
     async with application.router.lifespan_context(application), await _client_for(application) as http:
-        response = await http.post("/_echo", content=b"{not json", headers={"content-type": "application/json"})
+        response = await http.post(
+            "/_echo", content=b"{not json", headers={"content-type": "application/json"}
+        )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_request"
 
@@ -73,7 +75,7 @@ async def test_bodies_over_one_mebibyte_get_413(settings, clean_storage):
 
         async def chunks():
             for start in range(0, len(payload), 64 * 1024):
-                yield payload[start:start + 64 * 1024]
+                yield payload[start : start + 64 * 1024]
 
         streamed = await http.post("/_echo", content=chunks(), headers={"content-type": "application/json"})
     for response in (declared, streamed):

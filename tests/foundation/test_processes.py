@@ -43,8 +43,10 @@ def test_two_processes_migrating_together_apply_each_file_once(database_url, tmp
         from core.migrate import apply_migrations
         print(",".join(apply_migrations({url!r}, Path({str(migrations)!r}))))
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert sorted(outputs) == ["", "0001_counter.sql,0002_slow_insert.sql"]
@@ -56,8 +58,10 @@ def test_two_processes_migrating_together_apply_each_file_once(database_url, tmp
 def test_the_real_schema_migrates_concurrently_once(database_url):
     url = _fresh_database(database_url, "infrence_migrate_real")
     script = f"from core.migrate import apply_migrations; print(len(apply_migrations({url!r})))"
-    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     counts = sorted(int(p.communicate(timeout=60)[0]) for p in procs)
     from core.migrate import migration_files
 
@@ -65,25 +69,43 @@ def test_the_real_schema_migrates_concurrently_once(database_url):
 
 
 def _clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "INFRENCE_ENV", "JWT_SECRET")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "INFRENCE_ENV", "JWT_SECRET")
+    }
     env["INFRENCE_DATA_DIR"] = str(data_dir)
     env.update(extra)
     return env
 
 
 def test_production_without_a_jwt_secret_refuses_to_start_with_one_line(tmp_path):
-    result = subprocess.run([*CLI, "serve"], cwd=REPO, capture_output=True, text=True, timeout=60,
-                            env=_clean_env(tmp_path, INFRENCE_ENV="production"))
+    result = subprocess.run(
+        [*CLI, "serve"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(tmp_path, INFRENCE_ENV="production"),
+    )
     assert result.returncode != 0
-    assert result.stderr.strip() == "infrence: INFRENCE_ENV=production needs JWT_SECRET set to a strong secret"
+    assert (
+        result.stderr.strip() == "infrence: INFRENCE_ENV=production needs JWT_SECRET set to a strong secret"
+    )
 
 
 def test_a_database_that_is_down_gives_one_clear_error(tmp_path):
     port = free_port()  # nothing listens there
-    result = subprocess.run([*CLI, "migrate"], cwd=REPO, capture_output=True, text=True, timeout=60,
-                            env=_clean_env(tmp_path, DATABASE_URL=f"postgresql://x@127.0.0.1:{port}/x",
-                                           REDIS_URL="redis://127.0.0.1:1"))
+    result = subprocess.run(
+        [*CLI, "migrate"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(
+            tmp_path, DATABASE_URL=f"postgresql://x@127.0.0.1:{port}/x", REDIS_URL="redis://127.0.0.1:1"
+        ),
+    )
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("infrence: cannot connect to PostgreSQL")
@@ -116,8 +138,9 @@ def test_embedded_storage_is_shared_and_stopped_by_the_last_process(embedded_dat
         assert all(_alive(pid) for pid in pids.values())
 
         # A second process with the same data dir joins the running servers and leaves them up.
-        joined = subprocess.run([*CLI, "migrate"], cwd=REPO, env=_clean_env(data_dir),
-                                capture_output=True, text=True, timeout=60)
+        joined = subprocess.run(
+            [*CLI, "migrate"], cwd=REPO, env=_clean_env(data_dir), capture_output=True, text=True, timeout=60
+        )
         assert joined.returncode == 0, joined.stderr
         assert _embedded_pids(data_dir) == pids
         assert httpx.get(server.base_url + "/healthz", timeout=5).status_code == 200

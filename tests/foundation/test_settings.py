@@ -8,8 +8,14 @@ from core.settings import Settings, SettingsError, load_settings
 
 
 def test_secrets_never_appear_in_the_settings_repr():
-    settings = Settings(JWT_SECRET="s3cret-jwt", OPENAI_API_KEY="sk-abc", STRIPE_SECRET_KEY="sk_live_x",
-                        SMTP_PASSWORD="mailpw", TAVILY_API_KEY="tvly-1", STRIPE_WEBHOOK_SECRET="whsec_1")
+    settings = Settings(
+        JWT_SECRET="s3cret-jwt",
+        OPENAI_API_KEY="sk-abc",
+        STRIPE_SECRET_KEY="sk_live_x",
+        SMTP_PASSWORD="mailpw",
+        TAVILY_API_KEY="tvly-1",
+        STRIPE_WEBHOOK_SECRET="whsec_1",
+    )
     text = repr(settings)
     for secret in ("s3cret-jwt", "sk-abc", "sk_live_x", "mailpw", "tvly-1", "whsec_1"):
         assert secret not in text

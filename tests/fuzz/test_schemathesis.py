@@ -91,8 +91,14 @@ def _cases(operation, mode: GenerationMode) -> list:
     in this test's event loop, where the app's database pool lives)."""
     drawn: list = []
 
-    @hypothesis_settings(max_examples=EXAMPLES[mode], database=None, derandomize=True, deadline=None,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @hypothesis_settings(
+        max_examples=EXAMPLES[mode],
+        database=None,
+        derandomize=True,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(operation.as_strategy(generation_mode=mode))
     def collect(case) -> None:
         drawn.append(case)
@@ -115,8 +121,11 @@ def _request(case, auth: dict[str, str]) -> dict:
     # They also drop or mangle Authorization (a "header" of the security scheme): our caller's
     # credentials go on last, so the mangled body or parameters reach the app past authentication
     # (the authorization matrix has its own tests in tests/admin and tests/auth).
-    headers = {name: str(value).encode() for name, value in kwargs.get("headers", {}).items()
-               if name.lower() != "authorization"}
+    headers = {
+        name: str(value).encode()
+        for name, value in kwargs.get("headers", {}).items()
+        if name.lower() != "authorization"
+    }
     request["headers"] = {**headers, **auth}
     if "json" in kwargs:
         request["json"] = kwargs["json"]
@@ -139,17 +148,22 @@ async def fuzz_client(settings, clean_storage, fake_stripe):
     """The app with Stripe faked, every job async (no worker: they stay queued) and no create limit."""
     from api.app import create_app
 
-    app = create_app(fake_stripe.configure(settings).model_copy(
-        update={"sync_max_secs": 0, "research_creates_per_minute": 100_000}))
+    app = create_app(
+        fake_stripe.configure(settings).model_copy(
+            update={"sync_max_secs": 0, "research_creates_per_minute": 100_000}
+        )
+    )
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                                     timeout=30) as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30
+        ) as http:
             yield http, app
 
 
 async def _open(http, app, role: str) -> Caller:
-    account = await open_account(http, app.state.db, credits=100_000,
-                                 email=f"{role}-{uuid.uuid4().hex[:8]}@example.com")
+    account = await open_account(
+        http, app.state.db, credits=100_000, email=f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+    )
     if role == "admin":
         from auth.repository import AccountRepository
 
@@ -168,8 +182,10 @@ async def _still_signed_in(http, caller: Caller) -> bool:
 async def test_the_app_honours_its_contract_under_fuzzed_input(fuzz_client):
     http, app = fuzz_client
     schema = schemathesis.openapi.from_path(CONTRACT)
-    operations = sorted((result.ok() for result in schema.get_all_operations()),
-                        key=lambda op: (op.path.startswith("/api/auth/logout"), op.path, op.method))
+    operations = sorted(
+        (result.ok() for result in schema.get_all_operations()),
+        key=lambda op: (op.path.startswith("/api/auth/logout"), op.path, op.method),
+    )
     callers = [await _open(http, app, "user"), await _open(http, app, "admin")]
     tally = Tally()
     deadline = time.monotonic() + TIME_BUDGET_SECS
@@ -190,19 +206,23 @@ async def test_the_app_honours_its_contract_under_fuzzed_input(fuzz_client):
                     if _is_intended(operation.label, response, group.exceptions):
                         tally.unlisted[f"{operation.label} -> {response.status_code}"] += 1
                         continue
-                    tally.failures.extend(f"{caller.role} {operation.label} -> {response.status_code}: "
-                                          f"{failure.title}: {_first_line(failure.message)}"
-                                          for failure in group.exceptions)
+                    tally.failures.extend(
+                        f"{caller.role} {operation.label} -> {response.status_code}: "
+                        f"{failure.title}: {_first_line(failure.message)}"
+                        for failure in group.exceptions
+                    )
             if not await _still_signed_in(http, caller):
                 callers[index] = await _open(http, app, caller.role)
 
     reached = len(operations) - len(tally.unreached)
-    print(f"\nschemathesis: {reached}/{len(operations)} operations x 2 callers (user, admin) x "
-          f"{sum(EXAMPLES.values())} examples ({EXAMPLES[GenerationMode.POSITIVE]} positive, "
-          f"{EXAMPLES[GenerationMode.NEGATIVE]} negative) = {tally.calls} calls; statuses "
-          f"{dict(sorted(tally.statuses.items()))}; {len(tally.failures)} failures; "
-          f"{sum(tally.unlisted.values())} intended answers the contract does not list "
-          f"(on {len(tally.unlisted)} operation/status pairs)")
+    print(
+        f"\nschemathesis: {reached}/{len(operations)} operations x 2 callers (user, admin) x "
+        f"{sum(EXAMPLES.values())} examples ({EXAMPLES[GenerationMode.POSITIVE]} positive, "
+        f"{EXAMPLES[GenerationMode.NEGATIVE]} negative) = {tally.calls} calls; statuses "
+        f"{dict(sorted(tally.statuses.items()))}; {len(tally.failures)} failures; "
+        f"{sum(tally.unlisted.values())} intended answers the contract does not list "
+        f"(on {len(tally.unlisted)} operation/status pairs)"
+    )
     for unlisted, count in sorted(tally.unlisted.items()):
         print(f"  unlisted but intended: {unlisted} (x{count})")
     for failure in tally.failures:

@@ -13,15 +13,18 @@ from core.logging import configure_logging, log_context, redact
 from tests.accounts import DEFAULT_PASSWORD, open_account
 
 
-@pytest.mark.parametrize("secret, kept", [
-    ("Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "Authorization: Bearer [REDACTED]"),
-    ("{'authorization': 'Basic dXNlcjpwYXNz'}", "'authorization': 'Basic [REDACTED]'"),
-    ('GET /api/playground/research/1/events?access_token=abc.def.ghi&x=1', "access_token=[REDACTED]&x=1"),
-    ("key ifr_3kT9abcDEF0123456789abcdefghijklmnopq used", "key ifr_[REDACTED] used"),
-    ("secret whsec_c2VjcmV0LWJ5dGVz== rotated", "secret whsec_[REDACTED] rotated"),
-    ("stripe sk_live_51HxyzABC and rk_test_9zz", "stripe sk_live_[REDACTED] and rk_test_[REDACTED]"),
-    ('{"email": "a@b.c", "password": "hunter22"}', '"password": "[REDACTED]"'),
-])
+@pytest.mark.parametrize(
+    "secret, kept",
+    [
+        ("Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "Authorization: Bearer [REDACTED]"),
+        ("{'authorization': 'Basic dXNlcjpwYXNz'}", "'authorization': 'Basic [REDACTED]'"),
+        ("GET /api/playground/research/1/events?access_token=abc.def.ghi&x=1", "access_token=[REDACTED]&x=1"),
+        ("key ifr_3kT9abcDEF0123456789abcdefghijklmnopq used", "key ifr_[REDACTED] used"),
+        ("secret whsec_c2VjcmV0LWJ5dGVz== rotated", "secret whsec_[REDACTED] rotated"),
+        ("stripe sk_live_51HxyzABC and rk_test_9zz", "stripe sk_live_[REDACTED] and rk_test_[REDACTED]"),
+        ('{"email": "a@b.c", "password": "hunter22"}', '"password": "[REDACTED]"'),
+    ],
+)
 def test_credentials_are_redacted_whatever_their_shape(secret, kept):
     cleaned = redact(secret)
     assert kept in cleaned
@@ -39,8 +42,9 @@ def test_a_record_is_one_json_line_with_its_scope_and_no_secret_even_in_a_traceb
             try:
                 raise ValueError("bad key ifr_AAAABBBBCCCC")
             except ValueError:
-                logging.getLogger("tests.observability").exception("calling %s with %s", "/v1/x",
-                                                                     "Bearer sk_test_123456789")
+                logging.getLogger("tests.observability").exception(
+                    "calling %s with %s", "/v1/x", "Bearer sk_test_123456789"
+                )
         logging.getLogger("tests.observability").info("outside any scope")
     finally:
         root.handlers[:] = saved_handlers
@@ -66,19 +70,31 @@ async def test_served_logs_are_json_and_never_show_a_token_or_a_password(live_se
     """Over real uvicorn: its access lines carry the raw query string, `?access_token=` included."""
     async with httpx.AsyncClient(base_url=live_server.base_url, timeout=60) as http:
         account = await open_account(http, app.state.db, credits=100)
-        login = (await http.post("/api/auth/login", json={"email": account.email,
-                                                         "password": DEFAULT_PASSWORD})).json()
+        login = (
+            await http.post("/api/auth/login", json={"email": account.email, "password": DEFAULT_PASSWORD})
+        ).json()
         jwt = login["access_token"]
         credits = await http.get("/v1/credits", headers={**account.key, "X-Request-ID": "credits-call-1"})
-        job = (await http.post("/v1/research", headers=account.key,
-                               json={"question": "What is structured logging?", "mode": "lite"})).json()
+        job = (
+            await http.post(
+                "/v1/research",
+                headers=account.key,
+                json={"question": "What is structured logging?", "mode": "lite"},
+            )
+        ).json()
         events = await http.get(f"/api/playground/research/{job['id']}/events", params={"access_token": jwt})
     live_server.stop()
     log_text = live_server.log_path.read_text()
 
     assert credits.status_code == 200 and events.status_code == 200 and "job." in events.text
-    secrets = [jwt, account.access_token, login["refresh_token"], account.api_key, account.api_key[4:],
-               DEFAULT_PASSWORD]
+    secrets = [
+        jwt,
+        account.access_token,
+        login["refresh_token"],
+        account.api_key,
+        account.api_key[4:],
+        DEFAULT_PASSWORD,
+    ]
     leaked = [s[:12] for s in secrets if s in log_text]
     assert leaked == []
     lines = [json.loads(line) for line in log_text.splitlines() if line.strip()]

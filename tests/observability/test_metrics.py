@@ -29,14 +29,19 @@ async def test_latency_is_labelled_by_route_template_and_the_queue_is_read_at_sc
     before = await _scrape(client)
     missing = uuid.uuid4()
     assert (await client.get(f"/v1/research/{missing}", headers=account.key)).status_code == 404
-    queued = await client.post("/v1/research", headers=account.key,
-                               json={"question": "What is a queue?", "mode": "lite", "async": True})
+    queued = await client.post(
+        "/v1/research",
+        headers=account.key,
+        json={"question": "What is a queue?", "mode": "lite", "async": True},
+    )
     assert queued.status_code == 202
     after = await _scrape(client)
 
     count = "infrence_http_request_duration_seconds_count"
-    assert _value(after, count, method="GET", route="/v1/research/{id}", status="404") == \
-        _value(before, count, method="GET", route="/v1/research/{id}", status="404") + 1
+    assert (
+        _value(after, count, method="GET", route="/v1/research/{id}", status="404")
+        == _value(before, count, method="GET", route="/v1/research/{id}", status="404") + 1
+    )
     assert not any(str(missing) in str(labels) for labels in after[count])
     assert not any(dict(labels)["route"] == "/metrics" for labels in after[count])
     assert _value(after, "infrence_research_queue_depth") == 1
@@ -47,8 +52,13 @@ async def test_latency_is_labelled_by_route_template_and_the_queue_is_read_at_sc
 
 async def test_a_finished_job_counts_its_provider_calls_and_frees_its_slot(api, funded, research_app):
     before = await _scrape(api)
-    done = (await api.post("/v1/research", headers=funded.key,
-                           json={"question": "How do search engines rank pages?", "mode": "lite"})).json()
+    done = (
+        await api.post(
+            "/v1/research",
+            headers=funded.key,
+            json={"question": "How do search engines rank pages?", "mode": "lite"},
+        )
+    ).json()
     assert done["status"] == "succeeded", done
     after = await _scrape(api)
 
@@ -56,8 +66,10 @@ async def test_a_finished_job_counts_its_provider_calls_and_frees_its_slot(api, 
         return sum(samples.get(name, {}).values())
 
     assert total(after, "infrence_provider_calls_total") > total(before, "infrence_provider_calls_total")
-    assert _value(after, "infrence_research_jobs_finished_total", status="succeeded", mode="lite") == \
-        _value(before, "infrence_research_jobs_finished_total", status="succeeded", mode="lite") + 1
+    assert (
+        _value(after, "infrence_research_jobs_finished_total", status="succeeded", mode="lite")
+        == _value(before, "infrence_research_jobs_finished_total", status="succeeded", mode="lite") + 1
+    )
     assert _value(after, "infrence_worker_slots") == 2
     assert _value(after, "infrence_worker_busy_slots") == 0
 

@@ -34,6 +34,7 @@ async def test_retention_removes_what_expired_and_keeps_what_is_live(client, app
     user = (await open_account(client, db, credits=0)).user_id
     await GraphRunner(db, settings).setup()
     async with db.connection() as conn:
+
         async def insert(sql, *params):
             return (await (await conn.execute(sql, params)).fetchone())["id"]
 
@@ -42,7 +43,7 @@ async def test_retention_removes_what_expired_and_keeps_what_is_live(client, app
         live_link = await insert(EMAIL_TOKEN, user, token(), "-1 day", "-1 day")
         long_expired = await insert(REFRESH_TOKEN, user, token(), "8 days", None)
         long_revoked = await insert(REFRESH_TOKEN, user, token(), "-20 days", "8 days")
-        recently_expired = await insert(REFRESH_TOKEN, user, token(), "1 day", None)     # grace period
+        recently_expired = await insert(REFRESH_TOKEN, user, token(), "1 day", None)  # grace period
         recently_revoked = await insert(REFRESH_TOKEN, user, token(), "-20 days", "1 day")
         live_session = await insert(REFRESH_TOKEN, user, token(), "-20 days", None)
         old_job = await insert(JOB, user, "succeeded", "old-key", "30 hours", True, "10 days")
@@ -53,8 +54,9 @@ async def test_retention_removes_what_expired_and_keeps_what_is_live(client, app
         await redis.xadd(stream_key(job_id), {"type": "progress", "data": "{}"})
     saver = AsyncPostgresSaver(db.pool)
     for job_id in (old_job, recent_job):
-        await saver.aput({"configurable": {"thread_id": str(job_id), "checkpoint_ns": ""}},
-                         empty_checkpoint(), {}, {})
+        await saver.aput(
+            {"configurable": {"thread_id": str(job_id), "checkpoint_ns": ""}}, empty_checkpoint(), {}, {}
+        )
 
     report = await run_retention(db, redis, settings)
 
@@ -65,11 +67,19 @@ async def test_retention_removes_what_expired_and_keeps_what_is_live(client, app
         refresh = await _ids(conn, "refresh_tokens")
         assert {long_expired, long_revoked} & refresh == set()
         assert {recently_expired, recently_revoked, live_session} <= refresh
-        keys = {row["id"]: row["idempotency_key"] for row in await (await conn.execute(
-            "SELECT id, idempotency_key FROM research_jobs")).fetchall()}
-        checkpointed = {row["thread_id"] for row in await (await conn.execute(
-            "SELECT DISTINCT thread_id FROM checkpoints WHERE thread_id = ANY(%s)",
-            ([str(old_job), str(recent_job)],))).fetchall()}
+        keys = {
+            row["id"]: row["idempotency_key"]
+            for row in await (await conn.execute("SELECT id, idempotency_key FROM research_jobs")).fetchall()
+        }
+        checkpointed = {
+            row["thread_id"]
+            for row in await (
+                await conn.execute(
+                    "SELECT DISTINCT thread_id FROM checkpoints WHERE thread_id = ANY(%s)",
+                    ([str(old_job), str(recent_job)],),
+                )
+            ).fetchall()
+        }
     assert keys[old_job] is None and keys[recent_job] == "recent-key"
     assert checkpointed == {str(recent_job)}
     streams = {key for key in await redis.keys(stream_key("*"))}

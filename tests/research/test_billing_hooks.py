@@ -19,11 +19,12 @@ def settings(settings, fake_stripe):
 
 async def test_a_research_reservation_below_the_threshold_starts_one_auto_top_up(client, app, fake_stripe):
     customer = await open_account(client, app.state.db, credits=0)
-    await buy_pack(fake_stripe, client, customer)                  # 1000 credits, card saved
+    await buy_pack(fake_stripe, client, customer)  # 1000 credits, card saved
     await enable_auto_topup(client, customer, threshold=990)
-    response = await client.post("/v1/research", headers=customer.key,
-                                 json={"question": "q", "mode": "lite", "async": True})
-    assert response.status_code == 202                             # 1000 -> 985, below 990
+    response = await client.post(
+        "/v1/research", headers=customer.key, json={"question": "q", "mode": "lite", "async": True}
+    )
+    assert response.status_code == 202  # 1000 -> 985, below 990
 
     def top_ups() -> list[dict]:
         return [i for i in fake_stripe.payment_intents.values() if i["metadata"].get("kind") == "auto_topup"]

@@ -8,8 +8,9 @@ from api.dashboard.service import usage_window
 
 
 async def _create(idle_api, account, question: str) -> str:
-    response = await idle_api.post("/v1/research", headers=account.key,
-                                   json={"question": question, "mode": "lite", "async": True})
+    response = await idle_api.post(
+        "/v1/research", headers=account.key, json={"question": question, "mode": "lite", "async": True}
+    )
     assert response.status_code == 202
     return response.json()["id"]
 
@@ -31,7 +32,9 @@ async def test_logs_paginate_filter_and_anonymize(idle_api, idle_funded):
     assert [r["question"] for r in hidden] == [r["question"] for r in again]
     assert len({r["question"] for r in hidden}) == 3
 
-    assert (await idle_api.get("/api/logs", params={"limit": 500}, headers=idle_funded.jwt)).status_code == 400
+    assert (
+        await idle_api.get("/api/logs", params={"limit": 500}, headers=idle_funded.jwt)
+    ).status_code == 400
     assert (await idle_api.get("/api/logs")).status_code == 401
 
 
@@ -49,12 +52,20 @@ async def test_usage_is_zero_filled_daily_buckets(idle_api, idle_funded):
     assert buckets[-1]["jobs"] == 1 and sum(b["jobs"] for b in buckets) == 1
     assert datetime.fromisoformat(buckets[-1]["day"]) == today
 
-    week = (await idle_api.get("/api/dashboard/usage", headers=idle_funded.jwt, params={
-        "from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat()})).json()
+    week = (
+        await idle_api.get(
+            "/api/dashboard/usage",
+            headers=idle_funded.jwt,
+            params={"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat()},
+        )
+    ).json()
     assert len(week) == 7
 
-    for params in ({"from": "yesterday"}, {"from": today.isoformat(), "to": (today - timedelta(days=1)).isoformat()},
-                   {"from": (today - timedelta(days=400)).isoformat()}):
+    for params in (
+        {"from": "yesterday"},
+        {"from": today.isoformat(), "to": (today - timedelta(days=1)).isoformat()},
+        {"from": (today - timedelta(days=400)).isoformat()},
+    ):
         response = await idle_api.get("/api/dashboard/usage", params=params, headers=idle_funded.jwt)
         assert response.status_code == 400, params
         assert response.json()["errors"][0]["field"] == "from"

@@ -8,6 +8,7 @@ import hmac
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -23,11 +24,15 @@ def parse_sse(text: str) -> list[dict]:
             key, value = line.split(": ", 1)
             fields[key] = value
         if "event" in fields:
-            events.append({"id": fields.get("id"), "type": fields["event"], "data": json.loads(fields["data"])})
+            events.append(
+                {"id": fields.get("id"), "type": fields["event"], "data": json.loads(fields["data"])}
+            )
     return events
 
 
-async def _events(api: httpx.AsyncClient, url: str, headers: dict, *, stop_after: int | None = None) -> list[dict]:
+async def _events(
+    api: httpx.AsyncClient, url: str, headers: dict, *, stop_after: int | None = None
+) -> list[dict]:
     """Read an SSE response; with stop_after, disconnect after that many events."""
     seen: list[dict] = []
     buffer = ""
@@ -45,9 +50,13 @@ async def _events(api: httpx.AsyncClient, url: str, headers: dict, *, stop_after
 
 
 async def test_events_follow_a_job_to_its_terminal_event(api, funded):
-    job = (await api.post("/v1/research", headers=funded.key,
-                          json={"question": "How does the budget gate decide?", "mode": "standard",
-                                "async": True})).json()
+    job = (
+        await api.post(
+            "/v1/research",
+            headers=funded.key,
+            json={"question": "How does the budget gate decide?", "mode": "standard", "async": True},
+        )
+    ).json()
     events = await _events(api, f"/v1/research/{job['id']}/events", funded.key)
     types = [e["type"] for e in events]
     assert types[0] == "job.queued"
@@ -61,8 +70,13 @@ async def test_events_follow_a_job_to_its_terminal_event(api, funded):
 
 
 async def test_a_client_that_reconnects_with_last_event_id_sees_every_event_once(api, funded):
-    job = (await api.post("/v1/research", headers=funded.key,
-                          json={"question": "What do waves do?", "mode": "standard", "async": True})).json()
+    job = (
+        await api.post(
+            "/v1/research",
+            headers=funded.key,
+            json={"question": "What do waves do?", "mode": "standard", "async": True},
+        )
+    ).json()
     url = f"/v1/research/{job['id']}/events"
     first = await _events(api, url, funded.key, stop_after=3)
     rest = await _events(api, url, {**funded.key, "Last-Event-ID": first[-1]["id"]})
@@ -71,9 +85,14 @@ async def test_a_client_that_reconnects_with_last_event_id_sees_every_event_once
     assert rest[-1]["type"] == "job.succeeded"
 
 
-async def test_the_terminal_event_is_rebuilt_from_the_database_when_the_stream_is_gone(api, funded, research_app):
-    result = (await api.post("/v1/research", headers=funded.key,
-                             json={"question": "What is LangGraph?", "mode": "lite"})).json()
+async def test_the_terminal_event_is_rebuilt_from_the_database_when_the_stream_is_gone(
+    api, funded, research_app
+):
+    result = (
+        await api.post(
+            "/v1/research", headers=funded.key, json={"question": "What is LangGraph?", "mode": "lite"}
+        )
+    ).json()
     await research_app.state.redis.delete(f"job:{result['id']}:events")
     events = await _events(api, f"/v1/research/{result['id']}/events", funded.key)
     assert [e["type"] for e in events] == ["job.succeeded"]
@@ -81,8 +100,13 @@ async def test_the_terminal_event_is_rebuilt_from_the_database_when_the_stream_i
 
 
 async def test_playground_events_accept_the_access_token_in_the_query(api, funded):
-    job = (await api.post("/api/playground/research", headers=funded.jwt,
-                          json={"question": "What is LangGraph?", "mode": "lite", "async": True})).json()
+    job = (
+        await api.post(
+            "/api/playground/research",
+            headers=funded.jwt,
+            json={"question": "What is LangGraph?", "mode": "lite", "async": True},
+        )
+    ).json()
     url = f"/api/playground/research/{job['id']}/events?access_token={funded.access_token}"
     events = await _events(api, url, {})
     assert events[-1]["type"] == "job.succeeded"
@@ -90,9 +114,9 @@ async def test_playground_events_accept_the_access_token_in_the_query(api, funde
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[dict, bytes]] = []
+    received: ClassVar[list[tuple[dict, bytes]]] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((dict(self.headers), body))
         self.send_response(204)
@@ -116,8 +140,13 @@ async def test_a_webhook_is_delivered_signed_under_both_schemes(api, funded, web
     import asyncio
 
     url, received = webhook_receiver
-    job = (await api.post("/v1/research", headers=funded.key,
-                          json={"question": "What is LangGraph?", "mode": "lite", "webhook_url": url})).json()
+    job = (
+        await api.post(
+            "/v1/research",
+            headers=funded.key,
+            json={"question": "What is LangGraph?", "mode": "lite", "webhook_url": url},
+        )
+    ).json()
     assert "status_url" in job  # a webhook makes the job async
     for _ in range(300):
         if received:

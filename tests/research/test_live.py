@@ -22,12 +22,24 @@ from tests.research.test_events_and_webhooks import _events
 DOCUMENTS = [
     {"url": f"https://docs.example.org/{slug}", "title": title, "text": text}
     for slug, title, text in [
-        ("graphs", "State graphs", "A state graph runs nodes in steps. Each step is checkpointed. "
-                                   "Parallel branches are created with Send and run at the same time."),
-        ("checkpoints", "Checkpoints", "Checkpoints store the state after every step in PostgreSQL. "
-                                       "A crashed run resumes from its last checkpoint."),
-        ("budgets", "Budgets", "A budget gate stops research when time or money runs low. "
-                               "Synthesis keeps a reserve of time and cost."),
+        (
+            "graphs",
+            "State graphs",
+            "A state graph runs nodes in steps. Each step is checkpointed. "
+            "Parallel branches are created with Send and run at the same time.",
+        ),
+        (
+            "checkpoints",
+            "Checkpoints",
+            "Checkpoints store the state after every step in PostgreSQL. "
+            "A crashed run resumes from its last checkpoint.",
+        ),
+        (
+            "budgets",
+            "Budgets",
+            "A budget gate stops research when time or money runs low. "
+            "Synthesis keeps a reserve of time and cost.",
+        ),
         ("workers", "Workers", "Workers claim jobs with SKIP LOCKED and hold a lease with heartbeats."),
     ]
 ]
@@ -44,14 +56,17 @@ async def db(settings):
 async def test_research_over_tcp_sync_then_async_with_resumed_sse(live_server, db):
     async with httpx.AsyncClient(base_url=live_server.base_url, timeout=120) as http:
         account = await open_account(http, db, credits=1000)
-        sync = await http.post("/v1/research", headers=account.key,
-                               json={"question": "How do checkpoints work?", "mode": "lite"})
+        sync = await http.post(
+            "/v1/research", headers=account.key, json={"question": "How do checkpoints work?", "mode": "lite"}
+        )
         assert sync.status_code == 200, sync.text
         assert sync.json()["status"] == "succeeded" and sync.json()["sources"]
 
-        accepted = await http.post("/v1/research", headers=account.key,
-                                   json={"question": "What does a budget gate do?", "mode": "standard",
-                                         "async": True})
+        accepted = await http.post(
+            "/v1/research",
+            headers=account.key,
+            json={"question": "What does a budget gate do?", "mode": "standard", "async": True},
+        )
         assert accepted.status_code == 202
         events_url = accepted.json()["events_url"]
         first = await _events(http, events_url, account.key, stop_after=2)
@@ -63,29 +78,46 @@ async def test_research_over_tcp_sync_then_async_with_resumed_sse(live_server, d
 
 
 def _start_worker(settings, tavily: FakeTavily, log_path) -> subprocess.Popen:
-    env = server_env(settings, TAVILY_API_KEY=tavily.api_key, TAVILY_API_BASE=tavily.url,
-                     INFRENCE_WORKER_LEASE_SECS="3")
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"], cwd=REPO,
-                            env=env, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    env = server_env(
+        settings, TAVILY_API_KEY=tavily.api_key, TAVILY_API_BASE=tavily.url, INFRENCE_WORKER_LEASE_SECS="3"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"],
+        cwd=REPO,
+        env=env,
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def _lease_owner_pid(settings, job_id: str) -> int | None:
     async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-        row = await (await conn.execute("SELECT lease_owner FROM research_jobs WHERE id = %s",
-                                        (job_id,))).fetchone()
+        row = await (
+            await conn.execute("SELECT lease_owner FROM research_jobs WHERE id = %s", (job_id,))
+        ).fetchone()
     return int(row[0].split(":")[1]) if row and row[0] else None
 
 
-async def test_a_worker_killed_mid_wave_leaves_the_job_to_another_charged_once(idle_api, app, settings, tmp_path):
+async def test_a_worker_killed_mid_wave_leaves_the_job_to_another_charged_once(
+    idle_api, app, settings, tmp_path
+):
     with FakeTavily(DOCUMENTS, latency=0.3) as tavily:
         mid_wave = threading.Event()
         tavily.on_request = lambda query: mid_wave.set()
         workers = [_start_worker(settings, tavily, tmp_path / f"worker-{i}.log") for i in range(2)]
         try:
             account = await open_account(idle_api, app.state.db, credits=1000)
-            job = (await idle_api.post("/v1/research", headers=account.key, json={
-                "question": "How do workers resume crashed jobs from checkpoints?", "mode": "standard",
-                "async": True})).json()
+            job = (
+                await idle_api.post(
+                    "/v1/research",
+                    headers=account.key,
+                    json={
+                        "question": "How do workers resume crashed jobs from checkpoints?",
+                        "mode": "standard",
+                        "async": True,
+                    },
+                )
+            ).json()
             for _ in range(600):
                 if mid_wave.is_set():
                     break
@@ -96,8 +128,9 @@ async def test_a_worker_killed_mid_wave_leaves_the_job_to_another_charged_once(i
             victim.send_signal(signal.SIGKILL)
             victim.wait()
 
-            done = (await idle_api.get(f"/v1/research/{job['id']}", params={"wait": 60},
-                                       headers=account.key)).json()
+            done = (
+                await idle_api.get(f"/v1/research/{job['id']}", params={"wait": 60}, headers=account.key)
+            ).json()
             assert done["status"] == "succeeded", done
             assert done["credits_charged"] == 60
         finally:
@@ -106,13 +139,28 @@ async def test_a_worker_killed_mid_wave_leaves_the_job_to_another_charged_once(i
                     worker.send_signal(signal.SIGTERM)
                     worker.wait(timeout=30)
     async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-        attempts = (await (await conn.execute("SELECT attempts FROM research_jobs WHERE id = %s",
-                                              (job["id"],))).fetchone())[0]
-        kinds = [r[0] for r in await (await conn.execute(
-            "SELECT kind FROM credit_ledger WHERE related_id = %s ORDER BY seq", (job["id"],))).fetchall()]
+        attempts = (
+            await (
+                await conn.execute("SELECT attempts FROM research_jobs WHERE id = %s", (job["id"],))
+            ).fetchone()
+        )[0]
+        kinds = [
+            r[0]
+            for r in await (
+                await conn.execute(
+                    "SELECT kind FROM credit_ledger WHERE related_id = %s ORDER BY seq", (job["id"],)
+                )
+            ).fetchall()
+        ]
     assert attempts == 2
     assert kinds == ["reserve"]  # charged the full price: nothing to release
     assert await balance_of(app.state.db, account) == 1000 - 60
-    check = subprocess.run([sys.executable, "-m", "api.cli", "ledger", "check"], cwd=REPO,
-                           env=server_env(settings), capture_output=True, text=True, timeout=60)
+    check = subprocess.run(
+        [sys.executable, "-m", "api.cli", "ledger", "check"],
+        cwd=REPO,
+        env=server_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert check.returncode == 0, check.stdout + check.stderr

@@ -13,33 +13,49 @@ async def member(client, app):
 
 
 async def test_a_ticket_is_stored_with_the_users_email_and_confirmed_by_mail(client, app, member):
-    response = await client.post("/api/support", json={"category": "billing", "subject": "  Double charge ",
-                                                       "body": "I was charged twice."}, headers=member.jwt)
+    response = await client.post(
+        "/api/support",
+        json={"category": "billing", "subject": "  Double charge ", "body": "I was charged twice."},
+        headers=member.jwt,
+    )
     assert response.status_code == 200, response.text
     receipt = response.json()
     assert receipt["status"] == "open"
     async with app.state.db.connection() as conn:
-        cur = await conn.execute("SELECT user_id, email, category, subject, body FROM support_tickets WHERE id = %s",
-                                 (receipt["id"],))
+        cur = await conn.execute(
+            "SELECT user_id, email, category, subject, body FROM support_tickets WHERE id = %s",
+            (receipt["id"],),
+        )
         stored = await cur.fetchone()
-        cur = await conn.execute("SELECT template, subject, text_body FROM mail_outbox WHERE to_address = %s"
-                                 " AND template LIKE 'ticket%%'", (member.email,))
+        cur = await conn.execute(
+            "SELECT template, subject, text_body FROM mail_outbox WHERE to_address = %s"
+            " AND template LIKE 'ticket%%'",
+            (member.email,),
+        )
         mails = await cur.fetchall()
-    assert stored == {"user_id": member.user_id, "email": member.email, "category": "billing",
-                      "subject": "Double charge", "body": "I was charged twice."}
+    assert stored == {
+        "user_id": member.user_id,
+        "email": member.email,
+        "category": "billing",
+        "subject": "Double charge",
+        "body": "I was charged twice.",
+    }
     assert [m["template"] for m in mails] == ["ticket_received"]
     assert "Double charge" in mails[0]["subject"] and receipt["id"] in mails[0]["text_body"]
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"category": "spam"}, "category"),
-    ({"category": "Billing"}, "category"),
-    ({"subject": "   "}, "subject"),
-    ({"subject": "x" * 201}, "subject"),
-    ({"body": ""}, "body"),
-    ({"body": "x" * 10_001}, "body"),
-    ({"category": None}, "category"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"category": "spam"}, "category"),
+        ({"category": "Billing"}, "category"),
+        ({"subject": "   "}, "subject"),
+        ({"subject": "x" * 201}, "subject"),
+        ({"body": ""}, "body"),
+        ({"body": "x" * 10_001}, "body"),
+        ({"category": None}, "category"),
+    ],
+)
 async def test_bad_tickets_are_400_naming_the_field(client, app, member, change, field):
     ticket = {"category": "bug", "subject": "Crash", "body": "It crashed.", **change}
     response = await client.post("/api/support", json=ticket, headers=member.jwt)
@@ -51,6 +67,7 @@ async def test_bad_tickets_are_400_naming_the_field(client, app, member, change,
 
 async def test_every_category_of_the_contract_is_accepted(client, member):
     for category in ("general", "billing", "bug", "account", "feature"):
-        response = await client.post("/api/support", json={"category": category, "subject": "s", "body": "b"},
-                                     headers=member.jwt)
+        response = await client.post(
+            "/api/support", json={"category": category, "subject": "s", "body": "b"}, headers=member.jwt
+        )
         assert response.status_code == 200, (category, response.text)
