@@ -312,7 +312,7 @@ async def run_question(graph: Any, item: EvalItem, plan: ModePlan, providers: Pr
             context=ctx,
             stream_mode="values",
         )
-        async for _state in stream:
+        async for state in stream:  # noqa: B007 (the last state is the result)
             pass
     except TypedOutputError as exc:  # the job fails rather than return an invalid object
         status, error = "failed", str(exc)
