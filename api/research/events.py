@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
 
@@ -49,6 +49,10 @@ class JobEvent:
 
 def stream_key(job_id: UUID | str) -> str:
     return f"job:{job_id}:events"
+
+
+def job_of_stream(key: str) -> str:
+    return key.removeprefix("job:").removesuffix(":events")
 
 
 def stream_position(event_id: str) -> tuple[int, int]:
@@ -142,39 +146,63 @@ class Subscription:
 
 @dataclass
 class _Feed:
-    task: asyncio.Task | None = None
+    after: str
     queues: set[asyncio.Queue] = field(default_factory=set)
 
 
 class EventHub:
-    """Fans a job's stream out to every SSE client of this process through one Redis reader,
-    so N subscribers cost one blocking XREAD and one JSON decode per event, not N."""
+    """Fans every watched job's stream out to this process's SSE clients and waiters through ONE
+    Redis reader: a single blocking XREAD over all watched streams plus a private wake stream.
+
+    N subscribers on one job cost one decode per event, and M watched jobs cost one Redis
+    connection, not M: a hundred streams on distinct jobs can no longer drain the connection pool
+    that creates, rate limits and cancels need. A new job is added by writing to the wake stream,
+    which returns the blocked XREAD at once so the next one includes it.
+    """
 
     def __init__(self, events: JobEvents, block_ms: int = 5000):
         self.events = events
         self.block_ms = block_ms
         self.feeds: dict[str, _Feed] = {}
+        self._wake_key = f"events:hub:{uuid4().hex}:wake"
+        self._wake_after = "0-0"
+        self._reader: asyncio.Task | None = None
 
     @asynccontextmanager
-    async def subscribe(self, job_id: UUID | str, after: str) -> AsyncIterator[Subscription]:
+    async def subscribe(self, job_id: UUID | str, after: str | None) -> AsyncIterator[Subscription]:
+        """Events after stream id `after` (the backlog first), or only new ones when None."""
         key = str(job_id)
         feed = self.feeds.get(key)
         if feed is None:
-            feed = self.feeds[key] = _Feed()
-            feed.task = asyncio.create_task(
-                self._follow(key, feed, await self._safely(self.events.tail_id(key), "0-0"))
-            )
+            tail = await self._safely(self.events.tail_id(key), "0-0")
+            feed = self.feeds.setdefault(key, _Feed(after=tail))
+            await self._rearm()
         queue: asyncio.Queue = asyncio.Queue()
         feed.queues.add(queue)
         try:
-            backlog = await self._safely(self.events.since(key, after), [])
-            yield Subscription(queue, backlog, stream_position(after))
+            if after is None:
+                yield Subscription(queue, [], (0, 0))
+            else:
+                backlog = await self._safely(self.events.since(key, after), [])
+                yield Subscription(queue, backlog, stream_position(after))
         finally:
             feed.queues.discard(queue)
             if not feed.queues and self.feeds.get(key) is feed:
-                del self.feeds[key]
-                if feed.task:
-                    feed.task.cancel()
+                del self.feeds[key]  # the reader drops it from its next XREAD
+
+    async def _rearm(self) -> None:
+        """Make the reader include the current feeds: start it, or wake its blocked XREAD."""
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_all())
+            return
+        redis = self.events.redis
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self._wake_key, {"w": "1"}, maxlen=16, approximate=False)
+                pipe.expire(self._wake_key, 3600)
+                await pipe.execute()
+        except Exception:
+            log.warning("event hub could not wake its reader; new streams join within %d ms", self.block_ms)
 
     @staticmethod
     async def _safely(read, fallback):
@@ -185,16 +213,25 @@ class EventHub:
             log.warning("event stream unavailable; serving from the database")
             return fallback
 
-    async def _follow(self, job_id: str, feed: _Feed, after: str) -> None:
-        while feed.queues:
+    async def _read_all(self) -> None:
+        while self.feeds:
+            streams = {stream_key(job_id): feed.after for job_id, feed in self.feeds.items()}
+            streams[self._wake_key] = self._wake_after
             try:
-                events = await self.events.read(job_id, after, block_ms=self.block_ms)
+                reply = await self.events.redis.xread(streams, count=500, block=self.block_ms)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away: subscribers fall back on the database
                 await asyncio.sleep(1.0)
                 continue
-            for event in events:
-                after = event.id
-                for queue in list(feed.queues):
-                    queue.put_nowait(event)
+            for key, entries in reply or []:
+                if key == self._wake_key:
+                    self._wake_after = entries[-1][0]
+                    continue
+                feed = self.feeds.get(job_of_stream(key))
+                if feed is None:
+                    continue
+                for event in _events_of(entries):
+                    feed.after = event.id
+                    for queue in list(feed.queues):
+                        queue.put_nowait(event)

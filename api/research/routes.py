@@ -26,8 +26,19 @@ router = APIRouter(tags=["research"])
 playground = APIRouter(prefix="/api/playground", tags=["playground"])
 
 
-async def get_job_service(db: DbDep, redis: RedisDep, settings: SettingsDep) -> JobService:
-    return JobService(db, redis, settings)
+async def process_event_hub(request: Request, redis: RedisDep) -> EventHub:
+    """One hub per process, made on first use: every stream and waiter shares its one reader."""
+    hub = getattr(request.app.state, "event_hub", None)
+    if hub is None:
+        hub = request.app.state.event_hub = EventHub(JobEvents(redis))
+    return hub
+
+
+EventHubDep = Annotated[EventHub, Depends(process_event_hub)]
+
+
+async def get_job_service(db: DbDep, redis: RedisDep, settings: SettingsDep, hub: EventHubDep) -> JobService:
+    return JobService(db, redis, settings, hub)
 
 
 JobServiceDep = Annotated[JobService, Depends(get_job_service)]
@@ -76,17 +87,6 @@ async def _read_with_wait(jobs: JobService, user_id: UUID, job_id: UUID, wait: i
     if wait:
         job = await jobs.wait_until_terminal(job, wait)
     return result_of(job)
-
-
-async def get_event_hub(request: Request, redis: RedisDep) -> EventHub:
-    """One hub per process, made on first use."""
-    hub = getattr(request.app.state, "event_hub", None)
-    if hub is None:
-        hub = request.app.state.event_hub = EventHub(JobEvents(redis))
-    return hub
-
-
-EventHubDep = Annotated[EventHub, Depends(get_event_hub)]
 
 
 def event_stream(

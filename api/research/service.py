@@ -15,7 +15,7 @@ from uuid import UUID
 import psycopg
 from redis.asyncio import Redis
 
-from api.research.events import JobEvents
+from api.research.events import EventHub, JobEvents
 from api.research.repository import JobRepository, JobRow
 from api.research.schemas import ResearchRequest, ResearchResult, SourceDto, UsageDto
 from api.research.webhooks import WebhookRepository, check_webhook_url
@@ -188,12 +188,13 @@ class JobSettlement:
 
 
 class JobService:
-    def __init__(self, db: Database, redis: Redis, settings: Settings):
+    def __init__(self, db: Database, redis: Redis, settings: Settings, hub: EventHub | None = None):
         self.db = db
         self.settings = settings
         self.jobs = JobRepository()
         self.ledger = LedgerService(db)
         self.events = JobEvents(redis)
+        self.hub = hub or EventHub(self.events)  # pass the process's hub to share its reader
         self.settlement = JobSettlement(db, redis, settings)
 
     def runs_async(self, request: ResearchRequest, plan: ModePlan) -> bool:
@@ -280,23 +281,17 @@ class JobService:
             return await self.jobs.list_for_user(conn, user_id, status=status, limit=limit, offset=offset)
 
     async def wait_until_terminal(self, job: JobRow, timeout_secs: float) -> JobRow:
-        """Block until the job ends or the timeout passes; wakes on the job's event stream."""
+        """Block until the job ends or the timeout passes. Wakes on the job's events through the
+        process's event hub (no Redis connection held per waiter) and re-reads the row whenever
+        a second passes quietly, so a lost event or a Redis outage only slows the answer."""
         deadline = time.monotonic() + timeout_secs
-        last_id = "$"
-        while not job.is_terminal:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                events = await self.events.read(
-                    job.id, last_id, block_ms=int(min(remaining, 1.0) * 1000) or 1
-                )
-                if events:
-                    last_id = events[-1].id
-            except Exception:  # Redis unavailable: fall back to polling the row
-                await asyncio.sleep(min(remaining, 0.5))
-            async with self.db.connection() as conn:
-                job = await self.jobs.get(conn, job.id) or job
+        async with self.hub.subscribe(job.id, None) as live:
+            while not job.is_terminal and (remaining := deadline - time.monotonic()) > 0:
+                event = await live.next(timeout=min(remaining, 1.0))
+                if event is not None and not event.is_terminal:
+                    continue
+                async with self.db.connection() as conn:
+                    job = await self.jobs.get(conn, job.id) or job
         return job
 
     async def wait_for_sync_result(self, job: JobRow) -> JobRow:

@@ -1,0 +1,68 @@
+"""The event hub follows many jobs through one Redis connection, so streams cannot starve the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from api.research.events import EventHub, JobEvents
+
+WATCHED_JOBS = 150
+POOL_SIZE = 4  # far fewer connections than watched jobs
+
+
+async def test_many_jobs_stream_through_a_small_pool_and_leave_room_for_other_commands(
+    redis_url, clean_storage
+):
+    pool = BlockingConnectionPool.from_url(
+        redis_url, max_connections=POOL_SIZE, timeout=2, decode_responses=True
+    )
+    redis = Redis(connection_pool=pool)
+    writer = Redis.from_url(redis_url, decode_responses=True)
+    hub = EventHub(JobEvents(redis), block_ms=5000)
+    jobs = [str(uuid.uuid4()) for _ in range(WATCHED_JOBS)]
+
+    async def watch(job_id: str) -> list[str]:
+        async with hub.subscribe(job_id, "0-0") as subscription:
+            seen: list[str] = []
+            while not seen or seen[-1] != "job.succeeded":
+                event = await subscription.next(timeout=30)
+                assert event is not None, f"job {job_id} saw {seen} and then nothing"
+                seen.append(event.type)
+            return seen
+
+    try:
+        watchers = [asyncio.create_task(watch(job_id)) for job_id in jobs]
+        await asyncio.sleep(0.5)
+        started = asyncio.get_running_loop().time()
+        assert await redis.ping()  # other commands still get a connection at once
+        assert asyncio.get_running_loop().time() - started < 1.0
+
+        publisher = JobEvents(writer)
+        for job_id in jobs:
+            await publisher.append(job_id, "job.started", {})
+        for job_id in jobs:
+            await publisher.append(job_id, "job.succeeded", {"id": job_id})
+        results = await asyncio.wait_for(asyncio.gather(*watchers), timeout=60)
+        assert all(seen == ["job.started", "job.succeeded"] for seen in results)
+        assert len(pool._available_connections) + len(pool._in_use_connections) <= POOL_SIZE
+    finally:
+        await redis.aclose()
+        await writer.aclose()
+
+
+async def test_a_job_watched_after_the_reader_blocks_joins_at_once(redis_url, clean_storage):
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    hub = EventHub(JobEvents(redis), block_ms=10_000)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    try:
+        async with hub.subscribe(first, None):
+            await asyncio.sleep(0.3)  # the reader is now blocked on the first job alone
+            async with hub.subscribe(second, None) as late:
+                await JobEvents(redis).append(second, "job.succeeded", {})
+                event = await late.next(timeout=3)  # far below the 10 s block
+                assert event is not None and event.type == "job.succeeded"
+    finally:
+        await redis.aclose()
