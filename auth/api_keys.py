@@ -2,7 +2,8 @@
 
 Only the SHA-256 of a key is stored; the plaintext is shown once. The checksum lets us refuse
 mistyped or made-up keys without a database round trip (and lets secret scanners recognise
-real ones). `last_used_at` is written at most once a minute per key, debounced in Redis.
+real ones). `last_used_at` is written at most once a minute per key and process, debounced in
+memory so an authenticated request costs one database round trip and no Redis one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+import time
 import zlib
 from dataclasses import dataclass
 from uuid import UUID
@@ -28,6 +30,19 @@ _CHECKSUM_CHARS = 6
 _DISPLAY_CHARS = len(KEY_PREFIX) + 8
 DEFAULT_NAME = "Default"
 LAST_USED_DEBOUNCE_SECS = 60
+_LAST_TOUCHED_MAX_KEYS = 10_000
+_last_touched: dict[UUID, float] = {}  # api key id -> monotonic time of this process's last write
+
+
+def _touch_due(api_key_id: UUID) -> bool:
+    """True at most once per debounce window per key in this process (memory stays bounded)."""
+    now = time.monotonic()
+    if now - _last_touched.get(api_key_id, -LAST_USED_DEBOUNCE_SECS) < LAST_USED_DEBOUNCE_SECS:
+        return False
+    if len(_last_touched) >= _LAST_TOUCHED_MAX_KEYS:
+        _last_touched.clear()
+    _last_touched[api_key_id] = now
+    return True
 
 
 def _base62(number: int, width: int) -> str:
@@ -116,8 +131,6 @@ class ApiKeyService:
             api_key_id, user = found
             if user.is_suspended:
                 raise AccountSuspended()
-            if await self.redis.set(
-                f"apikey:last-used:{api_key_id}", "1", nx=True, ex=LAST_USED_DEBOUNCE_SECS
-            ):
+            if _touch_due(api_key_id):
                 await self.keys.touch(conn, api_key_id)
         return Caller(user=user, api_key_id=api_key_id)

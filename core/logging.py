@@ -50,8 +50,29 @@ _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# Every credential pattern above contains one of these (lower-cased); a line with none of them,
+# like most access lines, skips the regular expressions.
+_SECRET_MARKERS = (
+    "bearer",
+    "basic",
+    "authorization",
+    "token",
+    "api_key",
+    "password",
+    "secret",
+    "ifr_",
+    "whsec_",
+    "sk_",
+    "rk_",
+    "eyj",
+)
+
+
 def redact(text: str) -> str:
     """`text` with every credential we know the shape of replaced by [REDACTED]."""
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _SECRET_MARKERS):
+        return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
