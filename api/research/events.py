@@ -109,13 +109,31 @@ class JobEvents:
         return last[0][0] if last else "0-0"
 
 
-@dataclass
+SUBSCRIBER_QUEUE_MAX = 1000  # events buffered for one slow client before it is cut loose
+
+
+class SubscriberTooSlow(Exception):
+    """The client fell SUBSCRIBER_QUEUE_MAX events behind: end its stream so it resumes with
+    Last-Event-ID from Redis instead of buffering without bound or slowing the other clients."""
+
+
+@dataclass(eq=False)
 class Subscription:
     """One SSE client's view: the backlog it missed, then the live feed, each event once."""
 
     queue: asyncio.Queue
     backlog: list[JobEvent]
     last: tuple[int, int]
+    overflowed: bool = False
+
+    def offer(self, event: JobEvent) -> bool:
+        """Queue a live event; False (and cut loose) when the client is too far behind."""
+        try:
+            self.queue.put_nowait(event)
+            return True
+        except asyncio.QueueFull:
+            self.overflowed = True
+            return False
 
     def ready(self) -> list[JobEvent]:
         """Every further event already waiting, in order (so a burst goes out in one write)."""
@@ -130,6 +148,8 @@ class Subscription:
 
     async def next(self, timeout: float) -> JobEvent | None:
         while True:
+            if self.overflowed and self.queue.empty() and not self.backlog:
+                raise SubscriberTooSlow()
             if self.backlog:
                 event = self.backlog.pop(0)
             elif not self.queue.empty():  # the common case under load: no timer per event
@@ -147,7 +167,7 @@ class Subscription:
 @dataclass
 class _Feed:
     after: str
-    queues: set[asyncio.Queue] = field(default_factory=set)
+    subscribers: set[Subscription] = field(default_factory=set)
 
 
 class EventHub:
@@ -177,17 +197,16 @@ class EventHub:
             tail = await self._safely(self.events.tail_id(key), "0-0")
             feed = self.feeds.setdefault(key, _Feed(after=tail))
             await self._rearm()
-        queue: asyncio.Queue = asyncio.Queue()
-        feed.queues.add(queue)
+        subscription = Subscription(asyncio.Queue(SUBSCRIBER_QUEUE_MAX), [], (0, 0))
+        feed.subscribers.add(subscription)
         try:
-            if after is None:
-                yield Subscription(queue, [], (0, 0))
-            else:
-                backlog = await self._safely(self.events.since(key, after), [])
-                yield Subscription(queue, backlog, stream_position(after))
+            if after is not None:
+                subscription.backlog = await self._safely(self.events.since(key, after), [])
+                subscription.last = stream_position(after)
+            yield subscription
         finally:
-            feed.queues.discard(queue)
-            if not feed.queues and self.feeds.get(key) is feed:
+            feed.subscribers.discard(subscription)
+            if not feed.subscribers and self.feeds.get(key) is feed:
                 del self.feeds[key]  # the reader drops it from its next XREAD
 
     async def _rearm(self) -> None:
@@ -233,5 +252,6 @@ class EventHub:
                     continue
                 for event in _events_of(entries):
                     feed.after = event.id
-                    for queue in list(feed.queues):
-                        queue.put_nowait(event)
+                    for subscription in list(feed.subscribers):
+                        if not subscription.offer(event):
+                            feed.subscribers.discard(subscription)

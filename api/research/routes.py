@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.research.events import EventHub, JobEvent, JobEvents
+from api.research.events import EventHub, JobEvent, JobEvents, SubscriberTooSlow
 from api.research.repository import JobRow
 from api.research.schemas import AsyncAccepted, ResearchLogRow, ResearchRequest, ResearchResult
 from api.research.service import MAX_WAIT_SECS, JobService, result_event_data, result_of
@@ -108,6 +108,8 @@ async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str) -> Asyn
         while True:
             try:
                 event = await subscription.next(timeout=0 if job.is_terminal else IDLE_CHECK_SECS)
+            except SubscriberTooSlow:
+                return  # the client reconnects with Last-Event-ID and replays from the stream
             except Exception:  # Redis away: keep the client, watch the database
                 event = None
             if event is not None:

@@ -15,7 +15,7 @@ from uuid import UUID
 import psycopg
 from redis.asyncio import Redis
 
-from api.research.events import EventHub, JobEvents
+from api.research.events import EventHub, JobEvents, SubscriberTooSlow
 from api.research.repository import JobRepository, JobRow
 from api.research.schemas import ResearchRequest, ResearchResult, SourceDto, UsageDto
 from api.research.webhooks import WebhookRepository, check_webhook_url
@@ -287,7 +287,11 @@ class JobService:
         deadline = time.monotonic() + timeout_secs
         async with self.hub.subscribe(job.id, None) as live:
             while not job.is_terminal and (remaining := deadline - time.monotonic()) > 0:
-                event = await live.next(timeout=min(remaining, 1.0))
+                try:
+                    event = await live.next(timeout=min(remaining, 1.0))
+                except SubscriberTooSlow:  # cut loose by the hub: fall back to polling the row
+                    event = None
+                    await asyncio.sleep(min(remaining, 1.0))
                 if event is not None and not event.is_terminal:
                     continue
                 async with self.db.connection() as conn:

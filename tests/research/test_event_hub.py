@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from api.research.events import EventHub, JobEvents
+from api.research.events import SUBSCRIBER_QUEUE_MAX, EventHub, JobEvents, SubscriberTooSlow
 
 WATCHED_JOBS = 150
 POOL_SIZE = 4  # far fewer connections than watched jobs
@@ -64,5 +65,32 @@ async def test_a_job_watched_after_the_reader_blocks_joins_at_once(redis_url, cl
                 await JobEvents(redis).append(second, "job.succeeded", {})
                 event = await late.next(timeout=3)  # far below the 10 s block
                 assert event is not None and event.type == "job.succeeded"
+    finally:
+        await redis.aclose()
+
+
+async def test_a_client_that_falls_too_far_behind_is_cut_loose_without_slowing_the_others(
+    redis_url, clean_storage
+):
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    hub = EventHub(JobEvents(redis), block_ms=1000)
+    job_id = str(uuid.uuid4())
+    burst = SUBSCRIBER_QUEUE_MAX + 50
+    try:
+        async with hub.subscribe(job_id, None) as slow, hub.subscribe(job_id, None) as brisk:
+            publisher = JobEvents(redis)
+            received = 0
+            for i in range(burst):
+                await publisher.append(job_id, "progress", {"i": i})
+                while await brisk.next(timeout=0) is not None:
+                    received += 1
+            while received < burst:
+                assert await brisk.next(timeout=10) is not None
+                received += 1
+            drained = 0
+            with pytest.raises(SubscriberTooSlow):
+                while await slow.next(timeout=10) is not None:
+                    drained += 1
+            assert drained == SUBSCRIBER_QUEUE_MAX  # what it had buffered, then the cut
     finally:
         await redis.aclose()
