@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.budget import ResearchBudgets
+from graph.response_schema import SchemaProblem, check_schema_bounds
 
 CREDIT_USD = 0.01
 # Provider spend allowed per credit of price for metered (`max`) runs; the fixed modes sit at
@@ -135,7 +136,8 @@ def with_wallclock(budgets: ResearchBudgets, secs: int, *, default: int) -> Rese
 def validate_response_schema(schema: Any) -> None:
     """Check a client's JSON Schema before any spend (Draft 2020-12, object root, local refs only).
 
-    Remote `$ref`s are refused so validation never reaches the network.
+    Remote `$ref`s are refused so validation never reaches the network; `check_schema_bounds`
+    refuses what would make filling or validating it unbounded, or can never be met.
     """
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
@@ -144,6 +146,7 @@ def validate_response_schema(schema: Any) -> None:
         raise InvalidResearchRequest("response_schema", "must be a JSON object")
     if len(json.dumps(schema)) > MAX_SCHEMA_BYTES:
         raise InvalidResearchRequest("response_schema", f"must be at most {MAX_SCHEMA_BYTES} bytes")
+    _check_refs_and_depth(schema, 0)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -154,7 +157,10 @@ def validate_response_schema(schema: Any) -> None:
     root_type = schema.get("type")
     if root_type != "object" and not (isinstance(root_type, list) and "object" in root_type):
         raise InvalidResearchRequest("response_schema", 'root must have "type": "object"')
-    _check_refs_and_depth(schema, 0)
+    try:
+        check_schema_bounds(schema)
+    except SchemaProblem as exc:
+        raise InvalidResearchRequest("response_schema", str(exc)) from None
 
 
 def _check_refs_and_depth(node: Any, depth: int) -> None:

@@ -11,12 +11,11 @@ from graph.context import ResearchContext
 from graph.events import CAST, emit, progress
 from graph.nodes.common import context_of, final_stage_budget
 from graph.providers.reasoning import TypedOutputError
+from graph.response_schema import first_violation
 from graph.state import ResearchState, live_claims
 
 
 async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
-    from jsonschema import Draft202012Validator
-
     ctx = context_of(runtime, state.get("mode"))
     schema = state.get("response_schema")
     claims = live_claims(state)
@@ -32,9 +31,9 @@ async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
             typed, repairs = await ctx.reasoner.cast(
                 state["question"], schema, state.get("brief") or "", numbered, budget
             )
-            errors = list(Draft202012Validator(schema).iter_errors(typed))
-            if errors:  # never hand back an invalid object, whatever the reasoner claims
-                raise TypedOutputError(f"cast output does not validate: {errors[0].message}")
+            violation = first_violation(schema, typed)
+            if violation is not None:  # never hand back an invalid object, whatever the reasoner claims
+                raise violation
         except TypedOutputError as exc:
             emit(runtime, CAST, {"schema": "custom", "valid": False, "repairs": repairs, "error": str(exc)})
             raise

@@ -9,6 +9,7 @@ reasoner for that step and is recorded as an error — the run degrades, it does
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from graph.providers.reasoning import (
 )
 from graph.providers.retry import DEFAULT_RETRY, was_refused, with_retries
 from graph.providers.text import bm25_scores, clip, sentence_spans, terms
+from graph.response_schema import SafeValidator, schema_work
 
 EXCERPT_CHARS = 6_000
 FIELD_CHARS = 300  # cap on a query or title sent to the extractor
@@ -348,15 +350,14 @@ class OpenAIReasoner:
 
         Raises TypedOutputError when no valid object results: never returns an invalid one.
         """
-        from jsonschema import Draft202012Validator
-
-        validator = Draft202012Validator(schema)
+        validator = SafeValidator(schema)
         payload: dict[str, Any] = {
             "question": question,
             "brief": brief,
             "sources": [{"n": s.n, "title": s.title, "claims": s.claims} for s in sources],
         }
         errors: list[str] = []
+        violations: list[Any] = []
         for repairs in range(MAX_CAST_REPAIRS + 1):
             if errors:
                 payload["errors"] = errors
@@ -365,7 +366,7 @@ class OpenAIReasoner:
                     "caster", "typed_result", schema, CASTER_PROMPT, payload, budget, strict=False
                 )
             except StructuredOutputError as exc:
-                errors = [str(exc)]
+                errors, violations = [str(exc)], []
                 continue
             except Exception as exc:  # no room or no answer from the model: fill offline, if first try
                 if repairs:
@@ -374,14 +375,16 @@ class OpenAIReasoner:
                     {"stage": "cast", "error": f"{type(exc).__name__}: {clip(str(exc), 300)}"}
                 )
                 return SchemaFiller(question, brief, sources).fill_valid(schema), 0
-            errors = [
-                f"at /{'/'.join(str(p) for p in e.path)}: {e.message}" for e in validator.iter_errors(value)
-            ][:10]
+            with schema_work():
+                violations = list(itertools.islice(validator.iter_errors(value), 10))
+            errors = [f"at /{'/'.join(str(p) for p in e.path)}: {e.message}" for e in violations]
             if not errors:
                 return value, repairs
+        # Name keywords and paths only: the model's values may quote the sources.
+        where = "; ".join(f"{e.validator} at /{'/'.join(str(p) for p in e.path)}" for e in violations)
+        where = where or "no parseable object"
         raise TypedOutputError(
-            f"the model's output does not match the response schema after "
-            f"{MAX_CAST_REPAIRS} repairs: {'; '.join(errors)[:500]}"
+            f"the model's output does not match the response schema after {MAX_CAST_REPAIRS} repairs: {where[:500]}"
         )
 
 

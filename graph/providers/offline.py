@@ -17,9 +17,16 @@ from graph.providers.reasoning import (
     NumberedSource,
     Page,
     StepBudget,
-    TypedOutputError,
 )
 from graph.providers.text import BM25, bm25_scores, clip, sentence_spans, squash, terms
+from graph.response_schema import (
+    SafeValidator,
+    first_violation,
+    pattern_matches,
+    resolve_ref,
+    schema_work,
+    tick,
+)
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
@@ -247,14 +254,14 @@ class SchemaFiller:
         self.root: dict[str, Any] = {}
 
     def fill_valid(self, schema: dict[str, Any]) -> Any:
-        from jsonschema import Draft202012Validator
-
+        """Fill and validate within the current `schema_work` budget; SchemaUnsatisfiable if the
+        result does not validate (its message names the keyword and path, never a value)."""
         self.root = schema
-        value = self.fill(schema, "", 0)
-        errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path))
-        if errors:
-            where = "/".join(str(p) for p in errors[0].path) or "(root)"
-            raise TypedOutputError(f"could not fill the response schema at {where}: {errors[0].message}")
+        with schema_work():
+            value = self.fill(schema, "", 0)
+            violation = first_violation(schema, value)
+        if violation is not None:
+            raise violation
         return value
 
     def best_claims(self, hint: str, skip: int = 0) -> list[tuple[str, NumberedSource]]:
@@ -263,6 +270,7 @@ class SchemaFiller:
         return [self.claims[i] for i in order][skip:]
 
     def fill(self, schema: Any, name: str, index: int) -> Any:
+        tick("fill", f"/{name}" if name else "")
         if schema is True or not isinstance(schema, dict):
             return self.text_for(name, index)
         if "$ref" in schema and isinstance(schema["$ref"], str):
@@ -294,20 +302,12 @@ class SchemaFiller:
         return getattr(self, f"fill_{kind}", self.fill_string)(schema, name, index)
 
     def resolve(self, ref: str) -> Any:
-        node: Any = self.root
-        for part in ref.lstrip("#").split("/"):
-            if part:
-                node = node[part.replace("~1", "/").replace("~0", "~")]
-        return node
+        return resolve_ref(self.root, ref)
 
     def first_valid(self, options: list[Any], name: str, index: int) -> Any:
-        from jsonschema import Draft202012Validator
-
         for option in options:
             value = self.fill(option, name, index)
-            if Draft202012Validator({**self.root, **(option if isinstance(option, dict) else {})}).is_valid(
-                value
-            ):
+            if SafeValidator({**self.root, **(option if isinstance(option, dict) else {})}).is_valid(value):
                 return value
         return self.fill(options[0], name, index) if options else None
 
@@ -365,11 +365,11 @@ class SchemaFiller:
         if "maxLength" in schema:
             text = clip(text, int(schema["maxLength"]))
         pattern = schema.get("pattern")
-        if pattern and not re.search(pattern, text):
+        if pattern and not pattern_matches(pattern, text):
             candidates = [squash(c) for c, _ in best] + [
                 m.group() for c, _ in best for m in _NUMBER.finditer(c)
             ]
-            text = next((c for c in candidates if re.search(pattern, c)), text)
+            text = next((c for c in candidates if pattern_matches(pattern, c)), text)
         min_len = int(schema.get("minLength", 0))
         if len(text) < min_len:
             text = text.ljust(min_len, ".")
