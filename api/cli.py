@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
 import warnings
 
 import typer
 
-from core.logging import configure_logging
+from core.logging import configure_logging, log_format_for
 from core.settings import Settings, SettingsError, load_settings
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -71,15 +73,23 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.banner import startup_banner, startup_line
     from api.runtime import background_services_for
     from api.spa import build_if_missing
 
-    configure_logging()
     exit_normally_on_sigterm()
     settings = settings_or_exit()
+    if "public_url" not in settings.model_fields_set:  # links in mail must reach this server
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_url": f"http://{shown_host}:{port}"})
+    configure_logging(fmt=settings.log_format)
     migrated_database_url(settings)
     build_if_missing()
     application = create_app(settings, background_services=background_services_for(settings, workers))
+    if log_format_for(configured=settings.log_format) == "text":
+        typer.echo(startup_banner(settings, workers=workers))
+    else:
+        logging.getLogger("api.cli").info(startup_line(settings, workers=workers))
     # log_config=None: uvicorn's loggers keep ours (JSON, secrets redacted from access lines).
     uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True, log_config=None)
 
@@ -91,8 +101,8 @@ def worker(concurrency: int = typer.Option(2, min=1, help="Jobs run at once by t
 
     from api.runtime import run_workers
 
-    configure_logging()
     settings = settings_or_exit()
+    configure_logging(fmt=settings.log_format)
     migrated_database_url(settings)
     asyncio.run(run_workers(settings, concurrency))
 
@@ -100,8 +110,9 @@ def worker(concurrency: int = typer.Option(2, min=1, help="Jobs run at once by t
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations."""
-    configure_logging()
-    migrated_database_url(settings_or_exit())
+    settings = settings_or_exit()
+    configure_logging(fmt=settings.log_format)
+    migrated_database_url(settings)
     typer.echo("migrations applied")
 
 
@@ -148,6 +159,61 @@ def ledger_check() -> None:
     from ledger.check import run_ledger_check
 
     raise typer.Exit(run_ledger_check(migrated_database_url(settings_or_exit())))
+
+
+mail_app = typer.Typer(no_args_is_help=True, help="The mail outbox: every message, sent or kept.")
+app.add_typer(mail_app, name="mail")
+
+
+def _outbox(query, **params):
+    """Run one outbox query against the (migrated) database of these settings."""
+    import asyncio
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    async def run():
+        url = migrated_database_url(settings_or_exit())
+        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
+            return await query(conn, **params)
+
+    return asyncio.run(run())
+
+
+@mail_app.command("list")
+def mail_list(
+    limit: int = typer.Option(20, min=1, max=500, help="How many messages, newest first."),
+    to: str | None = typer.Option(None, help="Only messages to this address."),
+) -> None:
+    """List the newest messages in the outbox (id, when, status, template, recipient, subject)."""
+    from core.mail import list_outbox
+
+    rows = _outbox(list_outbox, limit=limit, to=to)
+    if not rows:
+        typer.echo("no mail yet")
+    for row in rows:
+        when = row["created_at"].strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(
+            f"{str(row['id'])[:8]}  {when}  {row['status']:<7} {row['template']:<16} {row['to_address']}  {row['subject']}"
+        )
+
+
+@mail_app.command("show")
+def mail_show(message_id: str = typer.Argument(..., help="A message id, or its first characters.")) -> None:
+    """Print one message as its recipient reads it, links included."""
+    from core.mail import outbox_messages
+
+    if not re.fullmatch(r"[0-9a-fA-F-]{1,36}", message_id.strip()):
+        fail("a message id is hexadecimal (with dashes): see `infrence mail list`")
+    rows = _outbox(outbox_messages, id_prefix=message_id.strip())
+    if not rows:
+        fail(f"no message with an id starting {message_id!r}")
+    if len(rows) > 1:
+        fail(f"more than one message starts {message_id!r}: give more characters")
+    row = rows[0]
+    typer.echo(f"Id:      {row['id']}\nTo:      {row['to_address']}\nSubject: {row['subject']}")
+    typer.echo(f"Status:  {row['status']} ({row['created_at']:%Y-%m-%d %H:%M:%S %Z})\n")
+    typer.echo(row["text_body"].rstrip())
 
 
 from graph.cli import research as research_command  # noqa: E402  (imports the graph lazily)

@@ -17,6 +17,7 @@ from auth.schemas import (
     Done,
     ForgotBody,
     LoginBody,
+    MailDelivery,
     MarketingBody,
     PasswordBody,
     ProfileBody,
@@ -103,6 +104,25 @@ async def verify_email(
     await accounts.verify_email(token)
     base = request.app.state.settings.public_url.rstrip("/")
     return RedirectResponse(f"{base}/?verified=1", status_code=302)
+
+
+@auth_router.post(
+    "/resend-verification",
+    response_description="A new verification link was mailed",
+    responses=error_responses(401, 403, 409, 429),
+)
+async def resend_verification(
+    user: CurrentUser, accounts: AccountServiceDep, request: Request
+) -> MailDelivery:
+    """Mail a fresh verification link (5 per hour); says where the mail went."""
+    await accounts.resend_verification(user)
+    return MailDelivery(delivery=request.app.state.settings.mail_delivery)
+
+
+@auth_router.get("/mail-delivery", response_description="Where this server's mail goes")
+async def mail_delivery(request: Request) -> MailDelivery:
+    """Lets the dashboard tell a developer where to find a mailed link when no SMTP is configured."""
+    return MailDelivery(delivery=request.app.state.settings.mail_delivery)
 
 
 @auth_router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -116,6 +116,13 @@ class AuthResponse(BaseModel):
 
 class Done(BaseModel):
     ok: bool = True
+
+
+class MailDelivery(BaseModel):
+    delivery: Literal["smtp", "console", "log"] = Field(
+        description="Where this server's mail goes: `smtp`, the server `console` (dev), or `log` "
+        "(kept in the outbox table only; `infrence mail list`)."
+    )
 
 
 class WebhookSecretDto(BaseModel):

@@ -30,6 +30,12 @@ LOGIN_FAILURES_PER_EMAIL_AND_IP = 10
 LOGIN_FAILURES_PER_IP = 50
 SIGNUPS_PER_IP_PER_HOUR = 10
 RESET_REQUESTS_PER_IP_PER_HOUR = 20
+VERIFICATION_RESENDS_PER_USER_PER_HOUR = 5
+
+
+class AlreadyVerified(Conflict):
+    code = "already_verified"
+    detail = "This email address is already verified"
 
 
 class EmailTaken(Conflict):
@@ -202,6 +208,18 @@ class AccountService:
                 raise InvalidToken()
             if await self.users.mark_verified(tx, user_id):
                 await self._grant_signup_credits(tx, user_id)
+
+    async def resend_verification(self, user: User) -> None:
+        """A fresh verification link for a signed-in, unverified user (earlier links keep working
+        until they expire); a few per hour, so it cannot be used to flood a mailbox."""
+        if user.email_verified:
+            raise AlreadyVerified()
+        await ratelimit.enforce(
+            self.redis, f"verify-resend:{user.id}", VERIFICATION_RESENDS_PER_USER_PER_HOUR, 3600
+        )
+        async with self.db.transaction() as tx:
+            verification = await self._enqueue_email_token(tx, user, "verify")
+        self.mailer.dispatch(verification)
 
     async def _grant_signup_credits(self, tx: Tx, user_id: UUID) -> None:
         credits = self.settings.signup_grant_credits

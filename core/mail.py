@@ -4,7 +4,9 @@ Every message is an outbox row first, so mail is never lost silently and can be 
 the same transaction as the fact it announces (`enqueue`), then handed to `dispatch` after
 commit. Delivery runs in a background task (aiosmtplib), so a slow SMTP server never slows
 a request. With no `SMTP_HOST`, the row is kept with status `logged` and one log line says
-so — never the body, which may hold a token.
+so — never the body, which may hold a token; in dev (`INFRENCE_MAIL=console`, the default
+there) the whole message is also printed to the server's console, so a developer without a
+mail server can click its links.
 
 Templates (in `auth/templates/`, `NAME.txt` starting with a `Subject:` line, plus `NAME.html`)
 and the context each needs:
@@ -16,14 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
+import re
 import string
+import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 from uuid import UUID
 
 import aiosmtplib
@@ -31,12 +37,14 @@ from fastapi import Depends, FastAPI, Request
 from psycopg import AsyncConnection
 
 from core.db import Database
+from core.logging import log_format_for
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 RETRY_DELAYS_SECS = (2.0, 10.0)  # after the first and second failed attempts
+LINK = re.compile(r"https?://\S+")
 
 INSERT_OUTBOX = """
 INSERT INTO mail_outbox (to_address, template, subject, text_body, html_body, status)
@@ -94,6 +102,27 @@ def render(template: str, **context: object) -> Rendered:
     )
 
 
+def print_to_console(message: OutboxMessage, *, fmt: str = "text", stream: TextIO | None = None) -> None:
+    """The message as a person reads it, links included — written past the log redaction on
+    purpose (a dev console is where the verification link has to be found). With JSON logs it is
+    one JSON line carrying the text and its links, so the stream stays parseable."""
+    out = stream or sys.stdout
+    body = message.rendered.text.rstrip()
+    if fmt == "json":
+        record = {
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "INFO",
+            "logger": __name__,
+            "message": f"mail to {message.to}: {message.rendered.subject}",
+            "mail": {"id": str(message.id), "to": message.to, "text": body, "links": LINK.findall(body)},
+        }
+        out.write(json.dumps(record) + "\n")
+    else:
+        rule = "─" * 72
+        out.write(f"\n{rule}\n  Mail to {message.to}: {message.rendered.subject}\n{rule}\n{body}\n{rule}\n\n")
+    out.flush()
+
+
 class Mailer:
     def __init__(self, db: Database, settings: Settings):
         self.db = db
@@ -140,6 +169,8 @@ class Mailer:
                 message.to,
                 message.id,
             )
+            if self.settings.mail_delivery == "console":
+                print_to_console(message, fmt=log_format_for(configured=self.settings.log_format))
             return
         task = asyncio.create_task(self._deliver(message), name=f"mail-{message.id}")
         self._tasks.add(task)
@@ -207,3 +238,25 @@ async def get_mailer(request: Request) -> Mailer:
 
 
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
+
+
+LIST_OUTBOX = """
+SELECT id, to_address, template, subject, status, created_at FROM mail_outbox
+WHERE %(to)s::text IS NULL OR lower(to_address) = lower(%(to)s::text)
+ORDER BY created_at DESC LIMIT %(limit)s"""
+
+OUTBOX_MESSAGE = """
+SELECT id, to_address, template, subject, status, created_at, text_body FROM mail_outbox
+WHERE id::text LIKE %(prefix)s || '%%' ORDER BY created_at DESC LIMIT 2"""
+
+
+async def list_outbox(conn: AsyncConnection, *, limit: int, to: str | None = None) -> list[dict]:
+    """The newest outbox rows (what `infrence mail list` prints)."""
+    cur = await conn.execute(LIST_OUTBOX, {"to": to, "limit": limit})
+    return await cur.fetchall()
+
+
+async def outbox_messages(conn: AsyncConnection, id_prefix: str) -> list[dict]:
+    """Rows whose id starts with `id_prefix` (at most two: enough to tell it is ambiguous)."""
+    cur = await conn.execute(OUTBOX_MESSAGE, {"prefix": id_prefix.lower()})
+    return await cur.fetchall()

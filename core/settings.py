@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(None, repr=False, validation_alias=_env("SMTP_PASSWORD"))
     smtp_tls: bool = Field(True, validation_alias=_env("SMTP_TLS"))
     mail_from: str = Field("Infrence <no-reply@infrence.local>", validation_alias=_env("MAIL_FROM"))
+    # Without SMTP_HOST: `console` prints each mail (links included) where the server runs,
+    # `log` only keeps it in the outbox table. Unset: console in dev, refused in production.
+    mail: Literal["console", "log"] | None = Field(None, validation_alias=_env("INFRENCE_MAIL"))
+    # `text` for people at a terminal, `json` for log collectors; unset: text on a TTY.
+    log_format: Literal["text", "json"] | None = Field(None, validation_alias=_env("INFRENCE_LOG_FORMAT"))
 
     openai_api_key: str | None = Field(None, repr=False, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
@@ -83,7 +88,18 @@ class Settings(BaseSettings):
             raise SettingsError("INFRENCE_ENV=production needs JWT_SECRET set to a strong secret")
         if self.env == "production" and self.allow_private_urls:
             raise SettingsError("INFRENCE_ALLOW_PRIVATE_URLS is for dev and tests, not production")
+        if self.env == "production" and not self.smtp_host and self.mail is None:
+            raise SettingsError(
+                "INFRENCE_ENV=production needs SMTP_HOST (or INFRENCE_MAIL=log to keep mail in the outbox only)"
+            )
         return self
+
+    @property
+    def mail_delivery(self) -> Literal["smtp", "console", "log"]:
+        """Where mail goes: SMTP when configured, else the console (dev default) or the outbox only."""
+        if self.smtp_host:
+            return "smtp"
+        return self.mail or "console"
 
     @cached_property
     def resolved_data_dir(self) -> Path:

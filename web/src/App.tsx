@@ -1,5 +1,6 @@
 // Routes: the signed-out pages, then every page of the signed-in shell (admin pages for admins).
-import { type ComponentType, useEffect } from "react";
+import { type ComponentType, useEffect, useState } from "react";
+import { api, ApiError, unwrap } from "./api/client";
 import { useAuth } from "./auth";
 import { match, Redirect, useLocation } from "./lib/router";
 import { AdminJobDetailPage, AdminJobsPage } from "./pages/admin/Jobs";
@@ -15,7 +16,7 @@ import { OverviewPage } from "./pages/Overview";
 import { PlaygroundPage } from "./pages/Playground";
 import { SettingsPage } from "./pages/Settings";
 import { SupportPage } from "./pages/Support";
-import { Alert, Empty, Loading } from "./ui/kit";
+import { Alert, Button, Empty, Loading } from "./ui/kit";
 import { Shell } from "./ui/Shell";
 
 type Page = ComponentType<{ params: Record<string, string> }>;
@@ -68,6 +69,48 @@ function resolve(path: string, isAdmin: boolean): { Page: Page; params: Record<s
   return { Page: NotFound, params: {} };
 }
 
+type MailDelivery = "smtp" | "console" | "log";
+
+const WHERE_MAIL_WENT: Record<MailDelivery, string> = {
+  smtp: "Open it to activate your account and receive your starter credits.",
+  console:
+    "This server has no mail server configured (dev), so the message — link included — is printed in the console where `infrence serve` runs. Open that link to activate your account and receive your starter credits.",
+  log: "This server keeps mail in its outbox only: run `infrence mail list` and `infrence mail show ID` on the server to read the link.",
+};
+
+/** The unverified user's banner: where the link went, and a way to get a fresh one. */
+function VerifyEmailBanner({ email }: { email: string }) {
+  const [delivery, setDelivery] = useState<MailDelivery>("smtp");
+  const [resend, setResend] = useState<{ busy: boolean; message?: string; error?: string }>({ busy: false });
+  useEffect(() => {
+    unwrap(api.GET("/api/auth/mail-delivery")).then((d) => setDelivery(d.delivery), () => undefined);
+  }, []);
+  const onResend = async () => {
+    setResend({ busy: true });
+    try {
+      const sent = await unwrap(api.POST("/api/auth/resend-verification"));
+      setDelivery(sent.delivery);
+      setResend({ busy: false, message: `A new link was sent to ${email}.` });
+    } catch (err) {
+      setResend({ busy: false, error: err instanceof ApiError ? err.message : String(err) });
+    }
+  };
+  return (
+    <Alert kind="warning" title="Verify your email">
+      <p>
+        We sent a link to {email}. {WHERE_MAIL_WENT[delivery]}
+      </p>
+      <p className="page-actions">
+        <Button small busy={resend.busy} onClick={() => void onResend()}>
+          Resend the link
+        </Button>
+        {resend.message && <span role="status">{resend.message}</span>}
+        {resend.error && <span role="alert">{resend.error}</span>}
+      </p>
+    </Alert>
+  );
+}
+
 function Banners() {
   const { user, reloadUser } = useAuth();
   const { query } = useLocation();
@@ -76,12 +119,7 @@ function Banners() {
     if (verified) void reloadUser().catch(() => undefined);
   }, [verified, reloadUser]);
   if (verified) return <Alert kind="success" title="Email verified">Thanks! Your starter credits are in your balance.</Alert>;
-  if (user && !user.email_verified)
-    return (
-      <Alert kind="warning" title="Verify your email">
-        We sent a link to {user.email}. Open it to activate your account and receive your starter credits.
-      </Alert>
-    );
+  if (user && !user.email_verified) return <VerifyEmailBanner email={user.email} />;
   return null;
 }
 
