@@ -38,6 +38,10 @@ OPENAPI_TAGS = [
     },
     {"name": "admin", "description": "Admin operator surface — gated by `users.is_admin`."},
     {"name": "health", "description": "Liveness and readiness probes."},
+    {
+        "name": "openai-compatible",
+        "description": "Research through OpenAI-style `chat.completions` and `models` calls.",
+    },
 ]
 
 # Background services started with the app (in-process workers, webhook sender, ...). Each is
@@ -55,6 +59,7 @@ def _app_services() -> list[BackgroundService]:
 def _routers():
     """Every domain's router, in contract order. Imported lazily so `openapi` stays cheap."""
     from api.admin.routes import router as admin_router
+    from api.chat.routes import router as chat_router
     from api.dashboard.routes import router as dashboard_router
     from api.metrics import router as metrics_router
     from api.research.routes import playground as playground_router
@@ -76,6 +81,7 @@ def _routers():
         stripe_events_router,
         support_router,
         admin_router,
+        chat_router,
         metrics_router,
     ]
 

@@ -98,10 +98,24 @@ class ServiceUnavailable(DomainError):
     detail = "Service temporarily unavailable"
 
 
+# Paths served to OpenAI's client libraries, which read an error's message from
+# `{"error": {"message", "type", "code"}}`: their error bodies carry that object as well.
+OPENAI_SHAPED_PATHS = ("/v1/chat/", "/v1/models")
+
+
 def error_json(
-    status_code: int, detail: str, code: str, headers: dict[str, str] | None = None, **extra: Any
+    status_code: int,
+    detail: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    *,
+    request: Request | None = None,
+    **extra: Any,
 ) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status_code, headers=headers)
+    body = {"detail": detail, "code": code, **extra}
+    if request is not None and request.url.path.startswith(OPENAI_SHAPED_PATHS):
+        body["error"] = {"message": detail, "type": code, "code": code}
+    return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 _STATUS_CODES = {
@@ -143,23 +157,23 @@ def _field_name(loc: tuple | list) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return error_json(exc.status_code, exc.detail, exc.code, exc.headers, **exc.extra)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return error_json(exc.status_code, exc.detail, exc.code, exc.headers, request=request, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()
         ]
         fields = sorted({e["field"] for e in errors})
         detail = f"Invalid request: {', '.join(fields)}" if fields else "Invalid request"
-        return error_json(400, detail, "invalid_request", errors=errors)
+        return error_json(400, detail, "invalid_request", request=request, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_json(exc.status_code, detail, code, getattr(exc, "headers", None))
+        return error_json(exc.status_code, detail, code, getattr(exc, "headers", None), request=request)
 
     async def _outage(request: Request, exc: Exception) -> JSONResponse:
         log.warning(

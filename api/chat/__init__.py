@@ -1,0 +1,1 @@
+"""OpenAI-compatible chat completions over research jobs, for clients that speak OpenAI's API."""

@@ -1,0 +1,61 @@
+"""HTTP of the OpenAI-compatible surface: `GET /v1/models`, `POST /v1/chat/completions`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import StreamingResponse
+
+from api.chat.schemas import ChatCompletion, ChatCompletionRequest, ModelList
+from api.chat.service import ChatCompletions, list_models
+from api.research.routes import JobServiceDep
+from auth.deps import ApiKeyCaller
+from core.deps import RedisDep, SettingsDep
+from core.errors import error_responses
+from core.ratelimit import enforce
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+
+async def get_chat(jobs: JobServiceDep) -> ChatCompletions:
+    return ChatCompletions(jobs)
+
+
+ChatDep = Annotated[ChatCompletions, Depends(get_chat)]
+
+
+@router.get("/models", response_model=ModelList, responses=error_responses(401), operation_id="list_models")
+async def models(caller: ApiKeyCaller) -> ModelList:
+    return list_models()
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses=error_responses(400, 401, 402, 429, 502),
+    operation_id="chat_completions",
+    summary="Research a question through an OpenAI-compatible chat call",
+)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    caller: ApiKeyCaller,
+    chat: ChatDep,
+    response: Response,
+    redis: RedisDep,
+    settings: SettingsDep,
+):
+    limit = await enforce(
+        redis, f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60
+    )
+    job = await chat.start(caller.user.id, caller.api_key_id, body)
+    if body.stream:
+        answer = StreamingResponse(
+            chat.stream(job, body),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        limit.apply(answer)
+        return answer
+    limit.apply(response)
+    return await chat.complete(job, body)
