@@ -120,6 +120,9 @@ def create_app(
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router)
+    from api.mcp.server import mount_mcp  # the SDK loads only when an app is built
+
+    mount_mcp(app)
     mount_spa(app)  # last: the dashboard answers only paths no router claims
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetrics)

@@ -1,0 +1,1 @@
+"""Infrence as an MCP server: research tools over Streamable HTTP at `/mcp`, by API key."""
