@@ -3661,6 +3661,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Research a question through an OpenAI-compatible chat call */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ChatCompletionRequest"];
+                };
+            };
+            responses: {
+                /** @description Successful Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ChatCompletion"];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Error */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/credits": {
         parameters: {
             query?: never;
@@ -3701,6 +3786,51 @@ export interface paths {
                 };
                 /** @description Forbidden */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Models */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Successful Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelList"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4481,6 +4611,99 @@ export interface components {
             /** Usd */
             usd: string;
         };
+        /** ChatChoice */
+        ChatChoice: {
+            /**
+             * Finish Reason
+             * @default stop
+             * @enum {string}
+             */
+            finish_reason?: "stop" | "length";
+            /**
+             * Index
+             * @default 0
+             */
+            index?: number;
+            message: components["schemas"]["ChatChoiceMessage"];
+        };
+        /** ChatChoiceMessage */
+        ChatChoiceMessage: {
+            /** Content */
+            content: string;
+            /**
+             * Role
+             * @default assistant
+             * @constant
+             */
+            role?: "assistant";
+        };
+        /** ChatCompletion */
+        ChatCompletion: {
+            /** Choices */
+            choices: components["schemas"]["ChatChoice"][];
+            /**
+             * Citations
+             * @description Source URLs, in [n] order.
+             */
+            citations?: string[];
+            /** Created */
+            created: number;
+            /** Id */
+            id: string;
+            infrence: components["schemas"]["InfrenceJobRef"];
+            /** Model */
+            model: string;
+            /**
+             * Object
+             * @default chat.completion
+             * @constant
+             */
+            object?: "chat.completion";
+            usage: components["schemas"]["ChatUsage"];
+        };
+        /** ChatCompletionRequest */
+        ChatCompletionRequest: {
+            /** Messages */
+            messages: components["schemas"]["ChatMessage"][];
+            /**
+             * Model
+             * @description `infrence-lite`, `infrence-standard` or `infrence-pro`.
+             */
+            model: string;
+            response_format?: components["schemas"]["ResponseFormat"] | null;
+            /**
+             * Stream
+             * @default false
+             */
+            stream?: boolean;
+        };
+        /** ChatMessage */
+        ChatMessage: {
+            /** Content */
+            content?: string | {
+                [key: string]: unknown;
+            }[] | null;
+            /** Role */
+            role: string;
+        };
+        /** ChatUsage */
+        ChatUsage: {
+            /**
+             * Completion Tokens
+             * @default 0
+             */
+            completion_tokens?: number;
+            /**
+             * Prompt Tokens
+             * @default 0
+             */
+            prompt_tokens?: number;
+            /**
+             * Total Tokens
+             * @default 0
+             */
+            total_tokens?: number;
+        };
         /** CheckoutBody */
         CheckoutBody: {
             /**
@@ -4573,6 +4796,17 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** InfrenceJobRef */
+        InfrenceJobRef: {
+            /** Credits Charged */
+            credits_charged: number;
+            /** Job Id */
+            job_id: string;
+            /** Status */
+            status: string;
+            /** Stop Reason */
+            stop_reason?: string | null;
+        };
         /** LoginBody */
         LoginBody: {
             /** Email */
@@ -4622,6 +4856,35 @@ export interface components {
         MarketingBody: {
             /** Enabled */
             enabled: boolean;
+        };
+        /** ModelCard */
+        ModelCard: {
+            /** Created */
+            created: number;
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @default model
+             * @constant
+             */
+            object?: "model";
+            /**
+             * Owned By
+             * @default infrence
+             */
+            owned_by?: string;
+        };
+        /** ModelList */
+        ModelList: {
+            /** Data */
+            data: components["schemas"]["ModelCard"][];
+            /**
+             * Object
+             * @default list
+             * @constant
+             */
+            object?: "list";
         };
         /** PackDto */
         PackDto: {
@@ -4895,6 +5158,19 @@ export interface components {
             password: string;
             /** Token */
             token: string;
+        };
+        /** ResponseFormat */
+        ResponseFormat: {
+            /** Json Schema */
+            json_schema?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Type
+             * @default text
+             * @enum {string}
+             */
+            type?: "text" | "json_object" | "json_schema";
         };
         /** SignupBody */
         SignupBody: {
