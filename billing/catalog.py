@@ -40,6 +40,9 @@ class Plan(BaseModel):
     features: list[str]
     stripe_price_env: str
     stripe_overage_price_env: str | None = None
+    grants_on_free_invoice: bool = Field(
+        default=False, description="Grant the included credits on a $0 invoice (trial, 100% coupon)."
+    )
 
     @property
     def stripe_price_id(self) -> str | None:
@@ -62,6 +65,9 @@ class Catalog(BaseModel):
         ids = [p.id for p in self.packs] + [p.id for p in self.plans]
         if len(ids) != len(set(ids)):
             raise ValueError("pack and plan ids must be unique together (checkout takes either)")
+        prices = [p.monthly_price_cents for p in self.plans]
+        if len(prices) != len(set(prices)):
+            raise ValueError("plan prices must be distinct (an inline price is matched by its amount)")
         for plan in self.plans:
             if plan.overage_micros >= self.base_micros_per_credit:
                 raise ValueError(f"plan {plan.id}: overage must cost less than the base pack rate")
@@ -79,8 +85,23 @@ class Catalog(BaseModel):
     def plan(self, item_id: str) -> Plan | None:
         return next((p for p in self.plans if p.id == item_id), None)
 
-    def plan_for_price(self, price_id: str) -> Plan | None:
-        return next((p for p in self.plans if price_id and p.stripe_price_id == price_id), None)
+    def plan_for_price(self, price_id: str | None, unit_amount_cents: int | None = None) -> Plan | None:
+        """The plan a Stripe price bills: by its id among the configured price ids, else (for
+        a plan without one, whose Checkout sent an inline price) by its monthly amount."""
+        if price_id:
+            by_id = next((p for p in self.plans if p.stripe_price_id == price_id), None)
+            if by_id is not None:
+                return by_id
+        if unit_amount_cents is None:
+            return None
+        return next(
+            (
+                p
+                for p in self.plans
+                if p.stripe_price_id is None and p.monthly_price_cents == unit_amount_cents
+            ),
+            None,
+        )
 
     def breakeven_credits(self, plan: Plan) -> int:
         """Monthly usage above which the plan costs less than buying packs at the base rate.

@@ -1,5 +1,6 @@
 """The life of a payment row after Stripe tells us about it: paid (credits, once), failed or
-expired, refunded (claw back what is unspent), disputed (flag the account for admins).
+expired, refunded or lost in a dispute (claw back what is unspent, record the shortfall),
+disputed (flag the account for admins).
 
 Every credit goes through the ledger with the key `payment:{id}`, so a webhook delivered
 twice, replayed by an admin, or racing another event about the same payment credits once."""
@@ -69,32 +70,15 @@ class Payments:
     # -- after the money moved ------------------------------------------------------------
 
     async def refunded(self, charge: dict) -> None:
-        """Claw back the credits of the refunded share of a payment, without going below zero
-        (credits already spent stay spent). `amount_refunded` is cumulative, so each partial
-        refund takes only its own share, and a repeat of the same refund takes nothing."""
+        """`charge.refunded`: `amount_refunded` is cumulative, so each partial refund takes
+        only its own share of the credits, and a repeat of the same refund takes nothing."""
         intent_id, refunded_cents = object_id(charge.get("payment_intent")), charge.get("amount_refunded")
-        if not intent_id or not isinstance(refunded_cents, int):
-            return
-        async with self.db.transaction() as tx:
-            payment = await self.repo.lock_payment_by_intent(tx, intent_id)
-            if payment is None:
-                log.info("refund of charge %s is not for a credit payment; ignored", charge.get("id"))
-                return
-            refunded_cents = min(refunded_cents, payment.pack_amount_cents)
-            already = payment.pack_credits * payment.refunded_cents // payment.pack_amount_cents
-            target = payment.pack_credits * refunded_cents // payment.pack_amount_cents
-            if target > already:
-                await self.ledger.clawback(
-                    payment.user_id,
-                    target - already,
-                    idempotency_key=f"refund:{payment.id}:{refunded_cents}",
-                    related_id=payment.id,
-                    note=f"refund of {refunded_cents} cents",
-                    tx=tx,
-                )
-            await self.repo.record_refund(tx, payment.id, refunded_cents)
+        if intent_id and isinstance(refunded_cents, int) and not isinstance(refunded_cents, bool):
+            await self._claw_back(intent_id, refunded_cents, why=f"refund of {refunded_cents} cents")
 
     async def disputed(self, dispute: dict) -> None:
+        """`charge.dispute.created`: flag the account for admins; the money is only gone if
+        the dispute is lost (`dispute_closed`)."""
         intent_id = object_id(dispute.get("payment_intent"))
         async with self.db.transaction() as tx:
             payment = await self.repo.payment_by_intent(tx, intent_id) if intent_id else None
@@ -106,3 +90,44 @@ class Payments:
                 f"on payment {payment.id}"
             )
             await self.repo.flag_user(tx, payment.user_id, reason)
+
+    async def dispute_closed(self, dispute: dict) -> None:
+        """`charge.dispute.closed`: a lost dispute takes the whole payment back, like a full refund."""
+        intent_id = object_id(dispute.get("payment_intent"))
+        if intent_id and dispute.get("status") == "lost":
+            await self._claw_back(intent_id, None, why=f"lost dispute {dispute.get('id')}")
+
+    async def _claw_back(self, intent_id: str, refunded_cents: int | None, *, why: str) -> None:
+        """Take back the credits of the refunded share of a payment (None: all of it), never
+        below zero: what was already spent is recorded as the payment's shortfall and the
+        account is flagged for admins."""
+        async with self.db.transaction() as tx:
+            payment = await self.repo.lock_payment_by_intent(tx, intent_id)
+            if payment is None:
+                log.info("%s is not for a credit payment; ignored", why)
+                return
+            total = payment.pack_amount_cents
+            refunded = total if refunded_cents is None else min(refunded_cents, total)
+            if total == 0 or refunded <= payment.refunded_cents:
+                return
+            already = payment.pack_credits * payment.refunded_cents // total
+            due = payment.pack_credits * refunded // total - already
+            taken = 0
+            if due > 0:
+                entry = await self.ledger.clawback(
+                    payment.user_id,
+                    due,
+                    idempotency_key=f"refund:{payment.id}:{refunded}",
+                    related_id=payment.id,
+                    note=why,
+                    tx=tx,
+                )
+                taken = -entry.delta if entry is not None else 0
+            if taken < due:
+                await self.repo.add_clawback_shortfall(tx, payment.id, due - taken)
+                await self.repo.flag_user(
+                    tx,
+                    payment.user_id,
+                    f"{due - taken} credits of payment {payment.id} were spent before its {why}",
+                )
+            await self.repo.record_refund(tx, payment.id, refunded)

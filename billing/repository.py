@@ -32,6 +32,8 @@ class Payment:
     failure_reason: str | None
     created_at: datetime
     completed_at: datetime | None
+    stripe_invoice_id: str | None
+    clawback_shortfall_credits: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,20 @@ RECORD_REFUND_SQL = """
 UPDATE payments SET refunded_cents = greatest(refunded_cents, %(refunded_cents)s),
     status = CASE WHEN greatest(refunded_cents, %(refunded_cents)s) >= pack_amount_cents
                   THEN 'refunded' ELSE status END
+WHERE id = %(payment_id)s
+"""
+
+# A paid subscription invoice, once (Stripe may deliver `invoice.paid` more than once).
+INSERT_INVOICE_PAYMENT_SQL = """
+INSERT INTO payments (user_id, kind, pack_id, pack_credits, pack_amount_cents, status,
+                      stripe_payment_intent_id, stripe_invoice_id, completed_at)
+VALUES (%(user_id)s, 'subscription', %(plan_id)s, %(credits)s, %(amount_cents)s, 'succeeded',
+        %(intent_id)s, %(invoice_id)s, now())
+ON CONFLICT (stripe_invoice_id) DO NOTHING
+"""
+
+ADD_CLAWBACK_SHORTFALL_SQL = """
+UPDATE payments SET clawback_shortfall_credits = clawback_shortfall_credits + %(credits)s
 WHERE id = %(payment_id)s
 """
 
@@ -330,6 +346,32 @@ class BillingRepository:
 
     async def record_refund(self, conn: Tx, payment_id: UUID, refunded_cents: int) -> None:
         await conn.execute(RECORD_REFUND_SQL, {"payment_id": payment_id, "refunded_cents": refunded_cents})
+
+    async def insert_invoice_payment(
+        self,
+        conn: Tx,
+        user_id: UUID,
+        *,
+        invoice_id: str,
+        plan_id: str,
+        credits: int,
+        amount_cents: int,
+        intent_id: str | None,
+    ) -> None:
+        await conn.execute(
+            INSERT_INVOICE_PAYMENT_SQL,
+            {
+                "user_id": user_id,
+                "invoice_id": invoice_id,
+                "plan_id": plan_id,
+                "credits": credits,
+                "amount_cents": amount_cents,
+                "intent_id": intent_id,
+            },
+        )
+
+    async def add_clawback_shortfall(self, conn: Tx, payment_id: UUID, credits: int) -> None:
+        await conn.execute(ADD_CLAWBACK_SHORTFALL_SQL, {"payment_id": payment_id, "credits": credits})
 
     async def payments_of(self, conn: Tx, user_id: UUID, *, limit: int) -> list[Payment]:
         return await self._all(conn, PAYMENTS_OF_USER_SQL, {"user_id": user_id, "limit": limit}, Payment)

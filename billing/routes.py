@@ -91,6 +91,16 @@ async def payment_history(user: CurrentUser, billing: BillingServiceDep) -> list
     return await billing.payment_history(user.id)
 
 
+@router.get(
+    "/auto-topup",
+    operation_id="auto_topup",
+    summary="Read auto top-up",
+    responses={200: {"description": "Auto top-up as stored"}, **error_responses(401)},
+)
+async def auto_topup(user: CurrentUser, billing: BillingServiceDep) -> AutoTopupSettingsDto:
+    return await billing.auto_topup(user.id)
+
+
 @router.put(
     "/auto-topup",
     operation_id="update_auto_topup",

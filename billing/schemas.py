@@ -49,6 +49,9 @@ class PaymentRow(BaseModel):
     pack_amount_cents: int
     refunded_cents: int
     failure_reason: str | None = None
+    stripe_invoice_id: str | None = Field(
+        default=None, description="For `kind` subscription: the paid invoice"
+    )
 
 
 class AutoTopupBody(BaseModel):
@@ -60,7 +63,7 @@ class AutoTopupBody(BaseModel):
 class AutoTopupSettingsDto(BaseModel):
     enabled: bool
     threshold_credits: int
-    pack_id: str
+    pack_id: str | None = Field(description="None until auto top-up was first set")
 
 
 class AdminStripeEventRow(BaseModel):

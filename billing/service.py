@@ -72,14 +72,20 @@ class BillingService:
             payments = await self.repo.payments_of(conn, user_id, limit=PAYMENT_HISTORY_LIMIT)
         return [PaymentRow.model_validate(p, from_attributes=True) for p in payments]
 
+    async def auto_topup(self, user_id: uuid.UUID) -> AutoTopupSettingsDto:
+        async with self.db.connection() as conn:
+            stored = await self.repo.auto_topup(conn, user_id)
+        return AutoTopupSettingsDto.model_validate(stored, from_attributes=True)
+
     async def set_auto_topup(self, user_id: uuid.UUID, body: AutoTopupBody) -> AutoTopupSettingsDto:
+        """Store the settings and answer what was stored (a decline may have turned it off since)."""
         if catalog().pack(body.pack_id) is None:
             raise InvalidRequest(f"Unknown pack: {body.pack_id}", field="pack_id")
         async with self.db.connection() as conn:
             await self.repo.set_auto_topup(
                 conn, user_id, enabled=body.enabled, threshold=body.threshold_credits, pack_id=body.pack_id
             )
-        return AutoTopupSettingsDto(**body.model_dump())
+        return await self.auto_topup(user_id)
 
     # -- helpers ----------------------------------------------------------------------------
 

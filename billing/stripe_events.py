@@ -63,6 +63,7 @@ class StripeEvents:
             "customer.subscription.deleted": lambda s: subscriptions.record(s, deleted=True),
             "charge.refunded": payments.refunded,
             "charge.dispute.created": payments.disputed,
+            "charge.dispute.closed": payments.dispute_closed,
         }
 
     def verify(self, payload: bytes, signature: str | None) -> dict:

@@ -12,7 +12,16 @@ from uuid import UUID
 from billing.catalog import Plan, catalog
 from billing.repository import BillingRepository, MeterReport
 from billing.stripe_gateway import PaymentProviderError, stripe_gateway
-from billing.stripe_objects import dig, object_id, timestamp
+from billing.stripe_objects import (
+    cents,
+    dig,
+    invoice_payment_intent,
+    invoice_subscription,
+    is_proration,
+    line_price,
+    object_id,
+    timestamp,
+)
 from core.db import Database
 from core.settings import Settings
 from ledger import LedgerService
@@ -22,6 +31,12 @@ log = logging.getLogger(__name__)
 # Invoices that open a period. Others (prorations on a plan change, manual invoices) grant
 # nothing, so changing plan mid-period never hands out a second month of credits.
 GRANTING_INVOICE_REASONS = {"subscription_create", "subscription_cycle"}
+PLAN_CHANGE = "plan_change"  # the payment row's item for an invoice of prorations only
+
+
+class UnknownPlanPrice(Exception):
+    """An invoice that opens a period bills no plan we sell: grant nothing, keep the event's
+    error for admins (fix the catalog's price ids, then replay it)."""
 
 
 class Subscriptions:
@@ -40,9 +55,10 @@ class Subscriptions:
     # -- webhooks -------------------------------------------------------------------------
 
     async def record(self, subscription: dict, *, deleted: bool = False) -> None:
-        """`customer.subscription.created` / `updated` / `deleted` and Checkout's session."""
+        """`customer.subscription.created` / `updated` / `deleted`: status, period and the plan
+        its item's price bills (a portal plan change shows here first)."""
         item = dig(subscription, "items", "data", 0) or {}
-        plan = self._plan(dig(subscription, "metadata", "plan_id"), object_id(item.get("price")))
+        plan = catalog().plan_for_price(*line_price(item))
         async with self.db.transaction() as tx:
             user_id = await self._user(tx, subscription.get("customer"))
             if plan is None or user_id is None or not subscription.get("id"):
@@ -64,20 +80,44 @@ class Subscriptions:
             )
 
     async def invoice_paid(self, invoice: dict) -> None:
-        """Grant the plan's included credits, once per invoice (ledger key `invoice:{id}`)."""
-        subscription_id = object_id(
-            dig(invoice, "parent", "subscription_details", "subscription") or invoice.get("subscription")
-        )
-        if not subscription_id or invoice.get("billing_reason") not in GRANTING_INVOICE_REASONS:
+        """Grant what the invoice billed: the included credits of the plan whose price is on its
+        subscription line, once per invoice (ledger key `invoice:{id}`). Never the plan named in
+        metadata: after a portal downgrade it still names the old plan. Prorations grant
+        nothing, nor does a $0 invoice unless its plan says so. Every paid invoice is kept as a
+        payment: it shows in the history, and a refund or lost dispute claws its grant back."""
+        subscription_id, invoice_id = invoice_subscription(invoice), object_id(invoice.get("id"))
+        if not subscription_id or not invoice_id:
             return
-        metadata = dig(invoice, "parent", "subscription_details", "metadata") or {}
-        line = dig(invoice, "lines", "data", 0) or {}
-        price_id = object_id(dig(line, "pricing", "price_details", "price") or line.get("price"))
-        plan = self._plan(metadata.get("plan_id"), price_id)
+        plan, line = plan_billed_by(invoice)
+        opens_period = invoice.get("billing_reason") in GRANTING_INVOICE_REASONS
+        if plan is None and opens_period:
+            raise UnknownPlanPrice(f"invoice {invoice_id} bills no price of a plan in the catalog")
+        claimed = dig(invoice, "parent", "subscription_details", "metadata", "plan_id")
+        if plan is not None and claimed and claimed != plan.id:
+            log.warning(
+                "invoice %s bills %s but its metadata names %s: the price decides",
+                invoice_id,
+                plan.id,
+                claimed,
+            )
+        amount_paid = cents(invoice.get("amount_paid")) or 0
+        grants = opens_period and (amount_paid > 0 or plan.grants_on_free_invoice)
+        credits = plan.included_credits if grants else 0
         async with self.db.transaction() as tx:
             user_id = await self._user(tx, invoice.get("customer"))
-            if plan is None or user_id is None:
-                log.warning("invoice %s not for a known user and plan; ignored", invoice.get("id"))
+            if user_id is None:
+                log.warning("invoice %s not for a known customer; ignored", invoice_id)
+                return
+            await self.repo.insert_invoice_payment(
+                tx,
+                user_id,
+                invoice_id=invoice_id,
+                plan_id=plan.id if plan is not None else PLAN_CHANGE,
+                credits=credits,
+                amount_cents=amount_paid,
+                intent_id=invoice_payment_intent(invoice),
+            )
+            if not opens_period:
                 return
             await self.repo.upsert_subscription(
                 tx,
@@ -90,23 +130,21 @@ class Subscriptions:
                 period_end=timestamp(dig(line, "period", "end")),
                 included_credits=plan.included_credits,
             )
-            if plan.included_credits > 0:
+            if credits > 0:
                 await self.ledger.grant(
                     user_id,
-                    plan.included_credits,
+                    credits,
                     kind="subscription_grant",
-                    idempotency_key=f"invoice:{invoice['id']}",
+                    idempotency_key=f"invoice:{invoice_id}",
                     related_id=subscription_id,
-                    note=f"{plan.name} plan, invoice {invoice['id']}",
+                    note=f"{plan.name} plan, invoice {invoice_id}",
                     tx=tx,
                 )
 
     async def invoice_payment_failed(self, invoice: dict) -> None:
         """Stripe retries the invoice (dunning) and its subscription events follow; until then
         the subscription is past due and grants nothing."""
-        subscription_id = object_id(
-            dig(invoice, "parent", "subscription_details", "subscription") or invoice.get("subscription")
-        )
+        subscription_id = invoice_subscription(invoice)
         if subscription_id:
             async with self.db.connection() as conn:
                 await self.repo.set_subscription_status(conn, subscription_id, "past_due")
@@ -167,9 +205,16 @@ class Subscriptions:
         found = await self.repo.customer_by_stripe_id(conn, customer_id) if customer_id else None
         return found.user_id if found else None
 
-    @staticmethod
-    def _plan(plan_id: object, price_id: str | None) -> Plan | None:
-        return catalog().plan(str(plan_id)) if plan_id else catalog().plan_for_price(price_id or "")
+
+def plan_billed_by(invoice: dict) -> tuple[Plan | None, dict]:
+    """The plan on the invoice's first non-proration line whose price is a plan's (other
+    lines may be prorations or the metered overage price), with that line."""
+    for line in dig(invoice, "lines", "data") or []:
+        if isinstance(line, dict) and not is_proration(line):
+            plan = catalog().plan_for_price(*line_price(line))
+            if plan is not None:
+                return plan, line
+    return None, {}
 
 
 async def report_overage(

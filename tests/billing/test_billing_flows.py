@@ -6,67 +6,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
-
 from billing.subscriptions import report_overage
 from billing.topup import maybe_auto_topup
 from ledger.check import check_ledger
-from tests.accounts import balance_of, open_account
-from tests.fakes.stripe_server import fake_stripe_fixture  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def settings(settings, fake_stripe):
-    return fake_stripe.configure(settings).model_copy(update={"password_hash_memory_kib": 1024})
-
-
-@pytest.fixture
-def db(app):
-    return app.state.db
-
-
-@pytest.fixture
-async def customer(client, db):
-    return await open_account(client, db, credits=0)
-
-
-@pytest.fixture
-async def admin(client, db, app):
-    from auth.service import AccountService
-
-    account = await open_account(client, db, credits=0)
-    state = app.state
-    await AccountService(state.db, state.redis, state.settings, state.mailer).create_admin(
-        account.email, None
-    )
-    return account
-
-
-async def checkout(client, account, item_id: str) -> str:
-    """Start a Checkout through our API; the Stripe session id behind the returned URL."""
-    response = await client.post("/api/billing/checkout", json={"pack_id": item_id}, headers=account.jwt)
-    assert response.status_code == 200, response.text
-    return response.json()["url"].rsplit("/", 1)[-1]
-
-
-async def deliver_all(fake, client, events) -> None:
-    for event in events:
-        response = await fake.deliver(client, event)
-        assert response.status_code == 200, response.text
-
-
-async def payments(client, account) -> list[dict]:
-    response = await client.get("/api/billing/payment-history", headers=account.jwt)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def buy_pack(fake, client, account, pack_id: str = "pack_1000") -> str:
-    """Buy a pack all the way (which saves the card); the PaymentIntent id."""
-    session_id = await checkout(client, account, pack_id)
-    await deliver_all(fake, client, fake.pay_checkout(session_id))
-    return fake.checkout_sessions[session_id]["payment_intent"]
-
+from tests.accounts import balance_of
+from tests.billing.flows import buy_pack, checkout, deliver_all, payments, spend, subscribe
 
 # -- packs -------------------------------------------------------------------------------------
 
@@ -168,13 +112,6 @@ async def test_a_dispute_flags_the_account_for_admins(client, db, fake_stripe, c
 
 
 # -- auto top-up -------------------------------------------------------------------------------
-
-
-async def spend(db, account, credits: int) -> None:
-    """A debit the way a research job makes one."""
-    from ledger import LedgerService
-
-    await LedgerService(db).reserve(account.user_id, credits, idempotency_key=f"test:{uuid.uuid4()}")
 
 
 async def enable_auto_topup(client, account, *, threshold: int, pack_id: str = "pack_1000") -> None:
@@ -281,13 +218,6 @@ async def test_auto_top_up_validates_the_pack_and_threshold(client, customer):
 
 
 # -- subscriptions -----------------------------------------------------------------------------
-
-
-async def subscribe(fake, client, account, plan_id: str = "plan_starter") -> str:
-    session_id = await checkout(client, account, plan_id)
-    assert fake.checkout_sessions[session_id]["mode"] == "subscription"
-    await deliver_all(fake, client, fake.pay_checkout(session_id))
-    return fake.checkout_sessions[session_id]["subscription"]
 
 
 async def test_each_paid_invoice_grants_the_plans_included_credits_once(client, db, fake_stripe, customer):

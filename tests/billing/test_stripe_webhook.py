@@ -6,32 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
-from tests.accounts import open_account
-from tests.fakes.stripe_server import fake_stripe_fixture, sign  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def settings(settings, fake_stripe):
-    return fake_stripe.configure(settings).model_copy(update={"password_hash_memory_kib": 1024})
-
-
-@pytest.fixture
-async def customer(client, app):
-    return await open_account(client, app.state.db, credits=0)
-
-
-@pytest.fixture
-async def admin(client, app):
-    from auth.service import AccountService
-
-    account = await open_account(client, app.state.db, credits=0)
-    state = app.state
-    await AccountService(state.db, state.redis, state.settings, state.mailer).create_admin(
-        account.email, None
-    )
-    return account
+from tests.fakes.stripe_server import sign
 
 
 async def stored_event_ids(client, admin) -> list[str]:

@@ -70,6 +70,8 @@ class FakeStripe:
         self.portal_sessions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}
+        self.prices: dict[str, int] = {}  # price id -> unit amount, for prices made in the dashboard
+        self.unavailable = False  # every API request answers 503, as during an outage
         self.meter_events: dict[str, dict] = {}  # identifier -> first event with it
         self.meter_event_posts: list[dict] = []  # every POST, duplicates included
         self.requests: list[dict] = []
@@ -185,16 +187,42 @@ class FakeStripe:
     def decline_cards_of(self, customer_id: str) -> None:
         self.declining_customers.add(customer_id)
 
-    def renew_subscription(self, subscription_id: str) -> list[dict]:
+    def renew_subscription(self, subscription_id: str, *, amount_paid: int | None = None) -> list[dict]:
+        """The next period starts and its invoice is paid (`amount_paid=0`: a 100% coupon)."""
+        with self._lock:
+            subscription = self._next_period(subscription_id)
+            return [
+                self.event("customer.subscription.updated", subscription),
+                self._invoice_paid(subscription, "subscription_cycle", amount_paid=amount_paid),
+            ]
+
+    def fail_renewal(self, subscription_id: str) -> list[dict]:
+        """The next period starts but its invoice cannot be charged: dunning begins."""
+        with self._lock:
+            subscription = self._next_period(subscription_id)
+            subscription["status"] = "past_due"
+            invoice = self._invoice(subscription, "subscription_cycle", amount_paid=0)
+            invoice["status"] = "open"
+            return [
+                self.event("invoice.payment_failed", invoice),
+                self.event("customer.subscription.updated", subscription),
+            ]
+
+    def change_plan(self, subscription_id: str, price_id: str, *, proration_cents: int = 0) -> list[dict]:
+        """The customer switches plan in the Customer Portal: the item's price changes, the
+        metadata Checkout set stays as it was. A positive proration is invoiced at once."""
         with self._lock:
             subscription = self.subscriptions[subscription_id]
             item = subscription["items"]["data"][0]
-            item["current_period_start"] = item["current_period_end"]
-            item["current_period_end"] += PERIOD_SECS
-            return [
-                self.event("customer.subscription.updated", subscription),
-                self._invoice_paid(subscription, "subscription_cycle"),
-            ]
+            item["price"] = {"id": price_id, "unit_amount": self.prices.get(price_id)}
+            events = [self.event("customer.subscription.updated", subscription)]
+            if proration_cents > 0:
+                invoice = self._invoice(subscription, "subscription_update", amount_paid=proration_cents)
+                for line in invoice["lines"]["data"]:
+                    line["parent"]["subscription_item_details"]["proration"] = True
+                    line["amount"] = proration_cents
+                events.append(self.event("invoice.paid", invoice))
+            return events
 
     def cancel_subscription(self, subscription_id: str) -> dict:
         with self._lock:
@@ -227,6 +255,26 @@ class FakeStripe:
                 },
             )
 
+    def lose_dispute(self, payment_intent_id: str) -> dict:
+        with self._lock:
+            intent = self.payment_intents[payment_intent_id]
+            return self.event(
+                "charge.dispute.closed",
+                {
+                    "id": self._id("dp"),
+                    "object": "dispute",
+                    "amount": intent["amount"],
+                    "charge": intent["latest_charge"],
+                    "payment_intent": intent["id"],
+                    "reason": "fraudulent",
+                    "status": "lost",
+                },
+            )
+
+    def invoice_intent(self, invoice_event: dict) -> str:
+        """The PaymentIntent that paid the invoice in an `invoice.paid` event."""
+        return invoice_event["data"]["object"]["payments"]["data"][0]["payment"]["payment_intent"]
+
     def event(self, event_type: str, obj: dict) -> dict:
         return {
             "id": self._id("evt"),
@@ -253,7 +301,9 @@ class FakeStripe:
         raw = handler.rfile.read(length).decode() if length else ""
         params = decode_form(raw if method == "POST" else url.query)
         key = handler.headers.get("Idempotency-Key")
-        if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
+        if self.unavailable:
+            status, body = 503, {"error": {"type": "api_error", "message": "Service unavailable"}}
+        elif handler.headers.get("Authorization") != f"Bearer {self.api_key}":
             status, body = (
                 401,
                 {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}},
@@ -432,6 +482,8 @@ class FakeStripe:
         now = int(time.time())
         price = session["line_items"][0]
         price_id = price.get("price") or self._id("price")
+        inline_amount = price.get("price_data", {}).get("unit_amount")
+        unit_amount = int(inline_amount) if inline_amount is not None else self.prices.get(price_id)
         subscription = {
             "id": self._id("sub"),
             "object": "subscription",
@@ -443,7 +495,7 @@ class FakeStripe:
                 "data": [
                     {
                         "id": self._id("si"),
-                        "price": {"id": price_id},
+                        "price": {"id": price_id, "unit_amount": unit_amount},
                         "current_period_start": now,
                         "current_period_end": now + PERIOD_SECS,
                     }
@@ -453,15 +505,40 @@ class FakeStripe:
         self.subscriptions[subscription["id"]] = subscription
         return subscription
 
-    def _invoice_paid(self, subscription: dict, billing_reason: str) -> dict:
+    def _next_period(self, subscription_id: str) -> dict:
+        subscription = self.subscriptions[subscription_id]
         item = subscription["items"]["data"][0]
-        invoice = {
+        item["current_period_start"] = item["current_period_end"]
+        item["current_period_end"] += PERIOD_SECS
+        return subscription
+
+    def _invoice_paid(
+        self, subscription: dict, billing_reason: str, *, amount_paid: int | None = None
+    ) -> dict:
+        return self.event(
+            "invoice.paid", self._invoice(subscription, billing_reason, amount_paid=amount_paid)
+        )
+
+    def _invoice(self, subscription: dict, billing_reason: str, *, amount_paid: int | None) -> dict:
+        """An invoice in the shape of API 2025-03-31+: subscription under `parent`, the price
+        under `pricing`, the PaymentIntent under `payments`."""
+        item = subscription["items"]["data"][0]
+        unit_amount = item["price"].get("unit_amount") or 0
+        paid = unit_amount if amount_paid is None else amount_paid
+        payments = []
+        if paid > 0:
+            intent = self._new_intent(
+                amount=paid, customer=subscription["customer"], metadata={}, status="succeeded"
+            )
+            payments = [{"payment": {"type": "payment_intent", "payment_intent": intent["id"]}}]
+        return {
             "id": self._id("in"),
             "object": "invoice",
             "customer": subscription["customer"],
             "status": "paid",
             "billing_reason": billing_reason,
-            "amount_paid": 2900,
+            "amount_due": paid,
+            "amount_paid": paid,
             "parent": {
                 "type": "subscription_details",
                 "subscription_details": {
@@ -469,17 +546,30 @@ class FakeStripe:
                     "metadata": subscription["metadata"],
                 },
             },
+            "payments": {"object": "list", "data": payments},
             "lines": {
                 "object": "list",
                 "data": [
                     {
-                        "pricing": {"price_details": {"price": item["price"]["id"]}},
+                        "id": self._id("il"),
+                        "amount": unit_amount,
+                        "pricing": {
+                            "type": "price_details",
+                            "price_details": {"price": item["price"]["id"]},
+                            "unit_amount_decimal": str(unit_amount),
+                        },
+                        "parent": {
+                            "type": "subscription_item_details",
+                            "subscription_item_details": {
+                                "subscription_item": item["id"],
+                                "proration": False,
+                            },
+                        },
                         "period": {"start": item["current_period_start"], "end": item["current_period_end"]},
                     }
                 ],
             },
         }
-        return self.event("invoice.paid", invoice)
 
     def _charge(self, intent: dict) -> dict:
         return {
