@@ -107,8 +107,14 @@ async def test_a_refund_writes_one_ledger_row_and_a_resubmit_with_its_key_writes
 async def test_refunds_never_exceed_what_was_charged(client, app, admin, member, charged_job):
     url = f"/api/admin/jobs/{charged_job['id']}/refund"
     assert (await client.post(url, json={"credits": 10, "note": "a"}, headers=admin.jwt)).status_code == 200
+    written = (await ledger_rows(app, charged_job["id"]), await audit_actions(app, charged_job["id"]))
     too_much = await client.post(url, json={"credits": 6, "note": "b"}, headers=admin.jwt)
     assert (too_much.status_code, too_much.json()["errors"][0]["field"]) == (400, "credits")
+    assert (await ledger_rows(app, charged_job["id"]), await audit_actions(app, charged_job["id"])) == written
+    assert await balance_of(app.state.db, member) == 1000 - 5  # charged 15, 10 refunded so far
+    assert (await client.get(f"/api/admin/jobs/{charged_job['id']}", headers=admin.jwt)).json()[
+        "credits_refunded"
+    ] == 10
     assert (await client.post(url, json={"credits": 5, "note": "c"}, headers=admin.jwt)).status_code == 200
     assert (await client.post(url, json={"credits": 1, "note": "d"}, headers=admin.jwt)).status_code == 400
     assert await balance_of(app.state.db, member) == 1000  # everything charged came back, nothing more
@@ -130,19 +136,23 @@ async def test_refunds_never_exceed_what_was_charged(client, app, admin, member,
         ({"credits": 1}, "note"),
     ],
 )
-async def test_bad_refunds_are_400_naming_the_field(client, app, admin, charged_job, body, field):
+async def test_bad_refunds_are_400_naming_the_field(client, app, admin, member, charged_job, body, field):
     response = await client.post(f"/api/admin/jobs/{charged_job['id']}/refund", json=body, headers=admin.jwt)
     assert response.status_code == 400, response.text
     assert [e["field"] for e in response.json()["errors"]] == [field]
     assert await ledger_rows(app, charged_job["id"]) == [{"kind": "reserve", "delta": -15}]
+    assert await audit_actions(app, charged_job["id"]) == []
+    assert await balance_of(app.state.db, member) == 1000 - 15
 
 
-async def test_refunding_a_job_that_charged_nothing_or_does_not_exist(client, admin, member):
+async def test_refunding_a_job_that_charged_nothing_or_does_not_exist(client, app, admin, member):
     queued = await submit_job(client, member)
     nothing = await client.post(
         f"/api/admin/jobs/{queued['id']}/refund", json={"credits": 1, "note": "n"}, headers=admin.jwt
     )
     assert nothing.status_code == 400
+    assert await ledger_rows(app, queued["id"]) == [{"kind": "reserve", "delta": -15}]
+    assert await audit_actions(app, queued["id"]) == []
     missing = await client.post(
         f"/api/admin/jobs/{uuid.uuid4()}/refund", json={"credits": 1, "note": "n"}, headers=admin.jwt
     )

@@ -10,7 +10,7 @@ from billing.subscriptions import report_overage
 from billing.topup import maybe_auto_topup
 from ledger.check import check_ledger
 from tests.accounts import balance_of
-from tests.billing.flows import buy_pack, checkout, deliver_all, payments, spend, subscribe
+from tests.billing.flows import buy_pack, checkout, deliver_all, ledger_of, payments, spend, subscribe
 
 # -- packs -------------------------------------------------------------------------------------
 
@@ -85,6 +85,24 @@ async def test_refunds_claw_back_unspent_credits_once(client, db, fake_stripe, c
     assert (await check_ledger(db)).clean
 
 
+async def test_a_pack_refunded_in_three_parts_claws_back_each_share_and_exactly_the_pack(
+    client, db, fake_stripe, customer, admin
+):
+    intent_id = await buy_pack(fake_stripe, client, customer, "pack_5500")  # 5,500 credits for $50
+
+    for cents in (333, 333, None):  # $3.33, $3.33, then the rest
+        await deliver_all(fake_stripe, client, [fake_stripe.refund(intent_id, cents)])
+
+    clawbacks = [
+        row["delta"] for row in await ledger_of(client, admin, customer) if row["kind"] == "clawback"
+    ]
+    assert clawbacks == [-366, -366, -4768]  # 5500*333//5000, then 5500*666//5000 - 366, then the rest
+    assert -sum(clawbacks) == 5500 and await balance_of(db, customer) == 0
+    [payment] = await payments(client, customer)
+    assert (payment["status"], payment["refunded_cents"]) == ("refunded", 5000)
+    assert (await check_ledger(db)).clean
+
+
 async def test_a_refund_never_takes_the_balance_below_zero(client, db, fake_stripe, customer):
     from ledger import LedgerService
 
@@ -122,6 +140,32 @@ async def enable_auto_topup(client, account, *, threshold: int, pack_id: str = "
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"enabled": True, "threshold_credits": threshold, "pack_id": pack_id}
+    assert await auto_topup_of(client, account) == response.json()
+
+
+async def auto_topup_of(client, account) -> dict:
+    """Auto top-up as stored, read back through the API."""
+    response = await client.get("/api/billing/auto-topup", headers=account.jwt)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_auto_top_up_is_off_until_set_and_reads_back_what_was_stored(client, customer):
+    assert await auto_topup_of(client, customer) == {
+        "enabled": False,
+        "threshold_credits": 0,
+        "pack_id": None,
+    }
+    await enable_auto_topup(client, customer, threshold=700, pack_id="pack_5500")
+
+    response = await client.put(
+        "/api/billing/auto-topup",
+        headers=customer.jwt,
+        json={"enabled": False, "threshold_credits": 100, "pack_id": "pack_1000"},
+    )
+
+    stored = {"enabled": False, "threshold_credits": 100, "pack_id": "pack_1000"}
+    assert response.json() == stored and await auto_topup_of(client, customer) == stored
 
 
 async def test_auto_top_up_charges_the_saved_card_once_and_credits_on_the_webhook(
@@ -172,6 +216,7 @@ async def test_a_declined_top_up_turns_auto_top_up_off_and_emails_the_user_once(
     )
     assert await balance_of(db, customer) == 900
     assert await maybe_auto_topup(db, app.state.settings, customer.user_id) is None  # turned off
+    assert (await auto_topup_of(client, customer))["enabled"] is False
     async with db.connection() as conn:
         mails = await (
             await conn.execute(
@@ -199,6 +244,62 @@ async def test_a_top_up_stripe_never_answered_about_stops_blocking_the_next_one(
     assert second is not None and second.id != first.id
     statuses = {p["id"]: p["status"] for p in await payments(client, customer)}
     assert (statuses[str(first.id)], statuses[str(second.id)]) == ("failed", "pending")
+
+
+async def test_without_a_saved_card_a_top_up_fails_turns_itself_off_and_says_why(client, db, app, customer):
+    from tests.accounts import grant_credits
+
+    await grant_credits(db, customer.user_id, 100)
+    await enable_auto_topup(client, customer, threshold=500)  # never bought a pack: no card
+
+    topup = await maybe_auto_topup(db, app.state.settings, customer.user_id, mailer=app.state.mailer)
+
+    [payment] = await payments(client, customer)
+    assert (payment["id"], payment["status"]) == (str(topup.id), "failed")
+    assert "no saved card" in payment["failure_reason"]
+    assert (await auto_topup_of(client, customer))["enabled"] is False
+    assert await balance_of(db, customer) == 100
+
+
+async def test_while_stripe_is_unreachable_auto_top_up_stays_on_and_the_next_debit_retries(
+    client, db, app, fake_stripe, customer
+):
+    await buy_pack(fake_stripe, client, customer)
+    await enable_auto_topup(client, customer, threshold=500)
+    await spend(db, customer, 700)
+    fake_stripe.unavailable = True
+
+    failed = await maybe_auto_topup(db, app.state.settings, customer.user_id, mailer=app.state.mailer)
+
+    assert (await payments(client, customer))[0]["failure_reason"] == "payment provider unavailable"
+    assert (await auto_topup_of(client, customer))["enabled"] is True
+    assert await balance_of(db, customer) == 300
+    fake_stripe.unavailable = False
+    retried = await maybe_auto_topup(db, app.state.settings, customer.user_id, mailer=app.state.mailer)
+    [intent] = [i for i in fake_stripe.payment_intents.values() if i["metadata"].get("kind") == "auto_topup"]
+    await deliver_all(fake_stripe, client, fake_stripe.events_for_intent(intent["id"]))
+    assert retried.id != failed.id and intent["metadata"]["payment_id"] == str(retried.id)
+    assert await balance_of(db, customer) == 1300
+
+
+async def test_a_second_event_about_a_paid_top_up_arriving_later_credits_nothing(
+    client, db, app, fake_stripe, customer
+):
+    await buy_pack(fake_stripe, client, customer)
+    await enable_auto_topup(client, customer, threshold=500)
+    await spend(db, customer, 700)
+    await maybe_auto_topup(db, app.state.settings, customer.user_id)
+    [intent] = [i for i in fake_stripe.payment_intents.values() if i["metadata"].get("kind") == "auto_topup"]
+    [first] = fake_stripe.events_for_intent(intent["id"])
+    await deliver_all(fake_stripe, client, [first])
+    assert await balance_of(db, customer) == 1300
+
+    [later] = fake_stripe.events_for_intent(intent["id"])  # same PaymentIntent, a new event id
+    await deliver_all(fake_stripe, client, [later])
+
+    assert later["id"] != first["id"]
+    assert await balance_of(db, customer) == 1300
+    assert (await check_ledger(db)).clean
 
 
 async def test_auto_top_up_validates_the_pack_and_threshold(client, customer):

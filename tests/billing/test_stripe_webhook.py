@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+from tests.accounts import balance_of
+from tests.billing.flows import checkout, payments, row_counts
 from tests.fakes.stripe_server import sign
 
 
@@ -36,17 +38,24 @@ async def test_a_stale_signature_is_refused(client, fake_stripe):
     assert fresh.status_code == 200
 
 
-async def test_a_tampered_body_is_refused(client, fake_stripe):
-    payload = json.dumps(fake_stripe.event("charge.refunded", {"id": "ch_x", "amount_refunded": 1}))
+async def test_a_tampered_body_is_refused_and_writes_nothing(client, app, fake_stripe, customer):
+    session_id = await checkout(client, customer, "pack_1000")
+    [completed] = fake_stripe.pay_checkout(session_id)
+    payload = json.dumps(completed)
     header = sign(payload, fake_stripe.webhook_secret)
+    before = await row_counts(app.state.db)
 
     response = await client.post(
         "/api/billing/stripe-webhook",
-        content=payload.replace("1}", "9}"),
+        content=payload.replace('"pack_1000"', '"pack_12000"'),
         headers={"Stripe-Signature": header},
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["code"] == "invalid_signature"
+    assert await row_counts(app.state.db) == before  # no event, no ledger row, no payment change
+    assert await balance_of(app.state.db, customer) == 0
+    [payment] = await payments(client, customer)
+    assert payment["status"] == "pending"
 
 
 async def test_unknown_event_types_are_stored_and_ignored(client, fake_stripe, admin):

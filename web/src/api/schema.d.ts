@@ -2027,7 +2027,36 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Read auto top-up */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Auto top-up as stored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AutoTopupSettingsDto"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         /** Set auto top-up */
         put: {
             parameters: {
@@ -4599,8 +4628,11 @@ export interface components {
         AutoTopupSettingsDto: {
             /** Enabled */
             enabled: boolean;
-            /** Pack Id */
-            pack_id: string;
+            /**
+             * Pack Id
+             * @description None until auto top-up was first set
+             */
+            pack_id: string | null;
             /** Threshold Credits */
             threshold_credits: number;
         };
@@ -4934,6 +4966,11 @@ export interface components {
             refunded_cents: number;
             /** Status */
             status: string;
+            /**
+             * Stripe Invoice Id
+             * @description For `kind` subscription: the paid invoice
+             */
+            stripe_invoice_id?: string | null;
         };
         /** PlanDto */
         PlanDto: {
