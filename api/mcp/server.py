@@ -7,7 +7,7 @@ tool call is charged and rate-limited like the same call on `/v1/research`.
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -163,8 +163,25 @@ def mount_mcp(app: FastAPI) -> None:
     app.router.add_route("/mcp", endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False)
 
     async def start(_: FastAPI):
-        stack = AsyncExitStack()
-        await stack.enter_async_context(endpoint.sessions.run())
-        return stack.aclose
+        # The SDK's task group must be entered and left by one task: give it its own.
+        ready, stopping = asyncio.Event(), asyncio.Event()
+
+        async def run() -> None:
+            async with endpoint.sessions.run():
+                ready.set()
+                await stopping.wait()
+
+        runner = asyncio.create_task(run(), name="mcp-sessions")
+        started = asyncio.create_task(ready.wait())
+        await asyncio.wait([runner, started], return_when=asyncio.FIRST_COMPLETED)
+        if runner.done():  # it failed to start: say why instead of waiting forever
+            started.cancel()
+            runner.result()
+
+        async def stop() -> None:
+            stopping.set()
+            await runner
+
+        return stop
 
     app.state.background_services.append(start)
