@@ -1,0 +1,109 @@
+"""Two API processes and two worker processes on one PostgreSQL and Redis behave as one service:
+a job created on one API process streams on the other and can be cancelled from either."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from core.db import Database
+from ledger.check import check_ledger
+from tests.accounts import balance_of, open_account
+from tests.conftest import REPO, ServerProcess, free_port, server_env
+from tests.fakes.tavily_server import FakeTavily
+from tests.research.test_events_and_webhooks import _events
+from tests.research.test_live import DOCUMENTS
+
+
+@pytest.fixture
+def tavily():
+    with FakeTavily(DOCUMENTS, latency=0.4) as fake:
+        yield fake
+
+
+@pytest.fixture
+def cluster(settings, clean_storage, tavily, tmp_path):
+    """Two `serve --workers 0` and two `worker` processes sharing the test database and Redis."""
+    env = server_env(settings, TAVILY_API_KEY=tavily.api_key, TAVILY_API_BASE=tavily.url)
+    apis = [ServerProcess(env, free_port(), workers=0) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker", "--concurrency", "2"],
+            cwd=REPO,
+            env=env,
+            stdout=open(tmp_path / f"worker-{i}.log", "wb"),  # noqa: SIM115 (closed with the process)
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(2)
+    ]
+    try:
+        for api in apis:
+            api.wait_healthy(timeout=180)  # four processes start at once on two cores
+        yield apis
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        for api in apis:
+            api.stop()
+
+
+@pytest.fixture
+async def db(settings):
+    database = Database(settings.database_url, min_size=1, max_size=2)
+    await database.open()
+    yield database
+    await database.close()
+
+
+async def _wait_for_status(http: httpx.AsyncClient, url: str, headers: dict, status: str) -> dict:
+    for _ in range(600):
+        job = (await http.get(url, headers=headers)).json()
+        if job["status"] == status:
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job never reached {status}: {job}")
+
+
+async def test_a_job_created_on_one_api_process_streams_and_cancels_on_the_other(cluster, db):
+    first, second = cluster
+    async with (
+        httpx.AsyncClient(base_url=first.base_url, timeout=120) as one,
+        httpx.AsyncClient(base_url=second.base_url, timeout=120) as two,
+    ):
+        account = await open_account(one, db, credits=1000)
+        created = await one.post(
+            "/v1/research",
+            headers=account.key,
+            json={"question": "How do checkpoints let a crashed run resume?", "mode": "lite", "async": True},
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        streamed = await _events(two, f"/v1/research/{job_id}/events", account.key)
+        assert streamed[0]["type"] == "job.queued" and streamed[-1]["type"] == "job.succeeded"
+
+        slow = await two.post(
+            "/v1/research",
+            headers=account.key,
+            json={"question": "What does a budget gate do between waves?", "mode": "pro", "async": True},
+        )
+        slow_id = slow.json()["id"]
+        await _wait_for_status(one, f"/v1/research/{slow_id}", account.key, "running")
+        canceled = await one.delete(f"/v1/research/{slow_id}", headers=account.key)
+        assert canceled.status_code == 200
+        ended = await _events(two, f"/v1/research/{slow_id}/events", account.key)
+        assert ended[-1]["type"] == "job.canceled"
+        final = (await two.get(f"/v1/research/{slow_id}", headers=account.key)).json()
+        assert final["status"] == "canceled" and final["credits_charged"] <= 200
+
+    assert await balance_of(db, account) == 1000 - 15 - final["credits_charged"]
+    assert (await check_ledger(db)).clean
