@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from graph.settings import GraphSettings
+
 DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
 
 
@@ -20,11 +22,13 @@ class SettingsError(RuntimeError):
     """A configuration that must not start (printed as one line by the CLI)."""
 
 
-class Settings(BaseSettings):
+class Settings(GraphSettings, BaseSettings):
+    """The server's settings; the research providers' fields (keys, models per stage, folders)
+    come from `GraphSettings`, defined once in the graph."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     env: Literal["dev", "production"] = Field("dev", validation_alias=_env("INFRENCE_ENV"))
-    data_dir: Path = Field(Path(".infrence"), validation_alias=_env("INFRENCE_DATA_DIR"))
     public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("INFRENCE_PUBLIC_URL"))
 
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
@@ -49,18 +53,6 @@ class Settings(BaseSettings):
     # `text` for people at a terminal, `json` for log collectors; unset: text on a TTY.
     log_format: Literal["text", "json"] | None = Field(None, validation_alias=_env("INFRENCE_LOG_FORMAT"))
 
-    openai_api_key: str | None = Field(None, repr=False, validation_alias=_env("OPENAI_API_KEY"))
-    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
-    # Per-stage models for an OpenAI-compatible server; unset = the graph's default model.
-    model_planner: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_PLANNER"))
-    model_extractor: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_EXTRACTOR"))
-    model_writer: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_WRITER"))
-    model_critic: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_CRITIC"))
-    model_caster: str | None = Field(None, validation_alias=_env("INFRENCE_MODEL_CASTER"))
-    tavily_api_key: str | None = Field(None, repr=False, validation_alias=_env("TAVILY_API_KEY"))
-    tavily_api_base: str | None = Field(None, validation_alias=_env("TAVILY_API_BASE"))
-    corpus_dir: Path | None = Field(None, validation_alias=_env("INFRENCE_CORPUS_DIR"))
-
     stripe_secret_key: str | None = Field(None, repr=False, validation_alias=_env("STRIPE_SECRET_KEY"))
     stripe_webhook_secret: str | None = Field(
         None, repr=False, validation_alias=_env("STRIPE_WEBHOOK_SECRET")
@@ -75,7 +67,6 @@ class Settings(BaseSettings):
         5.0, gt=0, validation_alias=_env("INFRENCE_WEBHOOK_RETRY_FIRST_SECS")
     )
     sync_max_secs: int = Field(60, validation_alias=_env("INFRENCE_SYNC_MAX_SECS"))
-    allow_private_urls: bool = Field(False, validation_alias=_env("INFRENCE_ALLOW_PRIVATE_URLS"))
     signup_grant_credits: int = Field(100, ge=0, validation_alias=_env("INFRENCE_SIGNUP_GRANT_CREDITS"))
     checkpoint_retention_days: int = Field(
         7, ge=0, validation_alias=_env("INFRENCE_CHECKPOINT_RETENTION_DAYS")

@@ -80,7 +80,7 @@ def eval_command(
         parse_modes,
         run_eval,
     )
-    from graph.context import ProviderSettings
+    from graph.settings import GraphSettings
 
     committed: dict[str, float] = {}
     if gate:
@@ -102,7 +102,7 @@ def eval_command(
             judge=judge,
             judge_model=judge_model_from_env(),
         )
-        run = asyncio.run(run_eval(config, ProviderSettings.from_env()))
+        run = asyncio.run(run_eval(config, GraphSettings.from_env()))
     except (EvalSetupError, DatasetError, CorpusError, CassetteError) as exc:
         _fail(str(exc))
         raise  # unreachable

@@ -24,8 +24,8 @@ import httpx
 from pydantic import BaseModel, Field, field_validator
 
 from evals.dataset import EvalItem
-from graph.context import DEFAULT_MODEL
 from graph.pricing import DEFAULT_PRICES, PriceTable
+from graph.settings import DEFAULT_MODEL
 
 JUDGE_MODEL_ENV = "INFRENCE_MODEL_JUDGE"
 MAX_ANSWER_CHARS = 12_000  # the brief and typed object sent for judging; longer ones are clipped

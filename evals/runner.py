@@ -1,6 +1,6 @@
 """Run the research graph over an eval dataset — per mode, plus a one-shot baseline — and score it.
 
-    run = await run_eval(EvalConfig(modes=("lite", "standard")), ProviderSettings.from_env())
+    run = await run_eval(EvalConfig(modes=("lite", "standard")), GraphSettings.from_env())
     run.summaries["lite"].metrics["fact_recall"]; run.files.markdown
 
 Search is the local corpus (`--corpus`, through the graph's own `CorpusSearch`) unless Tavily is
@@ -40,18 +40,19 @@ from evals.judge import Judge
 from evals.metrics import MODE_ORDER, QuestionScore, Summary, aggregate, score_result
 from evals.report import ReportFiles, results_fingerprint, write_report
 from graph.budget import ResearchBudgets
-from graph.context import DEFAULT_MODEL, ProviderSettings, ResearchContext, corpus_search
+from graph.builder import build_graph
+from graph.context import ResearchContext, corpus_search
 from graph.modes import MODE_NAMES, ModePlan, plan_for
 from graph.pricing import DEFAULT_PRICES
 from graph.providers.llm import CALL_TIMEOUT_SECS, OpenAIReasoner
-from graph.providers.netguard import guarded_transport
+from graph.providers.netguard import guarded_transport, tls_context
 from graph.providers.offline import OfflineReasoner
 from graph.providers.pages import PageStore
-from graph.providers.reader import TIMEOUT as READER_TIMEOUT
-from graph.providers.reader import USER_AGENT, PageReader
+from graph.providers.reader import PageReader
 from graph.providers.reasoning import Reasoner, TypedOutputError
 from graph.providers.search import SearchProvider, TavilySearch
 from graph.result import result_fragment
+from graph.settings import DEFAULT_MODEL, GraphSettings, ModelStage
 from graph.state import live_claims
 
 BASELINE = "baseline"
@@ -128,29 +129,9 @@ def mode_plan(mode: str, response_schema: dict[str, Any] | None) -> ModePlan:
 
 
 def build_baseline_graph() -> Any:
-    """The research graph's own nodes without the critic: plan -> gate -> one wave -> synthesise -> cast.
-    With `baseline_budgets` that is one search and one synthesis, never a revision."""
-    from langgraph.graph import END, START, StateGraph
-
-    from graph.nodes.cast import cast
-    from graph.nodes.gate import gate
-    from graph.nodes.plan import plan
-    from graph.nodes.synthesise import synthesise
-    from graph.nodes.wave import wave
-    from graph.state import ResearchInput, ResearchState
-
-    builder = StateGraph(ResearchState, input_schema=ResearchInput)
-    builder.add_node("plan", plan)
-    builder.add_node("gate", gate, destinations=("wave", "synthesise"))
-    builder.add_node("wave", wave)
-    builder.add_node("synthesise", synthesise)
-    builder.add_node("cast", cast)
-    builder.add_edge(START, "plan")
-    builder.add_edge("plan", "gate")
-    builder.add_edge("wave", "gate")
-    builder.add_edge("synthesise", "cast")
-    builder.add_edge("cast", END)
-    return builder.compile(name="research-baseline")
+    """The research graph without the critic: with `baseline_budgets` that is one search and one
+    synthesis, never a revision."""
+    return build_graph(name="research-baseline", critic_review=False)
 
 
 # --- providers --------------------------------------------------------------------------------
@@ -183,7 +164,7 @@ class Providers:
 
 
 def describe_providers(
-    settings: ProviderSettings, search: str, judge_model: str | None = None
+    settings: GraphSettings, search: str, judge_model: str | None = None
 ) -> dict[str, Any]:
     """What a run talks to, without secrets: stored in a recording's header and in the report."""
     if search not in SEARCH_BACKENDS:
@@ -198,10 +179,7 @@ def describe_providers(
     }
     if reasoner == "openai":
         description["openai_base_url"] = settings.openai_base_url
-        description["models"] = {
-            stage: getattr(settings.models, stage)
-            for stage in ("planner", "extractor", "writer", "critic", "caster")
-        }
+        description["models"] = {stage.value: settings.models[stage] for stage in ModelStage}
         if judge_model:
             description["judge_model"] = judge_model
     if search == "tavily":
@@ -209,7 +187,7 @@ def describe_providers(
     return description
 
 
-def replay_settings(meta: Mapping[str, Any], settings: ProviderSettings) -> ProviderSettings:
+def replay_settings(meta: Mapping[str, Any], settings: GraphSettings) -> GraphSettings:
     """The recorded run's providers, with placeholder keys (a replay sends nothing anywhere)."""
     values = {"data_dir": settings.data_dir, "allow_private_urls": bool(meta.get("allow_private_urls"))}
     if meta.get("reasoner") == "openai":
@@ -220,11 +198,11 @@ def replay_settings(meta: Mapping[str, Any], settings: ProviderSettings) -> Prov
         )
     if meta.get("search") == "tavily":
         values.update(tavily_api_key=REPLAY_KEY, tavily_api_base=meta.get("tavily_api_base"))
-    return ProviderSettings.from_any(values)
+    return GraphSettings.from_any(values)
 
 
 def build_providers(
-    settings: ProviderSettings, description: Mapping[str, Any], corpus_dir: Path, cassette: Cassette | None
+    settings: GraphSettings, description: Mapping[str, Any], corpus_dir: Path, cassette: Cassette | None
 ) -> Providers:
     """The reasoner, search and reader of a run; with a cassette, every HTTP client goes through it."""
 
@@ -258,32 +236,18 @@ def build_providers(
     else:
         reasoner = OfflineReasoner()
     if description["search"] == "tavily":
-        search: SearchProvider = TavilySearch(settings.tavily_api_key, settings.tavily_api_base)
-        route_tavily(search, through_cassette)
+        search: SearchProvider = TavilySearch(
+            settings.tavily_api_key,
+            settings.tavily_api_base,
+            transport=through_cassette(httpx.AsyncHTTPTransport(verify=tls_context())),
+        )
     else:
         search = corpus_search(corpus_dir, settings.data_dir)
-    # The reader's own client settings, on a guarded transport wrapped by the cassette.
-    guarded = guarded_transport(allow_private=settings.allow_private_urls)
-    page_http = httpx.AsyncClient(
-        transport=through_cassette(guarded),
-        timeout=READER_TIMEOUT,
-        trust_env=False,
-        follow_redirects=True,
-        max_redirects=5,
-        headers={"User-Agent": USER_AGENT},
+    # Pages go through the SSRF guard, then the cassette.
+    reader = PageReader(
+        transport=through_cassette(guarded_transport(allow_private=settings.allow_private_urls))
     )
-    clients.append(page_http)
-    return Providers(
-        reasoner=reasoner, search=search, reader=PageReader(client=page_http), judge=judge, clients=clients
-    )
-
-
-def route_tavily(
-    search: TavilySearch, wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
-) -> None:
-    """Put the cassette under Tavily's client. `TavilySearch` builds its own httpx client and takes
-    none, so its transport is swapped here — the one place evals reach into a provider."""
-    search._http._transport = wrap(search._http._transport)
+    return Providers(reasoner=reasoner, search=search, reader=reader, judge=judge, clients=clients)
 
 
 # --- one question -----------------------------------------------------------------------------
@@ -350,7 +314,7 @@ async def run_question(graph: Any, item: EvalItem, plan: ModePlan, providers: Pr
 
 
 def choose_judge(
-    config: EvalConfig, settings: ProviderSettings, recorded: Mapping[str, Any] | None
+    config: EvalConfig, settings: GraphSettings, recorded: Mapping[str, Any] | None
 ) -> str | None:
     """The judge's model, or None for no judge. By default a run judges when an LLM is configured,
     and a replay when its recording did (the verdicts are in the cassette, nowhere else)."""
@@ -383,7 +347,7 @@ def corpus_texts(corpus: Corpus) -> dict[str, str]:
     return source_texts(corpus, served)
 
 
-async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
+async def run_eval(config: EvalConfig, settings: GraphSettings) -> EvalRun:
     """Run every (mode, question), score, aggregate and write the report to `config.out`."""
     if config.record and config.replay:
         raise EvalSetupError("use either --record or --replay, not both")
@@ -420,8 +384,6 @@ async def run_eval(config: EvalConfig, settings: ProviderSettings) -> EvalRun:
 
     providers = build_providers(settings, description, Path(config.corpus), cassette)
     graphs = {BASELINE: build_baseline_graph()}
-    from graph.builder import build_graph
-
     research_graph = build_graph()
     slots = asyncio.Semaphore(max(1, config.concurrency))
     started = time.perf_counter()

@@ -28,8 +28,12 @@ from graph.state import ResearchInput, ResearchState
 RECURSION_LIMIT = 64  # steps: plan + 2 per wave (max 8) + synthesise/critic twice + cast, with room
 
 
-def build_graph(checkpointer: Any = None, *, name: str = "research") -> Any:
-    """Compile the research graph, optionally with a checkpointer (e.g. AsyncPostgresSaver)."""
+def build_graph(checkpointer: Any = None, *, name: str = "research", critic_review: bool = True) -> Any:
+    """Compile the research graph, optionally with a checkpointer (e.g. AsyncPostgresSaver).
+
+    `critic_review=False` leaves the critic out (synthesise -> cast): the one-shot baseline evals
+    compare the modes against.
+    """
     # No `context_schema`: servers like `langgraph dev` would build it from request JSON. Callers
     # pass a ready ResearchContext; runs without one get a default built from the environment.
     builder = StateGraph(ResearchState, input_schema=ResearchInput)
@@ -37,12 +41,15 @@ def build_graph(checkpointer: Any = None, *, name: str = "research") -> Any:
     builder.add_node("gate", gate, destinations=("wave", "synthesise"))
     builder.add_node("wave", wave)
     builder.add_node("synthesise", synthesise)
-    builder.add_node("critic", critic, destinations=("synthesise", "cast"))
     builder.add_node("cast", cast)
     builder.add_edge(START, "plan")
     builder.add_edge("plan", "gate")
     builder.add_edge("wave", "gate")
-    builder.add_edge("synthesise", "critic")
+    if critic_review:
+        builder.add_node("critic", critic, destinations=("synthesise", "cast"))
+        builder.add_edge("synthesise", "critic")
+    else:
+        builder.add_edge("synthesise", "cast")
     builder.add_edge("cast", END)
     return builder.compile(checkpointer=checkpointer, name=name)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +77,8 @@ def research(
     json_output: bool = typer.Option(False, "--json", help="Print the ResearchResult-shaped JSON."),
 ) -> None:
     """Research a question locally and print a cited brief."""
-    from graph.context import ProviderSettings
     from graph.modes import InvalidResearchRequest, plan_for
+    from graph.settings import GraphSettings
 
     err = Console(stderr=True)
     try:
@@ -93,9 +93,9 @@ def research(
     if corpus is not None and not corpus.is_dir():
         err.print(f"[red]infrence: --corpus {corpus} is not a folder[/red]")
         raise typer.Exit(2)
-    settings = ProviderSettings.from_env()
+    settings = GraphSettings.from_env()
     if corpus is not None:
-        settings = replace(settings, corpus_dir=corpus)
+        settings = settings.model_copy(update={"corpus_dir": corpus})
     try:
         result = asyncio.run(run(question, plan.mode, plan.budgets, response_schema, settings, err))
     except KeyboardInterrupt:

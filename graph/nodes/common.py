@@ -32,13 +32,14 @@ def context_of(runtime: Runtime[ResearchContext], mode: str | None) -> ResearchC
     one built from the environment for the state's mode, shared by the process."""
     if isinstance(runtime.context, ResearchContext):
         return runtime.context
-    from graph.context import ProviderSettings, build_context
+    from graph.context import build_context
     from graph.modes import budgets_for
+    from graph.settings import GraphSettings
 
     mode = mode if mode in ("lite", "standard", "pro") else "standard"
     if mode not in _default_contexts:
         _default_contexts[mode] = build_context(
-            ProviderSettings.from_env(), budgets_for(mode), page_store_path=None
+            GraphSettings.from_env(), budgets_for(mode), page_store_path=None
         )
     return _default_contexts[mode]
 

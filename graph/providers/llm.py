@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -19,6 +19,14 @@ from langgraph.types import RetryPolicy
 
 from graph.budget import BudgetExhausted
 from graph.pricing import PriceTable
+from graph.prompts import (
+    CASTER_PROMPT,
+    CRITIC_PROMPT,
+    EXTRACTOR_PROMPT,
+    FOLLOW_UPS_PROMPT,
+    PLANNER_PROMPT,
+    WRITER_PROMPT,
+)
 from graph.providers.netguard import tls_context
 from graph.providers.offline import OfflineReasoner, SchemaFiller
 from graph.providers.reasoning import (
@@ -33,29 +41,24 @@ from graph.providers.reasoning import (
 from graph.providers.retry import DEFAULT_RETRY, was_refused, with_retries
 from graph.providers.text import bm25_scores, clip, sentence_spans, terms
 from graph.response_schema import SafeValidator, schema_work
+from graph.settings import ModelStage
 
 EXCERPT_CHARS = 6_000
 FIELD_CHARS = 300  # cap on a query or title sent to the extractor
 MIN_CALL_SECS = 1.0
 CALL_TIMEOUT_SECS = 120.0
 MAX_CAST_REPAIRS = 2
-MAX_OUTPUT_TOKENS = {"planner": 400, "extractor": 700, "writer": 1_500, "critic": 400, "caster": 2_000}
+MAX_OUTPUT_TOKENS = {
+    ModelStage.PLANNER: 400,
+    ModelStage.EXTRACTOR: 700,
+    ModelStage.WRITER: 1_500,
+    ModelStage.CRITIC: 400,
+    ModelStage.CASTER: 2_000,
+}
 
 
 class StructuredOutputError(ValueError):
     """The model's answer did not parse against the requested structure."""
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    planner: str
-    extractor: str
-    writer: str
-    critic: str
-    caster: str
-
-    def for_stage(self, stage: str) -> str:
-        return getattr(self, stage)
 
 
 def _obj(properties: dict[str, Any]) -> dict[str, Any]:
@@ -82,37 +85,6 @@ EXTRACTION_SCHEMA = _obj(
 BRIEF_SCHEMA = _obj({"brief": {"type": "string"}})
 CRITIQUE_SCHEMA = _obj({"answers_question": {"type": "boolean"}, "notes": _STRINGS})
 
-PLANNER_PROMPT = (
-    "You plan web research. Given INPUT.question, write INPUT.count distinct search-engine queries that "
-    "together cover what is needed to answer it: the question itself first, then narrower angles "
-    "(definitions, evidence, numbers, counter-arguments). Short keyword queries, no quotes."
-)
-FOLLOW_UPS_PROMPT = (
-    "You continue web research. INPUT.findings are what was learned so far; INPUT.done are queries already "
-    "run. Write up to INPUT.count new search queries for the most important gaps left in answering "
-    "INPUT.question. Never repeat a done query. Return an empty list if nothing important is missing."
-)
-EXTRACTOR_PROMPT = (
-    "You extract evidence. From INPUT.page (an excerpt of a web page), pick up to INPUT.max_findings findings "
-    "relevant to INPUT.query and INPUT.question. For each, `claim` restates the finding in one sentence and "
-    "`quote` copies the supporting sentence from the page EXACTLY, character for character. Also write "
-    "`summary`: one to three sentences on what the page says, from the page only. Never invent facts."
-)
-WRITER_PROMPT = (
-    "You write a research brief in Markdown answering INPUT.question from INPUT.sources only. Each source has a "
-    "number n and claims. Start with a direct answer of 2-4 sentences, then a `## Key findings` section of "
-    "bullet points. Put a citation marker like [n] after every sentence or bullet that uses source n. Cite "
-    "only the given numbers; state nothing the claims do not support. Address INPUT.notes if any."
-)
-CRITIC_PROMPT = (
-    "You review a research brief. Decide whether INPUT.brief actually answers INPUT.question. "
-    "`notes` lists concrete problems to fix (unanswered parts, unsupported statements); empty if none."
-)
-CASTER_PROMPT = (
-    "You convert a research brief into JSON matching the given schema exactly. Use only facts in "
-    "INPUT.brief and INPUT.sources. If INPUT.errors is present, your previous answer was invalid: fix those errors."
-)
-
 
 class OpenAIReasoner:
     """Reasoning through an OpenAI-compatible chat API, with the offline reasoner as its floor."""
@@ -124,14 +96,14 @@ class OpenAIReasoner:
         *,
         api_key: str,
         base_url: str | None,
-        models: ModelChoice,
+        models: Mapping[ModelStage, str],
         prices: PriceTable,
         http_client: httpx.AsyncClient | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ):
         self.api_key = api_key
         self.base_url = base_url
-        self.models = models
+        self.models = dict(models)
         self.prices = prices
         self.retry = retry
         self.offline = OfflineReasoner()
@@ -143,11 +115,11 @@ class OpenAIReasoner:
         # enough to blow a short deadline if it happened inside a timed step. No I/O yet.
         self._chats = {stage: self._build_chat(stage) for stage in MAX_OUTPUT_TOKENS}
 
-    def _build_chat(self, stage: str) -> Any:
+    def _build_chat(self, stage: ModelStage) -> Any:
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
-            model=self.models.for_stage(stage),
+            model=self.models[stage],
             api_key=self.api_key,
             base_url=self.base_url,
             max_retries=0,
@@ -163,22 +135,20 @@ class OpenAIReasoner:
         if self._owns_http:
             await self._http.aclose()
 
-    def worst_case(self, stage: str, system: str, payload: str, schema: dict[str, Any]) -> int:
+    def worst_case(self, stage: ModelStage, system: str, payload: str, schema: dict[str, Any]) -> int:
         prompt_bytes = len(system.encode()) + len(payload.encode()) + len(json.dumps(schema).encode())
-        return self.prices.llm_worst_case(
-            self.models.for_stage(stage), prompt_bytes, 2, MAX_OUTPUT_TOKENS[stage]
-        )
+        return self.prices.llm_worst_case(self.models[stage], prompt_bytes, 2, MAX_OUTPUT_TOKENS[stage])
 
     def extraction_worst_case(self, question: str) -> int:
         """Upper bound of one `extract` call, for the gate's allotment: the excerpt, query and title
         are capped in characters, and 4 bytes per character covers any UTF-8 text."""
         capped_chars = EXCERPT_CHARS + 2 * FIELD_CHARS + 200
         padding = "x" * (capped_chars * 4 + len(question.encode()))
-        return self.worst_case("extractor", EXTRACTOR_PROMPT, padding, EXTRACTION_SCHEMA)
+        return self.worst_case(ModelStage.EXTRACTOR, EXTRACTOR_PROMPT, padding, EXTRACTION_SCHEMA)
 
     async def call(
         self,
-        stage: str,
+        stage: ModelStage,
         schema_name: str,
         schema: dict[str, Any],
         system: str,
@@ -190,7 +160,7 @@ class OpenAIReasoner:
         """One structured call: reserve worst case, call with retries under the deadline, meter usage."""
         user = "INPUT:\n" + json.dumps(payload, ensure_ascii=False)
         worst = self.worst_case(stage, system, user, schema)
-        model = self.models.for_stage(stage)
+        model = self.models[stage]
         runnable = self._chats[stage].with_structured_output(
             {"name": schema_name, "schema": schema, "strict": strict}, method="json_schema", include_raw=True
         )
@@ -229,7 +199,12 @@ class OpenAIReasoner:
     async def plan(self, question: str, count: int, budget: StepBudget) -> list[str]:
         async def online():
             parsed = await self.call(
-                "planner", "plan", PLAN_SCHEMA, PLANNER_PROMPT, {"question": question, "count": count}, budget
+                ModelStage.PLANNER,
+                "plan",
+                PLAN_SCHEMA,
+                PLANNER_PROMPT,
+                {"question": question, "count": count},
+                budget,
             )
             queries = [q.strip() for q in parsed["queries"] if q.strip()]
             if not queries:
@@ -243,7 +218,7 @@ class OpenAIReasoner:
     ) -> list[str]:
         async def online():
             parsed = await self.call(
-                "planner",
+                ModelStage.PLANNER,
                 "follow_ups",
                 FOLLOW_UPS_SCHEMA,
                 FOLLOW_UPS_PROMPT,
@@ -271,7 +246,7 @@ class OpenAIReasoner:
     ) -> Extraction:
         async def online():
             parsed = await self.call(
-                "extractor",
+                ModelStage.EXTRACTOR,
                 "extraction",
                 EXTRACTION_SCHEMA,
                 EXTRACTOR_PROMPT,
@@ -300,7 +275,7 @@ class OpenAIReasoner:
     ) -> str:
         async def online():
             parsed = await self.call(
-                "writer",
+                ModelStage.WRITER,
                 "brief",
                 BRIEF_SCHEMA,
                 WRITER_PROMPT,
@@ -322,7 +297,7 @@ class OpenAIReasoner:
     async def critique(self, question: str, brief: str, budget: StepBudget) -> Critique:
         async def online():
             parsed = await self.call(
-                "critic",
+                ModelStage.CRITIC,
                 "critique",
                 CRITIQUE_SCHEMA,
                 CRITIC_PROMPT,
@@ -363,7 +338,7 @@ class OpenAIReasoner:
                 payload["errors"] = errors
             try:
                 value = await self.call(
-                    "caster", "typed_result", schema, CASTER_PROMPT, payload, budget, strict=False
+                    ModelStage.CASTER, "typed_result", schema, CASTER_PROMPT, payload, budget, strict=False
                 )
             except StructuredOutputError as exc:
                 errors, violations = [str(exc)], []

@@ -12,7 +12,7 @@ from collections import defaultdict
 import httpx
 
 from graph.providers.extract import html_text, pdf_text, plain_title
-from graph.providers.netguard import guarded_client, is_http_url
+from graph.providers.netguard import guarded_transport, is_http_url
 from graph.providers.reasoning import Page
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024
@@ -33,18 +33,20 @@ class PageReader:
         self,
         *,
         allow_private: bool = False,
-        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         max_bytes: int = MAX_PAGE_BYTES,
         per_host: int = PER_HOST_CONCURRENCY,
     ):
-        self._client = client or guarded_client(
-            allow_private=allow_private,
+        """`transport` replaces the SSRF-guarded one; a caller passing one guards it (evals wrap
+        the guarded transport in a cassette)."""
+        self._client = httpx.AsyncClient(
+            transport=transport or guarded_transport(allow_private=allow_private),
             timeout=TIMEOUT,
+            trust_env=False,
             follow_redirects=True,
             max_redirects=5,
             headers={"User-Agent": USER_AGENT},
         )
-        self._owns_client = client is None
         self.max_bytes = max_bytes
         self._per_host = per_host
         self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -52,8 +54,7 @@ class PageReader:
         )
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._client.aclose()
 
     async def fetch(self, url: str) -> Page:
         """The page's title and main text. Raises httpx errors (status, network) or UnreadablePage."""

@@ -14,8 +14,6 @@ from typing import Any, Protocol
 from graph.budget import Meter
 from graph.state import ErrorRecord
 
-STAGES = ("planner", "extractor", "writer", "critic", "caster")
-
 
 @dataclass
 class StepBudget:

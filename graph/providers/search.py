@@ -46,13 +46,23 @@ class TavilySearch:
 
     name = "tavily"
 
-    def __init__(self, api_key: str, api_base: str | None = None, *, depth: str = "basic"):
+    def __init__(
+        self,
+        api_key: str,
+        api_base: str | None = None,
+        *,
+        depth: str = "basic",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        """`transport` replaces the default HTTPS one (evals put a cassette there)."""
         if not api_key:
             raise ValueError("TavilySearch needs an API key (the client would silently go keyless)")
         from tavily import AsyncTavilyClient
 
         base = (api_base or TAVILY_DEFAULT_BASE).rstrip("/")
-        self._http = httpx.AsyncClient(base_url=base, timeout=TAVILY_TIMEOUT_SECS, verify=tls_context())
+        self._http = httpx.AsyncClient(
+            base_url=base, timeout=TAVILY_TIMEOUT_SECS, verify=tls_context(), transport=transport
+        )
         self._client = AsyncTavilyClient(api_key=api_key, api_base_url=base, client=self._http)
         self.depth = depth
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from evals.dataset import load_dataset
 from evals.runner import EvalConfig, EvalSetupError, run_eval
-from graph.context import ProviderSettings
+from graph.settings import GraphSettings
 from tests.fakes.openai_server import FakeOpenAI
 
 IDS = ("sh-01", "mh-03", "na-01")
@@ -64,7 +64,7 @@ async def test_verdicts_flow_into_scores_report_and_cassette(three_questions, qu
             status=400,
             times=2,
         )
-        settings = ProviderSettings(
+        settings = GraphSettings(
             openai_api_key=llm.api_key, openai_base_url=llm.base_url, data_dir=tmp_path / "data"
         )
         recorded = await run_eval(
@@ -111,7 +111,7 @@ async def test_verdicts_flow_into_scores_report_and_cassette(three_questions, qu
     assert json.loads(cassette.read_text().splitlines()[0])["meta"]["judge_model"] == JUDGE_MODEL
 
     # The server is gone: the verdicts come back from the cassette, or not at all with --no-judge.
-    offline = ProviderSettings(data_dir=tmp_path / "data")
+    offline = GraphSettings(data_dir=tmp_path / "data")
     replayed = await run_eval(
         EvalConfig(
             dataset=three_questions,
@@ -142,7 +142,7 @@ async def test_verdicts_flow_into_scores_report_and_cassette(three_questions, qu
 async def test_without_an_llm_there_is_no_judge_score_and_no_request(three_questions, tmp_path):
     with FakeOpenAI() as llm:
         # A base URL alone configures no LLM: nothing may reach it.
-        settings = ProviderSettings(openai_base_url=llm.base_url, data_dir=tmp_path / "data")
+        settings = GraphSettings(openai_base_url=llm.base_url, data_dir=tmp_path / "data")
         run = await run_eval(
             EvalConfig(
                 dataset=three_questions, modes=("lite",), limit=2, out=tmp_path / "out", show_progress=False
@@ -169,7 +169,7 @@ async def test_a_replay_cannot_judge_what_its_recording_did_not(three_questions,
     with pytest.raises(EvalSetupError, match="recorded without a judge"):
         await run_eval(
             EvalConfig(dataset=three_questions, replay=cassette, judge=True),
-            ProviderSettings(data_dir=tmp_path / "data"),
+            GraphSettings(data_dir=tmp_path / "data"),
         )
 
 

@@ -21,7 +21,7 @@ from evals.runner import (
     run_eval,
     run_question,
 )
-from graph.context import ProviderSettings
+from graph.settings import GraphSettings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.tavily_server import FakeTavily
 
@@ -45,7 +45,7 @@ def load_dataset_lines() -> list[str]:
 
 @pytest.fixture
 def offline_settings(tmp_path):
-    return ProviderSettings(data_dir=tmp_path / "data")
+    return GraphSettings(data_dir=tmp_path / "data")
 
 
 async def test_an_offline_run_scores_each_mode_against_the_baseline(
@@ -103,7 +103,7 @@ async def test_the_baseline_is_one_search_and_one_synthesis_without_a_critic(off
 async def test_a_recorded_run_replays_offline_to_identical_results(subset_dataset, corpus_web, tmp_path):
     cassette = tmp_path / "run.cassette.jsonl"
     with FakeOpenAI() as llm, FakeTavily(corpus_web.search_documents(), raw_content=False) as tavily:
-        live = ProviderSettings(
+        live = GraphSettings(
             openai_api_key=llm.api_key,
             openai_base_url=llm.base_url,
             tavily_api_key=tavily.api_key,
@@ -141,7 +141,7 @@ async def test_a_recorded_run_replays_offline_to_identical_results(subset_datase
             out=tmp_path / "replayed",
             show_progress=False,
         ),
-        ProviderSettings(data_dir=tmp_path / "data"),
+        GraphSettings(data_dir=tmp_path / "data"),
     )
 
     assert replayed.cassette_misses == 0
@@ -174,7 +174,7 @@ async def test_a_replay_that_meets_an_unrecorded_request_says_so(subset_dataset,
             out=tmp_path / "out",
             show_progress=False,
         ),
-        ProviderSettings(data_dir=tmp_path / "data"),
+        GraphSettings(data_dir=tmp_path / "data"),
     )
     assert run.cassette_misses > 0
 

@@ -32,8 +32,8 @@ def test_production_refuses_the_development_secret(monkeypatch):
 
 
 def test_per_stage_models_reach_the_graph_providers():
-    from graph.context import DEFAULT_MODEL, ProviderSettings
+    from graph.settings import DEFAULT_MODEL, GraphSettings, ModelStage
 
-    models = ProviderSettings.from_any(Settings(INFRENCE_MODEL_WRITER="llama3:70b")).models
-    assert models.writer == "llama3:70b"
-    assert models.planner == DEFAULT_MODEL
+    models = GraphSettings.from_any(Settings(INFRENCE_MODEL_WRITER="llama3:70b")).models
+    assert models[ModelStage.WRITER] == "llama3:70b"
+    assert models[ModelStage.PLANNER] == DEFAULT_MODEL

@@ -11,14 +11,15 @@ import sys
 from pathlib import Path
 
 from graph.builder import build_graph
-from graph.context import ProviderSettings, build_context
+from graph.context import build_context
 from graph.modes import budgets_for
+from graph.settings import GraphSettings
 
 QUESTION = "How efficient are heat pumps and how do batteries help solar power?"
 
 
 def context_from_env():
-    settings = ProviderSettings.from_env()
+    settings = GraphSettings.from_env()
     return build_context(
         settings, budgets_for("standard"), page_store_path=Path(settings.data_dir) / "pages.sqlite"
     )
