@@ -58,7 +58,7 @@ SELECT (SELECT count(*) FROM research_jobs WHERE status = 'queued') AS queued,
 
 
 def record_job_event(event_type: str, data: dict[str, Any]) -> None:
-    """Count provider work from the graph's own events (DESIGN §4 event types)."""
+    """Count provider work from the graph's own events (the event types of docs/design.md, "Events")."""
     if event_type == "search":
         PROVIDER_CALLS.labels(kind="search", provider=str(data.get("provider") or "unknown")).inc()
     elif event_type == "source":

@@ -1,4 +1,4 @@
-"""The research pipeline (DESIGN §1, §3): knows nothing of HTTP, users or credits.
+"""The research pipeline (docs/design.md, "Layers" and "Modes and budgets"): knows nothing of HTTP, users or credits.
 
 What the API and its job worker use:
 

@@ -168,7 +168,8 @@ def next_step(
     search_cost_micros: int,
     page_cost_micros: int,
 ) -> GateDecision:
-    """The DESIGN §3 gate rule, plus the allotment that keeps the next wave inside every cap.
+    """The gate rule of docs/design.md ("Modes and budgets"), plus the allotment that keeps the
+    next wave inside every cap.
 
     `page_cost_micros` is the worst case of reading *and* extracting one page; the allotment
     gives each branch one search and as many pages as fit, shrinking pages first, then branches.

@@ -1,4 +1,4 @@
-"""Typed custom stream events (DESIGN §4); nodes emit them through LangGraph's stream writer.
+"""Typed custom stream events (docs/design.md, "Events"); nodes emit them through LangGraph's stream writer.
 
 Each event is `{"type": <one of EVENT_TYPES>, "data": {...}}`; with
 `stream_mode=["custom", ...]` the worker receives these dicts as `("custom", event)` chunks.

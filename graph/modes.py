@@ -1,4 +1,5 @@
-"""Research modes: lite / standard / pro / max -> budgets and price in credits (DESIGN §3).
+"""Research modes: lite / standard / pro / max -> budgets and price in credits
+(docs/design.md, "Modes and budgets").
 
 Pure functions the API calls before charging anything: `plan_for` validates the mode, the
 credit cap, the wall-clock override and the response schema, and raises `InvalidResearchRequest`

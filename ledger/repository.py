@@ -83,7 +83,7 @@ WITH {_EXISTING}, account AS (
     + _APPEND_AND_ANSWER
 )
 
-# Debit: the conditional UPDATE of DESIGN §5 — no row when the balance cannot cover it.
+# Debit: the conditional UPDATE of docs/design.md ("Ledger rules") — no row when the balance cannot cover it.
 DEBIT_SQL = (
     f"""
 WITH {_EXISTING}, account AS (

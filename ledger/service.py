@@ -1,6 +1,6 @@
 """The credits ledger: every balance change is one transaction and one append-only row.
 
-Rules (DESIGN §5):
+Rules (docs/design.md, "Ledger rules"):
 - Each method moves `credit_accounts.balance` and appends exactly one `credit_ledger` row with
   `balance_after`, atomically. Debits are conditional (`WHERE balance >= x`), so no
   read-then-write race can take a balance below zero.

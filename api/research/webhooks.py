@@ -1,4 +1,4 @@
-"""Signed, durable webhook deliveries of terminal research results (DESIGN §4).
+"""Signed, durable webhook deliveries of terminal research results (docs/design.md, "Webhooks").
 
 Each delivery is a row; a sender loop posts due rows through the SSRF-guarded client with
 both signature schemes, retrying with exponential backoff until 24 hours have passed.

@@ -1,4 +1,4 @@
-"""Settings: names from DESIGN §2, secrets kept out of reprs, and what the graph receives."""
+"""Settings: names from the README configuration table, secrets kept out of reprs, and what the graph receives."""
 
 from __future__ import annotations
 
