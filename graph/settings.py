@@ -21,11 +21,11 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 class ModelStage(StrEnum):
     """The steps of a run that call a model; each can use its own (`INFRENCE_MODEL_<STAGE>`)."""
 
-    PLANNER = "planner"
-    EXTRACTOR = "extractor"
-    WRITER = "writer"
-    CRITIC = "critic"
-    CASTER = "caster"
+    planner = "planner"
+    extractor = "extractor"
+    writer = "writer"
+    critic = "critic"
+    caster = "caster"
 
 
 def _env(name: str, env: str) -> AliasChoices:

@@ -49,11 +49,11 @@ MIN_CALL_SECS = 1.0
 CALL_TIMEOUT_SECS = 120.0
 MAX_CAST_REPAIRS = 2
 MAX_OUTPUT_TOKENS = {
-    ModelStage.PLANNER: 400,
-    ModelStage.EXTRACTOR: 700,
-    ModelStage.WRITER: 1_500,
-    ModelStage.CRITIC: 400,
-    ModelStage.CASTER: 2_000,
+    ModelStage.planner: 400,
+    ModelStage.extractor: 700,
+    ModelStage.writer: 1_500,
+    ModelStage.critic: 400,
+    ModelStage.caster: 2_000,
 }
 
 
@@ -144,7 +144,7 @@ class OpenAIReasoner:
         are capped in characters, and 4 bytes per character covers any UTF-8 text."""
         capped_chars = EXCERPT_CHARS + 2 * FIELD_CHARS + 200
         padding = "x" * (capped_chars * 4 + len(question.encode()))
-        return self.worst_case(ModelStage.EXTRACTOR, EXTRACTOR_PROMPT, padding, EXTRACTION_SCHEMA)
+        return self.worst_case(ModelStage.extractor, EXTRACTOR_PROMPT, padding, EXTRACTION_SCHEMA)
 
     async def call(
         self,
@@ -199,7 +199,7 @@ class OpenAIReasoner:
     async def plan(self, question: str, count: int, budget: StepBudget) -> list[str]:
         async def online():
             parsed = await self.call(
-                ModelStage.PLANNER,
+                ModelStage.planner,
                 "plan",
                 PLAN_SCHEMA,
                 PLANNER_PROMPT,
@@ -218,7 +218,7 @@ class OpenAIReasoner:
     ) -> list[str]:
         async def online():
             parsed = await self.call(
-                ModelStage.PLANNER,
+                ModelStage.planner,
                 "follow_ups",
                 FOLLOW_UPS_SCHEMA,
                 FOLLOW_UPS_PROMPT,
@@ -246,7 +246,7 @@ class OpenAIReasoner:
     ) -> Extraction:
         async def online():
             parsed = await self.call(
-                ModelStage.EXTRACTOR,
+                ModelStage.extractor,
                 "extraction",
                 EXTRACTION_SCHEMA,
                 EXTRACTOR_PROMPT,
@@ -275,7 +275,7 @@ class OpenAIReasoner:
     ) -> str:
         async def online():
             parsed = await self.call(
-                ModelStage.WRITER,
+                ModelStage.writer,
                 "brief",
                 BRIEF_SCHEMA,
                 WRITER_PROMPT,
@@ -297,7 +297,7 @@ class OpenAIReasoner:
     async def critique(self, question: str, brief: str, budget: StepBudget) -> Critique:
         async def online():
             parsed = await self.call(
-                ModelStage.CRITIC,
+                ModelStage.critic,
                 "critique",
                 CRITIQUE_SCHEMA,
                 CRITIC_PROMPT,
@@ -338,7 +338,7 @@ class OpenAIReasoner:
                 payload["errors"] = errors
             try:
                 value = await self.call(
-                    ModelStage.CASTER, "typed_result", schema, CASTER_PROMPT, payload, budget, strict=False
+                    ModelStage.caster, "typed_result", schema, CASTER_PROMPT, payload, budget, strict=False
                 )
             except StructuredOutputError as exc:
                 errors, violations = [str(exc)], []

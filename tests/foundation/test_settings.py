@@ -35,5 +35,5 @@ def test_per_stage_models_reach_the_graph_providers():
     from graph.settings import DEFAULT_MODEL, GraphSettings, ModelStage
 
     models = GraphSettings.from_any(Settings(INFRENCE_MODEL_WRITER="llama3:70b")).models
-    assert models[ModelStage.WRITER] == "llama3:70b"
-    assert models[ModelStage.PLANNER] == DEFAULT_MODEL
+    assert models[ModelStage.writer] == "llama3:70b"
+    assert models[ModelStage.planner] == DEFAULT_MODEL
