@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.settings import Settings
-from graph.context import BUILTIN_CORPUS, ProviderSettings
+from graph.context import BUILTIN_CORPUS
 from graph.providers.extract import DOCUMENT_SUFFIXES
 
 
@@ -23,8 +23,7 @@ def corpus_documents(folder: Path) -> int:
 def _reasoner(settings: Settings) -> str:
     if not settings.openai_api_key:
         return "offline extractive reasoner (set OPENAI_API_KEY for a model)"
-    models = ProviderSettings.from_any(settings).models
-    names = sorted({models.planner, models.extractor, models.writer, models.critic, models.caster})
+    names = sorted(set(settings.models.values()))
     server = settings.openai_base_url or "OpenAI"
     return f"{', '.join(names)} at {server}"
 
