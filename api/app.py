@@ -51,9 +51,10 @@ BackgroundService = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]
 
 def _app_services() -> list[BackgroundService]:
     """Services every app instance needs whatever the process runs (started first, stopped last)."""
+    from api.outbox import start_outbox_relay
     from core.mail import start_mailer
 
-    return [start_mailer]
+    return [start_mailer, start_outbox_relay]
 
 
 def _routers():

@@ -21,9 +21,13 @@ def background_services_for(settings: Settings, workers: int) -> list[Background
 
 
 async def run_workers(settings: Settings, concurrency: int) -> None:
-    """`infrence worker`: research workers and the webhook sender until SIGINT/SIGTERM, then drain."""
+    """`infrence worker`: research workers, the webhook sender and the outbox relay until
+    SIGINT/SIGTERM, then drain."""
+    from api.outbox import outbox_relay
     from api.research.webhooks import WebhookSender
     from api.research.worker import ResearchWorker
+    from core.mail import Mailer
+    from core.outbox import run_relay_until
 
     storage = resolve_storage(settings)
     db = Database(storage.database_url, min_size=1, max_size=max(4, concurrency * 3))
@@ -36,7 +40,8 @@ async def run_workers(settings: Settings, concurrency: int) -> None:
     try:
         worker = ResearchWorker(db, redis, settings, concurrency=concurrency)
         sender = WebhookSender(db, settings)
-        await asyncio.gather(worker.run(stop), sender.run(stop))
+        relay = outbox_relay(db, settings, Mailer(db, settings))
+        await asyncio.gather(worker.run(stop), sender.run(stop), run_relay_until(relay, stop))
     finally:
         await redis.aclose()
         await db.close()

@@ -70,6 +70,7 @@ class StoredEvent:
     processed_at: datetime | None
     attempts: int
     last_error: str | None
+    dead_at: datetime | None = None  # its outbox task gave up retrying
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,13 +244,16 @@ SELECT * FROM stripe_events ORDER BY received_at DESC, id DESC LIMIT %(limit)s O
 """
 
 MARK_EVENT_HANDLED_SQL = """
-UPDATE stripe_events SET attempts = attempts + 1, processed_at = now(), last_error = NULL
+UPDATE stripe_events SET attempts = attempts + 1, processed_at = now(), last_error = NULL,
+    dead_at = NULL
 WHERE id = %(id)s
 """
 
 MARK_EVENT_FAILED_SQL = """
 UPDATE stripe_events SET attempts = attempts + 1, last_error = %(error)s WHERE id = %(id)s
 """
+
+MARK_EVENT_DEAD_SQL = "UPDATE stripe_events SET dead_at = now() WHERE id = %(id)s AND processed_at IS NULL"
 
 AUDIT_SQL = """
 INSERT INTO admin_audit_log (admin_id, action, target_type, target_id)
@@ -456,6 +460,9 @@ class BillingRepository:
 
     async def mark_event_failed(self, conn: Tx, event_id: str, error: str) -> None:
         await conn.execute(MARK_EVENT_FAILED_SQL, {"id": event_id, "error": error})
+
+    async def mark_event_dead(self, conn: Tx, event_id: str) -> None:
+        await conn.execute(MARK_EVENT_DEAD_SQL, {"id": event_id})
 
     async def audit(self, conn: Tx, *, admin_id: UUID, action: str, target_type: str, target_id: str) -> None:
         await conn.execute(

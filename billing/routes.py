@@ -29,7 +29,7 @@ async def get_billing_service(request: Request) -> BillingService:
 
 async def get_stripe_events(request: Request) -> StripeEvents:
     state = request.app.state
-    return StripeEvents(state.db, state.settings, state.mailer)
+    return StripeEvents(state.db, state.settings, state.mailer, relay=state.outbox_relay)
 
 
 BillingServiceDep = Annotated[BillingService, Depends(get_billing_service)]
@@ -125,10 +125,11 @@ async def stripe_webhook(
     background: BackgroundTasks,
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> dict[str, bool]:
-    """Stored before the answer; handled right after it, so Stripe never waits on our work."""
+    """Stored before the answer; handled right after it, so Stripe never waits on our work (a
+    failure is retried by the outbox relay)."""
     event_id = await events.receive(await request.body(), stripe_signature)
     if event_id is not None:
-        background.add_task(events.handle, event_id)
+        background.add_task(events.run_now, event_id)
     return {"received": True}
 
 
@@ -169,4 +170,14 @@ def _row(event) -> dict:
         "processed_at": event.processed_at,
         "attempts": event.attempts,
         "last_error": event.last_error,
+        "dead_at": event.dead_at,
+        "status": _status(event),
     }
+
+
+def _status(event) -> str:
+    if event.processed_at is not None:
+        return "handled"
+    if event.dead_at is not None:
+        return "dead"
+    return "retrying" if event.last_error else "received"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -74,3 +75,9 @@ class AdminStripeEventRow(BaseModel):
     processed_at: datetime | None = None
     attempts: int
     last_error: str | None = None
+    status: Literal["received", "handled", "retrying", "dead"] = Field(
+        "received",
+        description="received | handled | retrying (its handler failed; the outbox retries it) | dead "
+        "(retries exhausted: fix the cause and replay)",
+    )
+    dead_at: datetime | None = None

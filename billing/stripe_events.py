@@ -1,6 +1,8 @@
-"""Stripe webhooks: verify the signature, store the event (id unique, raw body kept) before
-anything else, then run its handler. Handlers are idempotent, so a second delivery, a
-concurrent one or an admin's replay changes nothing that the first one already did."""
+"""Stripe webhooks: verify the signature, store the event (id unique, raw body kept) and its
+outbox task before anything else, then run its handler. A handler that fails is retried by the
+outbox relay with backoff until it succeeds or its task goes dead (shown to admins). Handlers
+are idempotent, so a second delivery, a concurrent one, a retry or an admin's replay changes
+nothing that the first one already did."""
 
 from __future__ import annotations
 
@@ -16,14 +18,25 @@ from billing.repository import BillingRepository, StoredEvent
 from billing.stripe_gateway import StripeNotConfigured
 from billing.subscriptions import Subscriptions
 from billing.topup import AutoTopup
+from core import outbox
 from core.db import Database
 from core.errors import DomainError, InvalidRequest, NotFound
 from core.mail import Mailer
+from core.outbox import Relay
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_TOLERANCE_SECS = 300
+STRIPE_EVENT_TASK = "billing.stripe_event"
+
+
+def event_task_key(event_id: str) -> str:
+    return f"stripe_event:{event_id}"
+
+
+class EventHandlerFailed(RuntimeError):
+    """The event's handler failed (recorded on the event); raised so the outbox retries it."""
 
 
 class InvalidSignature(DomainError):
@@ -37,10 +50,16 @@ Handler = Callable[[dict], Awaitable[None]]
 
 class StripeEvents:
     def __init__(
-        self, db: Database, settings: Settings, mailer: Mailer, repo: BillingRepository | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        mailer: Mailer,
+        repo: BillingRepository | None = None,
+        relay: Relay | None = None,
     ):
         self.db = db
         self.settings = settings
+        self.relay = relay
         self.repo = repo or BillingRepository()
         payments = Payments(db, repo=self.repo)
         subscriptions = Subscriptions(db, settings, repo=self.repo)
@@ -90,19 +109,46 @@ class StripeEvents:
         return event
 
     async def receive(self, payload: bytes, signature: str | None) -> str | None:
-        """Verify and store; the event id to handle now, or None when it was handled before."""
+        """Verify, then store the event with its outbox task in one transaction; the event id to
+        handle now, or None when it was handled before."""
         event = self.verify(payload, signature)
-        async with self.db.connection() as conn:
+        async with self.db.transaction() as tx:
             first = await self.repo.store_event(
-                conn, event_id=event["id"], event_type=event["type"], payload=payload.decode()
+                tx, event_id=event["id"], event_type=event["type"], payload=payload.decode()
             )
-            if not first and (await self.repo.event(conn, event["id"])).processed_at is not None:
+            if first:
+                # No NOTIFY: the receiver runs it right after answering (`run_now`).
+                await outbox.enqueue(
+                    tx,
+                    STRIPE_EVENT_TASK,
+                    {"event_id": event["id"]},
+                    key=event_task_key(event["id"]),
+                    notify=False,
+                )
+            elif (await self.repo.event(tx, event["id"])).processed_at is not None:
                 return None
         return event["id"]
 
+    async def run_now(self, event_id: str) -> None:
+        """Handle a received event through its outbox task, so a failure is retried."""
+        if self.relay is not None:
+            await self.relay.run_now(event_task_key(event_id))
+
+    def register(self, registry: outbox.OutboxRegistry) -> None:
+        registry.register(STRIPE_EVENT_TASK, self._run_task, on_dead=self._gave_up)
+
+    async def _run_task(self, payload: dict) -> None:
+        stored = await self.handle(payload["event_id"])
+        if stored.processed_at is None:
+            raise EventHandlerFailed(stored.last_error or "handler failed")
+
+    async def _gave_up(self, payload: dict, _error: str) -> None:
+        async with self.db.connection() as conn:
+            await self.repo.mark_event_dead(conn, payload["event_id"])
+
     async def handle(self, event_id: str) -> StoredEvent:
         """Run the stored event's handler (unknown types are kept and ignored). A failure is
-        recorded on the event for admins to see and replay, never raised to Stripe."""
+        recorded on the event for admins to see (and the outbox to retry), never raised to Stripe."""
         async with self.db.connection() as conn:
             stored = await self.repo.event(conn, event_id)
         if stored is None or not stored.payload:

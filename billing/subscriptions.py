@@ -11,7 +11,7 @@ from uuid import UUID
 
 from billing.catalog import Plan, catalog
 from billing.repository import BillingRepository, MeterReport
-from billing.stripe_gateway import PaymentProviderError, stripe_gateway
+from billing.stripe_gateway import stripe_gateway
 from billing.stripe_objects import (
     cents,
     dig,
@@ -22,7 +22,9 @@ from billing.stripe_objects import (
     object_id,
     timestamp,
 )
-from core.db import Database
+from core import outbox
+from core.db import Database, Tx
+from core.outbox import OutboxRegistry
 from core.settings import Settings
 from ledger import LedgerService
 
@@ -32,6 +34,15 @@ log = logging.getLogger(__name__)
 # nothing, so changing plan mid-period never hands out a second month of credits.
 GRANTING_INVOICE_REASONS = {"subscription_create", "subscription_cycle"}
 PLAN_CHANGE = "plan_change"  # the payment row's item for an invoice of prorations only
+OVERAGE_TASK = "billing.report_overage"
+
+
+async def enqueue_overage_report(tx: Tx, *, user_id: UUID, job_id: UUID, credits_charged: int) -> None:
+    """Inside the transaction that charges a job: the outbox reports its overage after commit
+    (nothing to report for non-subscribers; the handler finds that out)."""
+    if credits_charged > 0:
+        payload = {"user_id": str(user_id), "job_id": str(job_id), "credits_charged": credits_charged}
+        await outbox.enqueue(tx, OVERAGE_TASK, payload, key=f"overage:{job_id}")
 
 
 class UnknownPlanPrice(Exception):
@@ -151,10 +162,19 @@ class Subscriptions:
 
     # -- metered overage ------------------------------------------------------------------
 
+    def register(self, registry: OutboxRegistry) -> None:
+        registry.register(OVERAGE_TASK, self._report_task)
+
+    async def _report_task(self, payload: dict) -> None:
+        await self.report_overage(
+            UUID(payload["user_id"]), UUID(payload["job_id"]), payload["credits_charged"]
+        )
+
     async def report_overage(self, user_id: UUID, job_id: UUID, credits_charged: int) -> MeterReport | None:
         """Count a charged job against its subscriber's period and send what exceeds the
         included credits to the Billing Meter, identified by the job so a retry never
-        double-reports. None when the user has no current subscription."""
+        double-reports. None when the user has no current subscription. Raises
+        `PaymentProviderError` when Stripe did not take it (the row stays unreported)."""
         if credits_charged <= 0:
             return None
         async with self.db.transaction() as tx:
@@ -184,15 +204,12 @@ class Subscriptions:
         if not self.settings.stripe_secret_key or not customer.stripe_customer_id:
             log.warning("overage of job %s kept unreported: Stripe is not configured", job_id)
             return report
-        try:
-            await stripe_gateway(self.settings).report_meter_event(
-                event_name=catalog().meter_event_name,
-                customer_id=customer.stripe_customer_id,
-                value=report.overage_credits,
-                identifier=f"overage:{job_id}",
-            )
-        except PaymentProviderError:
-            return report  # kept unreported; reporting the same job again retries it
+        await stripe_gateway(self.settings).report_meter_event(
+            event_name=catalog().meter_event_name,
+            customer_id=customer.stripe_customer_id,
+            value=report.overage_credits,
+            identifier=f"overage:{job_id}",
+        )
         async with self.db.connection() as conn:
             await self.repo.mark_meter_reported(conn, job_id)
             return await self.repo.meter_report(conn, job_id)
@@ -220,8 +237,8 @@ def plan_billed_by(invoice: dict) -> tuple[Plan | None, dict]:
 async def report_overage(
     db: Database, settings: Settings, user_id: UUID, job_id: UUID, credits_charged: int
 ) -> MeterReport | None:
-    """Hook for job settlement: call after a job is charged. Never raises: the charge stands
-    whatever happens to the report (an unreported row is retried by calling again)."""
+    """Report one charged job now, outside the outbox (admin tools, tests). Never raises: an
+    unreported row is retried by calling again."""
     try:
         return await Subscriptions(db, settings).report_overage(user_id, job_id, credits_charged)
     except Exception:

@@ -14,13 +14,24 @@ from billing.payments import Payments
 from billing.repository import BillingRepository, Payment
 from billing.stripe_gateway import PaymentProviderError, stripe_gateway
 from billing.stripe_objects import dig, object_id, uuid_or_none
-from core.db import Database
+from core import outbox
+from core.db import Database, Tx
 from core.mail import Mailer
+from core.outbox import OutboxRegistry
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STALE_TOPUP_AFTER = timedelta(hours=1)  # a pending top-up this old no longer blocks the next
+AUTO_TOPUP_TASK = "billing.auto_topup"
+
+
+async def enqueue_auto_topup(tx: Tx, user_id: UUID, *, cause: str) -> None:
+    """Inside the transaction of a debit: when it left the balance below the account's threshold,
+    the outbox starts a top-up after commit. `cause` (say `job:{id}`) makes the task unique."""
+    account = await BillingRepository().auto_topup(tx, user_id)
+    if account is not None and account.enabled and account.balance < account.threshold_credits:
+        await outbox.enqueue(tx, AUTO_TOPUP_TASK, {"user_id": str(user_id)}, key=f"auto_topup:{cause}")
 
 
 class AutoTopup:
@@ -37,6 +48,14 @@ class AutoTopup:
         self.mailer = mailer
         self.payments = payments or Payments(db)
         self.repo = repo or BillingRepository()
+
+    def register(self, registry: OutboxRegistry) -> None:
+        registry.register(AUTO_TOPUP_TASK, self._topup_task)
+
+    async def _topup_task(self, payload: dict) -> None:
+        """Run at least once: the one-pending-per-account index and the charge's idempotency key
+        (`auto_topup:{payment id}`) keep a rerun from charging twice."""
+        await self.maybe_trigger(UUID(payload["user_id"]))
 
     async def maybe_trigger(self, user_id: UUID) -> Payment | None:
         """Start a top-up if the account wants one now; the pending payment, or None."""
@@ -137,9 +156,8 @@ class AutoTopup:
 async def maybe_auto_topup(
     db: Database, settings: Settings, user_id: UUID, *, mailer: Mailer | None = None
 ) -> Payment | None:
-    """Hook for whoever debits credits: call after the debit commits. Cheap when nothing is due
-    (one query); otherwise it calls Stripe, so run it off the request path if latency matters.
-    Never raises: the debit it follows has already happened."""
+    """Check for a top-up now, outside the outbox (admin tools, tests). Cheap when nothing is due
+    (one query). Never raises: the debit it follows has already happened."""
     try:
         return await AutoTopup(db, settings, mailer or Mailer(db, settings)).maybe_trigger(user_id)
     except Exception:

@@ -1,12 +1,12 @@
-"""Transactional mail: render a template, keep it in the `mail_outbox`, deliver in the background.
+"""Transactional mail: render a template, keep it in the `mail_outbox`, deliver through the outbox.
 
-Every message is an outbox row first, so mail is never lost silently and can be written in
-the same transaction as the fact it announces (`enqueue`), then handed to `dispatch` after
-commit. Delivery runs in a background task (aiosmtplib), so a slow SMTP server never slows
-a request. With no `SMTP_HOST`, the row is kept with status `logged` and one log line says
-so — never the body, which may hold a token; in dev (`INFRENCE_MAIL=console`, the default
-there) the whole message is also printed to the server's console, so a developer without a
-mail server can click its links.
+Every message is a `mail_outbox` row plus an outbox task, both written in the caller's
+transaction (`enqueue`), so mail announcing a fact is sent if and only if the fact commits. The
+outbox relay delivers it (`Mailer.deliver`, the one place a message leaves over SMTP) and
+retries with backoff while the SMTP server is away. With no `SMTP_HOST`, the row is kept with
+status `logged` and `dispatch` (after commit) says so in one log line — never the body, which
+may hold a token; in dev (`INFRENCE_MAIL=console`, the default there) the whole message is also
+printed to the server's console, so a developer without a mail server can click its links.
 
 Templates (in `auth/templates/`, `NAME.txt` starting with a `Subject:` line, plus `NAME.html`)
 and the context each needs:
@@ -16,7 +16,6 @@ and the context each needs:
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import logging
@@ -26,7 +25,6 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
 from functools import cache
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -36,29 +34,36 @@ import aiosmtplib
 from fastapi import Depends, FastAPI, Request
 from psycopg import AsyncConnection
 
+from core import outbox
 from core.db import Database
 from core.logging import log_format_for
+from core.outbox import OutboxRegistry
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
-RETRY_DELAYS_SECS = (2.0, 10.0)  # after the first and second failed attempts
 LINK = re.compile(r"https?://\S+")
+MAIL_TASK = "mail.deliver"
 
 INSERT_OUTBOX = """
 INSERT INTO mail_outbox (to_address, template, subject, text_body, html_body, status)
 VALUES (%(to)s, %(template)s, %(subject)s, %(text)s, %(html)s, %(status)s)
 RETURNING id"""
 
+PENDING_MESSAGE = """
+SELECT id, to_address, template, subject, text_body, html_body FROM mail_outbox
+WHERE id = %(id)s AND status = 'pending'"""
+
 MARK_SENT = (
     "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = now() WHERE id = %(id)s"
 )
 
-MARK_ATTEMPT_FAILED = """
-UPDATE mail_outbox SET attempts = attempts + 1, last_error = %(error)s,
-    status = CASE WHEN %(final)s THEN 'failed' ELSE status END
-WHERE id = %(id)s"""
+MARK_ATTEMPT_FAILED = (
+    "UPDATE mail_outbox SET attempts = attempts + 1, last_error = %(error)s WHERE id = %(id)s"
+)
+
+MARK_FAILED = "UPDATE mail_outbox SET status = 'failed' WHERE id = %(id)s AND status = 'pending'"
 
 
 @dataclass(frozen=True)
@@ -127,14 +132,17 @@ class Mailer:
     def __init__(self, db: Database, settings: Settings):
         self.db = db
         self.settings = settings
-        self._tasks: set[asyncio.Task] = set()
 
     @property
     def smtp_configured(self) -> bool:
         return bool(self.settings.smtp_host)
 
+    def register(self, registry: OutboxRegistry) -> None:
+        """The relay delivers mail tasks; one that gives up leaves its message `failed`."""
+        registry.register(MAIL_TASK, self.deliver, on_dead=self._gave_up)
+
     async def send(self, template: str, to: str, **context: object) -> UUID:
-        """Render, keep in the outbox and deliver in the background; returns the outbox id."""
+        """Render and keep in the outbox in a transaction of its own; returns the outbox id."""
         async with self.db.transaction() as tx:
             message = await self.enqueue(tx, template, to, **context)
         self.dispatch(message)
@@ -143,7 +151,8 @@ class Mailer:
     async def enqueue(
         self, conn: AsyncConnection, template: str, to: str, **context: object
     ) -> OutboxMessage:
-        """Write the outbox row inside the caller's transaction; call `dispatch` after commit."""
+        """Write the message and its delivery task inside the caller's transaction; call
+        `dispatch` after commit."""
         rendered = render(template, **context)
         status = "pending" if self.smtp_configured else "logged"
         cur = await conn.execute(
@@ -157,50 +166,60 @@ class Mailer:
                 "status": status,
             },
         )
-        row = await cur.fetchone()
-        return OutboxMessage(id=row["id"], to=to, template=template, rendered=rendered)
+        message = OutboxMessage(id=(await cur.fetchone())["id"], to=to, template=template, rendered=rendered)
+        if self.smtp_configured:
+            await outbox.enqueue(conn, MAIL_TASK, {"mail_id": str(message.id)}, key=f"mail:{message.id}")
+        return message
 
     def dispatch(self, message: OutboxMessage) -> None:
-        """Start delivering a committed outbox message without waiting for it."""
-        if not self.smtp_configured:
-            log.info(
-                "mail %r to %s kept in the outbox as %s (SMTP_HOST not set)",
-                message.template,
-                message.to,
-                message.id,
-            )
-            if self.settings.mail_delivery == "console":
-                print_to_console(message, fmt=log_format_for(configured=self.settings.log_format))
+        """After commit. With SMTP the outbox relay delivers (`deliver`); without, say where the
+        message is kept and, in dev, print it."""
+        if self.smtp_configured:
             return
-        task = asyncio.create_task(self._deliver(message), name=f"mail-{message.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        log.info(
+            "mail %r to %s kept in the outbox as %s (SMTP_HOST not set)",
+            message.template,
+            message.to,
+            message.id,
+        )
+        if self.settings.mail_delivery == "console":
+            print_to_console(message, fmt=log_format_for(configured=self.settings.log_format))
 
-    async def _deliver(self, message: OutboxMessage) -> None:
-        for attempt, delay in enumerate((*RETRY_DELAYS_SECS, None), start=1):
-            try:
-                await self._send_smtp(message)
-            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
-                log.warning("mail %s attempt %d failed: %s", message.id, attempt, error)
-                async with self.db.connection() as conn:
-                    await conn.execute(
-                        MARK_ATTEMPT_FAILED, {"id": message.id, "error": error, "final": delay is None}
-                    )
-                if delay is None:
-                    return
-                await asyncio.sleep(delay)
-            else:
-                async with self.db.connection() as conn:
-                    await conn.execute(MARK_SENT, {"id": message.id})
-                return
+    async def deliver(self, payload: dict) -> None:
+        """Outbox handler: send a pending message over SMTP and mark it sent. A failure is noted
+        on the message and raised, so the relay retries. The Message-ID is the outbox id, so a
+        resend after a crash between sending and marking is recognisable as the same mail."""
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(PENDING_MESSAGE, {"id": payload["mail_id"]})).fetchone()
+        if row is None:
+            return  # sent already, or kept as `logged`
+        message = OutboxMessage(
+            id=row["id"],
+            to=row["to_address"],
+            template=row["template"],
+            rendered=Rendered(subject=row["subject"], text=row["text_body"], html=row["html_body"]),
+        )
+        try:
+            await self._send_smtp(message)
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            async with self.db.connection() as conn:
+                await conn.execute(
+                    MARK_ATTEMPT_FAILED, {"id": message.id, "error": f"{type(exc).__name__}: {exc}"[:500]}
+                )
+            raise
+        async with self.db.connection() as conn:
+            await conn.execute(MARK_SENT, {"id": message.id})
+
+    async def _gave_up(self, payload: dict, _error: str) -> None:
+        async with self.db.connection() as conn:
+            await conn.execute(MARK_FAILED, {"id": payload["mail_id"]})
 
     async def _send_smtp(self, message: OutboxMessage) -> None:
         email = EmailMessage()
         email["From"] = self.settings.mail_from
         email["To"] = message.to
         email["Subject"] = message.rendered.subject
-        email["Message-ID"] = make_msgid(domain="infrence")
+        email["Message-ID"] = f"<{message.id}@infrence>"
         email.set_content(message.rendered.text)
         email.add_alternative(message.rendered.html, subtype="html")
         s = self.settings
@@ -216,21 +235,15 @@ class Mailer:
             timeout=30,
         )
 
-    async def aclose(self, timeout: float = 10.0) -> None:
-        """Give in-flight deliveries a moment to finish; the rest stay `pending` in the outbox."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
 
 async def start_mailer(app: FastAPI):
     """App-scoped service: `app.state.mailer` for routes, services and workers."""
-    mailer = Mailer(app.state.db, app.state.settings)
-    app.state.mailer = mailer
-    return mailer.aclose
+    app.state.mailer = Mailer(app.state.db, app.state.settings)
+
+    async def stop() -> None:
+        """Nothing in flight here: the outbox relay owns delivery."""
+
+    return stop
 
 
 async def get_mailer(request: Request) -> Mailer:

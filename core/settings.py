@@ -66,6 +66,11 @@ class Settings(GraphSettings, BaseSettings):
     webhook_retry_first_secs: float = Field(
         5.0, gt=0, validation_alias=_env("INFRENCE_WEBHOOK_RETRY_FIRST_SECS")
     )
+    outbox_max_attempts: int = Field(12, ge=1, validation_alias=_env("INFRENCE_OUTBOX_MAX_ATTEMPTS"))
+    outbox_retry_first_secs: float = Field(
+        2.0, gt=0, validation_alias=_env("INFRENCE_OUTBOX_RETRY_FIRST_SECS")
+    )
+    outbox_lease_secs: int = Field(300, ge=2, validation_alias=_env("INFRENCE_OUTBOX_LEASE_SECS"))
     sync_max_secs: int = Field(60, validation_alias=_env("INFRENCE_SYNC_MAX_SECS"))
     signup_grant_credits: int = Field(100, ge=0, validation_alias=_env("INFRENCE_SIGNUP_GRANT_CREDITS"))
     checkpoint_retention_days: int = Field(

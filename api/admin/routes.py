@@ -16,6 +16,7 @@ from api.admin.schemas import (
     AdminJobBucket,
     AdminJobDetail,
     AdminJobRow,
+    AdminOutboxTaskRow,
     AdminSignupBucket,
     AdminStatsDto,
     AdminTicketDetail,
@@ -307,3 +308,21 @@ async def audit_log(
     """Every admin mutation: who, what, on which target, with which payload, when."""
     entries = await service.audit_log(target_type=target_type, target_id=target_id, page=page)
     return [AdminAuditRow.model_validate(e, from_attributes=True) for e in entries]
+
+
+@router.get(
+    "/outbox",
+    operation_id="list_outbox_tasks",
+    response_description="Outbox tasks, newest first",
+    responses=error_responses(400, 401, 403),
+)
+async def outbox_tasks(
+    admin: AdminUser,
+    service: AdminServiceDep,
+    page: PageDep,
+    status: Annotated[str | None, Query(description="pending | done | dead")] = None,
+) -> list[AdminOutboxTaskRow]:
+    """Side effects on their way (mail, meter reports, auto top-ups, Stripe events); `dead` ones
+    gave up after their retries and need a look."""
+    tasks = await service.outbox_page(status=status, page=page)
+    return [AdminOutboxTaskRow.model_validate(t, from_attributes=True) for t in tasks]

@@ -134,6 +134,20 @@ class AdminStatsDto(BaseModel):
     ledger_balance_outstanding: int
 
 
+class AdminOutboxTaskRow(BaseModel):
+    """A side effect waiting, done, or given up (`dead`: retries exhausted, see `last_error`)."""
+
+    id: UUID
+    kind: str
+    dedupe_key: str | None = None
+    status: str = Field(description="pending | done | dead")
+    attempts: int
+    run_after: datetime
+    last_error: str | None = None
+    created_at: datetime
+    done_at: datetime | None = None
+
+
 class AdminAuditRow(BaseModel):
     id: UUID
     admin_id: UUID

@@ -29,6 +29,8 @@ from auth.repository import AccountRepository
 from core.db import Database
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.mail import Mailer
+from core.outbox import STATUSES as OUTBOX_STATUSES
+from core.outbox import OutboxRepository, OutboxTask
 from core.settings import Settings
 from ledger.repository import LedgerEntry, LedgerRepository
 from ledger.service import LedgerService
@@ -283,6 +285,11 @@ class AdminService:
                 jobs=await self.admin.jobs_by_day(conn),
                 totals=await self.admin.totals(conn),
             )
+
+    async def outbox_page(self, *, status: str | None, page: Page) -> list[OutboxTask]:
+        status = _one_of(status, OUTBOX_STATUSES, "status")
+        async with self.db.connection() as conn:
+            return await OutboxRepository().page(conn, status=status, limit=page.limit, offset=page.offset)
 
     async def audit_log(
         self, *, target_type: str | None, target_id: str | None, page: Page

@@ -19,8 +19,8 @@ from api.research.events import EventHub, JobEvents, SubscriberTooSlow
 from api.research.repository import JobRepository, JobRow
 from api.research.schemas import ResearchRequest, ResearchResult, SourceDto, UsageDto
 from api.research.webhooks import WebhookRepository, check_webhook_url
-from billing.subscriptions import report_overage
-from billing.topup import maybe_auto_topup
+from billing.subscriptions import enqueue_overage_report
+from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
 from core.errors import InvalidRequest, NotFound
 from core.settings import Settings
@@ -30,16 +30,6 @@ from ledger.service import LedgerService
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-_follow_ups: set[asyncio.Task] = set()
-
-
-def follow_up(work) -> None:
-    """Run billing work that follows a committed debit or charge off the caller's path
-    (it may call Stripe); the hooks never raise."""
-    task = asyncio.create_task(work)
-    _follow_ups.add(task)
-    task.add_done_callback(_follow_ups.discard)
-
 
 MAX_WAIT_SECS = 60
 SYNC_GRACE_SECS = 15
@@ -136,8 +126,8 @@ class JobSettlement:
         return min(charged, job.credits_reserved)
 
     async def settle(self, job: JobRow, outcome: JobOutcome, tx: Tx | None = None) -> JobRow | None:
-        """Finish + release the unused reservation + queue the webhook, in one transaction.
-        Returns None (and changes nothing) when the job was already terminal."""
+        """Finish + release the unused reservation + queue the webhook and the overage report, in
+        one transaction. Returns None (and changes nothing) when the job was already terminal."""
         if tx is None:
             async with self.db.transaction() as own_tx:
                 finished = await self._settle_in(own_tx, job, outcome)
@@ -148,14 +138,8 @@ class JobSettlement:
         return finished
 
     async def announce(self, finished: JobRow) -> None:
-        """After commit: the terminal event for SSE clients, and overage for plan subscribers."""
+        """After commit: the terminal event for SSE clients."""
         await self.events.append(finished.id, f"job.{finished.status}", result_event_data(finished))
-        if finished.credits_charged > 0:
-            follow_up(
-                report_overage(
-                    self.db, self.settings, finished.user_id, finished.id, finished.credits_charged
-                )
-            )
 
     async def _settle_in(self, tx: Tx, job: JobRow, outcome: JobOutcome) -> JobRow | None:
         charged = self.credits_to_charge(job, outcome)
@@ -184,6 +168,7 @@ class JobSettlement:
         if job.webhook_url:
             body = json.dumps(result_event_data(finished), separators=(",", ":"))
             await self.webhooks.enqueue(tx, job.id, job.webhook_url, body)
+        await enqueue_overage_report(tx, user_id=job.user_id, job_id=job.id, credits_charged=charged)
         return finished
 
 
@@ -251,6 +236,7 @@ class JobService:
                     note=f"{plan.mode} job",
                     tx=tx,
                 )
+                await enqueue_auto_topup(tx, user_id, cause=f"job:{job.id}")
                 await self.jobs.notify_queued(tx, job.id)
         except psycopg.errors.UniqueViolation:
             # The same Idempotency-Key raced us: answer with the job that won.
@@ -266,7 +252,6 @@ class JobService:
             "job.queued",
             {"id": str(job.id), "mode": job.mode, "credits_reserved": job.credits_reserved},
         )
-        follow_up(maybe_auto_topup(self.db, self.settings, user_id))
         return job
 
     async def get(self, user_id: UUID, job_id: UUID) -> JobRow:
