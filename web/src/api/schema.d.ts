@@ -309,6 +309,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Outbox Tasks
+         * @description Side effects on their way (mail, meter reports, auto top-ups, Stripe events); `dead` ones
+         *     gave up after their retries and need a look.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number | null;
+                    offset?: number | null;
+                    /** @description pending | done | dead */
+                    status?: string | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Outbox tasks, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AdminOutboxTaskRow"][];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/stats": {
         parameters: {
             query?: never;
@@ -2401,7 +2473,8 @@ export interface paths {
         put?: never;
         /**
          * Stripe webhook endpoint
-         * @description Stored before the answer; handled right after it, so Stripe never waits on our work.
+         * @description Stored before the answer; handled right after it, so Stripe never waits on our work (a
+         *     failure is retried by the outbox relay).
          */
         post: {
             parameters: {
@@ -4359,6 +4432,42 @@ export interface components {
             /** Related Id */
             related_id?: string | null;
         };
+        /**
+         * AdminOutboxTaskRow
+         * @description A side effect waiting, done, or given up (`dead`: retries exhausted, see `last_error`).
+         */
+        AdminOutboxTaskRow: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dedupe Key */
+            dedupe_key?: string | null;
+            /** Done At */
+            done_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Last Error */
+            last_error?: string | null;
+            /**
+             * Run After
+             * Format: date-time
+             */
+            run_after: string;
+            /**
+             * Status
+             * @description pending | done | dead
+             */
+            status: string;
+        };
         /** AdminSignupBucket */
         AdminSignupBucket: {
             /** Count */
@@ -4392,6 +4501,8 @@ export interface components {
         AdminStripeEventRow: {
             /** Attempts */
             attempts: number;
+            /** Dead At */
+            dead_at?: string | null;
             /** Event Type */
             event_type: string;
             /** Has Body */
@@ -4407,6 +4518,13 @@ export interface components {
              * Format: date-time
              */
             received_at: string;
+            /**
+             * Status
+             * @description received | handled | retrying (its handler failed; the outbox retries it) | dead (retries exhausted: fix the cause and replay)
+             * @default received
+             * @enum {string}
+             */
+            status?: "received" | "handled" | "retrying" | "dead";
         };
         /** AdminTicketDetail */
         AdminTicketDetail: {
