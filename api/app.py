@@ -62,6 +62,7 @@ def _routers():
     from api.admin.routes import router as admin_router
     from api.chat.routes import router as chat_router
     from api.dashboard.routes import router as dashboard_router
+    from api.docs import router as docs_router
     from api.metrics import router as metrics_router
     from api.research.routes import playground as playground_router
     from api.research.routes import router as research_router
@@ -72,6 +73,7 @@ def _routers():
     from billing.routes import router as billing_router
 
     return [
+        docs_router,
         health.router,
         *auth_routers,
         ledger_router,
@@ -115,6 +117,8 @@ def create_app(
         description="Deep Research API + dashboard for Infrence.",
         openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        docs_url=None,  # api/docs.py serves /docs and /redoc from the app itself (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.background_services = [*_app_services(), *(background_services or [])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from typing import Any
 
@@ -155,6 +156,31 @@ def _field_name(loc: tuple | list) -> str:
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
+def _body_model(request: Request, loc: tuple | list) -> type[BaseModel] | None:
+    """The pydantic model that holds the field at `loc` in the route's JSON body, if any."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    for part in list(loc)[1:-1]:  # walk nested objects ("body", ..., the unknown name)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        model = field.annotation if field else None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unknown_field_message(request: Request, loc: tuple | list) -> str:
+    """ "Unknown field 'output_schema'; did you mean 'response_schema'? Allowed: ..." — a typo or
+    another API's name gets the closest of our names instead of a bare "extra inputs"."""
+    name = str(loc[-1]) if loc else ""
+    model = _body_model(request, loc) if loc and loc[0] == "body" else None
+    if model is None:
+        return f"Unknown field {name!r}"
+    allowed = [f.alias or n for n, f in model.model_fields.items()]
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    return f"Unknown field {name!r}{hint} Allowed fields: {', '.join(allowed)}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -163,10 +189,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()
+            {
+                "field": _field_name(e.get("loc", ())),
+                "message": _unknown_field_message(request, e.get("loc", ()))
+                if e.get("type") == "extra_forbidden"
+                else e.get("msg", "invalid"),
+            }
+            for e in exc.errors()
         ]
         fields = sorted({e["field"] for e in errors})
         detail = f"Invalid request: {', '.join(fields)}" if fields else "Invalid request"
+        unknown = [e["message"] for e in errors if e["message"].startswith("Unknown field")]
+        if unknown:
+            detail = f"{detail}. {' '.join(unknown)}"
         return error_json(400, detail, "invalid_request", request=request, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
