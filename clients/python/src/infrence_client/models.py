@@ -1,0 +1,539 @@
+# Generated from the Infrence OpenAPI document by clients/python/generate_models.sh: do not edit.
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    conint,
+    constr,
+)
+
+
+class AdminAuditRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    admin_id: UUID = Field(..., title='Admin Id')
+    action: str = Field(..., title='Action')
+    target_type: str = Field(..., title='Target Type')
+    target_id: str = Field(..., title='Target Id')
+    payload: dict[str, Any] = Field(..., title='Payload')
+    created_at: AwareDatetime = Field(..., title='Created At')
+
+
+class AdminJobBucket(BaseModel):
+    day: AwareDatetime = Field(..., title='Day')
+    count: int = Field(..., title='Count')
+    credits_charged_sum: int = Field(..., title='Credits Charged Sum')
+    cost_usd_micros_sum: int = Field(..., title='Cost Usd Micros Sum')
+
+
+class AdminJobDetail(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: str = Field(..., title='Status')
+    question: str = Field(..., title='Question')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+    user_id: UUID = Field(..., title='User Id')
+    user_email: str = Field(..., title='User Email')
+    credits_reserved: int = Field(..., title='Credits Reserved')
+    credits_refunded: int = Field(..., title='Credits Refunded')
+    request: dict[str, Any] = Field(
+        ...,
+        description='Raw request body that was POSTed to `/v1/research`.',
+        title='Request',
+    )
+    response: dict[str, Any] = Field(
+        ...,
+        description='Raw final response (typed payload + brief + sources); empty while the job runs or when it produced nothing.',
+        title='Response',
+    )
+    error: str | None = Field(None, title='Error')
+    completed_at: AwareDatetime | None = Field(None, title='Completed At')
+    wave_count: int | None = Field(None, title='Wave Count')
+    source_count: int | None = Field(None, title='Source Count')
+
+
+class AdminJobRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: str = Field(..., title='Status')
+    question: str = Field(..., title='Question')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+    user_id: UUID = Field(..., title='User Id')
+    user_email: str = Field(..., title='User Email')
+
+
+class AdminLedgerRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    kind: str = Field(..., title='Kind')
+    delta: int = Field(..., title='Delta')
+    balance_after: int = Field(..., title='Balance After')
+    related_id: str | None = Field(None, title='Related Id')
+    note: str | None = Field(None, title='Note')
+    idempotency_key: str | None = Field(None, title='Idempotency Key')
+
+
+class AdminSignupBucket(BaseModel):
+    day: AwareDatetime = Field(..., title='Day')
+    count: int = Field(..., title='Count')
+
+
+class AdminStatsDto(BaseModel):
+    signups_last_30d: list[AdminSignupBucket] = Field(..., title='Signups Last 30D')
+    jobs_last_30d: list[AdminJobBucket] = Field(..., title='Jobs Last 30D')
+    topup_revenue_last_30d_cents: int = Field(..., title='Topup Revenue Last 30D Cents')
+    total_users: int = Field(..., title='Total Users')
+    suspended_users: int = Field(..., title='Suspended Users')
+    open_tickets: int = Field(..., title='Open Tickets')
+    in_flight_jobs: int = Field(..., title='In Flight Jobs')
+    ledger_balance_outstanding: int = Field(..., title='Ledger Balance Outstanding')
+
+
+class AdminStripeEventRow(BaseModel):
+    id: str = Field(..., title='Id')
+    event_type: str = Field(..., title='Event Type')
+    received_at: AwareDatetime = Field(..., title='Received At')
+    has_body: bool = Field(..., title='Has Body')
+    processed_at: AwareDatetime | None = Field(None, title='Processed At')
+    attempts: int = Field(..., title='Attempts')
+    last_error: str | None = Field(None, title='Last Error')
+
+
+class AdminTicketReply(BaseModel):
+    id: UUID = Field(..., title='Id')
+    admin_id: UUID | None = Field(None, title='Admin Id')
+    body: str = Field(..., title='Body')
+    sent_email: bool = Field(..., title='Sent Email')
+    created_at: AwareDatetime = Field(..., title='Created At')
+
+
+class AdminTicketRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    user_id: UUID | None = Field(None, title='User Id')
+    email: str = Field(..., title='Email')
+    category: str = Field(..., title='Category')
+    subject: str = Field(..., title='Subject')
+    status: str = Field(..., title='Status')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    reply_count: int = Field(..., title='Reply Count')
+
+
+class AdminUserDetail(BaseModel):
+    id: UUID = Field(..., title='Id')
+    email: str = Field(..., title='Email')
+    first_name: str = Field(..., title='First Name')
+    last_name: str = Field(..., title='Last Name')
+    is_admin: bool = Field(..., title='Is Admin')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    credits: int = Field(..., title='Credits')
+    suspended_at: AwareDatetime | None = Field(None, title='Suspended At')
+    email_verified: bool = Field(..., title='Email Verified')
+    marketing_emails_enabled: bool = Field(..., title='Marketing Emails Enabled')
+    jobs_count: int = Field(..., title='Jobs Count')
+    open_tickets: int = Field(..., title='Open Tickets')
+    stripe_customer_id: str | None = Field(None, title='Stripe Customer Id')
+
+
+class AdminUserJobRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: str = Field(..., title='Status')
+    question: str = Field(..., title='Question')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+
+
+class AdminUserRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    email: str = Field(..., title='Email')
+    first_name: str = Field(..., title='First Name')
+    last_name: str = Field(..., title='Last Name')
+    is_admin: bool = Field(..., title='Is Admin')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    credits: int = Field(..., title='Credits')
+    suspended_at: AwareDatetime | None = Field(None, title='Suspended At')
+
+
+class ApiKeyDto(BaseModel):
+    id: UUID = Field(..., title='Id')
+    name: str = Field(..., title='Name')
+    prefix: str = Field(..., title='Prefix')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    last_used_at: AwareDatetime | None = Field(None, title='Last Used At')
+
+
+class AsyncAccepted(BaseModel):
+    id: UUID = Field(..., title='Id')
+    status: str = Field(..., title='Status')
+    status_url: str = Field(..., title='Status Url')
+    events_url: str = Field(..., title='Events Url')
+
+
+class AutoTopupBody(BaseModel):
+    enabled: bool = Field(..., title='Enabled')
+    threshold_credits: conint(ge=0, le=10000000) = Field(..., title='Threshold Credits')
+    pack_id: constr(min_length=1, max_length=100) = Field(..., title='Pack Id')
+
+
+class AutoTopupSettingsDto(BaseModel):
+    enabled: bool = Field(..., title='Enabled')
+    threshold_credits: int = Field(..., title='Threshold Credits')
+    pack_id: str = Field(..., title='Pack Id')
+
+
+class BalanceDto(BaseModel):
+    credits: int = Field(..., title='Credits')
+    usd: str = Field(..., title='Usd')
+
+
+class CheckoutBody(BaseModel):
+    pack_id: constr(min_length=1, max_length=100) = Field(
+        ..., description='A pack id, or a plan id to subscribe', title='Pack Id'
+    )
+
+
+class CheckoutResponse(BaseModel):
+    url: str = Field(..., title='Url')
+
+
+class CreateKeyBody(BaseModel):
+    name: constr(max_length=100) | None = Field(
+        None, description='Defaults to "Default".', title='Name'
+    )
+
+
+class CreatedKey(BaseModel):
+    id: UUID = Field(..., title='Id')
+    name: str = Field(..., title='Name')
+    prefix: str = Field(..., title='Prefix')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    last_used_at: AwareDatetime | None = Field(None, title='Last Used At')
+    plaintext: str = Field(
+        ...,
+        description='One-time plaintext shown immediately after create/reset; never returned again.',
+        title='Plaintext',
+    )
+
+
+class CreditAdjustBody(BaseModel):
+    delta_credits: conint(ge=-1000000000000, le=1000000000000) = Field(
+        ..., title='Delta Credits'
+    )
+    note: constr(max_length=1000) = Field(..., title='Note')
+    idempotency_key: constr(min_length=1, max_length=200) | None = Field(
+        None,
+        description='Optional client-supplied idempotency key (e.g. `crypto.randomUUID()`)\nto make resubmits safe.',
+        title='Idempotency Key',
+    )
+
+
+class CreditAdjustResponse(BaseModel):
+    balance_after: int = Field(..., title='Balance After')
+
+
+class Done(BaseModel):
+    ok: bool | None = Field(True, title='Ok')
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(..., title='Detail')
+    code: str = Field(..., title='Code')
+
+
+class ForgotBody(BaseModel):
+    email: constr(max_length=320) = Field(..., title='Email')
+
+
+class HealthDto(BaseModel):
+    status: str = Field(..., title='Status')
+    database: str = Field(..., title='Database')
+    redis: str = Field(..., title='Redis')
+
+
+class LogRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: str = Field(..., title='Status')
+    question: str = Field(..., title='Question')
+    mode: str | None = Field(None, title='Mode')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+    source_count: int | None = Field(None, title='Source Count')
+    wave_count: int | None = Field(None, title='Wave Count')
+
+
+class LoginBody(BaseModel):
+    email: constr(max_length=320) = Field(..., title='Email')
+    password: constr(max_length=1024) = Field(..., title='Password')
+
+
+class MailDelivery(BaseModel):
+    delivery: Literal['smtp', 'console', 'log'] = Field(
+        ...,
+        description="Where this server's mail goes: `smtp`, the server `console` (dev), or `log` (kept in the outbox table only; `infrence mail list`).",
+        title='Delivery',
+    )
+
+
+class MarketingBody(BaseModel):
+    enabled: bool = Field(..., title='Enabled')
+
+
+class PackDto(BaseModel):
+    id: str = Field(..., title='Id')
+    name: str = Field(..., title='Name')
+    credits: int = Field(..., title='Credits')
+    price_cents: int = Field(..., title='Price Cents')
+    blurb: str = Field(..., title='Blurb')
+
+
+class PasswordBody(BaseModel):
+    current_password: constr(max_length=1024) = Field(..., title='Current Password')
+    new_password: constr(max_length=1024) = Field(..., title='New Password')
+
+
+class PaymentRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    completed_at: AwareDatetime | None = Field(None, title='Completed At')
+    status: str = Field(..., title='Status')
+    kind: str = Field(..., title='Kind')
+    pack_id: str = Field(..., title='Pack Id')
+    pack_credits: int = Field(..., title='Pack Credits')
+    pack_amount_cents: int = Field(..., title='Pack Amount Cents')
+    refunded_cents: int = Field(..., title='Refunded Cents')
+    failure_reason: str | None = Field(None, title='Failure Reason')
+
+
+class PlanDto(BaseModel):
+    id: str = Field(..., title='Id')
+    name: str = Field(..., title='Name')
+    monthly_price_cents: int = Field(..., title='Monthly Price Cents')
+    included_credits: int = Field(..., title='Included Credits')
+    overage_micros: int = Field(..., title='Overage Micros')
+    breakeven_credits: int = Field(
+        ...,
+        description='Monthly credit usage above which this plan saves money over PAYG.\nDrives the dashboard "Save with a plan" hint.',
+        title='Breakeven Credits',
+    )
+    blurb: str = Field(..., title='Blurb')
+    features: list[str] = Field(..., title='Features')
+
+
+class ProfileBody(BaseModel):
+    first_name: constr(max_length=100) = Field(..., title='First Name')
+    last_name: constr(max_length=100) = Field(..., title='Last Name')
+
+
+class RecentJob(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: str = Field(..., title='Status')
+    question: str = Field(..., title='Question')
+    credits_charged: int = Field(..., title='Credits Charged')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+
+
+class RefreshBody(BaseModel):
+    refresh_token: constr(max_length=1024) = Field(..., title='Refresh Token')
+
+
+class RefundBody(BaseModel):
+    credits: conint(le=1000000000000, gt=0) = Field(..., title='Credits')
+    note: constr(max_length=1000) = Field(..., title='Note')
+
+
+class RefundResult(BaseModel):
+    job_id: UUID = Field(..., title='Job Id')
+    credits: int = Field(
+        ..., description='Credits this refund gave back.', title='Credits'
+    )
+    credits_refunded: int = Field(
+        ...,
+        description='All credits refunded on the job so far.',
+        title='Credits Refunded',
+    )
+    balance_after: int = Field(..., title='Balance After')
+    ledger_entry_id: UUID = Field(..., title='Ledger Entry Id')
+
+
+class ReplyBody(BaseModel):
+    body: constr(max_length=10000) = Field(..., title='Body')
+    send_email: bool = Field(..., title='Send Email')
+
+
+class ResearchLogRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: str = Field(..., title='Status')
+    question: str = Field(..., title='Question')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+    source_count: int | None = Field(None, title='Source Count')
+    wave_count: int | None = Field(None, title='Wave Count')
+    completed_at: AwareDatetime | None = Field(None, title='Completed At')
+
+
+class ResearchMode(RootModel[Literal['lite', 'standard', 'pro', 'max']]):
+    root: Literal['lite', 'standard', 'pro', 'max'] = Field(..., title='ResearchMode')
+
+
+class ResearchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    question: constr(min_length=1, max_length=4000) = Field(..., title='Question')
+    mode: ResearchMode | None = Field(
+        'standard',
+        description='`lite` (15c) | `standard` (60c) | `pro` (200c) | `max` (metered).',
+        validate_default=True,
+    )
+    max_credits: conint(ge=0) | None = Field(
+        None,
+        description='Hard credit cap. Required for `max` mode.',
+        title='Max Credits',
+    )
+    max_wallclock_secs: conint(ge=0) | None = Field(
+        None,
+        description="Override the mode's wall-clock cap.",
+        title='Max Wallclock Secs',
+    )
+    response_schema: dict[str, Any] | None = Field(
+        None,
+        description='Optional JSON Schema for the typed result.',
+        title='Response Schema',
+    )
+    webhook_url: constr(max_length=2048) | None = Field(
+        None, description='POSTed the final result, signed.', title='Webhook Url'
+    )
+    async_: bool | None = Field(
+        False,
+        alias='async',
+        description='Force async mode regardless of budget.',
+        title='Async',
+    )
+    include_sources: bool | None = Field(
+        True,
+        description='Include per-source `summary` fields.',
+        title='Include Sources',
+    )
+
+
+class ResetBody(BaseModel):
+    token: constr(max_length=1024) = Field(..., title='Token')
+    password: constr(max_length=1024) = Field(..., title='Password')
+
+
+class SignupBody(BaseModel):
+    email: constr(max_length=320) = Field(..., title='Email')
+    password: constr(max_length=1024) = Field(..., title='Password')
+    first_name: constr(max_length=100) | None = Field(None, title='First Name')
+    last_name: constr(max_length=100) | None = Field(None, title='Last Name')
+
+
+class SourceDto(BaseModel):
+    url: str = Field(..., title='Url')
+    title: str = Field(..., title='Title')
+    domain: str = Field(..., title='Domain')
+    summary: str | None = Field(None, title='Summary')
+
+
+class TicketBody(BaseModel):
+    category: str = Field(..., title='Category')
+    subject: constr(max_length=200) = Field(..., title='Subject')
+    body: constr(max_length=10000) = Field(..., title='Body')
+
+
+class TicketReceipt(BaseModel):
+    id: UUID = Field(..., title='Id')
+    status: str = Field(..., title='Status')
+    created_at: AwareDatetime = Field(..., title='Created At')
+
+
+class UsageBucket(BaseModel):
+    day: AwareDatetime = Field(..., title='Day')
+    credits: int = Field(..., title='Credits')
+    jobs: int = Field(..., title='Jobs')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+
+
+class UsageDto(BaseModel):
+    searches: int | None = Field(0, title='Searches')
+    pages: int | None = Field(0, title='Pages')
+    tokens: int | None = Field(0, title='Tokens')
+
+
+class UserDto(BaseModel):
+    id: UUID = Field(..., title='Id')
+    email: str = Field(..., title='Email')
+    first_name: str = Field(..., title='First Name')
+    last_name: str = Field(..., title='Last Name')
+    email_verified: bool = Field(..., title='Email Verified')
+    marketing_emails_enabled: bool = Field(..., title='Marketing Emails Enabled')
+    is_admin: bool = Field(..., title='Is Admin')
+    created_at: AwareDatetime = Field(..., title='Created At')
+
+
+class WebhookSecretDto(BaseModel):
+    webhook_secret: str = Field(
+        ...,
+        description='`whsec_...`: signs research webhooks (HMAC-SHA256).',
+        title='Webhook Secret',
+    )
+
+
+class AdminTicketDetail(BaseModel):
+    id: UUID = Field(..., title='Id')
+    user_id: UUID | None = Field(None, title='User Id')
+    email: str = Field(..., title='Email')
+    category: str = Field(..., title='Category')
+    subject: str = Field(..., title='Subject')
+    body: str = Field(..., title='Body')
+    status: str = Field(..., title='Status')
+    assigned_admin_id: UUID | None = Field(None, title='Assigned Admin Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    replies: list[AdminTicketReply] = Field(..., title='Replies')
+
+
+class AuthResponse(BaseModel):
+    access_token: str = Field(..., title='Access Token')
+    refresh_token: str = Field(..., title='Refresh Token')
+    token_type: str | None = Field('bearer', title='Token Type')
+    expires_in: int = Field(
+        ..., description='Seconds until the access token expires.', title='Expires In'
+    )
+    user: UserDto
+
+
+class ResearchResult(BaseModel):
+    id: UUID = Field(..., title='Id')
+    status: str = Field(..., title='Status')
+    question: str = Field(..., title='Question')
+    mode: str | None = Field(None, title='Mode')
+    brief: str | None = Field(None, title='Brief')
+    typed: dict[str, Any] = Field(..., title='Typed')
+    basis: list[dict[str, Any]] | None = Field(None, title='Basis')
+    sources: list[SourceDto] = Field(..., title='Sources')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd: float = Field(..., title='Cost Usd')
+    stop_reason: str | None = Field(None, title='Stop Reason')
+    wave_count: conint(ge=0) | None = Field(None, title='Wave Count')
+    usage: UsageDto | None = None
+    latency_ms: int | None = Field(None, title='Latency Ms')
+    error: str | None = Field(None, title='Error')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    completed_at: AwareDatetime | None = Field(None, title='Completed At')
