@@ -190,12 +190,30 @@ class AutoTopupBody(BaseModel):
 class AutoTopupSettingsDto(BaseModel):
     enabled: bool = Field(..., title='Enabled')
     threshold_credits: int = Field(..., title='Threshold Credits')
-    pack_id: str = Field(..., title='Pack Id')
+    pack_id: str | None = Field(
+        ..., description='None until auto top-up was first set', title='Pack Id'
+    )
 
 
 class BalanceDto(BaseModel):
     credits: int = Field(..., title='Credits')
     usd: str = Field(..., title='Usd')
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal['assistant'] = Field('assistant', title='Role')
+    content: str = Field(..., title='Content')
+
+
+class ChatMessage(BaseModel):
+    role: constr(max_length=32) = Field(..., title='Role')
+    content: str | list[dict[str, Any]] | None = Field(None, title='Content')
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int | None = Field(0, title='Prompt Tokens')
+    completion_tokens: int | None = Field(0, title='Completion Tokens')
+    total_tokens: int | None = Field(0, title='Total Tokens')
 
 
 class CheckoutBody(BaseModel):
@@ -262,6 +280,13 @@ class HealthDto(BaseModel):
     redis: str = Field(..., title='Redis')
 
 
+class InfrenceJobRef(BaseModel):
+    job_id: str = Field(..., title='Job Id')
+    status: str = Field(..., title='Status')
+    credits_charged: int = Field(..., title='Credits Charged')
+    stop_reason: str | None = Field(None, title='Stop Reason')
+
+
 class LogRow(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
@@ -292,6 +317,18 @@ class MarketingBody(BaseModel):
     enabled: bool = Field(..., title='Enabled')
 
 
+class ModelCard(BaseModel):
+    id: str = Field(..., title='Id')
+    object: Literal['model'] = Field('model', title='Object')
+    created: int = Field(..., title='Created')
+    owned_by: str | None = Field('infrence', title='Owned By')
+
+
+class ModelList(BaseModel):
+    object: Literal['list'] = Field('list', title='Object')
+    data: list[ModelCard] = Field(..., title='Data')
+
+
 class PackDto(BaseModel):
     id: str = Field(..., title='Id')
     name: str = Field(..., title='Name')
@@ -316,6 +353,11 @@ class PaymentRow(BaseModel):
     pack_amount_cents: int = Field(..., title='Pack Amount Cents')
     refunded_cents: int = Field(..., title='Refunded Cents')
     failure_reason: str | None = Field(None, title='Failure Reason')
+    stripe_invoice_id: str | None = Field(
+        None,
+        description='For `kind` subscription: the paid invoice',
+        title='Stripe Invoice Id',
+    )
 
 
 class PlanDto(BaseModel):
@@ -438,6 +480,13 @@ class ResetBody(BaseModel):
     password: constr(max_length=1024) = Field(..., title='Password')
 
 
+class ResponseFormat(BaseModel):
+    type: Literal['text', 'json_object', 'json_schema'] | None = Field(
+        'text', title='Type'
+    )
+    json_schema: dict[str, Any] | None = Field(None, title='Json Schema')
+
+
 class SignupBody(BaseModel):
     email: constr(max_length=320) = Field(..., title='Email')
     password: constr(max_length=1024) = Field(..., title='Password')
@@ -517,6 +566,40 @@ class AuthResponse(BaseModel):
         ..., description='Seconds until the access token expires.', title='Expires In'
     )
     user: UserDto
+
+
+class ChatChoice(BaseModel):
+    index: int | None = Field(0, title='Index')
+    message: ChatChoiceMessage
+    finish_reason: Literal['stop', 'length'] | None = Field(
+        'stop', title='Finish Reason'
+    )
+
+
+class ChatCompletion(BaseModel):
+    id: str = Field(..., title='Id')
+    object: Literal['chat.completion'] = Field('chat.completion', title='Object')
+    created: int = Field(..., title='Created')
+    model: str = Field(..., title='Model')
+    choices: list[ChatChoice] = Field(..., title='Choices')
+    usage: ChatUsage
+    citations: list[str] | None = Field(
+        None, description='Source URLs, in [n] order.', title='Citations'
+    )
+    infrence: InfrenceJobRef
+
+
+class ChatCompletionRequest(BaseModel):
+    model: constr(max_length=64) = Field(
+        ...,
+        description='`infrence-lite`, `infrence-standard` or `infrence-pro`.',
+        title='Model',
+    )
+    messages: list[ChatMessage] = Field(
+        ..., max_length=256, min_length=1, title='Messages'
+    )
+    stream: bool | None = Field(False, title='Stream')
+    response_format: ResponseFormat | None = None
 
 
 class ResearchResult(BaseModel):
