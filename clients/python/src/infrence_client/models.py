@@ -84,6 +84,18 @@ class AdminLedgerRow(BaseModel):
     idempotency_key: str | None = Field(None, title='Idempotency Key')
 
 
+class AdminOutboxTaskRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    kind: str = Field(..., title='Kind')
+    dedupe_key: str | None = Field(None, title='Dedupe Key')
+    status: str = Field(..., description='pending | done | dead', title='Status')
+    attempts: int = Field(..., title='Attempts')
+    run_after: AwareDatetime = Field(..., title='Run After')
+    last_error: str | None = Field(None, title='Last Error')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    done_at: AwareDatetime | None = Field(None, title='Done At')
+
+
 class AdminSignupBucket(BaseModel):
     day: AwareDatetime = Field(..., title='Day')
     count: int = Field(..., title='Count')
@@ -108,6 +120,12 @@ class AdminStripeEventRow(BaseModel):
     processed_at: AwareDatetime | None = Field(None, title='Processed At')
     attempts: int = Field(..., title='Attempts')
     last_error: str | None = Field(None, title='Last Error')
+    status: Literal['received', 'handled', 'retrying', 'dead'] | None = Field(
+        'received',
+        description='received | handled | retrying (its handler failed; the outbox retries it) | dead (retries exhausted: fix the cause and replay)',
+        title='Status',
+    )
+    dead_at: AwareDatetime | None = Field(None, title='Dead At')
 
 
 class AdminTicketReply(BaseModel):
