@@ -93,7 +93,12 @@ def _routers():
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     storage = resolve_storage(settings)
-    db = Database(storage.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    db = Database(
+        storage.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        prepare_threshold=settings.db_prepare_threshold,
+    )
     await db.open()
     redis = Redis.from_url(storage.redis_url, decode_responses=True, health_check_interval=30)
     app.state.db, app.state.redis = db, redis

@@ -35,6 +35,7 @@ class Settings(GraphSettings, BaseSettings):
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
     db_pool_min: int = Field(2, validation_alias=_env("INFRENCE_DB_POOL_MIN"))
     db_pool_max: int = Field(20, validation_alias=_env("INFRENCE_DB_POOL_MAX"))
+    db_prepare_threshold: int = Field(5, ge=0, validation_alias=_env("INFRENCE_DB_PREPARE_THRESHOLD"))
 
     jwt_secret: str = Field(DEV_JWT_SECRET, repr=False, validation_alias=_env("JWT_SECRET"))
     password_hash_memory_kib: int = Field(

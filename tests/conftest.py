@@ -175,7 +175,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
+    def wait_healthy(self, timeout: float = 180.0) -> None:  # a loaded 2-core machine is slow to start
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
