@@ -1,0 +1,350 @@
+"""The failure and money paths of research jobs, forced rather than hoped for: a job whose
+workers keep dying, a metered `max` job against fake model and search servers, and the two
+races the service claims to win (a shared Idempotency-Key, a job settled twice)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+
+import psycopg
+import pytest
+
+from api.app import create_app
+from api.research.repository import JobRepository
+from api.research.service import JobOutcome, JobSettlement
+from api.runtime import background_services_for
+from graph.modes import CREDIT_USD, MAX_MODE_COST_SHARE
+from graph.pricing import DEFAULT_PRICES
+from ledger.check import check_ledger
+from ledger.service import LedgerService
+from tests.accounts import balance_of, open_account
+from tests.conftest import REPO, server_env
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.tavily_server import FakeTavily
+from tests.research.test_events_and_webhooks import _events, webhook_receiver  # noqa: F401 (fixture)
+from tests.research.test_live import DOCUMENTS
+from tests.waiting import until
+
+MICROS_PER_CREDIT_OF_SPEND = round(MAX_MODE_COST_SHARE * CREDIT_USD * 1_000_000)  # 4,500 micro-USD
+
+
+async def ledger_rows(database_url: str, job_id: str) -> list[tuple[str, int]]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "SELECT kind, delta FROM credit_ledger WHERE related_id = %s ORDER BY seq", (job_id,)
+        )
+        return [(kind, delta) for kind, delta in await cur.fetchall()]
+
+
+async def job_status(database_url: str, job_id: str) -> str:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute("SELECT status FROM research_jobs WHERE id = %s", (job_id,))
+        return (await cur.fetchone())[0]
+
+
+async def lease_owner_pid(database_url: str, job_id: str) -> int | None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute("SELECT lease_owner FROM research_jobs WHERE id = %s", (job_id,))
+        owner = (await cur.fetchone())[0]
+    return int(owner.split(":")[1]) if owner else None
+
+
+def ledger_check_cli(settings) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", "ledger", "check"],
+        cwd=REPO,
+        env=server_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start_worker(settings, tavily: FakeTavily, log_path) -> subprocess.Popen:
+    env = server_env(
+        settings, TAVILY_API_KEY=tavily.api_key, TAVILY_API_BASE=tavily.url, INFRENCE_WORKER_LEASE_SECS="2"
+    )
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+# --- a job that keeps killing its worker ------------------------------------------------------
+
+
+async def test_a_job_whose_workers_keep_dying_fails_charged_nothing(
+    idle_api,
+    app,
+    settings,
+    tmp_path,
+    webhook_receiver,  # noqa: F811
+):
+    url, received = webhook_receiver
+    with FakeTavily(DOCUMENTS, latency=0.3) as tavily:
+        searching = threading.Event()
+        tavily.on_request = lambda _query: searching.set()
+        account = await open_account(idle_api, app.state.db, credits=1000)
+        accepted = (
+            await idle_api.post(
+                "/v1/research",
+                headers=account.key,
+                json={
+                    "question": "How do workers resume crashed jobs?",
+                    "mode": "standard",
+                    "webhook_url": url,
+                },
+            )
+        ).json()
+        job_id = accepted["id"]
+        # One worker runs the job while the next one waits warm, so a kill is followed quickly.
+        workers = [start_worker(settings, tavily, tmp_path / f"worker-{n}.log") for n in range(2)]
+        kills = 0
+        try:
+
+            async def running_mid_wave_or_ended() -> str | None:
+                if await job_status(settings.database_url, job_id) not in ("queued", "running"):
+                    return "ended"
+                owner = await lease_owner_pid(settings.database_url, job_id)
+                alive = {w.pid for w in workers if w.poll() is None}
+                return "running" if searching.is_set() and owner in alive else None
+
+            while await until(running_mid_wave_or_ended, timeout=180, what="a worker mid-wave") == "running":
+                owner = await lease_owner_pid(settings.database_url, job_id)
+                victim = next(w for w in workers if w.pid == owner)
+                victim.send_signal(signal.SIGKILL)
+                victim.wait()
+                kills += 1
+                assert kills <= 10, "the job was never given up"
+                searching.clear()
+                workers.append(start_worker(settings, tavily, tmp_path / f"worker-{len(workers)}.log"))
+            await until(lambda: received, what="the failure webhook")
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGTERM)
+                    worker.wait(timeout=60)
+
+    assert kills >= 2  # the job really did take its workers down, more than once
+    job = (await idle_api.get(f"/v1/research/{job_id}", headers=account.key)).json()
+    assert job["status"] == "failed" and job["credits_charged"] == 0 and job["error"]
+    assert await ledger_rows(settings.database_url, job_id) == [("reserve", -60), ("release", 60)]
+    assert await balance_of(app.state.db, account) == 1000
+
+    events = await _events(idle_api, accepted["events_url"], account.key)
+    assert events[-1]["type"] == "job.failed"
+    assert events[-1]["data"]["status"] == "failed" and events[-1]["data"]["credits_charged"] == 0
+
+    assert len(received) == 1
+    import json
+
+    delivered = json.loads(received[0][1])
+    assert delivered["id"] == job_id and delivered["status"] == "failed"
+    assert delivered["credits_charged"] == 0
+    assert (await check_ledger(app.state.db)).clean
+
+
+# --- max mode, metered, against fake OpenAI and Tavily servers --------------------------------
+
+
+@pytest.fixture
+async def online_api(settings, clean_storage):
+    """An app whose workers reason with a fake OpenAI and search a fake Tavily, both over HTTP;
+    yields (client, llm, tavily, db)."""
+    import httpx
+
+    with FakeOpenAI() as llm, FakeTavily(DOCUMENTS) as tavily:
+        online = settings.model_copy(
+            update={
+                "openai_api_key": llm.api_key,
+                "openai_base_url": llm.base_url,
+                "tavily_api_key": tavily.api_key,
+                "tavily_api_base": tavily.url,
+                "model_planner": "gpt-4o-mini",
+                "model_extractor": "gpt-4o-mini",
+                "model_writer": "gpt-4o",
+                "model_critic": "gpt-4o-mini",
+                "model_caster": "gpt-4o-mini",
+            }
+        )
+        application = create_app(online, background_services=background_services_for(online, 1))
+        async with application.router.lifespan_context(application):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=application), base_url="http://testserver", timeout=180
+            ) as http:
+                yield http, llm, tavily, application.state.db
+
+
+async def run_max_job(http, db, max_credits: int) -> tuple[dict, object]:
+    account = await open_account(http, db, credits=1000)
+    accepted = (
+        await http.post(
+            "/v1/research",
+            headers=account.key,
+            json={
+                "question": "How do workers resume crashed jobs from checkpoints?",
+                "mode": "max",
+                "max_credits": max_credits,
+                "async": True,
+            },
+        )
+    ).json()
+
+    async def finished():
+        job = (await http.get(f"/v1/research/{accepted['id']}", headers=account.key)).json()
+        return job if job["status"] not in ("queued", "running") else None
+
+    return await until(finished, timeout=300, interval=0.5, what="the max job"), account
+
+
+def metered_credits(cost_micros: int) -> int:
+    """The `max` charge: provider spend at 0.45 US$ per credit of price, rounded up."""
+    return math.ceil(cost_micros / MICROS_PER_CREDIT_OF_SPEND)
+
+
+async def test_max_mode_is_charged_its_metered_spend_and_releases_the_rest(online_api, settings):
+    http, llm, tavily, db = online_api
+    llm.usage = lambda request, content: (1_000, 100)
+    job, account = await run_max_job(http, db, max_credits=500)
+    assert job["status"] == "succeeded", job
+
+    chat = [r.json() for r in llm.requests if r.path == "/v1/chat/completions"]
+    assert chat and tavily.calls
+    llm_micros = sum(DEFAULT_PRICES.llm_cost(call["model"], 1_000, 100) for call in chat)
+    expected_micros = (
+        llm_micros
+        + len(tavily.calls) * DEFAULT_PRICES.search("tavily")
+        + job["usage"]["pages"] * DEFAULT_PRICES.page
+    )
+    assert job["usage"]["searches"] == len(tavily.calls)
+    assert round(job["cost_usd"] * 1_000_000) == expected_micros
+    charge = metered_credits(expected_micros)
+    assert 0 < charge < 500
+    assert job["credits_charged"] == charge
+    assert await ledger_rows(settings.database_url, job["id"]) == [
+        ("reserve", -500),
+        ("release", 500 - charge),
+    ]
+    assert await balance_of(db, account) == 1000 - charge
+    check = ledger_check_cli(settings)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+async def test_max_mode_never_charges_above_max_credits_even_when_usage_overshoots(online_api, settings):
+    http, llm, _tavily, db = online_api
+    # The fake bills far more prompt tokens than any prompt could hold: spend overshoots the
+    # reservation the meter made, so only the price cap stands between it and the client.
+    llm.usage = lambda request, content: (3_000_000, 100)
+    job, account = await run_max_job(http, db, max_credits=100)
+    assert job["status"] == "succeeded", job
+    assert metered_credits(round(job["cost_usd"] * 1_000_000)) > 100  # it did overshoot
+    assert job["credits_charged"] == 100
+    assert await ledger_rows(settings.database_url, job["id"]) == [("reserve", -100)]
+    assert await balance_of(db, account) == 1000 - 100
+    assert (await check_ledger(db)).clean
+
+
+# --- races ------------------------------------------------------------------------------------
+
+
+async def test_an_idempotency_key_race_answers_with_the_winning_job(idle_api, idle_funded, app, settings):
+    """A create that loses the race on the key's unique index answers with the winner's job."""
+    key = f"race-{uuid.uuid4().hex}"
+    body = {"question": "What is a checkpoint?", "mode": "lite", "async": True}
+    db = app.state.db
+    async with db.transaction() as tx:
+        # The winner: the same job insert and reservation a create makes, not yet committed.
+        winner = await JobRepository().insert(
+            tx,
+            user_id=idle_funded.user_id,
+            api_key_id=None,
+            origin="api",
+            mode="lite",
+            question=body["question"],
+            request=body,
+            runs_async=True,
+            credits_reserved=15,
+            webhook_url=None,
+            idempotency_key=key,
+        )
+        await LedgerService(db).reserve(
+            idle_funded.user_id, 15, idempotency_key=f"job:{winner.id}:reserve", related_id=winner.id, tx=tx
+        )
+        loser = asyncio.create_task(
+            idle_api.post("/v1/research", headers={**idle_funded.key, "Idempotency-Key": key}, json=body)
+        )
+
+        async def create_blocked_on_the_key() -> bool:
+            async with await psycopg.AsyncConnection.connect(settings.database_url) as probe:
+                cur = await probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO research_jobs%'"
+                )
+                return (await cur.fetchone())[0] == 1
+
+        await until(create_blocked_on_the_key, what="the second create to wait on the key")
+        assert not loser.done()
+    response = await loser
+    assert response.status_code == 202, response.text
+    assert response.json()["id"] == str(winner.id)
+
+    canceled = await idle_api.delete(f"/v1/research/{winner.id}", headers=idle_funded.key)
+    assert canceled.json()["status"] == "canceled"
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        jobs = await (
+            await conn.execute("SELECT id FROM research_jobs WHERE user_id = %s", (idle_funded.user_id,))
+        ).fetchall()
+        kinds = await (
+            await conn.execute(
+                "SELECT kind, delta FROM credit_ledger WHERE user_id = %s AND kind IN ('reserve', 'release')",
+                (idle_funded.user_id,),
+            )
+        ).fetchall()
+    assert [row[0] for row in jobs] == [winner.id]  # one job
+    assert sorted(kinds) == [("release", 15), ("reserve", -15)]  # one reservation, one release
+    assert await balance_of(db, idle_funded) == 1000
+    assert (await check_ledger(db)).clean
+
+
+async def test_a_job_settled_twice_at_once_settles_exactly_once(idle_api, idle_funded, app, settings):
+    """Two settlements racing with different outcomes: one wins, the other changes nothing."""
+    accepted = (
+        await idle_api.post(
+            "/v1/research",
+            headers=idle_funded.key,
+            json={"question": "What is a lease?", "mode": "standard", "async": True},
+        )
+    ).json()
+    db = app.state.db
+    async with db.connection() as conn:
+        job = await JobRepository().get(conn, uuid.UUID(accepted["id"]))
+    settlement = JobSettlement(db, app.state.redis, settings)
+    succeeded = JobOutcome(status="succeeded", stop_reason="complete", result={"brief": "done"})
+    failed = JobOutcome(status="failed", stop_reason=None, error="lost")
+
+    first, second = await asyncio.gather(settlement.settle(job, succeeded), settlement.settle(job, failed))
+    winners = [row for row in (first, second) if row is not None]
+    assert len(winners) == 1
+    winner = winners[0]
+    again = await settlement.settle(job, failed if winner.status == "succeeded" else succeeded)
+    assert again is None
+
+    final = (await idle_api.get(f"/v1/research/{accepted['id']}", headers=idle_funded.key)).json()
+    assert final["status"] == winner.status
+    rows = await ledger_rows(settings.database_url, accepted["id"])
+    if winner.status == "succeeded":
+        assert final["credits_charged"] == 60 and rows == [("reserve", -60)]
+    else:
+        assert final["credits_charged"] == 0 and rows == [("reserve", -60), ("release", 60)]
+    assert await balance_of(db, idle_funded) == 1000 - final["credits_charged"]
+    assert (await check_ledger(db)).clean
