@@ -3,7 +3,8 @@
 Retries run per provider call rather than per node: a node-level retry would redo (and
 re-bill) the searches and reads a branch already finished, and lose their metering. The
 policy's own `retry_on` default skips `TimeoutError`/`OSError`, so ours is explicit:
-429, 5xx, timeouts and connection failures — and never past the deadline.
+429, 5xx, timeouts and connection failures — never sooner than a `Retry-After` asks, and
+never past the deadline.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def was_refused(exc: BaseException) -> bool:
     return type(exc).__module__.startswith("tavily") and type(exc).__name__ != "TimeoutError"
 
 
+def retry_after_secs(exc: BaseException) -> float | None:
+    """The wait a refusal asked for in its `Retry-After` header (the seconds form), if any."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:  # the HTTP-date form: our own backoff applies
+        return None
+
+
 DEFAULT_RETRY = RetryPolicy(
     initial_interval=0.25,
     backoff_factor=2.0,
@@ -70,6 +81,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, policy: RetryPolicy,
             delay = min(policy.max_interval, policy.initial_interval * policy.backoff_factor ** (attempt - 1))
             if policy.jitter:
                 delay += random.uniform(0, delay / 4)
+            delay = max(delay, retry_after_secs(exc) or 0.0)
             if time.time() + delay >= deadline:
                 raise
             await asyncio.sleep(delay)

@@ -6,8 +6,9 @@
 `POST /v1/chat/completions` answers by request content, never by call order (parallel callers
 are the norm): the structured-output schema name picks a handler, which reads the JSON after
 `INPUT:` in the last user message. Defaults suit the research graph's stages; tests replace
-them with `llm.handlers[name] = fn(payload, request) -> dict`. Also: `fail_when` (status codes
-for matching requests, N times), `latency`, `usage` (token counts per answer), streaming
+them with `llm.handlers[name] = fn(payload, request) -> dict` (or `Refusal(text)` to refuse).
+Also: `fail_when` (status codes and headers for matching requests, N times), `latency`,
+`usage` (token counts per answer), streaming
 (`stream: true`, usage in the last chunk), and a `calls` log.
 
 `FakeHTTPServer` is the reusable base (threaded, one route table) — the Tavily fake builds on it.
@@ -141,6 +142,14 @@ class FailureRule:
     matches: Callable[[str, Any], bool]
     status: int
     times: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Refusal:
+    """A handler's answer that makes the model refuse: `message.refusal` set, no content."""
+
+    message: str
 
 
 def input_payload(request_body: dict[str, Any]) -> Any:
@@ -268,9 +277,17 @@ class FakeOpenAI(FakeHTTPServer):
     def base_url(self) -> str:
         return self.url + "/v1"
 
-    def fail_when(self, matches: Callable[[str, Any], bool], *, status: int = 500, times: int = 1) -> None:
-        """Answer `status` to the next `times` requests for which `matches(schema_name, payload)`."""
-        self.failures.append(FailureRule(matches, status, times))
+    def fail_when(
+        self,
+        matches: Callable[[str, Any], bool],
+        *,
+        status: int = 500,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer `status` (with `headers`, e.g. Retry-After) to the next `times` requests for
+        which `matches(schema_name, payload)`."""
+        self.failures.append(FailureRule(matches, status, times, headers or {}))
 
     def calls_for(self, name: str) -> list[Any]:
         return [payload for schema, payload in self.calls if schema == name]
@@ -295,10 +312,13 @@ class FakeOpenAI(FakeHTTPServer):
             time.sleep(self.latency)
         if rule:
             return Response(
-                rule.status, {"error": {"message": f"injected {rule.status}", "type": "server_error"}}
+                rule.status,
+                {"error": {"message": f"injected {rule.status}", "type": "server_error"}},
+                headers=rule.headers,
             )
         answer = self.handlers[name](payload, body)
-        content = answer if isinstance(answer, str) else json.dumps(answer)
+        refusal = answer.message if isinstance(answer, Refusal) else None
+        content = refusal or (answer if isinstance(answer, str) else json.dumps(answer))
         prompt_tokens, completion_tokens = self.usage(body, content)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if limit:
@@ -322,7 +342,11 @@ class FakeOpenAI(FakeHTTPServer):
                     {
                         "index": 0,
                         "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": content, "refusal": None},
+                        "message": {
+                            "role": "assistant",
+                            "content": None if refusal else content,
+                            "refusal": refusal,
+                        },
                     }
                 ],
                 "usage": usage,
