@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
+from datetime import UTC, datetime
 
 import httpx
 import psycopg
@@ -18,6 +20,7 @@ from tests.accounts import balance_of, open_account
 from tests.conftest import traversable_tempdir
 from tests.fakes.tavily_server import FakeTavily
 from tests.research.test_live import DOCUMENTS
+from tests.waiting import until
 
 
 class RestartablePostgres:
@@ -84,23 +87,28 @@ async def test_the_api_answers_503_during_a_postgres_restart_and_jobs_finish(
                 ).json()
                 for i in range(3)
             ]
-            for _ in range(400):
-                if searching.is_set():
-                    break
-                await asyncio.sleep(0.05)
+            await until(searching.is_set, what="a job to start searching")
+            running_at_outage = [
+                j["id"]
+                for j in jobs
+                if (await http.get(f"/v1/research/{j['id']}", headers=account.key)).json()["status"]
+                == "running"
+            ]
+            assert running_at_outage, "the outage must overlap running jobs"
 
+            outage_started = datetime.now(UTC)
             chaos_postgres.stop()
             health = await http.get("/healthz")
             status = await http.get(f"/v1/research/{jobs[0]['id']}", headers=account.key)
             assert health.status_code == 503 and health.json()["database"] == "unreachable"
             assert status.status_code == 503 and status.json()["code"] == "database_unavailable"
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # how long the outage lasts
             chaos_postgres.start()
 
-            for _ in range(100):
-                if (await http.get("/healthz")).status_code == 200:
-                    break
-                await asyncio.sleep(0.2)
+            async def healthy() -> bool:
+                return (await http.get("/healthz")).status_code == 200
+
+            await until(healthy, what="the API to see PostgreSQL again")
             finals = [
                 (await http.get(f"/v1/research/{job['id']}", params={"wait": 60}, headers=account.key)).json()
                 for job in jobs
@@ -113,4 +121,12 @@ async def test_the_api_answers_503_during_a_postgres_restart_and_jobs_finish(
         stuck = await (
             await conn.execute("SELECT count(*) FROM research_jobs WHERE status IN ('queued', 'running')")
         ).fetchone()
+        spans = await (
+            await conn.execute(
+                "SELECT started_at, completed_at FROM research_jobs WHERE id = ANY(%s)",
+                ([uuid.UUID(i) for i in running_at_outage],),
+            )
+        ).fetchall()
     assert stuck[0] == 0
+    # The jobs that were running when PostgreSQL went away finished only after it came back.
+    assert spans and all(started < outage_started < completed for started, completed in spans)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from http.server import ThreadingHTTPServer
@@ -15,6 +14,7 @@ from api.runtime import background_services_for
 from tests.accounts import open_account
 from tests.conftest import free_port
 from tests.research.test_events_and_webhooks import _Receiver
+from tests.waiting import until
 
 
 async def _delivery(database_url: str, job_id: str) -> dict | None:
@@ -51,21 +51,19 @@ async def test_a_receiver_down_for_a_while_gets_the_result_when_it_returns(
                 },
             )
         ).json()
-        for _ in range(300):  # refused at least twice while the receiver is down
+
+        async def refused_twice():
             delivery = await _delivery(settings.database_url, job["id"])
-            if delivery and delivery["attempts"] >= 2:
-                break
-            await asyncio.sleep(0.1)
+            return delivery if delivery and delivery["attempts"] >= 2 else None
+
+        delivery = await until(refused_twice, what="two refused deliveries while the receiver is down")
         assert delivery["status"] == "pending" and delivery["last_error"]
 
         _Receiver.received = []
         receiver = ThreadingHTTPServer(("127.0.0.1", port), _Receiver)
         threading.Thread(target=receiver.serve_forever, daemon=True).start()
         try:
-            for _ in range(300):
-                if _Receiver.received:
-                    break
-                await asyncio.sleep(0.1)
+            await until(lambda: _Receiver.received, what="the delivery once the receiver is up")
         finally:
             receiver.shutdown()
     assert len(_Receiver.received) == 1

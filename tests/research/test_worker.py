@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
+import math
 import threading
 
 import psycopg
 
 from api.app import create_app
+from api.research.events import JobEvents
 from api.research.runner import GraphRunner
 from api.runtime import background_services_for
+from graph.pricing import DEFAULT_PRICES
 from tests.accounts import balance_of, open_account
 from tests.fakes.tavily_server import FakeTavily
+from tests.research.test_failure_paths import ledger_rows
 from tests.research.test_live import DOCUMENTS
+from tests.waiting import until
 
 
 async def _job_row(database_url: str, job_id: str) -> dict:
@@ -42,11 +46,7 @@ async def test_shutdown_drains_a_running_job_back_to_the_queue_and_it_resumes(id
 
         first = create_app(fake_settings, background_services=background_services_for(fake_settings, 1))
         async with first.router.lifespan_context(first):
-            for _ in range(400):
-                if searching.is_set():
-                    break
-                await asyncio.sleep(0.05)
-            assert searching.is_set()
+            await until(searching.is_set, what="the job to start searching")
         drained = await _job_row(settings.database_url, job["id"])
         assert drained == {"status": "running", "lease_owner": None, "attempts": 1}
 
@@ -87,8 +87,6 @@ async def test_checkpoints_of_long_finished_jobs_are_pruned(api, funded, researc
 
 async def test_cancelling_a_running_job_bills_what_it_used_and_keeps_partial_results(idle_api, app, settings):
     with FakeTavily(DOCUMENTS, latency=1.0) as tavily:
-        searching = threading.Event()
-        tavily.on_request = lambda _query: searching.set()
         fake_settings = settings.model_copy(
             update={"tavily_api_key": tavily.api_key, "tavily_api_base": tavily.url}
         )
@@ -102,12 +100,38 @@ async def test_cancelling_a_running_job_bills_what_it_used_and_keeps_partial_res
                     json={"question": "How are checkpoints stored?", "mode": "pro", "async": True},
                 )
             ).json()
-            for _ in range(400):
-                if searching.is_set():
-                    break
-                await asyncio.sleep(0.05)
-            canceled = (await idle_api.delete(f"/v1/research/{job['id']}", headers=account.key)).json()
+            events = JobEvents(app.state.redis)
+
+            async def second_wave_started() -> bool:
+                return any(
+                    e.type == "wave.started" and e.data.get("wave") == 2
+                    for e in await events.since(job["id"], "0")
+                )
+
+            # Cancel once the first wave is checkpointed, while the second one's searches are out.
+            await until(second_wave_started, what="the second wave")
+            before = (await idle_api.get(f"/v1/research/{job['id']}", headers=account.key)).json()
+            assert before["status"] == "running"
+            assert (
+                await idle_api.delete(f"/v1/research/{job['id']}", headers=account.key)
+            ).status_code == 200
+
+            async def settled():
+                now = (await idle_api.get(f"/v1/research/{job['id']}", headers=account.key)).json()
+                return now if now["status"] != "running" else None
+
+            canceled = await until(settled, what="the cancel to settle")
     assert canceled["status"] == "canceled" and canceled["stop_reason"] == "canceled"
-    assert 0 <= canceled["credits_charged"] <= 200
-    assert canceled["typed"] is not None and canceled["completed_at"]
-    assert await balance_of(app.state.db, account) == 1000 - canceled["credits_charged"]
+    assert canceled["sources"] and canceled["brief"] and canceled["completed_at"]
+    # Metered: the searches and pages it used (the offline reasoner costs nothing), priced
+    # at 0.45 US$ of provider spend per credit, rounded up — and well under the pro price.
+    used = canceled["usage"]
+    cost_micros = used["searches"] * DEFAULT_PRICES.search("tavily") + used["pages"] * DEFAULT_PRICES.page
+    assert used["searches"] >= 1 and round(canceled["cost_usd"] * 1_000_000) == cost_micros
+    charge = math.ceil(cost_micros / 4_500)
+    assert 0 < charge < 200 and canceled["credits_charged"] == charge
+    assert await ledger_rows(settings.database_url, job["id"]) == [
+        ("reserve", -200),
+        ("release", 200 - charge),
+    ]
+    assert await balance_of(app.state.db, account) == 1000 - charge
