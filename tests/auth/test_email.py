@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
 import pytest
 
 from tests.auth.conftest import PASSWORD
+from tests.waiting import until
 
 LINK = re.compile(r"(https?://\S+token=[\w-]+)")
 
@@ -18,13 +18,6 @@ def settings(settings, smtp_server):
     return settings.model_copy(
         update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port, "smtp_tls": False}
     )
-
-
-async def _eventually(check, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
-        await asyncio.sleep(0.05)
 
 
 def _link(message) -> str:
@@ -49,7 +42,7 @@ async def test_following_the_mailed_link_verifies_the_account_and_grants_credits
     assert me.json()["email_verified"] is True
     assert accounts.sql("SELECT balance FROM credit_accounts") == [(100,)]
     assert accounts.sql("SELECT kind, delta FROM credit_ledger") == [("signup_grant", 100)]
-    await _eventually(lambda: accounts.sql("SELECT status FROM mail_outbox") == [("sent",)])
+    await until(lambda: accounts.sql("SELECT status FROM mail_outbox") == [("sent",)], what="the mail sent")
 
     again = await client.get(link.removeprefix("http://testserver"))
     assert again.status_code == 400

@@ -38,7 +38,7 @@ class FakeSmtpServer:
         self.messages.append(message)
         return "250 Message accepted for delivery"
 
-    async def wait_for(self, to: str, subject_contains: str = "", timeout: float = 15.0) -> EmailMessage:
+    async def wait_for(self, to: str, subject_contains: str = "", timeout: float = 120.0) -> EmailMessage:
         """The first message to `to` (with that subject), waiting for the background sender."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

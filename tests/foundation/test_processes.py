@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import REPO, ServerProcess, free_port
+from tests.waiting import until_sync
 
 CLI = [sys.executable, "-m", "api.cli"]
 
@@ -143,17 +143,18 @@ def test_embedded_storage_is_shared_and_stopped_by_the_last_process(embedded_dat
         )
         assert joined.returncode == 0, joined.stderr
         assert _embedded_pids(data_dir) == pids
-        assert httpx.get(server.base_url + "/healthz", timeout=5).status_code == 200
+        assert httpx.get(server.base_url + "/healthz", timeout=30).status_code == 200
     finally:
         server.stop(stop_signal)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids.values()):
-        time.sleep(0.2)
-    assert not any(_alive(pid) for pid in pids.values()), "orphan postgres or redis left behind"
+    until_sync(
+        lambda: not any(_alive(pid) for pid in pids.values()),
+        timeout=60,
+        what="the embedded postgres and redis to stop (no orphan left behind)",
+    )
 
 
 def test_serve_answers_over_tcp(live_server):
-    response = httpx.get(live_server.base_url + "/healthz", timeout=5)
+    response = httpx.get(live_server.base_url + "/healthz", timeout=30)
     assert response.status_code == 200
-    spec = httpx.get(live_server.base_url + "/openapi.json", timeout=5).json()
+    spec = httpx.get(live_server.base_url + "/openapi.json", timeout=30).json()
     assert spec["info"]["title"] == "Infrence API"

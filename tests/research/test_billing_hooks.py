@@ -3,13 +3,12 @@ top-up; a charged job of a plan subscriber is reported for overage."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.accounts import open_account
 from tests.billing.test_billing_flows import buy_pack, enable_auto_topup
 from tests.fakes.stripe_server import fake_stripe_fixture  # noqa: F401 (fixture)
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -29,8 +28,5 @@ async def test_a_research_reservation_below_the_threshold_starts_one_auto_top_up
     def top_ups() -> list[dict]:
         return [i for i in fake_stripe.payment_intents.values() if i["metadata"].get("kind") == "auto_topup"]
 
-    for _ in range(100):
-        if top_ups():
-            break
-        await asyncio.sleep(0.1)
+    await until(top_ups, what="the auto top-up")
     assert len(top_ups()) == 1

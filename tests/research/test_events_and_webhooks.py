@@ -13,6 +13,8 @@ from typing import ClassVar
 import httpx
 import pytest
 
+from tests.waiting import until
+
 
 def parse_sse(text: str) -> list[dict]:
     events = []
@@ -137,8 +139,6 @@ def webhook_receiver():
 
 
 async def test_a_webhook_is_delivered_signed_under_both_schemes(api, funded, webhook_receiver):
-    import asyncio
-
     url, received = webhook_receiver
     job = (
         await api.post(
@@ -148,10 +148,7 @@ async def test_a_webhook_is_delivered_signed_under_both_schemes(api, funded, web
         )
     ).json()
     assert "status_url" in job  # a webhook makes the job async
-    for _ in range(300):
-        if received:
-            break
-        await asyncio.sleep(0.1)
+    await until(lambda: received, what="the webhook")
     assert len(received) == 1
     headers, body = received[0]
     payload = json.loads(body)

@@ -5,6 +5,7 @@ races the service claims to win (a shared Idempotency-Key, a job settled twice).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import signal
 import subprocess
@@ -146,8 +147,6 @@ async def test_a_job_whose_workers_keep_dying_fails_charged_nothing(
     assert events[-1]["data"]["status"] == "failed" and events[-1]["data"]["credits_charged"] == 0
 
     assert len(received) == 1
-    import json
-
     delivered = json.loads(received[0][1])
     assert delivered["id"] == job_id and delivered["status"] == "failed"
     assert delivered["credits_charged"] == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from tests.accounts import balance_of, open_account
 from tests.conftest import REPO, server_env
 from tests.fakes.tavily_server import FakeTavily
 from tests.research.test_events_and_webhooks import _events
+from tests.waiting import until
 
 DOCUMENTS = [
     {"url": f"https://docs.example.org/{slug}", "title": title, "text": text}
@@ -118,11 +118,7 @@ async def test_a_worker_killed_mid_wave_leaves_the_job_to_another_charged_once(
                     },
                 )
             ).json()
-            for _ in range(600):
-                if mid_wave.is_set():
-                    break
-                await asyncio.sleep(0.05)
-            assert mid_wave.is_set(), "no worker started searching"
+            await until(mid_wave.is_set, what="a worker to start searching")
             victim_pid = await _lease_owner_pid(settings, job["id"])
             victim = next(w for w in workers if w.pid == victim_pid)
             victim.send_signal(signal.SIGKILL)

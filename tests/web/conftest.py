@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 PASSWORD = "a long browser password 42"
 # The machine is shared and small: wait for what a user would see, just not forever.
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=30_000)
 
 
 @dataclass
