@@ -15,17 +15,12 @@ from langgraph.types import RetryPolicy
 
 from graph.budget import Meter
 from graph.pricing import DEFAULT_PRICES
-from graph.providers.llm import (
-    EXCERPT_CHARS,
-    PLAN_SCHEMA,
-    PLANNER_PROMPT,
-    ModelChoice,
-    OpenAIReasoner,
-    StructuredOutputError,
-)
+from graph.prompts import PLANNER_PROMPT
+from graph.providers.llm import EXCERPT_CHARS, PLAN_SCHEMA, OpenAIReasoner, StructuredOutputError
 from graph.providers.offline import OfflineReasoner
 from graph.providers.reasoning import NumberedSource, Page, StepBudget, TypedOutputError
 from graph.providers.retry import is_transient, retry_after_secs, was_refused, with_retries
+from graph.settings import ModelStage
 from tests.fakes.openai_server import Refusal
 
 QUESTION = "How efficient are heat pumps in cold climates?"
@@ -45,7 +40,7 @@ async def reasoner(llm):
     reasoner = OpenAIReasoner(
         api_key=llm.api_key,
         base_url=llm.base_url,
-        models=ModelChoice(MODEL, MODEL, MODEL, MODEL, MODEL),
+        models=dict.fromkeys(ModelStage, MODEL),
         prices=DEFAULT_PRICES,
     )
     yield reasoner
@@ -124,7 +119,7 @@ async def test_an_answer_slower_than_the_deadline_is_cut_off_and_counted_at_its_
     assert len(llm.calls_for("plan")) == 1  # no retry: the deadline left no room for one
     assert "TimeoutError" in budget.errors[0]["error"]
     user = "INPUT:\n" + json.dumps({"question": QUESTION, "count": 3}, ensure_ascii=False)
-    worst = reasoner.worst_case("planner", PLANNER_PROMPT, user, PLAN_SCHEMA)
+    worst = reasoner.worst_case(ModelStage.planner, PLANNER_PROMPT, user, PLAN_SCHEMA)
     # The provider may have billed a call we stopped waiting for: it stays counted, at most.
     assert budget.meter.spend["cost_micros"] == worst > one_call_costs()
 
