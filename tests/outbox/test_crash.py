@@ -15,7 +15,8 @@ import pytest
 
 from billing.subscriptions import report_overage
 from tests.accounts import open_account
-from tests.billing.test_billing_flows import buy_pack, enable_auto_topup, subscribe
+from tests.billing.flows import buy_pack, subscribe
+from tests.billing.test_billing_flows import enable_auto_topup
 from tests.conftest import REPO, server_env
 from tests.fakes.stripe_server import fake_stripe_fixture  # noqa: F401 (fixture)
 from tests.outbox.conftest import eventually

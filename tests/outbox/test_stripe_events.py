@@ -7,7 +7,7 @@ import pytest
 from ledger import LedgerService
 from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
-from tests.billing.test_billing_flows import checkout, deliver_all
+from tests.billing.flows import checkout, deliver_all, subscribe
 from tests.fakes.stripe_server import fake_stripe_fixture  # noqa: F401 (fixture)
 from tests.outbox.conftest import eventually
 
@@ -54,7 +54,7 @@ async def test_a_failing_event_handler_is_retried_then_dead_and_visible_to_admin
     first = await stripe_event_row(client, admin, invoice_paid["id"])
     assert (first["status"], first["processed_at"]) == ("retrying", None)
     assert "Conflict" in first["last_error"]
-    dead = await eventually(lambda: _dead(client, admin, invoice_paid["id"]), timeout=90)
+    dead = await eventually(lambda: _with_status(client, admin, invoice_paid["id"], "dead"), timeout=90)
     assert dead["attempts"] == 4 and dead["dead_at"] is not None and "Conflict" in dead["last_error"]
     listed = await client.get("/api/admin/outbox?status=dead", headers=admin.jwt)
     assert listed.status_code == 200, listed.text
@@ -66,6 +66,29 @@ async def test_a_failing_event_handler_is_retried_then_dead_and_visible_to_admin
     )
     assert "EventHandlerFailed" in task["last_error"]
     assert await balance_of(app.state.db, customer) == 100  # nothing granted twice
+    assert (await check_ledger(app.state.db)).clean
+
+
+async def test_an_event_failing_until_its_cause_is_fixed_is_handled_by_a_later_retry(
+    client, app, fake_stripe, admin, monkeypatch
+):
+    monkeypatch.setenv("STRIPE_PRICE_PLAN_PRO", "price_plan_pro")
+    fake_stripe.prices.update({"price_plan_pro": 9900, "price_pro_2027": 9900})
+    customer = await open_account(client, app.state.db, credits=0)
+    subscription_id = await subscribe(fake_stripe, client, customer, "plan_pro")
+    granted = await balance_of(app.state.db, customer)
+    # The plan's price is changed in the Stripe dashboard, but not yet in our configuration.
+    await deliver_all(fake_stripe, client, fake_stripe.change_plan(subscription_id, "price_pro_2027"))
+    [_, renewal] = fake_stripe.renew_subscription(subscription_id)
+
+    await deliver_all(fake_stripe, client, [renewal])
+
+    failing = await stripe_event_row(client, admin, renewal["id"])
+    assert failing["status"] == "retrying" and "bills no price of a plan" in failing["last_error"]
+    monkeypatch.setenv("STRIPE_PRICE_PLAN_PRO", "price_pro_2027")  # the operator fixes it
+    handled = await eventually(lambda: _with_status(client, admin, renewal["id"], "handled"), timeout=60)
+    assert handled["attempts"] >= 2 and handled["last_error"] is None and handled["dead_at"] is None
+    assert await balance_of(app.state.db, customer) == 2 * granted  # the renewal granted, once
     assert (await check_ledger(app.state.db)).clean
 
 
@@ -84,6 +107,6 @@ async def test_the_outbox_list_is_for_admins_and_checks_its_filter(client, app, 
     assert fine.status_code == 200 and fine.json() == []
 
 
-async def _dead(client, admin, event_id: str):
+async def _with_status(client, admin, event_id: str, status: str):
     row = await stripe_event_row(client, admin, event_id)
-    return row if row["status"] == "dead" else None
+    return row if row["status"] == status else None
