@@ -8,7 +8,9 @@ loop runs `run_retention` hourly).
 - Redis event streams of jobs finished longer ago than a stream's replay window, or whose job
   no longer exists (streams normally expire on their own; this catches those whose terminal
   event never reached Redis, so they kept the longer live TTL);
-- LangGraph checkpoints of jobs finished more than `checkpoint_retention_days` ago.
+- LangGraph checkpoints of jobs finished more than `checkpoint_retention_days` ago;
+- outbox tasks done more than a week ago (their keys name facts that do not recur; dead tasks
+  stay for admins).
 
 Each step runs on its own, so one failing (Redis down) does not stop the others.
 """
@@ -25,6 +27,7 @@ from redis.asyncio import Redis
 from api.research.events import TERMINAL_TTL_SECS, stream_key
 from api.research.repository import JobRepository
 from core.db import Database
+from core.outbox import OutboxRepository
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 STREAM_REPLAY_WINDOW = timedelta(seconds=TERMINAL_TTL_SECS)
 STREAM_SCAN_BATCH = 500
 MAX_PRUNE_ROUNDS = 50  # bounds one run; the next run continues
+DONE_OUTBOX_TASKS_KEPT = timedelta(days=7)
 
 DELETE_EXPIRED_EMAIL_TOKENS = "DELETE FROM email_tokens WHERE expires_at < now()"
 DELETE_STALE_REFRESH_TOKENS = """
@@ -52,6 +56,7 @@ class RetentionReport:
     idempotency_keys: int = 0
     event_streams: int = 0
     checkpointed_jobs: int = 0
+    outbox_tasks: int = 0
     failed_steps: list[str] = field(default_factory=list)
 
 
@@ -64,6 +69,7 @@ async def run_retention(db: Database, redis: Redis, settings: Settings) -> Reten
         "idempotency_keys": lambda: _forget_idempotency_keys(db),
         "event_streams": lambda: _drop_stale_streams(db, redis),
         "checkpointed_jobs": lambda: _prune_checkpoints(db, settings),
+        "outbox_tasks": lambda: _prune_outbox(db),
     }
     for name, step in steps.items():
         try:
@@ -78,6 +84,11 @@ async def run_retention(db: Database, redis: Redis, settings: Settings) -> Reten
 async def _delete(db: Database, statement: str, params: dict) -> int:
     async with db.connection() as conn:
         return (await conn.execute(statement, params)).rowcount
+
+
+async def _prune_outbox(db: Database) -> int:
+    async with db.connection() as conn:
+        return await OutboxRepository().prune_done(conn, DONE_OUTBOX_TASKS_KEPT)
 
 
 async def _forget_idempotency_keys(db: Database) -> int:

@@ -137,6 +137,8 @@ WHERE id = %(id)s AND locked_by = %(relay)s AND status = 'pending'"""
 
 BY_KEY_SQL = "SELECT * FROM outbox_tasks WHERE dedupe_key = %(key)s"
 
+PRUNE_DONE_SQL = "DELETE FROM outbox_tasks WHERE status = 'done' AND done_at < now() - %(age)s"
+
 PAGE_SQL = """
 SELECT * FROM outbox_tasks WHERE (%(status)s::text IS NULL OR status = %(status)s)
 ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""
@@ -185,6 +187,10 @@ class OutboxRepository:
     async def release(self, conn: AsyncConnection, task_id: UUID, relay: str) -> None:
         """Give a task back uncounted (shutdown interrupted it)."""
         await conn.execute(RELEASE_SQL, {"id": task_id, "relay": relay})
+
+    async def prune_done(self, conn: AsyncConnection, older_than: timedelta) -> int:
+        """Forget finished tasks; dead ones stay until someone has looked at them."""
+        return (await conn.execute(PRUNE_DONE_SQL, {"age": older_than})).rowcount
 
     async def page(
         self, conn: AsyncConnection, *, status: str | None, limit: int, offset: int

@@ -155,3 +155,33 @@ async def _count(db, status: str, expected: int) -> bool:
     async with db.connection() as conn:
         tasks = await OutboxRepository().page(conn, status=status, limit=200, offset=0)
     return len(tasks) == expected
+
+
+async def test_retention_forgets_tasks_done_a_week_ago_and_keeps_dead_ones(db, settings, redis_url):
+    from redis.asyncio import Redis
+
+    from api.retention import run_retention
+
+    for key in ("old-done", "new-done", "old-dead"):
+        await enqueue(db, "noop", {}, key)
+    async with db.connection() as conn:
+        await conn.execute(
+            "UPDATE outbox_tasks SET status = 'done', done_at = now() - interval '8 days'"
+            " WHERE dedupe_key = 'old-done'"
+        )
+        await conn.execute(
+            "UPDATE outbox_tasks SET status = 'done', done_at = now() WHERE dedupe_key = 'new-done'"
+        )
+        await conn.execute(
+            "UPDATE outbox_tasks SET status = 'dead', done_at = now() - interval '30 days'"
+            " WHERE dedupe_key = 'old-dead'"
+        )
+    redis = Redis.from_url(redis_url)
+    try:
+        report = await run_retention(db, redis, settings)
+    finally:
+        await redis.aclose()
+
+    assert report.outbox_tasks == 1 and "outbox_tasks" not in report.failed_steps
+    assert await task(db, "old-done") is None
+    assert (await task(db, "new-done")).status == "done" and (await task(db, "old-dead")).status == "dead"
