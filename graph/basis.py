@@ -1,9 +1,11 @@
 """Per-field basis of a typed object: for every leaf (nested objects and array elements
 included), the claims that support its value and how strongly.
 
-Deterministic for every reasoner: a value is matched to claims by BM25 over their terms;
-confidence is `high` when the value appears verbatim in a quote or its terms are fully covered
-by claims from two sources, `medium` when most of its terms are, `low` otherwise.
+Deterministic for every reasoner: a value is matched to claims by BM25 over their terms, and
+only claims whose quote supports the value are cited (a number must occur in the quote, a text
+must be entailed by it). Confidence is `high` when the value appears verbatim in a quote or two
+sources support it, `medium` when one does, `low` when none does — and then a custom schema's
+field is nulled where the schema allows null (`null_unsupported`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from graph.providers.text import BM25, clip, sentences, squash, terms
+from graph.quantities import quantities
+from graph.response_schema import first_violation
 from graph.state import Claim, SourceMeta
+from graph.support import entailed
 
 QUOTE_CHARS = 500
 MAX_CITATIONS = 4
@@ -40,7 +45,10 @@ def build_basis(
     index = BM25(claim_terms)
     basis = []
     for path, value in leaves(typed):
-        if value is None or value == "":
+        if value is None:  # a field the evidence does not give: said so, not guessed
+            basis.append(_entry(path, [], sources, "low"))
+            continue
+        if value == "":
             continue
         if _CITATION_PATH.search(path) and isinstance(value, int) and 1 <= value <= len(cited):
             url = cited[value - 1]
@@ -78,26 +86,47 @@ def _support(
 ) -> tuple[list[Claim], str]:
     value_terms = set(terms(text))
     scores = index.scores(list(value_terms) + field_terms)
+    ranked = [i for i in sorted(range(len(claims)), key=lambda i: (-scores[i], i)) if scores[i] > 0]
     best: list[int] = []
-    for i in sorted(range(len(claims)), key=lambda i: (-scores[i], i)):
-        if scores[i] <= 0 or len(best) == 2 or (best and scores[i] < scores[best[0]] / 2):
+    for i in ranked:
+        if len(best) == 2:
             break
-        if all(claims[j]["url"] != claims[i]["url"] for j in best):
+        if all(claims[j]["url"] != claims[i]["url"] for j in best) and supports(claims[i]["quote"], text):
             best.append(i)
     if not best:
         return [], "low"
     needle = text.lower().rstrip(".!?")
     verbatim = len(needle) >= 3 and any(needle in squash(claims[i]["quote"]).lower() for i in best)
-    coverage = [
-        len(value_terms & set(claim_terms[i])) / len(value_terms) if value_terms else 0.0 for i in best
-    ]
-    if verbatim or (len(best) == 2 and min(coverage) >= 0.8):
-        level = "high"
-    elif max(coverage) >= 0.5:
-        level = "medium"
-    else:
-        level = "low"
-    return [claims[i] for i in best], level
+    return [claims[i] for i in best], "high" if verbatim or len(best) == 2 else "medium"
+
+
+def supports(quote: str, value: str) -> bool:
+    """A quote supports a value when it states the number, or entails the text."""
+    try:
+        number = float(value)
+    except ValueError:
+        return entailed(value, [quote])
+    return any(number in (q.low, q.high) for q in quantities(quote))
+
+
+def null_unsupported(typed: Any, basis: list[dict[str, Any]], schema: dict[str, Any]) -> Any:
+    """Null every field no claim supports, where the schema still validates with null there."""
+    for entry in basis:
+        if entry["citations"] or entry["confidence"] != "low":
+            continue
+        steps = _steps(entry["field"])
+        parent = typed
+        for step in steps[:-1]:
+            parent = parent[step]
+        old = parent[steps[-1]]
+        parent[steps[-1]] = None
+        if first_violation(schema, typed) is not None:
+            parent[steps[-1]] = old
+    return typed
+
+
+def _steps(path: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)]
 
 
 def _entry(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graph.providers.offline import key_words
 from graph.providers.reasoning import NumberedSource
 from graph.providers.text import bm25_scores, clip, squash, terms
 from graph.state import Claim, SourceMeta
@@ -23,12 +22,20 @@ def number_for_writer(
     claims = [c for c in claims if c["url"] in sources]
     scores = bm25_scores(terms(question), [terms(c["text"]) for c in claims])
     ranked = sorted(range(len(claims)), key=lambda i: (-scores[i], i))[:WRITER_CLAIMS]
-    by_url: dict[str, list[str]] = {}
+    by_url: dict[str, list[int]] = {}
     for i in ranked:
-        by_url.setdefault(claims[i]["url"], []).append(clip(squash(claims[i]["text"]), CLAIM_CHARS))
+        by_url.setdefault(claims[i]["url"], []).append(i)
+    # Sources by their best claim; within a source, claims in the order the page states them.
+    texts = {
+        url: [
+            clip(squash(claims[i]["text"]), CLAIM_CHARS)
+            for i in sorted(picked, key=lambda i: claims[i].get("start", i))
+        ]
+        for url, picked in by_url.items()
+    }
     return [
-        NumberedSource(n=n, url=url, title=sources[url]["title"], claims=texts)
-        for n, (url, texts) in enumerate(by_url.items(), start=1)
+        NumberedSource(n=n, url=url, title=sources[url]["title"], claims=texts[url])
+        for n, url in enumerate(by_url, start=1)
     ]
 
 
@@ -79,26 +86,27 @@ def strip_markers(text: str) -> str:
 
 def default_typed(question: str, brief: str, claims: list[Claim]) -> dict[str, Any]:
     """The default schema `{answer, key_findings: [{claim, citations}], open_questions}`, read from
-    the brief: its opening paragraph, its cited bullets (or cited sentences), and the question's
-    terms no claim covers."""
-    paragraphs = [
-        p.strip() for p in re.split(r"\n\s*\n", brief) if p.strip() and not p.strip().startswith("#")
-    ]
-    answer = strip_markers(paragraphs[0]) if paragraphs else ""
+    the brief: its statements (headings and the open questions aside), each cited statement as a
+    finding, and the questions the brief lists as open — real ones, or none."""
+    sections = re.split(r"^#+\s*(.*)$", brief, flags=re.MULTILINE)
+    statements, open_questions = [], []
+    # re.split with one group: [text, heading, text, heading, text, ...]
+    for i in range(0, len(sections), 2):
+        heading = sections[i - 1].strip().lower() if i else ""
+        body = sections[i]
+        lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
+        if heading.startswith("open question"):
+            open_questions += [re.sub(r"^[-*+]\s+", "", ln) for ln in lines]
+            continue
+        for line in lines:
+            text = re.sub(r"^[-*+]\s+", "", line)
+            statements += [p for p in re.split(r"(?<=[.!?])\s+(?=[A-Z\[“\"(])", text) if p.strip()]
     findings = []
-    bullets = [line[2:] for line in brief.splitlines() if line.lstrip().startswith(("- ", "* "))]
-    if not bullets:
-        bullets = re.split(r"(?<=[.!?\]])\s+(?=[A-Z])", " ".join(paragraphs))
-    for bullet in bullets:
-        numbers = list(dict.fromkeys(markers_in(bullet)))
+    for sentence in statements:
+        numbers = list(dict.fromkeys(markers_in(sentence)))
         if numbers:
-            findings.append({"claim": strip_markers(bullet.strip()), "citations": numbers})
-    covered = set(terms(" ".join(c["text"] for c in claims)))
-    open_questions = [
-        f"What do sources say about “{word}” in: {squash(question).rstrip('?')}?"
-        for word in key_words(question)
-        if terms(word)[0] not in covered
-    ]
+            findings.append({"claim": strip_markers(sentence), "citations": numbers})
+    answer = " ".join(strip_markers(s) for s in statements[:4])
     return {"answer": answer, "key_findings": findings, "open_questions": open_questions}
 
 

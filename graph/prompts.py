@@ -26,6 +26,11 @@ CRITIC_PROMPT = (
     "You review a research brief. Decide whether INPUT.brief actually answers INPUT.question. "
     "`notes` lists concrete problems to fix (unanswered parts, unsupported statements); empty if none."
 )
+SUPPORT_PROMPT = (
+    "You check a research brief sentence by sentence. For each item of INPUT.items, answer true only if "
+    "its `quotes` state everything its `sentence` says (every number, name and qualifier); false if any "
+    "part goes beyond them. Return `supported`: one boolean per item, in order."
+)
 CASTER_PROMPT = (
     "You convert a research brief into JSON matching the given schema exactly. Use only facts in "
     "INPUT.brief and INPUT.sources. If INPUT.errors is present, your previous answer was invalid: fix those errors."

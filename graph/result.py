@@ -11,7 +11,8 @@ from graph.state import ResearchState, live_claims
 
 
 def result_fragment(state: ResearchState, *, stop_reason: str | None = None) -> dict[str, Any]:
-    """`brief, sources, typed, basis, stop_reason, wave_count, usage, cost_usd, errors` from a state.
+    """`brief, sources, typed, basis, stop_reason, wave_count, usage, cost_usd, errors, faithfulness`
+    from a state (usage.reasoner names who wrote the brief: `offline` or the LLM provider).
 
     Works on partial states too (a canceled or timed-out run): with no brief yet, an extractive
     brief is written from the claims gathered so far. `stop_reason` overrides the state's.
@@ -23,6 +24,8 @@ def result_fragment(state: ResearchState, *, stop_reason: str | None = None) -> 
         claims = live_claims(state)
         numbered = number_for_writer(state.get("question", ""), claims, sources)
         brief, cited = renumber(extractive_brief(state.get("question", ""), numbered), numbered)
+        if not cited and stop_reason is None and not state.get("stop_reason"):
+            stop_reason = "no_evidence"
         typed = default_typed(state.get("question", ""), brief, claims) if typed is None else typed
     ordered = cited + [url for url in sources if url not in cited]
     spend = state.get("spend") or zero_spend()
@@ -47,7 +50,9 @@ def result_fragment(state: ResearchState, *, stop_reason: str | None = None) -> 
             "pages": spend["pages"],
             "tokens": spend["tokens"],
             "llm_calls": spend.get("llm_calls", 0),
+            "reasoner": state.get("reasoner"),
         },
+        "faithfulness": state.get("faithfulness"),
         "cost_usd": usd(spend["cost_micros"]),
         "errors": list(state.get("errors") or []),
     }

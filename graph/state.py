@@ -19,7 +19,9 @@ class Claim(TypedDict):
     query: str
     wave: int
     text: str  # the finding, in the extractor's words
-    quote: str  # verbatim slice of the source's main text
+    quote: str  # verbatim slice of the source's stored text: text[start:end]
+    start: NotRequired[int]
+    end: NotRequired[int]
 
 
 class SourceMeta(TypedDict):
@@ -92,6 +94,8 @@ class ResearchState(TypedDict, total=False):
     basis: list[dict[str, Any]]
     cast_repairs: int
     stop_reason: str
+    reasoner: str  # offline | openai: who planned, extracted and wrote
+    faithfulness: dict[str, int]  # brief sentences checked, supported, removed
 
 
 def claim_id(url: str, quote: str) -> str:

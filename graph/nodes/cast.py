@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from graph.basis import build_basis
+from graph.basis import build_basis, null_unsupported
 from graph.budget import add_spend
 from graph.citations import cited_sources, default_typed
 from graph.context import ResearchContext
 from graph.events import CAST, emit, progress
 from graph.nodes.common import context_of, final_stage_budget
+from graph.providers.offline import SchemaFiller
 from graph.providers.reasoning import TypedOutputError
 from graph.response_schema import first_violation
 from graph.state import ResearchState, live_claims
@@ -28,9 +29,12 @@ async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
     else:
         numbered = cited_sources(cited, claims, sources)
         try:
-            typed, repairs = await ctx.reasoner.cast(
-                state["question"], schema, state.get("brief") or "", numbered, budget
-            )
+            if cited:
+                typed, repairs = await ctx.reasoner.cast(
+                    state["question"], schema, state.get("brief") or "", numbered, budget
+                )
+            else:  # no evidence: nothing to cast, every field the schema lets be null is null
+                typed = SchemaFiller(state["question"], state.get("brief") or "", []).fill_valid(schema)
             violation = first_violation(schema, typed)
             if violation is not None:  # never hand back an invalid object, whatever the reasoner claims
                 raise violation
@@ -38,6 +42,8 @@ async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
             emit(runtime, CAST, {"schema": "custom", "valid": False, "repairs": repairs, "error": str(exc)})
             raise
     basis = build_basis(typed, claims, sources, cited)
+    if schema is not None:
+        typed = null_unsupported(typed, basis, schema)
     emit(
         runtime,
         CAST,

@@ -1,5 +1,6 @@
 """critic: check every cited claim's quote against its source and that the brief answers the
-question; send the brief back for one revision at most."""
+question; send the brief back for one revision at most; then keep only the sentences their
+cited quotes support."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from graph.citations import markers_in
 from graph.context import ResearchContext
 from graph.events import CRITIC, emit, progress
 from graph.nodes.common import context_of, final_stage_budget
+from graph.providers.offline import no_evidence_brief
 from graph.providers.text import find_verbatim
 from graph.state import ResearchState, live_claims
+from graph.support import check_brief
 
 MAX_REVISIONS = 1
 
@@ -36,6 +39,9 @@ async def critic(state: ResearchState, runtime: Runtime[ResearchContext]) -> Com
     unsupported = sorted({n for n in markers_in(brief) if n > len(cited) or cited[n - 1] not in standing})
 
     budget = final_stage_budget(state, ctx)
+    if not cited:  # a no-evidence brief states nothing: nothing to check, nothing to spend
+        emit(runtime, CRITIC, {"verified": 0, "dropped": 0, "revise": False, "notes": []})
+        return Command(goto="cast", update={"faithfulness": {"sentences": 0, "supported": 0, "removed": 0}})
     critique = await ctx.reasoner.critique(state["question"], brief, budget)
     notes = list(critique.notes)
     if dropped:
@@ -48,19 +54,24 @@ async def critic(state: ResearchState, runtime: Runtime[ResearchContext]) -> Com
         not critique.answers_question and ctx.reasoner.name != "offline"
     )
     revise = can_improve and revisions < MAX_REVISIONS and bool(claims)
-    emit(
-        runtime,
-        CRITIC,
-        {
-            "verified": len(claims) - len(dropped) - unverifiable,
-            "dropped": len(dropped),
-            "unverifiable": unverifiable,
-            "unsupported_citations": unsupported,
-            "answers_question": critique.answers_question,
-            "revise": revise,
-            "notes": notes,
-        },
-    )
+    update: dict = {"dropped_claims": (state.get("dropped_claims") or []) + dropped, "critic_notes": notes}
+    event = {
+        "verified": len(claims) - len(dropped) - unverifiable,
+        "dropped": len(dropped),
+        "unverifiable": unverifiable,
+        "unsupported_citations": unsupported,
+        "answers_question": critique.answers_question,
+        "revise": revise,
+        "notes": notes,
+    }
+    if not revise:
+        standing_claims = [c for c in claims if c["id"] not in dropped]
+        checked = await check_brief(ctx.reasoner, brief, cited, standing_claims, budget)
+        update.update(brief=checked.brief, cited=checked.cited, faithfulness=checked.as_dict())
+        if not checked.cited:
+            update.update(brief=no_evidence_brief(state["question"]), stop_reason="no_evidence")
+        event.update(faithfulness=checked.as_dict(), removed_sentences=checked.removed[:10])
+    emit(runtime, CRITIC, event)
     progress(
         runtime,
         "critic",
@@ -69,12 +80,7 @@ async def critic(state: ResearchState, runtime: Runtime[ResearchContext]) -> Com
         state["started_at"],
         state.get("waves_done", 0),
     )
-    update = {
-        "dropped_claims": (state.get("dropped_claims") or []) + dropped,
-        "critic_notes": notes,
-        "spend": budget.meter.spend,
-        "errors": budget.errors,
-    }
+    update.update(spend=budget.meter.spend, errors=budget.errors)
     if revise:
         return Command(goto="synthesise", update={**update, "revisions": revisions + 1})
     return Command(goto="cast", update=update)

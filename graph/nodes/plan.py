@@ -49,4 +49,5 @@ async def plan(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
         "spend": meter.spend,
         "errors": budget.errors,
         "revisions": 0,
+        "reasoner": ctx.reasoner.name,
     }

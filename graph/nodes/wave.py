@@ -13,14 +13,15 @@ import time
 
 from langgraph.runtime import Runtime
 
-from graph.budget import Meter, wave_deadline
+from graph.budget import BudgetExhausted, Meter, wave_deadline
 from graph.context import ResearchContext
 from graph.events import BRANCH_FAILED, SEARCH, SOURCE, emit
 from graph.nodes.common import context_of
-from graph.providers.reasoning import Page, StepBudget
+from graph.providers.reasoning import Page, ProviderUnavailable, StepBudget
 from graph.providers.retry import was_refused, with_retries
 from graph.providers.search import SearchResult, domain_of
 from graph.providers.text import clip, find_verbatim
+from graph.relevance import PAGE_BAR, Focus, focus_of
 from graph.state import Branch, Claim, ErrorRecord, SourceMeta, claim_id
 
 
@@ -38,6 +39,7 @@ async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
     try:
         async with asyncio.timeout(max(0.0, budget.seconds_left())):
             results = await search(ctx, branch, budget)
+            relevant = [r for r in results if bears_on(focus_of(branch["question"]), r)]
             emit(
                 runtime,
                 SEARCH,
@@ -45,14 +47,20 @@ async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
                     "wave": branch["wave"],
                     "query": branch["query"],
                     "results": len(results),
+                    "relevant": len(relevant),
                     "provider": ctx.search.name,
                 },
             )
-            picked = pick(results, set(branch["seen_urls"]) | ctx.taken_urls, allowance["pages"])
+            picked = pick(relevant, set(branch["seen_urls"]) | ctx.taken_urls, allowance["pages"])
             ctx.taken_urls.update(result.url for result in picked)
             await asyncio.gather(
                 *(read_one(ctx, runtime, branch, result, budget, claims, sources) for result in picked)
             )
+    except ProviderUnavailable as exc:
+        if exc.stage != "search":
+            raise  # the model is down: the run stops, an outage is not a thin result
+        # One query's search failed for good: recorded; the run fails only if every search did.
+        fail(runtime, branch, budget.errors, "search", f"{exc.provider}: {exc.cause}")
     except TimeoutError:
         fail(runtime, branch, budget.errors, "deadline", "the wave deadline passed; partial results kept")
     except Exception as exc:  # isolate the branch: its siblings go on
@@ -78,7 +86,20 @@ async def search(ctx: ResearchContext, branch: Branch, budget: StepBudget) -> li
                 budget.meter.release(reserved, searches=1)
             raise
 
-    return await with_retries(attempt, policy=ctx.retry, deadline=budget.deadline)
+    try:
+        return await with_retries(attempt, policy=ctx.retry, deadline=budget.deadline)
+    except BudgetExhausted:
+        raise
+    except Exception as exc:
+        raise ProviderUnavailable(ctx.search.name, "search", exc) from exc
+
+
+def bears_on(focus: Focus, result: SearchResult) -> bool:
+    """The relevance bar a result must pass to be read: its text (or, unread, its title and
+    snippet, held to half the bar) must cover most of one sub-question's weighted terms."""
+    if result.raw_content:
+        return focus.coverage(f"{result.title}\n{result.raw_content}") >= PAGE_BAR
+    return focus.coverage(f"{result.title}\n{result.snippet}") >= PAGE_BAR / 2
 
 
 def pick(results: list[SearchResult], seen: set[str], limit: int) -> list[SearchResult]:
@@ -112,6 +133,7 @@ async def read_one(
     extraction = await ctx.reasoner.extract(
         branch["question"], branch["query"], page, ctx.findings_per_page, budget
     )
+    focus = focus_of(branch["question"])
     found = []
     for finding in extraction.findings:
         span = find_verbatim(finding.quote, page.text)
@@ -126,6 +148,8 @@ async def read_one(
             )
             continue
         quote = page.text[span[0] : span[1]]
+        if not focus.sentence_is_relevant(f"{quote} {finding.text}"):
+            continue  # true, perhaps, but not about the question
         found.append(
             Claim(
                 id=claim_id(page.url, quote),
@@ -134,9 +158,13 @@ async def read_one(
                 wave=branch["wave"],
                 text=finding.text,
                 quote=quote,
+                start=span[0],
+                end=span[1],
             )
         )
     await ctx.pages.aput(page.url, page.title, page.text)
+    if not found:
+        return  # read and paid for, but nothing in it bears on the question: not a source
     claims.extend(found)
     sources[page.url] = SourceMeta(
         url=page.url,

@@ -47,9 +47,18 @@ ORDER BY rank LIMIT :limit
 _FTS_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
+CORPUS_SCHEME = "corpus://"
+
+
+def corpus_url(relative_path: str) -> str:
+    """A corpus document's stable id: `corpus://<path relative to the corpus folder>`, never a
+    server path (those leak the host's layout and mean nothing to a client)."""
+    return CORPUS_SCHEME + relative_path
+
+
 @dataclass(frozen=True)
 class CorpusHit:
-    path: Path
+    path: str  # relative to the corpus folder, POSIX separators
     title: str
     body: str
     snippet: str
@@ -122,16 +131,21 @@ class CorpusIndex:
             return []
         with self._connect() as conn:
             rows = conn.execute(SEARCH_SQL, {"query": match, "limit": limit}).fetchall()
-        return [
-            CorpusHit(self.corpus_dir / path, title, body, snippet, -rank)
-            for path, title, body, snippet, rank in rows
-        ]
+        return [CorpusHit(path, title, body, snippet, -rank) for path, title, body, snippet, rank in rows]
 
-    def text_of(self, path: Path) -> str | None:
-        rel = path.resolve().relative_to(self.corpus_dir).as_posix()
+    def document(self, relative_path: str) -> tuple[str, str] | None:
+        """(title, stored text) of an indexed document; only indexed paths answer, so no path
+        a caller sends can reach outside the corpus."""
+        if not self._refreshed:
+            self.refresh()
         with self._connect() as conn:
-            row = conn.execute("SELECT body FROM documents WHERE path = ?", (rel,)).fetchone()
-        return row[0] if row else None
+            row = conn.execute(
+                "SELECT title, body FROM documents WHERE path = ?", (relative_path,)
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    async def adocument(self, relative_path: str) -> tuple[str, str] | None:
+        return await asyncio.to_thread(self.document, relative_path)
 
     async def asearch(self, query: str, limit: int) -> list[CorpusHit]:
         return await asyncio.to_thread(self.search, query, limit)

@@ -1,10 +1,16 @@
-"""Main text of a document: HTML through trafilatura, PDF through pypdf, text formats as they are."""
+"""Main text of a document as its reader sees it: the visible text of HTML (no Markdown added),
+PDF text through pypdf, text formats as they are.
+
+Quotes are exact slices of this text, so it must be text the source itself shows: an extractor
+that adds list markers, emphasis or table pipes would make every quote a fabrication.
+"""
 
 from __future__ import annotations
 
 import html as html_lib
 import io
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}
@@ -17,14 +23,110 @@ _HEADING = re.compile(r"^\s*#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _RST_TITLE = re.compile(r"^(.+)\n[=\-~^]{3,}\s*$", re.MULTILINE)
 
 
-def html_text(markup: str) -> tuple[str, str]:
-    """(title, main text) of an HTML page."""
-    import trafilatura
+class VisibleText(HTMLParser):
+    """The text a browser shows, one block per paragraph (blank line between blocks).
 
+    Invisible elements (scripts, styles, the head) and navigation chrome (nav, header, footer,
+    aside, elements whose class or role names navigation) are left out; whitespace collapses as a
+    browser collapses it, except inside `pre`.
+    """
+
+    HIDDEN = frozenset(
+        {"script", "style", "head", "noscript", "template", "svg", "iframe", "object", "title"}
+    )
+    CHROME = frozenset({"nav", "header", "footer", "aside"})
+    VOID = frozenset(
+        {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+    )
+    BLOCK = frozenset(
+        {
+            "address", "article", "blockquote", "caption", "dd", "details", "dialog", "div", "dl", "dt",
+            "fieldset", "figcaption", "figure", "form", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li",
+            "main", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead",
+            "tr", "ul", "body", "html",
+        }
+    )  # fmt: skip
+    _NAV_CLASS = re.compile(r"(?:^|[\s_-])(?:nav\w*|navigation|breadcrumbs?|skip-?link)(?:$|[\s_-])", re.I)
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.current: list[str] = []
+        self.stack: list[tuple[str, bool]] = []  # (tag, hides its content)
+        self.pre = 0
+
+    def hidden(self) -> bool:
+        return any(hides for _, hides in self.stack)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "br":
+            self.current.append("\n")
+            return
+        if tag in self.BLOCK:
+            self.flush()
+        if tag in self.VOID:
+            return
+        attributes = dict(attrs)
+        hides = (
+            tag in self.HIDDEN
+            or tag in self.CHROME
+            or attributes.get("role") == "navigation"
+            or "hidden" in attributes
+            or bool(self._NAV_CLASS.search(attributes.get("class") or ""))
+        )
+        self.stack.append((tag, hides))
+        if tag == "pre":
+            self.pre += 1
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self.BLOCK:
+            self.flush()
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                for closed, _ in self.stack[depth:]:
+                    if closed == "pre":
+                        self.pre -= 1
+                del self.stack[depth:]
+                break
+
+    def handle_data(self, data):
+        if self.hidden():
+            return
+        self.current.append(data if self.pre else re.sub(r"\s+", " ", data))
+
+    def flush(self) -> None:
+        if self.hidden():
+            self.current = []
+            return
+        text = "".join(self.current)
+        self.current = []
+        lines = [line.strip() if not self.pre else line.rstrip() for line in text.split("\n")]
+        block = "\n".join(line for line in lines if line.strip())
+        if block:
+            self.blocks.append(block)
+
+    def text(self) -> str:
+        self.flush()
+        return "\n\n".join(self.blocks)
+
+
+def visible_text(markup: str) -> str:
+    parser = VisibleText()
+    parser.feed(markup)
+    parser.close()
+    return parser.text()
+
+
+def html_text(markup: str) -> tuple[str, str]:
+    """(title, visible text) of an HTML page."""
     match = _TITLE_TAG.search(markup)
     title = " ".join(html_lib.unescape(match.group(1)).split()) if match else ""
-    text = trafilatura.extract(markup, include_comments=False, include_tables=True, favor_recall=True) or ""
-    return title, text
+    return title, visible_text(markup)
 
 
 def pdf_text(data: bytes) -> tuple[str, str]:

@@ -2,8 +2,10 @@
 
 Every call uses structured output (`method="json_schema"`, `include_raw=True` so usage is
 metered), reserves its worst-case cost first, runs under the node's deadline, and retries
-transient failures. A call that cannot fit, or fails for good, falls back to the offline
-reasoner for that step and is recorded as an error — the run degrades, it does not overspend.
+transient failures. A call that cannot fit the budget, or whose answer does not parse, falls
+back to the offline reasoner for that step and is recorded as an error — the run degrades, it
+does not overspend. A provider that fails after its retries stops the run with
+`ProviderUnavailable`: an outage is never hidden behind the offline answer.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from graph.prompts import (
     EXTRACTOR_PROMPT,
     FOLLOW_UPS_PROMPT,
     PLANNER_PROMPT,
+    SUPPORT_PROMPT,
     WRITER_PROMPT,
 )
 from graph.providers.netguard import tls_context
@@ -35,6 +38,7 @@ from graph.providers.reasoning import (
     Finding,
     NumberedSource,
     Page,
+    ProviderUnavailable,
     StepBudget,
     TypedOutputError,
 )
@@ -55,6 +59,7 @@ MAX_OUTPUT_TOKENS = {
     ModelStage.critic: 400,
     ModelStage.caster: 2_000,
 }
+SUPPORT_ITEMS = 40  # sentences judged per call; more are judged offline
 
 
 class StructuredOutputError(ValueError):
@@ -84,6 +89,7 @@ EXTRACTION_SCHEMA = _obj(
 )
 BRIEF_SCHEMA = _obj({"brief": {"type": "string"}})
 CRITIQUE_SCHEMA = _obj({"answers_question": {"type": "boolean"}, "notes": _STRINGS})
+SUPPORT_SCHEMA = _obj({"supported": {"type": "array", "items": {"type": "boolean"}}})
 
 
 class OpenAIReasoner:
@@ -192,9 +198,31 @@ class OpenAIReasoner:
     async def _or_offline(self, stage: str, budget: StepBudget, online, offline):
         try:
             return await online()
-        except Exception as exc:  # any failure of the model: record it, answer offline
+        except (BudgetExhausted, StructuredOutputError) as exc:  # no room, or an unusable answer
             budget.errors.append({"stage": stage, "error": f"{type(exc).__name__}: {clip(str(exc), 300)}"})
             return await offline()
+        except Exception as exc:  # the provider failed after its retries: stop, say so
+            raise ProviderUnavailable(self.name, stage, exc) from exc
+
+    async def support(self, pairs: list[tuple[str, list[str]]], budget: StepBudget) -> list[bool]:
+        """A judging call: does each sentence's cited evidence carry it? Lexical entailment is the
+        floor when the call does not fit the budget."""
+
+        async def online():
+            items = [
+                {"sentence": sentence, "quotes": [clip(q, 600) for q in quotes[:6]]}
+                for sentence, quotes in pairs[:SUPPORT_ITEMS]
+            ]
+            parsed = await self.call(
+                ModelStage.critic, "support", SUPPORT_SCHEMA, SUPPORT_PROMPT, {"items": items}, budget
+            )
+            verdicts = [bool(v) for v in parsed["supported"]]
+            if len(verdicts) != len(items):
+                raise StructuredOutputError(f"support: {len(verdicts)} verdicts for {len(items)} sentences")
+            rest = await self.offline.support(pairs[SUPPORT_ITEMS:])
+            return verdicts + rest
+
+        return await self._or_offline("critic", budget, online, lambda: self.offline.support(pairs))
 
     async def plan(self, question: str, count: int, budget: StepBudget) -> list[str]:
         async def online():
@@ -343,13 +371,15 @@ class OpenAIReasoner:
             except StructuredOutputError as exc:
                 errors, violations = [str(exc)], []
                 continue
-            except Exception as exc:  # no room or no answer from the model: fill offline, if first try
+            except BudgetExhausted as exc:  # no room for the model: fill offline, if first try
                 if repairs:
                     raise TypedOutputError(f"cast stopped before a valid object: {exc}") from exc
                 budget.errors.append(
                     {"stage": "cast", "error": f"{type(exc).__name__}: {clip(str(exc), 300)}"}
                 )
                 return SchemaFiller(question, brief, sources).fill_valid(schema), 0
+            except Exception as exc:
+                raise ProviderUnavailable(self.name, "cast", exc) from exc
             with schema_work():
                 violations = list(itertools.islice(validator.iter_errors(value), 10))
             errors = [f"at /{'/'.join(str(p) for p in e.path)}: {e.message}" for e in violations]

@@ -1,8 +1,9 @@
 """The offline reasoner: deterministic, extractive and honest — the embedded default and eval baseline.
 
-It never invents text: queries are built from the question's own terms, findings are sentences
-copied from the pages (BM25 against the query), the brief stitches those sentences together
-with their citations, and the cast fills the schema from the best-matching sentences.
+It never invents text: queries carry the question's key terms and anchors, findings are whole
+sentences copied from the pages that bear on the question, the brief is those sentences chosen
+per sub-question with redundancy removed (MMR), and the cast fills the schema from values parsed
+out of the supporting quotes. What it cannot answer it says it cannot answer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from graph.providers.reasoning import (
     Page,
     StepBudget,
 )
-from graph.providers.text import BM25, bm25_scores, clip, sentence_spans, squash, terms
+from graph.providers.text import BM25, clip, prose_spans, squash, terms
+from graph.quantities import date_in, quantities, quantity_near
+from graph.relevance import SENTENCE_BAR, Focus, focus_of, token_set, tokens
 from graph.response_schema import (
     SafeValidator,
     first_violation,
@@ -27,55 +30,63 @@ from graph.response_schema import (
     schema_work,
     tick,
 )
+from graph.support import entailed
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
-_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
-_QUESTION_WORDS = {
-    "what",
-    "which",
-    "who",
-    "whom",
-    "when",
-    "where",
-    "why",
-    "how",
-    "is",
-    "are",
-    "does",
-    "do",
-    "can",
-    "should",
-    "explain",
-    "describe",
-    "compare",
-    "tell",
-    "give",
-    "list",
-}
-ANSWER_SENTENCES = 3
-RELEVANCE_FLOOR = 0.2  # findings scoring below this share of the best one stay out of the brief
-KEY_FINDINGS = 8
+FIRST_PART_SENTENCES = 3
+OTHER_PART_SENTENCES = 2
+MMR_LAMBDA = 0.7
+NO_EVIDENCE_BRIEF = (
+    "No relevant sources found. The sources searched do not contain an answer to “{question}”, "
+    "so this brief states nothing about it."
+)
 
 
 def key_words(text: str) -> list[str]:
-    """The question's content words in their original spelling, first occurrence order."""
-    seen: dict[str, str] = {}
+    """The question's key terms in their original spelling, anchors (names, symbols) first."""
+    focus = focus_of(text)
+    order = {term: i for i, term in enumerate(focus.key_terms)}
+    spelled: dict[str, str] = {}
     for match in _WORD.finditer(text):
-        word = match.group()
-        stemmed = terms(word)
-        if not stemmed or word.lower() in _QUESTION_WORDS:
-            continue
-        seen.setdefault(stemmed[0], word)
-    return list(seen.values())
+        for token in tokens(match.group()):
+            if token in order:
+                spelled.setdefault(token, match.group())
+    return sorted(
+        dict.fromkeys(spelled.values()), key=lambda w: min(order.get(t, len(order)) for t in tokens(w))
+    )
 
 
-def rank_sentences(text: str, query_terms: list[str]) -> list[tuple[float, int, int]]:
-    """(score, start, end) of every sentence of `text`, best first; spans are verbatim slices."""
-    spans = sentence_spans(text)
-    scores = bm25_scores(query_terms, [terms(text[a:b]) for a, b in spans])
-    ranked = [(score, a, b) for score, (a, b) in zip(scores, spans, strict=False) if score > 0]
+def relevant_sentences(text: str, focus: Focus) -> list[tuple[float, int, int]]:
+    """(relevance, start, end) of the prose sentences of `text` that bear on the question, best
+    first; each span is a verbatim slice of `text`."""
+    spans = prose_spans(text)
+    ranked = []
+    for a, b in spans:
+        score = focus.coverage(text[a:b])
+        if score >= SENTENCE_BAR:
+            ranked.append((score, a, b))
     ranked.sort(key=lambda item: (-item[0], item[1]))
     return ranked
+
+
+def per_part(
+    text: str, ranked: list[tuple[float, int, int]], focus: Focus, max_findings: int
+) -> list[tuple[float, int, int]]:
+    """Findings for every sub-question in turn, each part's best (and earliest) first, so a
+    page that answers two parts is quoted for both: `max_findings` each for up to two parts."""
+    queues = []
+    for part in focus.parts:
+        scored = [(part.coverage(token_set(text[a:b])), a, b) for _, a, b in ranked]
+        queues.append(sorted((s for s in scored if s[0] >= SENTENCE_BAR), key=lambda r: (-r[0], r[1])))
+    limit = max_findings + min(len(focus.parts) - 1, 1) * max_findings // 2
+    chosen: list[tuple[float, int, int]] = []
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            while queue and any(queue[0][1] == c[1] for c in chosen):
+                queue.pop(0)
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return chosen
 
 
 class OfflineReasoner:
@@ -99,14 +110,11 @@ class OfflineReasoner:
     async def extract(
         self, question: str, query: str, page: Page, max_findings: int, budget: StepBudget | None = None
     ) -> Extraction:
-        wanted = terms(query) + terms(question)
-        ranked = rank_sentences(page.text, wanted)
-        if ranked:
-            floor = ranked[0][0] * 0.35
-            ranked = [r for r in ranked if r[0] >= floor]
-        chosen = sorted(ranked[:max_findings], key=lambda r: r[1])
+        focus = focus_of(question)
+        ranked = relevant_sentences(page.text, focus)
+        chosen = sorted(per_part(page.text, ranked, focus, max_findings), key=lambda r: r[1])
         findings = [Finding(text=squash(page.text[a:b]), quote=page.text[a:b]) for _, a, b in chosen]
-        return Extraction(summary=summarise(page, terms(question)), findings=findings)
+        return Extraction(summary=summarise(page, ranked), findings=findings)
 
     async def write(
         self, question: str, sources: list[NumberedSource], notes: list[str], budget: StepBudget | None = None
@@ -114,17 +122,19 @@ class OfflineReasoner:
         return extractive_brief(question, sources)
 
     async def critique(self, question: str, brief: str, budget: StepBudget | None = None) -> Critique:
-        wanted = set(terms(" ".join(key_words(question))))
-        covered = wanted & set(terms(brief))
-        share = len(covered) / len(wanted) if wanted else 1.0
+        focus = focus_of(question)
+        unanswered = [p.text for p in focus.parts if p.coverage(token_set(brief)) < SENTENCE_BAR]
         has_citation = re.search(r"\[\d+\]", brief) is not None
         notes = []
         if not has_citation:
             notes.append("the brief cites no source")
-        if share < 0.5:
-            missing = sorted(wanted - covered)
-            notes.append(f"the brief does not address: {', '.join(missing[:6])}")
-        return Critique(answers_question=has_citation and share >= 0.5, notes=notes)
+        notes += [f"no source answers: {part}" for part in unanswered]
+        return Critique(answers_question=has_citation and not unanswered, notes=notes)
+
+    async def support(
+        self, pairs: list[tuple[str, list[str]]], budget: StepBudget | None = None
+    ) -> list[bool]:
+        return [entailed(sentence, quotes) for sentence, quotes in pairs]
 
     async def cast(
         self,
@@ -144,84 +154,118 @@ class OfflineReasoner:
 
 
 def expand_queries(question: str, count: int) -> list[str]:
-    """The question itself, then narrower queries built from its key terms."""
-    question = squash(question)
+    """Keyphrase queries: all key terms, then each sub-question's terms with the anchors."""
+    focus = focus_of(question)
     words = key_words(question)
-    queries = [question]
-    if len(words) > 1:
-        queries.append(" ".join(words[:6]))
-    by_weight = sorted(words, key=lambda w: (-len(w), words.index(w)))
-    for i, first in enumerate(by_weight):
-        for second in by_weight[i + 1 :]:
-            queries.append(f"{first} {second}")
-    for word in by_weight:
-        queries.append(f"{word} overview")
-    return _unique(queries)[:count]
+    queries = [" ".join(words[:8])] if words else [squash(question)]
+    for part in focus.parts:
+        part_words = key_words(part.text)
+        anchors = [w for w in words if tokens(w)[0] in part.anchors and w not in part_words]
+        queries.append(" ".join(anchors + part_words))
+    anchors = [w for w in words if tokens(w)[0] in focus.anchors]
+    others = [w for w in words if w not in anchors]
+    for word in others:
+        queries.append(" ".join([*anchors[:3], word]))
+    return _unique([q for q in queries if q.strip()])[:count]
 
 
 def gap_queries(question: str, findings: list[str], done: list[str], count: int) -> list[str]:
-    """Follow-up queries for the question's terms the findings cover least, then for related terms."""
-    words = key_words(question)
-    finding_terms = [set(terms(f)) for f in findings]
-    coverage = {w: sum(1 for ft in finding_terms if terms(w)[0] in ft) for w in words}
-    topic = max(words, key=lambda w: (coverage[w], len(w)), default="")
+    """Follow-ups for the sub-questions the findings cover least, then anchors joined with the
+    names the findings introduced (the second hop of a multi-hop question)."""
+    focus = focus_of(question)
+    finding_tokens = token_set(" ".join(findings))
     done_set = {squash(d).lower() for d in done}
+    parts = sorted(focus.parts, key=lambda p: p.coverage(finding_tokens))
     queries = []
-    for word in sorted(words, key=lambda w: (coverage[w], words.index(w))):
-        if word != topic:
-            queries.append(f"{topic} {word}".strip())
-    related: dict[str, int] = {}
-    question_terms = set(terms(question))
-    for ft in finding_terms:
-        for term in ft - question_terms:
-            if len(term) > 3:
-                related[term] = related.get(term, 0) + 1
-    for term, _ in sorted(related.items(), key=lambda kv: (-kv[1], kv[0])):
-        queries.append(f"{topic} {term}".strip())
-    return [q for q in _unique(queries) if q.lower() not in done_set][:count]
+    for part in parts:
+        queries.append(" ".join(key_words(part.text)))
+    names: dict[str, int] = {}
+    question_tokens = set(tokens(question))
+    for finding in findings:
+        for match in re.finditer(r"\b[A-Z][a-z]{3,}(?:\s[A-Z][a-z]{3,})*", finding):
+            if not set(tokens(match.group())) & question_tokens:
+                names[match.group()] = names.get(match.group(), 0) + 1
+    for name, _ in sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))[:count]:
+        for part in parts:
+            queries.append(f"{name} {' '.join(key_words(part.text))}")
+    return [q for q in _unique(queries) if q.strip() and q.lower() not in done_set][:count]
 
 
-def summarise(page: Page, question_terms: list[str], max_sentences: int = 2) -> str:
-    """1-3 sentences from the page: the best match for the question, else its opening."""
-    ranked = rank_sentences(page.text, question_terms)
+def summarise(page: Page, ranked: list[tuple[float, int, int]], max_sentences: int = 2) -> str:
+    """1-2 sentences from the page: its best sentences for the question, else its opening."""
     spans = sorted(ranked[:max_sentences], key=lambda r: r[1])
     chosen = [squash(page.text[a:b]) for _, a, b in spans]
     if not chosen:
-        chosen = [squash(page.text[a:b]) for a, b in sentence_spans(page.text)[:max_sentences]]
+        chosen = [squash(page.text[a:b]) for a, b in prose_spans(page.text)[:max_sentences]]
     return clip(" ".join(chosen), 480) or clip(squash(page.text), 240) or page.title
 
 
+def no_evidence_brief(question: str) -> str:
+    return NO_EVIDENCE_BRIEF.format(question=squash(question).rstrip("?.") + "?")
+
+
 def extractive_brief(question: str, sources: list[NumberedSource]) -> str:
-    """Markdown: a short answer of the best-matching findings, then key findings, each cited [n]."""
+    """Markdown: per sub-question, the most relevant sentences (MMR: relevant, not redundant),
+    each cited [n]; then the sub-questions no source answers, if any."""
+    focus = focus_of(question)
     cited = [(claim, s.n) for s in sources for claim in s.claims]
     if not cited:
-        return (
-            f"No source read answered “{squash(question)}”. "
-            "The search returned nothing usable within the budget."
-        )
-    scores = bm25_scores(terms(question), [terms(c) for c, _ in cited])
-    floor = max(scores) * RELEVANCE_FLOOR
-    order = [i for i in sorted(range(len(cited)), key=lambda i: (-scores[i], i)) if scores[i] >= floor]
-    answer, used = [], set()
-    for i in order:
-        if len(answer) == ANSWER_SENTENCES:
-            break
-        claim, n = cited[i]
-        if claim not in used:
-            answer.append(_cited(claim, n))
-            used.add(claim)
-    findings, per_source = [], {}
-    for i in order:
-        claim, n = cited[i]
-        if claim in used or per_source.get(n, 0) >= 2 or len(findings) == KEY_FINDINGS:
-            continue
-        per_source[n] = per_source.get(n, 0) + 1
-        findings.append(f"- {_cited(claim, n)}")
-        used.add(claim)
-    parts = [" ".join(answer)]
-    if findings:
-        parts += ["", "## Key findings", "", *findings]
-    return "\n".join(parts)
+        return no_evidence_brief(question)
+    claim_tokens = [token_set(c) for c, _ in cited]
+    used: set[int] = set()
+    sections: list[tuple[str, list[str]]] = []
+    unanswered = []
+    for index, part in enumerate(focus.parts):
+        limit = FIRST_PART_SENTENCES if index == 0 else OTHER_PART_SENTENCES
+        relevance = {i: part.coverage(claim_tokens[i]) for i in range(len(cited))}
+        candidates = [i for i in relevance if relevance[i] >= SENTENCE_BAR and i not in used]
+        chosen = mmr(candidates, relevance, claim_tokens, limit)
+        used.update(chosen)
+        if chosen:
+            sections.append((part.text, [_cited(*cited[i]) for i in chosen]))
+        else:
+            unanswered.append(part.text)
+    if not sections:
+        return no_evidence_brief(question)
+    if len(focus.parts) == 1:
+        parts = [" ".join(sections[0][1])]
+    else:
+        parts = []
+        for title, lines in sections:
+            parts += [f"## {_as_question(title)}", "", " ".join(lines), ""]
+    if unanswered:
+        parts += ["", "## Open questions", ""]
+        parts += [f"- {_as_question(text)}" for text in unanswered]
+    return "\n".join(parts).strip()
+
+
+def mmr(
+    candidates: list[int], relevance: dict[int, float], token_sets: list[set[str]], limit: int
+) -> list[int]:
+    """Maximal marginal relevance: each pick trades relevance against overlap with earlier picks."""
+    chosen: list[int] = []
+    pool = sorted(candidates, key=lambda i: (-relevance[i], i))
+    while pool and len(chosen) < limit:
+
+        def gain(i: int) -> float:
+            overlap = max((_jaccard(token_sets[i], token_sets[j]) for j in chosen), default=0.0)
+            return MMR_LAMBDA * relevance[i] - (1 - MMR_LAMBDA) * overlap
+
+        best = max(pool, key=lambda i: (gain(i), -i))
+        pool.remove(best)
+        if chosen and max(_jaccard(token_sets[best], token_sets[j]) for j in chosen) > 0.8:
+            continue  # a near-duplicate says nothing new
+        chosen.append(best)
+    return chosen
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def _as_question(text: str) -> str:
+    text = squash(text).rstrip("?.,;: ")
+    return (text[:1].upper() + text[1:] + "?") if text else ""
 
 
 def _cited(text: str, n: int) -> str:
@@ -241,16 +285,31 @@ def _unique(items: list[str]) -> list[str]:
     return out
 
 
+# Fields whose value is the finding itself, not a fact named by the field.
+GENERIC_TEXT_FIELDS = frozenset(
+    {"answer", "summary", "conclusion", "claim", "finding", "description", "text", "title", "name", "source"}
+)
+
+
+class NoEvidence(Exception):
+    """No supporting quote gives this field a value."""
+
+
 class SchemaFiller:
-    """Builds an instance of a JSON Schema from the brief's findings, then checks it validates."""
+    """Builds an instance of a JSON Schema from the sources' findings, then checks it validates.
+
+    Values come from the evidence: numbers, ranges and dates parsed from the quotes that name the
+    field, enums matched against them. A field the evidence does not give is null where the schema
+    allows it; otherwise the nearest honest value (an empty string, the lowest number allowed).
+    """
 
     def __init__(self, question: str, brief: str, sources: list[NumberedSource]):
         self.question = question
         self.brief = brief
         self.sources = sources
         self.claims = [(claim, s) for s in sources for claim in s.claims]
-        self.claim_terms = [terms(c) for c, _ in self.claims]
-        self.index = BM25(self.claim_terms)
+        self.claim_tokens = [set(tokens(c)) for c, _ in self.claims]
+        self.index = BM25([terms(c) for c, _ in self.claims])
         self.root: dict[str, Any] = {}
 
     def fill_valid(self, schema: dict[str, Any]) -> Any:
@@ -264,10 +323,20 @@ class SchemaFiller:
             raise violation
         return value
 
+    def naming(self, name: str) -> list[tuple[str, NumberedSource]]:
+        """Claims that mention most of the field's name ("rated_mw": rated, MW), best first."""
+        wanted = set(tokens(name.replace("_", " ")))
+        if not wanted:
+            return []
+        scores = self.index.scores(terms(name.replace("_", " ")) + terms(self.question))
+        share = [len(wanted & self.claim_tokens[i]) / len(wanted) for i in range(len(self.claims))]
+        hits = [i for i in range(len(self.claims)) if share[i] >= 0.5]
+        return [self.claims[i] for i in sorted(hits, key=lambda i: (-share[i], -scores[i], i))]
+
     def best_claims(self, hint: str, skip: int = 0) -> list[tuple[str, NumberedSource]]:
-        scores = self.index.scores(terms(hint) + terms(self.question))
+        scores = self.index.scores(terms(hint.replace("_", " ")) + terms(self.question))
         order = sorted(range(len(self.claims)), key=lambda i: (-scores[i], i))
-        return [self.claims[i] for i in order][skip:]
+        return [self.claims[i] for i in order if scores[i] > 0][skip:]
 
     def fill(self, schema: Any, name: str, index: int) -> Any:
         tick("fill", f"/{name}" if name else "")
@@ -295,11 +364,28 @@ class SchemaFiller:
                         merged.setdefault(key, value)
             return self.fill(merged, name, index)
         kind = schema.get("type")
+        nullable = kind == "null" or (isinstance(kind, list) and "null" in kind)
         if isinstance(kind, list):
             kind = next((k for k in kind if k != "null"), "null")
         if kind is None:
             kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
-        return getattr(self, f"fill_{kind}", self.fill_string)(schema, name, index)
+        filler = getattr(self, f"fill_{kind}", self.fill_string)
+        try:
+            return filler(schema, name, index)
+        except NoEvidence:
+            return None if nullable else self.fallback(kind, schema)
+
+    def fallback(self, kind: str, schema: dict[str, Any]) -> Any:
+        """A value for a required, non-null field the evidence does not give: the emptiest one."""
+        if kind in ("number", "integer"):
+            low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+            value = low + (1 if "exclusiveMinimum" in schema else 0)
+            return round(value) if kind == "integer" else value
+        if kind == "boolean":
+            return False
+        text = ""
+        min_len = int(schema.get("minLength", 0))
+        return text.ljust(min_len, "?") if min_len else text
 
     def resolve(self, ref: str) -> Any:
         return resolve_ref(self.root, ref)
@@ -312,11 +398,20 @@ class SchemaFiller:
         return self.fill(options[0], name, index) if options else None
 
     def pick_enum(self, values: list[Any], name: str) -> Any:
-        texts = [str(v) for v in values]
-        evidence = terms(" ".join(c for c, _ in self.best_claims(name)[:3]))
-        scores = bm25_scores(evidence, [terms(t) for t in texts]) if evidence else [0.0] * len(values)
-        best = max(range(len(values)), key=lambda i: (scores[i], -i)) if values else 0
-        return values[best] if values else None
+        """The enum value the evidence names; the first one mentioned in the best claims."""
+        evidence = [c for c, _ in (self.naming(name) or self.best_claims(name))[:3]]
+        for claim in evidence:
+            lowered = claim.lower()
+            hits = [
+                v
+                for v in values
+                if str(v).lower() and re.search(rf"\b{re.escape(str(v).lower())}\b", lowered)
+            ]
+            if hits:
+                return hits[0]
+        if None in values:
+            return None
+        return values[0] if values else None
 
     def fill_object(self, schema: dict[str, Any], name: str, index: int) -> dict[str, Any]:
         props = schema.get("properties") or {}
@@ -331,7 +426,7 @@ class SchemaFiller:
         items = schema.get("items", {})
         low = int(schema.get("minItems", 0))
         high = schema.get("maxItems")
-        count = max(low, min(3, len(self.claims)))
+        count = max(low, min(3, len(self.best_claims(name))))
         if high is not None:
             count = min(count, int(high))
         values = []
@@ -344,61 +439,79 @@ class SchemaFiller:
 
     def text_for(self, name: str, index: int) -> str:
         best = self.best_claims(name, skip=index)
-        return squash(best[0][0]) if best else squash(self.question)
+        if not best:
+            raise NoEvidence(name)
+        return squash(best[0][0])
 
     def fill_string(self, schema: dict[str, Any], name: str, index: int) -> str:
         fmt = schema.get("format")
-        best = self.best_claims(name, skip=index)
+        naming = self.naming(name)
+        generic = name.lower() in GENERIC_TEXT_FIELDS or not name
+        best = naming[index:] or (self.best_claims(name, skip=index) if generic else [])
+        if not best:
+            raise NoEvidence(name)
         if fmt in ("uri", "url", "iri"):
-            return best[0][1].url if best else "about:blank"
-        if fmt == "date":
-            return "1970-01-01"
-        if fmt == "date-time":
-            return "1970-01-01T00:00:00Z"
+            return best[0][1].url
+        if fmt in ("date", "date-time"):
+            found = next((d for c, _ in best for d in [date_in(c)] if d), None)
+            if found is None:
+                raise NoEvidence(name)
+            return found.isoformat() + ("T00:00:00Z" if fmt == "date-time" else "")
         if fmt == "email":
-            return "unknown@example.com"
-        text = squash(best[0][0]) if best else squash(self.question)
+            raise NoEvidence(name)
+        text = squash(best[0][0])
         if name.lower() in ("title", "name", "source", "source_title") and best:
             text = best[0][1].title
         if name.lower() in ("summary", "answer", "conclusion") and self.brief:
             text = squash(re.sub(r"\s*\[\d+\]", "", self.brief.split("\n\n")[0]))
+        elif naming:
+            value = quantity_near(naming[0][0], name)
+            if value is not None and len(name) <= 24:
+                text = value.text
         if "maxLength" in schema:
             text = clip(text, int(schema["maxLength"]))
         pattern = schema.get("pattern")
         if pattern and not pattern_matches(pattern, text):
-            candidates = [squash(c) for c, _ in best] + [
-                m.group() for c, _ in best for m in _NUMBER.finditer(c)
-            ]
-            text = next((c for c in candidates if pattern_matches(pattern, c)), text)
-        min_len = int(schema.get("minLength", 0))
-        if len(text) < min_len:
-            text = text.ljust(min_len, ".")
+            candidates = [squash(c) for c, _ in best] + [q.text for c, _ in best for q in quantities(c)]
+            matching = next((c for c in candidates if pattern_matches(pattern, c)), None)
+            if matching is None:
+                raise NoEvidence(name)
+            text = matching
+        if len(text) < int(schema.get("minLength", 0)):
+            raise NoEvidence(name)
         return text
 
     def fill_number(self, schema: dict[str, Any], name: str, index: int) -> float | int:
-        value: float = 0
-        for claim, _ in self.best_claims(name, skip=index)[:3]:
-            match = _NUMBER.search(claim)
-            if match:
-                value = float(match.group().replace(",", ""))
+        """The value the quotes naming the field give it; a range gives its lower end."""
+        value = None
+        for claim, _ in self.naming(name)[index:] or self.naming(name):
+            found = quantity_near(claim, name)
+            if found is not None:
+                value = found.low
                 break
+        if value is None:
+            raise NoEvidence(name)
         low = schema.get("minimum", schema.get("exclusiveMinimum"))
         high = schema.get("maximum", schema.get("exclusiveMaximum"))
-        if low is not None and value < low:
-            value = low + (1 if "exclusiveMinimum" in schema else 0)
-        if high is not None and value > high:
-            value = high - (1 if "exclusiveMaximum" in schema else 0)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise NoEvidence(name)  # the evidence's value does not fit: no value beats a forced one
         step = schema.get("multipleOf")
-        if step:
-            value = round(value / step) * step
+        if step and abs(round(value / step) * step - value) > 1e-9:
+            raise NoEvidence(name)
         return value
 
     def fill_integer(self, schema: dict[str, Any], name: str, index: int) -> int:
-        return round(self.fill_number(schema, name, index))
+        value = self.fill_number(schema, name, index)
+        if value != int(value):
+            raise NoEvidence(name)
+        return int(value)
 
     def fill_boolean(self, schema: dict[str, Any], name: str, index: int) -> bool:
-        scores = self.index.scores(terms(name))
-        return any(score > 0 for score in scores)
+        if name.lower() in ("found", "answerable", "answer_found", "answered"):
+            return bool(self.claims)
+        if not self.naming(name):
+            raise NoEvidence(name)
+        return True
 
     def fill_null(self, schema: dict[str, Any], name: str, index: int) -> None:
         return None

@@ -83,6 +83,10 @@ class Reasoner(Protocol):
 
     async def critique(self, question: str, brief: str, budget: StepBudget) -> Critique: ...
 
+    async def support(self, pairs: list[tuple[str, list[str]]], budget: StepBudget) -> list[bool]:
+        """For each (sentence, quotes it cites): do the quotes support the sentence?"""
+        ...
+
     async def cast(
         self,
         question: str,
@@ -99,3 +103,19 @@ class Reasoner(Protocol):
 
 class TypedOutputError(Exception):
     """No object that validates against the response schema could be produced: the job fails."""
+
+
+class ProviderUnavailable(Exception):
+    """A provider failed after its retries. The run stops and says which one and where: an
+    outage is never papered over with a silent fallback, and never billed."""
+
+    code = "provider_unavailable"
+
+    def __init__(self, provider: str, stage: str, cause: BaseException):
+        self.provider = provider
+        self.stage = stage
+        self.cause = f"{type(cause).__name__}: {str(cause)[:300]}"
+        super().__init__(f"provider {provider} unavailable at stage {stage}: {self.cause}")
+
+    def as_record(self) -> ErrorRecord:
+        return {"stage": self.stage, "error": f"{self.provider}: {self.cause}"}

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import httpx
 
-from graph.providers.corpus import CorpusIndex
+from graph.providers.corpus import CorpusIndex, corpus_url
 from graph.providers.netguard import tls_context
 
 TAVILY_DEFAULT_BASE = "https://api.tavily.com"
@@ -107,7 +107,7 @@ class CorpusSearch:
         hits = await self.index.asearch(query, max_results)
         return [
             SearchResult(
-                url=hit.path.as_uri(),
+                url=corpus_url(hit.path),
                 title=hit.title,
                 snippet=hit.snippet,
                 score=hit.score,

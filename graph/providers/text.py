@@ -291,3 +291,31 @@ def clip(text: str, limit: int) -> str:
     cut = text[:limit]
     space = cut.rfind(" ")
     return cut[: space if space > limit // 2 else limit].rstrip()
+
+
+_LIST_MARKER = re.compile(r"^(?:[-*+•·▪–]\s+|\d{1,3}[.)]\s+|>\s*)+")
+_NOT_PROSE = re.compile(r"\||\s[•·▪]\s|^\W*$|\.{3,}|…$|:$")
+
+
+def prose_spans(text: str, *, min_words: int = 6) -> list[tuple[int, int]]:
+    """Sentence spans fit to quote: whole sentences of running text, never a heading, a table
+    row, a bare list fragment or a label. A list item's marker is left out of the span (the
+    span stays a verbatim slice of the text)."""
+    out = []
+    for start, end in sentence_spans(text):
+        piece = text[start:end]
+        marker = _LIST_MARKER.match(piece)
+        if marker:
+            start += marker.end()
+            piece = text[start:end]
+        words = piece.split()
+        if (
+            len(words) < min_words
+            or _NOT_PROSE.search(piece)
+            or piece[-1] not in ".!?\"')”’"
+            or not any(ch.islower() for ch in piece)
+            or piece.count("**") % 2
+        ):
+            continue
+        out.append((start, end))
+    return out

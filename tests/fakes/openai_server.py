@@ -227,6 +227,15 @@ def default_critique(payload: dict[str, Any], request: dict[str, Any]) -> dict[s
     return {"answers_question": True, "notes": []}
 
 
+def default_support(payload: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """A lenient judge: a sentence is supported when most of its longer words are in its quotes."""
+    verdicts = []
+    for item in payload["items"]:
+        said, quoted = _words(item["sentence"]), _words(" ".join(item["quotes"]))
+        verdicts.append(bool(said) and len(said & quoted) >= 0.6 * len(said))
+    return {"supported": verdicts}
+
+
 def default_typed(payload: dict[str, Any], request: dict[str, Any]) -> Any:
     schema = request["response_format"]["json_schema"]["schema"]
     return minimal_instance(schema)
@@ -267,6 +276,7 @@ class FakeOpenAI(FakeHTTPServer):
             "extraction": default_extraction,
             "brief": default_brief,
             "critique": default_critique,
+            "support": default_support,
             "typed_result": default_typed,
         }
         self.failures: list[FailureRule] = []

@@ -14,7 +14,7 @@ def test_every_supported_format_is_indexed_and_ranked(tmp_path):
     index = CorpusIndex(CORPUS, tmp_path / "index.sqlite")
     assert index.refresh() == 5
     by_query = {
-        q: [h.path.name for h in index.search(q, 3)]
+        q: [h.path for h in index.search(q, 3)]
         for q in (
             "coefficient of performance heat pump",
             "lithium-ion grid battery",
@@ -30,8 +30,9 @@ def test_every_supported_format_is_indexed_and_ranked(tmp_path):
         "wind-power.rst",
         "solar-power.txt",
     ]
-    html = index.text_of(CORPUS / "batteries.html")
+    title, html = index.document("batteries.html")
     assert "fast frequency response" in html and "All rights reserved" not in html
+    assert index.document("../../etc/passwd") is None  # only indexed paths answer
 
 
 def test_reindexing_only_touches_changed_files(tmp_path):
@@ -45,7 +46,7 @@ def test_reindexing_only_touches_changed_files(tmp_path):
     os.utime(note, ns=(note.stat().st_atime_ns, note.stat().st_mtime_ns + 10**9))
     (folder / "wind-power.rst").unlink()
     assert index.refresh() == 1
-    assert [h.path.name for h in index.search("geothermal boreholes", 5)] == ["heat-pumps.md"]
+    assert [h.path for h in index.search("geothermal boreholes", 5)] == ["heat-pumps.md"]
     assert index.search("offshore turbines", 5) == []
 
 
@@ -58,6 +59,6 @@ def test_queries_cannot_inject_fts_syntax(tmp_path):
 async def test_corpus_search_returns_text_with_each_hit(tmp_path):
     search = CorpusSearch(CorpusIndex(CORPUS, tmp_path / "index.sqlite"))
     results = await search.search("heat pump efficiency", 2)
-    assert results[0].url.startswith("file://") and results[0].url.endswith("heat-pumps.md")
+    assert results[0].url == "corpus://heat-pumps.md"  # a stable id, never a server path
     assert results[0].raw_content and "coefficient of performance" in results[0].raw_content
     assert results[0].title == "Heat pumps" and results[0].domain == "corpus"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import unquote, urlparse
-
 import jsonschema
 import pytest
 
@@ -12,11 +9,12 @@ from graph.citations import DEFAULT_SCHEMA, markers_in
 from graph.providers.extract import document_text
 from graph.providers.reasoning import TypedOutputError
 from graph.result import result_fragment
-from tests.graph.conftest import run_graph
+from tests.graph.conftest import CORPUS, run_graph
 
 
 def source_text(url: str) -> str:
-    return document_text(Path(unquote(urlparse(url).path)))[1]
+    assert url.startswith("corpus://"), url  # a stable id, never a server path
+    return document_text(CORPUS / url.removeprefix("corpus://"))[1]
 
 
 async def test_every_citation_quote_is_verbatim_in_its_source_document(offline_context):

@@ -42,7 +42,8 @@ async def test_usage_from_the_model_becomes_spend_at_table_prices(online_context
     run = await run_graph(online_context("lite"))
     spend = run.state["spend"]
     calls = {
-        name: len(llm.calls_for(name)) for name in ("plan", "extraction", "brief", "critique", "follow_ups")
+        name: len(llm.calls_for(name))
+        for name in ("plan", "extraction", "brief", "critique", "support", "follow_ups")
     }
     assert spend["llm_calls"] == sum(calls.values())
     assert spend["tokens"] == 1100 * spend["llm_calls"]
@@ -65,7 +66,7 @@ async def test_a_failing_branch_is_recorded_and_its_siblings_finish(online_conte
         q for q in tavily.calls if "statistics" in q
     ][:1]
     assert any("statistics" in e.get("query", "") for e in run.state["errors"])
-    assert len(run.state["sources"]) >= 3
+    assert len(run.state["sources"]) >= 2  # the corpus's two pages that bear on the question
     assert tavily.calls.count(failed[0]["query"]) == 3  # three attempts of the retry policy
 
 
