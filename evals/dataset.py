@@ -262,6 +262,17 @@ def _read_document(file: Path, fmt: str) -> tuple[str, str]:
     return _first_line(text) or file.stem, text
 
 
+def original_text(file: Path) -> str:
+    """The document as its reader sees it, independent of the graph's extractor: an HTML file's
+    visible text (this module's own lossless parser), a text file as written, a PDF's text. Quotes
+    are checked against this, so one the extractor altered (added Markdown, say) fails."""
+    fmt = CORPUS_FORMATS.get(file.suffix.lower())
+    if fmt == "pdf":
+        return _pdf_to_text(file)[1]
+    raw = file.read_text(encoding="utf-8", errors="replace")
+    return html_to_text(raw)[1] if fmt == "html" else raw
+
+
 def _pdf_to_text(file: Path) -> tuple[str, str]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError

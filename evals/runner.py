@@ -34,6 +34,7 @@ from evals.dataset import (
     EvalItem,
     load_corpus,
     load_dataset,
+    original_text,
     source_texts,
 )
 from evals.judge import Judge
@@ -334,16 +335,13 @@ def choose_judge(
 
 
 def corpus_texts(corpus: Corpus) -> dict[str, str]:
-    """Each corpus document's text as served at each address a run may cite it by: the graph's corpus
-    search serves `file://` URIs with its own rendering (`document_text`: HTML through trafilatura),
-    a fake web serves `https://corpus.infrence.test/` URLs with the corpus loader's. Extracted here
-    from the files, not taken from the run, so a quote the run altered or misattributed fails."""
-    from graph.providers.extract import document_text
+    """Each corpus document's original text (`original_text`: an HTML file's visible text, a text
+    file as written) under each address a run may cite it by: the graph's corpus search names it
+    `corpus://<path>`, a fake web serves it at `https://corpus.infrence.test/<path>`. Read from the
+    files, not taken from the run, so a quote the run altered or misattributed fails."""
+    from graph.providers.corpus import corpus_url
 
-    served = {}
-    for document in corpus:
-        path = (corpus.root / document.path).resolve()
-        served[path.as_uri()] = document_text(path)[1]
+    served = {corpus_url(d.path): original_text(corpus.root / d.path) for d in corpus}
     return source_texts(corpus, served)
 
 

@@ -115,12 +115,19 @@ def tokens(text: str) -> list[str]:
 
 
 PREFIX = 6
+NUMBER_TOKEN = "#number"  # stands for any figure or date, for parts that ask for one
+_ASKS_FOR_A_NUMBER = re.compile(
+    r"\b(?:how (?:long|many|much|old|far|big|large|tall|high|fast|heavy|often)|when|what (?:year|date|day)"
+    r"|percentage|share|rate|population|capacity|cost|price|size|length|number of|speed|revenue|profit)\b",
+    re.IGNORECASE,
+)
+_FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
 
 
 def token_set(text: str) -> set[str]:
     """A text's tokens plus their long prefixes, so `efficient` finds `efficiency` (the stemmer
     is deliberately light)."""
-    out = set()
+    out = {NUMBER_TOKEN} if _FIGURE.search(text) else set()
     for token in tokens(text):
         out.add(token)
         out.update(token[:n] for n in range(PREFIX, len(token)))
@@ -169,10 +176,18 @@ class Focus:
                 weights[term] = max(weight, weights.get(term, 0.0))
         return sorted(weights, key=lambda t: -weights[t])
 
-    def coverage(self, text: str) -> float:
-        """The best share of any sub-question's weight the text covers."""
-        present = token_set(text)
+    def coverage(self, text: str, context: str = "") -> float:
+        """The best share of any sub-question's weight the text covers. `context` (a page's
+        title) lends its anchors: on a page titled "Harrowgate Bridge", "It opened on 14 June
+        2004" is about the bridge."""
+        present = self.present(text, context)
         return max((part.coverage(present) for part in self.parts), default=0.0)
+
+    def present(self, text: str, context: str = "") -> set[str]:
+        present = token_set(text)
+        if context:
+            present |= token_set(context) & set(self.anchors)
+        return present
 
     def best_part(self, text: str) -> tuple[int, float]:
         present = token_set(text)
@@ -183,8 +198,8 @@ class Focus:
     def page_is_relevant(self, text: str) -> bool:
         return self.coverage(text) >= PAGE_BAR
 
-    def sentence_is_relevant(self, text: str) -> bool:
-        return self.coverage(text) >= SENTENCE_BAR
+    def sentence_is_relevant(self, text: str, context: str = "") -> bool:
+        return self.coverage(text, context) >= SENTENCE_BAR
 
 
 def focus_of(question: str) -> Focus:
@@ -200,6 +215,8 @@ def focus_of(question: str) -> Focus:
             # "...and when did it open?": the pronoun stands for the previous part's anchors.
             for anchor in parts[-1].anchors:
                 weights.setdefault(anchor, ANCHOR_WEIGHT)
+        if _ASKS_FOR_A_NUMBER.search(piece):
+            weights[NUMBER_TOKEN] = TERM_WEIGHT
         parts.append(SubQuestion(piece, weights))
     if not parts:
         parts.append(SubQuestion(question, {t: TERM_WEIGHT for t in tokens(question)}))

@@ -148,7 +148,7 @@ async def read_one(
             )
             continue
         quote = page.text[span[0] : span[1]]
-        if not focus.sentence_is_relevant(f"{quote} {finding.text}"):
+        if not focus.sentence_is_relevant(f"{quote} {finding.text}", context=page.title):
             continue  # true, perhaps, but not about the question
         found.append(
             Claim(

@@ -33,8 +33,8 @@ from graph.response_schema import (
 from graph.support import entailed
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
-FIRST_PART_SENTENCES = 3
-OTHER_PART_SENTENCES = 2
+FIRST_PART_SENTENCES = 4
+OTHER_PART_SENTENCES = 3
 MMR_LAMBDA = 0.7
 NO_EVIDENCE_BRIEF = (
     "No relevant sources found. The sources searched do not contain an answer to “{question}”, "
@@ -56,13 +56,13 @@ def key_words(text: str) -> list[str]:
     )
 
 
-def relevant_sentences(text: str, focus: Focus) -> list[tuple[float, int, int]]:
+def relevant_sentences(text: str, focus: Focus, title: str = "") -> list[tuple[float, int, int]]:
     """(relevance, start, end) of the prose sentences of `text` that bear on the question, best
     first; each span is a verbatim slice of `text`."""
     spans = prose_spans(text)
     ranked = []
     for a, b in spans:
-        score = focus.coverage(text[a:b])
+        score = focus.coverage(text[a:b], title)
         if score >= SENTENCE_BAR:
             ranked.append((score, a, b))
     ranked.sort(key=lambda item: (-item[0], item[1]))
@@ -70,13 +70,13 @@ def relevant_sentences(text: str, focus: Focus) -> list[tuple[float, int, int]]:
 
 
 def per_part(
-    text: str, ranked: list[tuple[float, int, int]], focus: Focus, max_findings: int
+    text: str, ranked: list[tuple[float, int, int]], focus: Focus, max_findings: int, title: str = ""
 ) -> list[tuple[float, int, int]]:
     """Findings for every sub-question in turn, each part's best (and earliest) first, so a
     page that answers two parts is quoted for both: `max_findings` each for up to two parts."""
     queues = []
     for part in focus.parts:
-        scored = [(part.coverage(token_set(text[a:b])), a, b) for _, a, b in ranked]
+        scored = [(part.coverage(focus.present(text[a:b], title)), a, b) for _, a, b in ranked]
         queues.append(sorted((s for s in scored if s[0] >= SENTENCE_BAR), key=lambda r: (-r[0], r[1])))
     limit = max_findings + min(len(focus.parts) - 1, 1) * max_findings // 2
     chosen: list[tuple[float, int, int]] = []
@@ -111,8 +111,8 @@ class OfflineReasoner:
         self, question: str, query: str, page: Page, max_findings: int, budget: StepBudget | None = None
     ) -> Extraction:
         focus = focus_of(question)
-        ranked = relevant_sentences(page.text, focus)
-        chosen = sorted(per_part(page.text, ranked, focus, max_findings), key=lambda r: r[1])
+        ranked = relevant_sentences(page.text, focus, page.title)
+        chosen = sorted(per_part(page.text, ranked, focus, max_findings, page.title), key=lambda r: r[1])
         findings = [Finding(text=squash(page.text[a:b]), quote=page.text[a:b]) for _, a, b in chosen]
         return Extraction(summary=summarise(page, ranked), findings=findings)
 
@@ -211,7 +211,8 @@ def extractive_brief(question: str, sources: list[NumberedSource]) -> str:
     cited = [(claim, s.n) for s in sources for claim in s.claims]
     if not cited:
         return no_evidence_brief(question)
-    claim_tokens = [token_set(c) for c, _ in cited]
+    titles = {s.n: s.title for s in sources}
+    claim_tokens = [focus.present(c, titles[n]) for c, n in cited]
     used: set[int] = set()
     sections: list[tuple[str, list[str]]] = []
     unanswered = []

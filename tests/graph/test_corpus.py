@@ -31,6 +31,7 @@ def test_every_supported_format_is_indexed_and_ranked(tmp_path):
         "solar-power.txt",
     ]
     title, html = index.document("batteries.html")
+    assert title == "Grid batteries and energy storage"
     assert "fast frequency response" in html and "All rights reserved" not in html
     assert index.document("../../etc/passwd") is None  # only indexed paths answer
 
