@@ -36,6 +36,10 @@ OPENAPI_TAGS = [
         "name": "playground",
         "description": "Dashboard playground — JWT-authenticated proxy for research runs.",
     },
+    {
+        "name": "corpus",
+        "description": "The local documents behind `corpus://` citations, as stored and quoted.",
+    },
     {"name": "admin", "description": "Admin operator surface — gated by `users.is_admin`."},
     {"name": "health", "description": "Liveness and readiness probes."},
     {
@@ -64,6 +68,7 @@ def _routers():
     from api.dashboard.routes import router as dashboard_router
     from api.docs import router as docs_router
     from api.metrics import router as metrics_router
+    from api.research.routes import dashboard_corpus as corpus_router
     from api.research.routes import playground as playground_router
     from api.research.routes import router as research_router
     from api.support.routes import router as support_router
@@ -79,6 +84,7 @@ def _routers():
         ledger_router,
         research_router,
         playground_router,
+        corpus_router,
         dashboard_router,
         billing_router,
         stripe_events_router,

@@ -70,7 +70,7 @@ def eval_command(
 
     from evals.cassette import CassetteError
     from evals.dataset import CorpusError, DatasetError
-    from evals.gates import gate_failures, load_committed_fact_recall
+    from evals.gates import gate_failures, load_abstention_floor, load_committed_fact_recall
     from evals.judge import judge_model_from_env
     from evals.runner import (
         DEFAULT_OUT,
@@ -83,9 +83,11 @@ def eval_command(
     from graph.settings import GraphSettings
 
     committed: dict[str, float] = {}
+    abstention_floor = None
     if gate:
         try:
             committed = load_committed_fact_recall(baseline)
+            abstention_floor = load_abstention_floor(baseline)
         except (OSError, KeyError, ValueError, TypeError) as exc:
             reason = getattr(exc, "strerror", None) or exc
             _fail(f"--baseline: cannot read committed figures from {baseline}: {reason}")
@@ -117,11 +119,16 @@ def eval_command(
             code=1,
         )
     if save_baseline:
-        figures = json.dumps(committed_baseline(run), indent=2, sort_keys=True)
+        figures = committed_baseline(run)
+        if Path(baseline).is_file():  # a floor set by hand stays
+            floor = json.loads(Path(baseline).read_text(encoding="utf-8")).get("abstention_floor")
+            if floor is not None:
+                figures["abstention_floor"] = floor
+        figures = json.dumps(figures, indent=2, sort_keys=True)
         Path(baseline).write_text(figures + "\n", encoding="utf-8")
         typer.echo(f"baseline written to {baseline}")
     if gate:
-        failures = gate_failures(run.summaries, committed)
+        failures = gate_failures(run.summaries, committed, abstention_floor=abstention_floor)
         for failure in failures:
             typer.echo(f"gate failed: {failure}", err=True)
         if failures:
@@ -132,6 +139,10 @@ def eval_command(
 SUMMARY_COLUMNS = (
     ("recall", "fact_recall"),
     ("cite_prec", "citation_precision"),
+    ("abstain", "abstention"),
+    ("wrong_abst", "wrong_abstention"),
+    ("support", "sentence_support"),
+    ("typed", "typed_field_accuracy"),
     ("coverage", "citation_coverage"),
     ("unsupported", "unsupported_claim_rate"),
     ("schema", "schema_validity"),

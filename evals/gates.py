@@ -1,7 +1,8 @@
 """CI regression gates over a run's per-mode summaries (issue 10).
 
-Citation precision, schema validity and budget adherence must be perfect; fact recall may not fall
-below the committed baseline by more than a small tolerance. Pure, so CI and tests call it directly.
+Quote-in-source precision, schema validity and budget adherence must be perfect; a run must abstain
+on at least 90 % of the questions its corpus cannot answer; fact recall may not fall below the
+committed baseline by more than a small tolerance. Pure, so CI and tests call it directly.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from evals.metrics import Summary
 
 PERFECT_METRICS = ("citation_precision", "schema_validity", "budget_adherence")
 FACT_RECALL_TOLERANCE = 0.02
+ABSTENTION_FLOOR = 0.9
 
 
 def gate_failures(
@@ -21,6 +23,7 @@ def gate_failures(
     committed_fact_recall: Mapping[str, float],
     *,
     tolerance: float = FACT_RECALL_TOLERANCE,
+    abstention_floor: float | None = ABSTENTION_FLOOR,
 ) -> list[str]:
     """Human-readable reasons the run fails its gates; empty when it passes. The one-shot baseline
     is reported but not gated."""
@@ -32,6 +35,9 @@ def gate_failures(
             value = summary.metrics.get(metric)
             if value is not None and value < 1.0:
                 failures.append(f"{mode}: {metric} {value:.3f} < 1.0")
+        abstention = summary.metrics.get("abstention")
+        if abstention_floor is not None and abstention is not None and abstention < abstention_floor:
+            failures.append(f"{mode}: abstention {abstention:.3f} < {abstention_floor}")
         floor = committed_fact_recall.get(mode)
         recall = summary.metrics.get("fact_recall")
         if floor is not None and (recall is None or recall < floor - tolerance):
@@ -48,3 +54,10 @@ def load_committed_fact_recall(path: str | Path) -> dict[str, float]:
         mode: float(v)
         for mode, v in json.loads(Path(path).read_text(encoding="utf-8"))["fact_recall"].items()
     }
+
+
+def load_abstention_floor(path: str | Path) -> float | None:
+    """The committed abstention floor, when the baseline sets one (`"abstention_floor": 0.9`): a
+    dataset whose unanswerable questions the corpus truly cannot answer gates on abstaining."""
+    value = json.loads(Path(path).read_text(encoding="utf-8")).get("abstention_floor")
+    return None if value is None else float(value)

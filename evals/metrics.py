@@ -18,6 +18,7 @@ import statistics
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
@@ -36,6 +37,9 @@ DEFAULT_TYPED_SCHEMA: dict[str, Any] = DEFAULT_SCHEMA
 QUALITY_METRICS = (
     "fact_recall",
     "citation_precision",
+    "abstention",
+    "wrong_abstention",
+    "sentence_support",
     "citation_coverage",
     "unsupported_claim_rate",
     "schema_validity",
@@ -153,6 +157,12 @@ def normalise_quote(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTE_CHARS).split())
 
 
+@lru_cache(maxsize=512)
+def _normalised_source(text: str) -> str:
+    """A source's text normalised once, however many of its quotes are checked."""
+    return normalise_quote(text)
+
+
 def contains_phrase(haystack_normalised: str, phrase: str) -> bool:
     needle = normalise_fact_text(phrase)
     return bool(needle) and f" {needle} " in f" {haystack_normalised} "
@@ -201,6 +211,28 @@ def abstains(result: Mapping[str, Any]) -> bool:
     return bool(_ABSTENTION.search(answer_text(result)))
 
 
+def abstained(result: Mapping[str, Any]) -> bool:
+    """The run gave no answer: it stopped with `no_evidence`, or says so and cites nothing."""
+    return result.get("stop_reason") == "no_evidence" or (abstains(result) and not citations_of(result))
+
+
+def abstention(item: EvalItem, result: Mapping[str, Any]) -> float | None:
+    """On a question the corpus cannot answer: 1 when the run abstained."""
+    return None if item.answerable else float(abstained(result))
+
+
+def wrong_abstention(item: EvalItem, result: Mapping[str, Any]) -> float | None:
+    """On a question the corpus answers: 1 when the run abstained anyway."""
+    return float(abstained(result)) if item.answerable else None
+
+
+def sentence_support(result: Mapping[str, Any]) -> float | None:
+    """Share of the brief's statements the critic found supported by the quotes they cite."""
+    faithfulness = result.get("faithfulness") or {}
+    sentences = faithfulness.get("sentences") or 0
+    return faithfulness.get("supported", 0) / sentences if sentences else None
+
+
 def missing_facts(item: EvalItem, result: Mapping[str, Any]) -> list[tuple[str, ...]]:
     text = normalise_fact_text(answer_text(result))
     return [fact for fact in item.facts if not any(contains_phrase(text, v) for v in fact)]
@@ -236,7 +268,7 @@ def quote_is_in_source(citation: Citation, source_texts: Mapping[str, str]) -> b
     pieces = [p for p in (normalise_quote(s) for s in _ELLIPSIS.split(citation.quote)) if p]
     if text is None or not pieces:
         return False
-    haystack, start = normalise_quote(text), 0
+    haystack, start = _normalised_source(text), 0
     for piece in pieces:
         at = haystack.find(piece, start)
         if at < 0:
@@ -486,6 +518,9 @@ class QuestionScore:
     stop_reason: str | None
     fact_recall: float | None
     citation_precision: float | None
+    abstention: float | None
+    wrong_abstention: float | None
+    sentence_support: float | None
     citation_coverage: float | None
     unsupported_claim_rate: float | None
     schema_validity: float | None
@@ -549,6 +584,9 @@ def score_result(
         stop_reason=result.get("stop_reason"),
         fact_recall=fact_recall(item, result) if succeeded else 0.0,
         citation_precision=citation_precision(result, source_texts) if succeeded else None,
+        abstention=abstention(item, result) if succeeded else None,
+        wrong_abstention=wrong_abstention(item, result) if succeeded else None,
+        sentence_support=sentence_support(result) if succeeded else None,
         citation_coverage=citation_coverage(result) if succeeded else None,
         unsupported_claim_rate=unsupported_claim_rate(result, source_texts) if succeeded else None,
         schema_validity=schema_validity(typed, schema) if succeeded else None,

@@ -20,7 +20,10 @@ from evals.metrics import QUALITY_METRICS, QuestionScore, Summary, aggregate
 
 METRIC_LABELS = {
     "fact_recall": "Fact recall",
-    "citation_precision": "Citation precision",
+    "citation_precision": "Quote-in-source precision",
+    "abstention": "Abstention on unanswerable",
+    "wrong_abstention": "Wrong abstention on answerable (lower is better)",
+    "sentence_support": "Sentence support",
     "citation_coverage": "Citation coverage",
     "unsupported_claim_rate": "Unsupported claims (lower is better)",
     "schema_validity": "Schema validity",

@@ -61,7 +61,12 @@ class ModePlan:
 
     def credits_for(self, cost_usd: float, stop_reason: str | None) -> int:
         """Credits to charge at settlement: the fixed price, or metered use for `max` and
-        canceled runs — never more than what was reserved."""
+        canceled runs — never more than what was reserved. A run that found nothing relevant
+        (`no_evidence`) pays the provider spend alone, at cost, in whole credits: an offline
+        run pays nothing, and no abstention ever pays the mode's price."""
+        if stop_reason == "no_evidence":
+            spent = math.floor(round(cost_usd / CREDIT_USD, 6))
+            return min(self.credits_to_reserve, max(spent, 0))
         if self.metered or stop_reason == "canceled":
             used = math.ceil(round(cost_usd / MAX_MODE_COST_SHARE / CREDIT_USD, 6))
             return min(self.credits_to_reserve, max(used, 0))

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from graph.providers.text import STOPWORDS, stem
 
+COMMON_FACTOR = 0.25
+COMMON_MIN_TEXTS = 3
 PAGE_BAR = 0.6  # share of a sub-question's weight a page must cover to be read
 SENTENCE_BAR = 0.4  # share a sentence must cover to become a claim
 ANCHOR_WEIGHT = 3.0
@@ -102,15 +105,18 @@ _SPLIT = re.compile(
 )
 
 
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
 def tokens(text: str) -> list[str]:
     """Matching keys of a text: stemmed content words, and single-letter symbols (`b`, `x`)."""
     out = []
-    for match in _TOKEN.finditer(text.lower()):
-        for word in re.split(r"[-'’]", match.group()):
-            if len(word) == 1 and word.isalpha() and word not in ("a", "i", "s", "t"):
+    for word in _WORD.findall(text.lower()):
+        if len(word) == 1:
+            if word.isalpha() and word not in ("a", "i", "s", "t"):
                 out.append(word)
-            elif len(word) > 1 and word not in STOPWORDS:
-                out.append(stem(word))
+        elif word not in STOPWORDS:
+            out.append(stem(word))
     return out
 
 
@@ -118,23 +124,25 @@ PREFIX = 6
 NUMBER_TOKEN = "#number"  # stands for any figure or date, for parts that ask for one
 _ASKS_FOR_A_NUMBER = re.compile(
     r"\b(?:how (?:long|many|much|old|far|big|large|tall|high|fast|heavy|often)|when|what (?:year|date|day)"
-    r"|percentage|share|rate|population|capacity|cost|price|size|length|number of|speed|revenue|profit)\b",
+    r"|percentage|share|rate|population|capacity|cost|price|size|length|number of|speed|revenue|profit"
+    r"|default(?: value)?|maximum|minimum|limit|precision)\b",
     re.IGNORECASE,
 )
 _FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
 
 
-def token_set(text: str) -> set[str]:
+@lru_cache(maxsize=16_384)
+def token_set(text: str) -> frozenset[str]:
     """A text's tokens plus their long prefixes, so `efficient` finds `efficiency` (the stemmer
     is deliberately light)."""
     out = {NUMBER_TOKEN} if _FIGURE.search(text) else set()
-    for token in tokens(text):
+    for token in set(tokens(text)):
         out.add(token)
         out.update(token[:n] for n in range(PREFIX, len(token)))
-    return out
+    return frozenset(out)
 
 
-def has(present: set[str], token: str) -> bool:
+def has(present: frozenset[str] | set[str], token: str) -> bool:
     return token in present or (len(token) > PREFIX and token[: max(PREFIX, len(token) - 2)] in present)
 
 
@@ -151,7 +159,7 @@ class SubQuestion:
     def anchors(self) -> list[str]:
         return [t for t, w in self.weights.items() if w >= ANCHOR_WEIGHT]
 
-    def coverage(self, text_tokens: set[str]) -> float:
+    def coverage(self, text_tokens: frozenset[str] | set[str]) -> float:
         """Share of the weight whose terms the text has (`text_tokens` from `token_set`)."""
         return sum(w for t, w in self.weights.items() if has(text_tokens, t)) / self.total
 
@@ -183,7 +191,7 @@ class Focus:
         present = self.present(text, context)
         return max((part.coverage(present) for part in self.parts), default=0.0)
 
-    def present(self, text: str, context: str = "") -> set[str]:
+    def present(self, text: str, context: str = "") -> frozenset[str]:
         present = token_set(text)
         if context:
             present |= token_set(context) & set(self.anchors)
@@ -194,6 +202,24 @@ class Focus:
         scores = [part.coverage(present) for part in self.parts]
         best = max(range(len(scores)), key=lambda i: (scores[i], -i)) if scores else 0
         return best, scores[best] if scores else 0.0
+
+    def discounting(self, common: set[str]) -> Focus:
+        """The same focus with `common` terms (in every result a search returned: the corpus's
+        own subject, like "PostgreSQL" in its manual) weighing a quarter: they say little."""
+        if not common:
+            return self
+        parts = tuple(
+            SubQuestion(p.text, {t: w * COMMON_FACTOR if t in common else w for t, w in p.weights.items()})
+            for p in self.parts
+        )
+        return Focus(self.question, parts)
+
+    def common_terms(self, texts: list[str]) -> set[str]:
+        """The question's terms every one of `texts` contains (with at least three texts)."""
+        if len(texts) < COMMON_MIN_TEXTS:
+            return set()
+        sets = [token_set(text) for text in texts]
+        return {t for t in self.key_terms if t != NUMBER_TOKEN and all(has(s, t) for s in sets)}
 
     def page_is_relevant(self, text: str) -> bool:
         return self.coverage(text) >= PAGE_BAR
@@ -225,6 +251,9 @@ def focus_of(question: str) -> Focus:
 
 def _weights(text: str, *, first_word_is_start: bool) -> dict[str, float]:
     weights: dict[str, float] = {}
+    for identifier in re.findall(r"\w+_\w+", text):  # shared_buffers, max_connections
+        for token in tokens(identifier.replace("_", " ")):
+            weights[token] = ANCHOR_WEIGHT
     words = list(_TOKEN.finditer(text))
     for index, match in enumerate(words):
         raw = match.group()

@@ -12,8 +12,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.research.events import EventHub, JobEvent, JobEvents, SubscriberTooSlow
 from api.research.repository import JobRow
-from api.research.schemas import AsyncAccepted, ResearchLogRow, ResearchRequest, ResearchResult
-from api.research.service import MAX_WAIT_SECS, JobService, result_event_data, result_of
+from api.research.schemas import (
+    AsyncAccepted,
+    CorpusDocument,
+    ResearchLogRow,
+    ResearchRequest,
+    ResearchResult,
+)
+from api.research.service import MAX_WAIT_SECS, JobService, corpus_document, result_event_data, result_of
 from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser
 from core.deps import DbDep, RedisDep, SettingsDep
 from core.errors import error_responses
@@ -24,6 +30,10 @@ IDLE_CHECK_SECS = 5.0  # how often an idle stream double-checks the job row
 
 router = APIRouter(tags=["research"])
 playground = APIRouter(prefix="/api/playground", tags=["playground"])
+dashboard_corpus = APIRouter(prefix="/api/corpus", tags=["corpus"])
+CorpusPath = Annotated[
+    str, Path(description="The document's path in the corpus: a `corpus://` id without its scheme")
+]
 
 
 async def process_event_hub(request: Request, redis: RedisDep) -> EventHub:
@@ -273,3 +283,31 @@ async def playground_events(
     last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
     return event_stream(jobs, hub, await jobs.get(user.id, id), last_event_id)
+
+
+# --- the local corpus behind corpus:// citations ------------------------------------------------
+
+
+@router.get(
+    "/v1/corpus/{path:path}",
+    response_model=CorpusDocument,
+    responses=error_responses(401, 404),
+    operation_id="get_corpus_document",
+    tags=["corpus"],
+)
+async def get_corpus_document(
+    path: CorpusPath, caller: ApiKeyCaller, settings: SettingsDep
+) -> CorpusDocument:
+    return await corpus_document(settings, path)
+
+
+@dashboard_corpus.get(
+    "/{path:path}",
+    response_model=CorpusDocument,
+    responses=error_responses(401, 404),
+    operation_id="dashboard_corpus_document",
+)
+async def dashboard_corpus_document(
+    path: CorpusPath, user: CurrentUser, settings: SettingsDep
+) -> CorpusDocument:
+    return await corpus_document(settings, path)

@@ -20,6 +20,7 @@ from core.db import Database
 from core.settings import Settings
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import build_context
+from graph.providers.reasoning import ProviderUnavailable
 from graph.result import result_fragment
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,17 @@ class GraphRunner:
         """What a stopped run had gathered by its last checkpoint (sources, claims, spend)."""
         state = (await self._graph().aget_state(_config(job))).values
         return outcome_from(state or {"question": job.question}, status=status, stop_reason=stop_reason)
+
+    async def unavailable_outcome(self, job: JobRow, exc: ProviderUnavailable) -> JobOutcome:
+        """A run stopped by a provider outage: failed (so nothing is charged), naming the provider
+        and stage, with every stage's errors recorded on the way."""
+        state = (await self._graph().aget_state(_config(job))).values or {}
+        return JobOutcome(
+            status="failed",
+            stop_reason=None,
+            error=str(exc),
+            result={"error_code": exc.code, "errors": [*(state.get("errors") or []), exc.as_record()]},
+        )
 
     async def prune_checkpoints(self, older_than: timedelta) -> int:
         async with self.db.connection() as conn:

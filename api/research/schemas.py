@@ -55,6 +55,30 @@ class UsageDto(BaseModel):
     searches: int = 0
     pages: int = 0
     tokens: int = 0
+    reasoner: str | None = Field(
+        None, description="Who planned, read and wrote: `offline` (extractive, no model) or `openai`."
+    )
+
+
+class FaithfulnessDto(BaseModel):
+    """How the brief's sentences fared against the quotes they cite."""
+
+    sentences: int = Field(0, description="Statements in the brief as written, before the check.")
+    supported: int = Field(0, description="Statements their cited quotes support (kept).")
+    removed: int = Field(0, description="Statements no cited quote supports (removed from the brief).")
+
+
+class StageError(BaseModel):
+    stage: str
+    error: str
+
+
+class CorpusDocument(BaseModel):
+    """A local corpus document as the research pipeline stored and quoted it."""
+
+    url: str = Field(description="Its stable id, `corpus://<path>`, as cited in results.")
+    title: str
+    text: str = Field(description="The stored text; every quote cited from it is an exact slice.")
 
 
 class ResearchResult(BaseModel):
@@ -68,11 +92,22 @@ class ResearchResult(BaseModel):
     sources: list[SourceDto]
     credits_charged: int
     cost_usd: float
-    stop_reason: str | None = None
+    stop_reason: str | None = Field(
+        None,
+        description="complete | budget | deadline | canceled | no_evidence (nothing relevant was found: "
+        "the brief says so, cites nothing, and only metered provider spend is charged).",
+    )
     wave_count: int | None = Field(None, ge=0)
     usage: UsageDto = Field(default_factory=UsageDto)
+    faithfulness: FaithfulnessDto | None = None
     latency_ms: int | None = None
     error: str | None = None
+    error_code: str | None = Field(
+        None, description="Why a failed job failed, e.g. `provider_unavailable` (nothing is charged)."
+    )
+    errors: list[StageError] = Field(
+        default_factory=list, description="Problems met on the way, per stage (search, read, extract, ...)."
+    )
     created_at: datetime
     completed_at: datetime | None = None
 

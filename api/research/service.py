@@ -4,11 +4,13 @@ cancelling, and settlement — the rules; SQL lives in the repositories."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -17,14 +19,23 @@ from redis.asyncio import Redis
 
 from api.research.events import EventHub, JobEvents, SubscriberTooSlow
 from api.research.repository import JobRepository, JobRow
-from api.research.schemas import ResearchRequest, ResearchResult, SourceDto, UsageDto
+from api.research.schemas import (
+    CorpusDocument,
+    ResearchRequest,
+    ResearchResult,
+    SourceDto,
+    StageError,
+    UsageDto,
+)
 from api.research.webhooks import WebhookRepository, check_webhook_url
 from billing.subscriptions import enqueue_overage_report
 from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
 from core.errors import InvalidRequest, NotFound
 from core.settings import Settings
+from graph.context import ProviderSettings, corpus_search
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
+from graph.providers.corpus import CorpusIndex, corpus_url
 from ledger.service import LedgerService
 
 log = logging.getLogger(__name__)
@@ -83,8 +94,13 @@ def result_of(job: JobRow) -> ResearchResult:
         stop_reason=job.stop_reason,
         wave_count=job.wave_count,
         usage=UsageDto(**(stored.get("usage") or {})),
+        faithfulness=stored.get("faithfulness"),
         latency_ms=job.latency_ms,
         error=job.error,
+        error_code=stored.get("error_code"),
+        errors=[
+            StageError(stage=e.get("stage", ""), error=e.get("error", "")) for e in stored.get("errors") or ()
+        ],
         created_at=job.created_at,
         completed_at=job.completed_at,
     )
@@ -307,3 +323,19 @@ class JobService:
             return finished
         await self.events.append(job_id, "job.cancel_requested", {"id": str(job_id)})
         return await self.wait_until_terminal(job, wait_secs)
+
+
+@functools.cache
+def _corpus_index(corpus_dir: Path | None, data_dir: Path) -> CorpusIndex:
+    return corpus_search(corpus_dir, data_dir).index
+
+
+async def corpus_document(settings: Settings, path: str) -> CorpusDocument:
+    """A document of the local corpus the offline search reads, as stored and quoted, for a
+    client following a `corpus://` citation. Only indexed paths answer (no file system walk)."""
+    config = ProviderSettings.from_any(settings)
+    found = await _corpus_index(config.corpus_dir, config.data_dir).adocument(path)
+    if found is None:
+        raise NotFound("No such corpus document")
+    title, text = found
+    return CorpusDocument(url=corpus_url(path), title=title, text=text)

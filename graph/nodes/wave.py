@@ -39,7 +39,11 @@ async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
     try:
         async with asyncio.timeout(max(0.0, budget.seconds_left())):
             results = await search(ctx, branch, budget)
-            relevant = [r for r in results if bears_on(focus_of(branch["question"]), r)]
+            focus = focus_of(branch["question"])
+            focus = focus.discounting(
+                focus.common_terms([f"{r.title}\n{r.raw_content or r.snippet}" for r in results])
+            )
+            relevant = [r for r in results if bears_on(focus, r)]
             emit(
                 runtime,
                 SEARCH,
@@ -54,7 +58,7 @@ async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
             picked = pick(relevant, set(branch["seen_urls"]) | ctx.taken_urls, allowance["pages"])
             ctx.taken_urls.update(result.url for result in picked)
             await asyncio.gather(
-                *(read_one(ctx, runtime, branch, result, budget, claims, sources) for result in picked)
+                *(read_one(ctx, runtime, branch, focus, result, budget, claims, sources) for result in picked)
             )
     except ProviderUnavailable as exc:
         if exc.stage != "search":
@@ -117,6 +121,7 @@ async def read_one(
     ctx: ResearchContext,
     runtime: Runtime[ResearchContext],
     branch: Branch,
+    focus: Focus,
     result: SearchResult,
     budget: StepBudget,
     claims: list[Claim],
@@ -133,7 +138,6 @@ async def read_one(
     extraction = await ctx.reasoner.extract(
         branch["question"], branch["query"], page, ctx.findings_per_page, budget
     )
-    focus = focus_of(branch["question"])
     found = []
     for finding in extraction.findings:
         span = find_verbatim(finding.quote, page.text)

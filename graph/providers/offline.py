@@ -37,7 +37,7 @@ FIRST_PART_SENTENCES = 4
 OTHER_PART_SENTENCES = 3
 MMR_LAMBDA = 0.7
 NO_EVIDENCE_BRIEF = (
-    "No relevant sources found. The sources searched do not contain an answer to “{question}”, "
+    "The sources searched do not contain an answer to “{question}”: no relevant source was found, "
     "so this brief states nothing about it."
 )
 
@@ -62,11 +62,25 @@ def relevant_sentences(text: str, focus: Focus, title: str = "") -> list[tuple[f
     spans = prose_spans(text)
     ranked = []
     for a, b in spans:
-        score = focus.coverage(text[a:b], title)
+        score = focus.coverage(text[a:b], f"{title}\n{lead_in(text, a)}")
         if score >= SENTENCE_BAR:
             ranked.append((score, a, b))
     ranked.sort(key=lambda item: (-item[0], item[1]))
     return ranked
+
+
+LEAD_IN_CHARS = 120
+
+
+def lead_in(text: str, at: int) -> str:
+    """The short block just before the paragraph holding `at` — a term being defined (`<dt>`),
+    a heading — which names what the paragraph's sentences are about."""
+    paragraph = text.rfind("\n\n", 0, at)
+    if paragraph < 0:
+        return ""
+    previous = text.rfind("\n\n", 0, paragraph)
+    block = text[previous + 2 if previous >= 0 else 0 : paragraph].strip()
+    return block if len(block) <= LEAD_IN_CHARS else ""
 
 
 def per_part(
@@ -76,7 +90,10 @@ def per_part(
     page that answers two parts is quoted for both: `max_findings` each for up to two parts."""
     queues = []
     for part in focus.parts:
-        scored = [(part.coverage(focus.present(text[a:b], title)), a, b) for _, a, b in ranked]
+        scored = [
+            (part.coverage(focus.present(text[a:b], f"{title}\n{lead_in(text, a)}")), a, b)
+            for _, a, b in ranked
+        ]
         queues.append(sorted((s for s in scored if s[0] >= SENTENCE_BAR), key=lambda r: (-r[0], r[1])))
     limit = max_findings + min(len(focus.parts) - 1, 1) * max_findings // 2
     chosen: list[tuple[float, int, int]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from evals.gates import gate_failures, load_committed_fact_recall
+from evals.gates import gate_failures, load_abstention_floor, load_committed_fact_recall
 from evals.metrics import Summary
 
 
@@ -45,3 +45,20 @@ def test_a_fabricated_quote_or_a_recall_drop_fails_the_gate():
         "lite: citation_precision 0.975 < 1.0",
         "pro: fact_recall 0.800 < committed 0.900 - 0.02",
     ]
+
+
+def test_answering_what_the_corpus_cannot_answer_fails_the_gate_when_the_baseline_sets_a_floor(tmp_path):
+    committed = tmp_path / "baseline.json"
+    committed.write_text(json.dumps({"abstention_floor": 0.9, "fact_recall": {"lite": 0.5}}))
+    by_mode = {"lite": summary("lite", abstention=0.8)}
+    floor = load_abstention_floor(committed)
+    assert gate_failures(by_mode, load_committed_fact_recall(committed), abstention_floor=floor) == [
+        "lite: abstention 0.800 < 0.9"
+    ]
+    assert gate_failures(by_mode, {}, abstention_floor=load_abstention_floor_of_none(tmp_path)) == []
+
+
+def load_abstention_floor_of_none(tmp_path):
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"fact_recall": {}}))
+    return load_abstention_floor(plain)
