@@ -233,9 +233,19 @@ def extractive_brief(question: str, sources: list[NumberedSource]) -> str:
     used: set[int] = set()
     sections: list[tuple[str, list[str]]] = []
     unanswered = []
+    # Each sentence answers the part it covers best by its own words (the title only breaks ties):
+    # "k1 ... controls saturation" on the page "BM25 ranking" answers "what do k1 and b control".
+    own = [token_set(c) for c, _ in cited]
+    home = [
+        max(
+            range(len(focus.parts)),
+            key=lambda p: (focus.parts[p].coverage(own[i]), focus.parts[p].coverage(claim_tokens[i]), -p),
+        )
+        for i in range(len(cited))
+    ]
     for index, part in enumerate(focus.parts):
         limit = FIRST_PART_SENTENCES if index == 0 else OTHER_PART_SENTENCES
-        relevance = {i: part.coverage(claim_tokens[i]) for i in range(len(cited))}
+        relevance = {i: part.coverage(claim_tokens[i]) for i in range(len(cited)) if home[i] == index}
         candidates = [i for i in relevance if relevance[i] >= SENTENCE_BAR and i not in used]
         chosen = mmr(candidates, relevance, claim_tokens, limit)
         used.update(chosen)
