@@ -116,7 +116,9 @@ def tokens(text: str) -> list[str]:
             if word.isalpha() and word not in ("a", "i", "s", "t"):
                 out.append(word)
         elif word not in STOPWORDS:
-            out.append(stem(word))
+            token = stem(word)
+            # "decide" and "decides" (stemmed "decid") are one word: drop a final e.
+            out.append(token[:-1] if len(token) > 4 and token.endswith("e") else token)
     return out
 
 
@@ -215,11 +217,12 @@ class Focus:
         return Focus(self.question, parts)
 
     def common_terms(self, texts: list[str]) -> set[str]:
-        """The question's terms every one of `texts` contains (with at least three texts)."""
+        """The question's anchors every one of `texts` contains (with at least three texts): a name
+        every result shares is the corpus's subject, not what sets a relevant page apart."""
         if len(texts) < COMMON_MIN_TEXTS:
             return set()
         sets = [token_set(text) for text in texts]
-        return {t for t in self.key_terms if t != NUMBER_TOKEN and all(has(s, t) for s in sets)}
+        return {t for t in self.anchors if all(has(s, t) for s in sets)}
 
     def page_is_relevant(self, text: str) -> bool:
         return self.coverage(text) >= PAGE_BAR

@@ -41,7 +41,7 @@ async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
         except TypedOutputError as exc:
             emit(runtime, CAST, {"schema": "custom", "valid": False, "repairs": repairs, "error": str(exc)})
             raise
-    basis = build_basis(typed, claims, sources, cited)
+    basis = build_basis(typed, claims, sources, cited) if cited else []
     if schema is not None:
         typed = null_unsupported(typed, basis, schema)
     emit(

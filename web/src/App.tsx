@@ -10,6 +10,7 @@ import { AdminTicketDetailPage, AdminTicketsPage } from "./pages/admin/Tickets";
 import { AdminUserDetailPage, AdminUsersPage } from "./pages/admin/Users";
 import { ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage } from "./pages/auth/AuthPages";
 import { BillingPage } from "./pages/Billing";
+import { CorpusPage } from "./pages/Corpus";
 import { KeysPage } from "./pages/Keys";
 import { LogsPage } from "./pages/Logs";
 import { OverviewPage } from "./pages/Overview";
@@ -31,6 +32,7 @@ const PUBLIC: Record<string, ComponentType> = {
 const PAGES: [string, Page][] = [
   ["/", OverviewPage],
   ["/playground", PlaygroundPage],
+  ["/corpus", CorpusPage],
   ["/keys", KeysPage],
   ["/logs", LogsPage],
   ["/billing", BillingPage],

@@ -2524,6 +2524,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/corpus/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Dashboard Corpus Document */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The document's path in the corpus: a `corpus://` id without its scheme */
+                    path: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Successful Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CorpusDocument"];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/credits/balance": {
         parameters: {
             query?: never;
@@ -3848,6 +3914,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/corpus/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Corpus Document */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The document's path in the corpus: a `corpus://` id without its scheme */
+                    path: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Successful Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CorpusDocument"];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/credits": {
         parameters: {
             query?: never;
@@ -4867,6 +4999,24 @@ export interface components {
             /** Url */
             url: string;
         };
+        /**
+         * CorpusDocument
+         * @description A local corpus document as the research pipeline stored and quoted it.
+         */
+        CorpusDocument: {
+            /**
+             * Text
+             * @description The stored text; every quote cited from it is an exact slice.
+             */
+            text: string;
+            /** Title */
+            title: string;
+            /**
+             * Url
+             * @description Its stable id, `corpus://<path>`, as cited in results.
+             */
+            url: string;
+        };
         /** CreatedKey */
         CreatedKey: {
             /**
@@ -4931,6 +5081,30 @@ export interface components {
             code: string;
             /** Detail */
             detail: string;
+        };
+        /**
+         * FaithfulnessDto
+         * @description How the brief's sentences fared against the quotes they cite.
+         */
+        FaithfulnessDto: {
+            /**
+             * Removed
+             * @description Statements no cited quote supports (removed from the brief).
+             * @default 0
+             */
+            removed?: number;
+            /**
+             * Sentences
+             * @description Statements in the brief as written, before the check.
+             * @default 0
+             */
+            sentences?: number;
+            /**
+             * Supported
+             * @description Statements their cited quotes support (kept).
+             * @default 0
+             */
+            supported?: number;
         };
         /** ForgotBody */
         ForgotBody: {
@@ -5283,6 +5457,17 @@ export interface components {
             /** Error */
             error?: string | null;
             /**
+             * Error Code
+             * @description Why a failed job failed, e.g. `provider_unavailable` (nothing is charged).
+             */
+            error_code?: string | null;
+            /**
+             * Errors
+             * @description Problems met on the way, per stage (search, read, extract, ...).
+             */
+            errors?: components["schemas"]["StageError"][];
+            faithfulness?: components["schemas"]["FaithfulnessDto"] | null;
+            /**
              * Id
              * Format: uuid
              */
@@ -5297,7 +5482,10 @@ export interface components {
             sources: components["schemas"]["SourceDto"][];
             /** Status */
             status: string;
-            /** Stop Reason */
+            /**
+             * Stop Reason
+             * @description complete | budget | deadline | canceled | no_evidence (nothing relevant was found: the brief says so, cites nothing, and only metered provider spend is charged).
+             */
             stop_reason?: string | null;
             /** Typed */
             typed: {
@@ -5349,6 +5537,13 @@ export interface components {
             /** Url */
             url: string;
         };
+        /** StageError */
+        StageError: {
+            /** Error */
+            error: string;
+            /** Stage */
+            stage: string;
+        };
         /** TicketBody */
         TicketBody: {
             /** Body */
@@ -5397,6 +5592,11 @@ export interface components {
              * @default 0
              */
             pages?: number;
+            /**
+             * Reasoner
+             * @description Who planned, read and wrote: `offline` (extractive, no model) or `openai`.
+             */
+            reasoner?: string | null;
             /**
              * Searches
              * @default 0

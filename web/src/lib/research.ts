@@ -116,3 +116,31 @@ export function readProgress(event: JobEvent): Progress | null {
     waves_done: n(d.waves_done), max_waves: n(d.max_waves),
   };
 }
+
+const CORPUS = "corpus://";
+
+/** A text-fragment directive (`#:~:text=start,end`) that makes the browser scroll to and
+ * highlight the quote on the source page; long quotes are named by their first and last words. */
+export function textFragment(quote: string): string {
+  const words = quote.split(/\s+/).filter(Boolean);
+  const enc = (s: string) => encodeURIComponent(s).replace(/-/g, "%2D");
+  if (words.length <= 8) return `#:~:text=${enc(words.join(" "))}`;
+  return `#:~:text=${enc(words.slice(0, 4).join(" "))},${enc(words.slice(-4).join(" "))}`;
+}
+
+/** Where a citation link goes: the web page at its quote, or the dashboard's corpus viewer for a
+ * `corpus://` document (the API serves its stored text; the server path is never exposed). */
+export function sourceHref(url: string, quote?: string): string {
+  if (url.startsWith(CORPUS)) {
+    const query = new URLSearchParams({ path: url.slice(CORPUS.length), ...(quote ? { quote } : {}) });
+    return `/corpus?${query}`;
+  }
+  return quote && /^https?:/.test(url) ? url + textFragment(quote) : url;
+}
+
+/** The first quote each source is cited for, by URL. */
+export function quotesByUrl(basis: Basis[] | undefined): Map<string, string> {
+  const quotes = new Map<string, string>();
+  for (const b of basis ?? []) for (const c of b.citations ?? []) if (c.url && c.quote && !quotes.has(c.url)) quotes.set(c.url, c.quote);
+  return quotes;
+}

@@ -6,7 +6,7 @@ import { followEvents, type JobEvent, type StreamState } from "../lib/events";
 import * as fmt from "../lib/format";
 import { checkSchema, EXAMPLE_SCHEMA } from "../lib/jsonSchema";
 import { renderBrief } from "../lib/markdown";
-import { type Basis, describe, isTerminal, MODES, type ModeId, pathKey, type Progress, readProgress, type Result } from "../lib/research";
+import { type Basis, describe, isTerminal, MODES, type ModeId, pathKey, type Progress, quotesByUrl, readProgress, type Result, sourceHref } from "../lib/research";
 import { Link, setQuery, useLocation } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { Meter } from "../ui/charts";
@@ -154,7 +154,7 @@ function Brief({ result }: { result: Result }) {
   return <article className="brief prose" onClick={scrollToSource} dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
-function Sources({ sources }: { sources: Result["sources"] }) {
+function Sources({ sources, quotes }: { sources: Result["sources"]; quotes: Map<string, string> }) {
   if (!sources.length) return <Empty title="No sources" />;
   return (
     <ol className="sources">
@@ -162,7 +162,7 @@ function Sources({ sources }: { sources: Result["sources"] }) {
         <li key={s.url + i} id={`source-${i + 1}`} tabIndex={-1}>
           <span className="source-n">{i + 1}</span>
           <div>
-            <a href={s.url} target="_blank" rel="noopener noreferrer" className="source-title">
+            <a href={sourceHref(s.url, quotes.get(s.url))} target="_blank" rel="noopener noreferrer" className="source-title">
               {s.title || s.url}
             </a>
             <span className="source-domain">{s.domain}</span>
@@ -276,9 +276,13 @@ function JobPanel({ job }: { job: Job }) {
     <>
       <Card
         title={
-          <>
-            Job <Badge status={job.status} />
-          </>
+          result?.stop_reason === "no_evidence" ? (
+            <>Job · No relevant sources found</>
+          ) : (
+            <>
+              Job <Badge status={job.status} />
+            </>
+          )
         }
         actions={
           running && (
@@ -291,7 +295,12 @@ function JobPanel({ job }: { job: Job }) {
         <FormError error={cancel.error} />
         {job.streamError && <ErrorState error={job.streamError} />}
         {job.stream === "reconnecting" && <Alert kind="warning">Connection lost — reconnecting…</Alert>}
-        {result && (
+        {result?.stop_reason === "no_evidence" && (
+          <Alert kind="info" title="No relevant sources found">
+            Nothing the search returned bears on this question, so the brief says so and cites nothing. Only provider spend is charged: {fmt.credits(result.credits_charged)}.
+          </Alert>
+        )}
+        {result && result.stop_reason !== "no_evidence" && (
           <p className="muted small">
             {fmt.credits(result.credits_charged)} charged · {fmt.usd(result.cost_usd)} provider cost · {fmt.latency(result.latency_ms)}
             {result.stop_reason ? ` · stopped: ${result.stop_reason}` : ""}
@@ -315,7 +324,7 @@ function JobPanel({ job }: { job: Job }) {
             <Brief result={result} />
           </Card>
           <Card title={`Sources (${result.sources.length})`} className="result-sources">
-            <Sources sources={result.sources} />
+            <Sources sources={result.sources} quotes={quotesByUrl(result.basis as Basis[] | undefined)} />
           </Card>
           <Card title="Typed output" className="result-typed">
             <TypedView result={result} />
