@@ -33,7 +33,7 @@ from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
 from core.errors import InvalidRequest, NotFound
 from core.settings import Settings
-from graph.context import ProviderSettings, corpus_search
+from graph.context import corpus_search
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
 from graph.providers.corpus import CorpusIndex, corpus_url
 from ledger.service import LedgerService
@@ -333,8 +333,7 @@ def _corpus_index(corpus_dir: Path | None, data_dir: Path) -> CorpusIndex:
 async def corpus_document(settings: Settings, path: str) -> CorpusDocument:
     """A document of the local corpus the offline search reads, as stored and quoted, for a
     client following a `corpus://` citation. Only indexed paths answer (no file system walk)."""
-    config = ProviderSettings.from_any(settings)
-    found = await _corpus_index(config.corpus_dir, config.data_dir).adocument(path)
+    found = await _corpus_index(settings.corpus_dir, settings.data_dir).adocument(path)
     if found is None:
         raise NotFound("No such corpus document")
     title, text = found
