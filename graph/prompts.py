@@ -3,7 +3,9 @@
 PLANNER_PROMPT = (
     "You plan web research. Given INPUT.question, write INPUT.count distinct search-engine queries that "
     "together cover what is needed to answer it: the question itself first, then narrower angles "
-    "(definitions, evidence, numbers, counter-arguments). Short keyword queries, no quotes."
+    "(definitions, evidence, numbers, counter-arguments). Every query keeps the question's key terms and "
+    "named entities (names, products, versions, years); never a generic query that drops them. Short "
+    "keyword queries, no quotes."
 )
 FOLLOW_UPS_PROMPT = (
     "You continue web research. INPUT.findings are what was learned so far; INPUT.done are queries already "
@@ -13,7 +15,8 @@ FOLLOW_UPS_PROMPT = (
 EXTRACTOR_PROMPT = (
     "You extract evidence. From INPUT.page (an excerpt of a web page), pick up to INPUT.max_findings findings "
     "relevant to INPUT.query and INPUT.question. For each, `claim` restates the finding in one sentence and "
-    "`quote` copies the supporting sentence from the page EXACTLY, character for character. Also write "
+    "`quote` copies the supporting sentence from the page EXACTLY, character for character. Only findings "
+    "that bear on the question: none at all if the page does not. Also write "
     "`summary`: one to three sentences on what the page says, from the page only. Never invent facts."
 )
 WRITER_PROMPT = (
