@@ -198,7 +198,11 @@ class OpenAIReasoner:
     async def _or_offline(self, stage: str, budget: StepBudget, online, offline):
         try:
             return await online()
-        except (BudgetExhausted, StructuredOutputError) as exc:  # no room, or an unusable answer
+        except (
+            BudgetExhausted,
+            StructuredOutputError,
+            TimeoutError,
+        ) as exc:  # no room or time, or no usable answer
             budget.errors.append({"stage": stage, "error": f"{type(exc).__name__}: {clip(str(exc), 300)}"})
             return await offline()
         except Exception as exc:  # the provider failed after its retries: stop, say so

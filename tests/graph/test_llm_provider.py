@@ -9,7 +9,6 @@ import json
 import time
 
 import httpx
-import jsonschema
 import pytest
 from langgraph.types import RetryPolicy
 
@@ -18,7 +17,7 @@ from graph.pricing import DEFAULT_PRICES
 from graph.prompts import PLANNER_PROMPT
 from graph.providers.llm import EXCERPT_CHARS, PLAN_SCHEMA, OpenAIReasoner, StructuredOutputError
 from graph.providers.offline import OfflineReasoner
-from graph.providers.reasoning import NumberedSource, Page, StepBudget, TypedOutputError
+from graph.providers.reasoning import NumberedSource, Page, ProviderUnavailable, StepBudget
 from graph.providers.retry import is_transient, retry_after_secs, was_refused, with_retries
 from graph.settings import ModelStage
 from tests.fakes.openai_server import Refusal
@@ -83,21 +82,22 @@ async def test_a_retry_after_past_the_deadline_gives_up_at_once(reasoner, llm):
     llm.fail_when(lambda name, _: name == "plan", status=429, headers={"Retry-After": "30"})
     budget = step(seconds=10)
     started = time.monotonic()
-    queries = await reasoner.plan(QUESTION, 3, budget)
+    with pytest.raises(ProviderUnavailable, match="openai unavailable at stage plan") as stopped:
+        await reasoner.plan(QUESTION, 3, budget)
     assert time.monotonic() - started < 5
-    assert queries == await offline_plan()
+    assert "RateLimitError" in stopped.value.cause
     assert len(llm.calls_for("plan")) == 1
-    assert [e["stage"] for e in budget.errors] == ["plan"] and "RateLimitError" in budget.errors[0]["error"]
     assert budget.meter.spend["cost_micros"] == 0 and budget.meter.spend["llm_calls"] == 0
 
 
-async def test_server_errors_are_retried_three_times_then_the_step_answers_offline(reasoner, llm):
+async def test_server_errors_are_retried_three_times_then_the_run_stops_naming_the_provider(reasoner, llm):
     llm.fail_when(lambda name, _: name == "plan", status=500, times=10)
     budget = step()
-    queries = await reasoner.plan(QUESTION, 3, budget)
-    assert queries == await offline_plan()
+    with pytest.raises(ProviderUnavailable) as stopped:  # never a silent offline answer
+        await reasoner.plan(QUESTION, 3, budget)
+    assert (stopped.value.provider, stopped.value.stage) == ("openai", "plan")
+    assert "500" in stopped.value.cause
     assert len(llm.calls_for("plan")) == 3
-    assert "500" in budget.errors[0]["error"]
     assert budget.meter.spend["cost_micros"] == 0 and budget.meter.spend["llm_calls"] == 0
 
 
@@ -157,20 +157,17 @@ async def test_an_empty_answer_counts_as_a_failure_of_the_step(reasoner, llm, st
     assert "StructuredOutputError" in budget.errors[0]["error"]
 
 
-async def test_the_cast_fills_the_schema_offline_when_the_model_is_down(reasoner, llm):
+async def test_the_cast_stops_the_run_when_the_model_is_down(reasoner, llm):
     llm.fail_when(lambda name, _: name == "typed_result", status=500, times=10)
-    budget = step()
-    value, repairs = await reasoner.cast(
-        QUESTION, SCHEMA, "Heat pumps reach a COP of 3 [1].", SOURCES, budget
-    )
-    jsonschema.validate(value, SCHEMA)
-    assert repairs == 0 and [e["stage"] for e in budget.errors] == ["cast"]
+    with pytest.raises(ProviderUnavailable, match="at stage cast"):
+        await reasoner.cast(QUESTION, SCHEMA, "Heat pumps reach a COP of 3 [1].", SOURCES, step())
+    assert len(llm.calls_for("typed_result")) == 3
 
 
-async def test_the_cast_refuses_when_the_model_fails_during_a_repair(reasoner, llm):
+async def test_the_cast_stops_the_run_when_the_model_fails_during_a_repair(reasoner, llm):
     llm.handlers["typed_result"] = lambda payload, request: {"headline": 7}
     llm.fail_when(lambda name, payload: name == "typed_result" and "errors" in payload, status=500, times=10)
-    with pytest.raises(TypedOutputError, match="cast stopped before a valid object"):
+    with pytest.raises(ProviderUnavailable, match="at stage cast"):
         await reasoner.cast(QUESTION, SCHEMA, "Heat pumps reach a COP of 3 [1].", SOURCES, step())
     assert len(llm.calls_for("typed_result")) == 1 + 3  # the first answer, then a repair retried
 
