@@ -347,3 +347,46 @@ async def test_a_job_settled_twice_at_once_settles_exactly_once(idle_api, idle_f
         assert final["credits_charged"] == 0 and rows == [("reserve", -60), ("release", 60)]
     assert await balance_of(db, idle_funded) == 1000 - final["credits_charged"]
     assert (await check_ledger(db)).clean
+
+
+async def test_a_run_that_raises_fails_the_job_with_its_reason_and_settles_its_reservation(
+    online_api, settings
+):
+    """The model never produces an object matching the client's schema: the run raises, the
+    job fails with a readable error, and whatever it is charged leaves the rest released."""
+    http, llm, _tavily, db = online_api
+    llm.handlers["typed_result"] = lambda payload, request: {"headline": 7}
+    account = await open_account(http, db, credits=1000)
+    schema = {
+        "type": "object",
+        "properties": {"headline": {"type": "string"}},
+        "required": ["headline"],
+        "additionalProperties": False,
+    }
+    accepted = (
+        await http.post(
+            "/v1/research",
+            headers=account.key,
+            json={
+                "question": "What is a checkpoint?",
+                "mode": "lite",
+                "async": True,
+                "response_schema": schema,
+            },
+        )
+    ).json()
+
+    async def finished():
+        job = (await http.get(f"/v1/research/{accepted['id']}", headers=account.key)).json()
+        return job if job["status"] not in ("queued", "running") else None
+
+    job = await until(finished, timeout=180, interval=0.5, what="the job to end")
+    assert job["status"] == "failed" and "response schema" in job["error"], job
+    assert "Traceback" not in job["error"]
+    assert 0 <= job["credits_charged"] <= 15
+    expected = [("reserve", -15)] + (
+        [("release", 15 - job["credits_charged"])] if job["credits_charged"] < 15 else []
+    )
+    assert await ledger_rows(settings.database_url, job["id"]) == expected
+    assert await balance_of(db, account) == 1000 - job["credits_charged"]
+    assert (await check_ledger(db)).clean
