@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -132,6 +133,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = time.time  # rate-limit windows; tests pin it
     app.state.background_services = [*_app_services(), *(background_services or [])]
     install_error_handlers(app)
     for router in _routers():

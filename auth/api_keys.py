@@ -22,6 +22,7 @@ from auth.models import ApiKey, Caller, User
 from auth.repository import ApiKeyRepository
 from core.db import Database
 from core.errors import AccountSuspended, NotFound, Unauthorized
+from core.ratelimit import RateLimiter
 
 KEY_PREFIX = "ifr_"
 _ALPHABET = string.digits + string.ascii_letters
@@ -43,6 +44,9 @@ def _touch_due(api_key_id: UUID) -> bool:
         _last_touched.clear()
     _last_touched[api_key_id] = now
     return True
+
+
+KEYS_ISSUED_PER_USER_PER_HOUR = 20  # creations and resets together
 
 
 def _base62(number: int, width: int) -> str:
@@ -84,12 +88,24 @@ class IssuedKey:
 
 
 class ApiKeyService:
-    def __init__(self, db: Database, redis: Redis, repository: ApiKeyRepository | None = None):
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        repository: ApiKeyRepository | None = None,
+        limits: RateLimiter | None = None,
+    ):
         self.db = db
         self.redis = redis
         self.keys = repository or ApiKeyRepository()
+        self.limits = limits or RateLimiter(redis)
+
+    async def _limit_issuing(self, user: User) -> None:
+        """Every new secret is a row and a hash: a script must not mint them without end."""
+        await self.limits.enforce(f"api-keys:user:{user.id}", KEYS_ISSUED_PER_USER_PER_HOUR, 3600)
 
     async def create(self, user: User, name: str | None) -> IssuedKey:
+        await self._limit_issuing(user)
         plaintext = new_key()
         async with self.db.connection() as conn:
             key = await self.keys.insert(
@@ -112,6 +128,7 @@ class ApiKeyService:
 
     async def reset(self, user: User, key_id: UUID) -> IssuedKey:
         """Same key id and name, new secret; the old secret stops working at once."""
+        await self._limit_issuing(user)
         plaintext = new_key()
         async with self.db.connection() as conn:
             key = await self.keys.replace_secret(

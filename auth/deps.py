@@ -9,6 +9,7 @@ ApiKeyCaller    API key bearer (`bearer_api_key`) for `/v1/*`; 401 unknown/revok
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,6 +20,8 @@ from auth.models import Caller, User
 from auth.service import AccountService, Session
 from core.errors import Forbidden, Unauthorized
 from core.logging import bind
+from core.ratelimit import rate_limiter_of
+from core.settings import Settings
 
 __all__ = [
     "AccountServiceDep",
@@ -42,11 +45,12 @@ BearerApiKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_api
 
 async def get_account_service(request: Request) -> AccountService:
     state = request.app.state
-    return AccountService(state.db, state.redis, state.settings, state.mailer)
+    return AccountService(state.db, state.redis, state.settings, state.mailer, limits=rate_limiter_of(state))
 
 
 async def get_api_key_service(request: Request) -> ApiKeyService:
-    return ApiKeyService(request.app.state.db, request.app.state.redis)
+    state = request.app.state
+    return ApiKeyService(state.db, state.redis, limits=rate_limiter_of(state))
 
 
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
@@ -103,3 +107,15 @@ async def api_key_caller(credentials: BearerApiKey, keys: ApiKeyServiceDep) -> C
 
 
 ApiKeyCaller = Annotated[Caller, Depends(api_key_caller)]
+
+
+def per_user_limit(name: str, limit: int | Callable[[Settings], int], window_secs: int):
+    """A route dependency: at most `limit` calls per signed-in user per window (429 beyond).
+    `limit` may read the settings (e.g. the configured research creates per minute)."""
+
+    async def enforce(request: Request, user: CurrentUser) -> None:
+        state = request.app.state
+        allowed = limit(state.settings) if callable(limit) else limit
+        await rate_limiter_of(state).enforce(f"{name}:user:{user.id}", allowed, window_secs)
+
+    return Depends(enforce)

@@ -88,6 +88,11 @@ UPDATE email_tokens SET used_at = now()
 WHERE token_hash = %(token_hash)s AND purpose = %(purpose)s AND used_at IS NULL AND expires_at > now()
 RETURNING user_id"""
 
+# The same conditions without spending it: a reset checks its token before any hashing.
+VALID_EMAIL_TOKEN_USER = """
+SELECT user_id FROM email_tokens
+WHERE token_hash = %(token_hash)s AND purpose = %(purpose)s AND used_at IS NULL AND expires_at > now()"""
+
 _KEY_COLUMNS = "id, name, prefix, created_at, last_used_at"
 
 INSERT_API_KEY = f"""
@@ -235,6 +240,11 @@ class AccountRepository:
         self, conn: AsyncConnection, purpose: str, token_hash: bytes
     ) -> UUID | None:
         row = await _one(conn, CONSUME_EMAIL_TOKEN, {"purpose": purpose, "token_hash": token_hash})
+        return row["user_id"] if row else None
+
+    async def email_token_user(self, conn: AsyncConnection, purpose: str, token_hash: bytes) -> UUID | None:
+        """Whose live token this is, without spending it."""
+        row = await _one(conn, VALID_EMAIL_TOKEN_USER, {"purpose": purpose, "token_hash": token_hash})
         return row["user_id"] if row else None
 
 

@@ -139,10 +139,12 @@ async def forgot_password(
     return Done()
 
 
-@auth_router.post("/reset-password", response_description="Password reset", responses=error_responses(400))
-async def reset_password(body: ResetBody, accounts: AccountServiceDep) -> Done:
+@auth_router.post(
+    "/reset-password", response_description="Password reset", responses=error_responses(400, 429)
+)
+async def reset_password(body: ResetBody, request: Request, accounts: AccountServiceDep) -> Done:
     """Set a new password with a mailed token; signs out every session."""
-    await accounts.reset_password(body.token, body.password)
+    await accounts.reset_password(body.token, body.password, client_ip=_client_ip(request))
     return Done()
 
 
@@ -159,7 +161,7 @@ async def update_profile(body: ProfileBody, user: CurrentUser, accounts: Account
 
 
 @settings_router.put(
-    "/password", response_description="Password changed", responses=error_responses(400, 401, 403)
+    "/password", response_description="Password changed", responses=error_responses(400, 401, 403, 429)
 )
 async def change_password(body: PasswordBody, session: CurrentSession, accounts: AccountServiceDep) -> Done:
     """Needs the current password; signs out every other session."""
@@ -207,7 +209,7 @@ async def list_keys(user: CurrentUser, keys: ApiKeyServiceDep) -> list[ApiKeyDto
     return [ApiKeyDto.of(key) for key in await keys.active_keys(user)]
 
 
-@keys_router.post("", response_description="Created", responses=error_responses(400, 401, 403))
+@keys_router.post("", response_description="Created", responses=error_responses(400, 401, 403, 429))
 async def create_key(body: CreateKeyBody, user: CurrentUser, keys: ApiKeyServiceDep) -> CreatedKey:
     """A new key; `plaintext` is shown this once."""
     issued = await keys.create(user, body.name)
@@ -221,7 +223,9 @@ async def revoke_key(id: KeyId, user: CurrentUser, keys: ApiKeyServiceDep) -> Do
     return Done()
 
 
-@keys_router.post("/{id}/reset", response_description="Reset", responses=error_responses(400, 401, 403, 404))
+@keys_router.post(
+    "/{id}/reset", response_description="Reset", responses=error_responses(400, 401, 403, 404, 429)
+)
 async def reset_key(id: KeyId, user: CurrentUser, keys: ApiKeyServiceDep) -> CreatedKey:
     """A new secret for the same key; the old one stops working at once."""
     issued = await keys.reset(user, id)

@@ -16,10 +16,10 @@ from auth.models import User
 from auth.passwords import check_policy, passwords_for
 from auth.repository import AccountRepository
 from auth.tokens import REFRESH_TTL, RESET_TTL, VERIFY_TTL, AccessTokens, hash_token, new_opaque_token
-from core import ratelimit
 from core.db import Database, Tx
 from core.errors import AccountSuspended, Conflict, InvalidRequest, Unauthorized
 from core.mail import Mailer, OutboxMessage
+from core.ratelimit import RateLimiter
 from core.settings import Settings
 from ledger.service import LedgerService
 
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 LOGIN_WINDOW_SECS = 15 * 60
 LOGIN_FAILURES_PER_EMAIL_AND_IP = 10
 LOGIN_FAILURES_PER_IP = 50
+# Failures per account from every IP: past it the account is in soft lockout (see `login`).
+LOGIN_FAILURES_PER_ACCOUNT = 30
+KNOWN_IPS_TTL_SECS = 90 * 24 * 3600  # how long an IP that signed in stays trusted for soft lockout
 SIGNUPS_PER_IP_PER_HOUR = 10
 RESET_REQUESTS_PER_IP_PER_HOUR = 20
 VERIFICATION_RESENDS_PER_USER_PER_HOUR = 5
@@ -36,6 +39,11 @@ VERIFICATION_RESENDS_PER_USER_PER_HOUR = 5
 class AlreadyVerified(Conflict):
     code = "already_verified"
     detail = "This email address is already verified"
+
+
+RESETS_PER_IP_PER_HOUR = 20
+RESETS_PER_TOKEN = 5  # guesses of a new password against one mailed token (its 1 h lifetime)
+PASSWORD_CHANGES_PER_USER_PER_HOUR = 10
 
 
 class EmailTaken(Conflict):
@@ -80,15 +88,17 @@ class AccountService:
         settings: Settings,
         mailer: Mailer,
         repository: AccountRepository | None = None,
+        limits: RateLimiter | None = None,
     ):
         self.db = db
         self.redis = redis
         self.settings = settings
         self.mailer = mailer
+        self.limits = limits or RateLimiter(redis)
         self.users = repository or AccountRepository()
         self.ledger = LedgerService(db)
         self.passwords = passwords_for(settings.password_hash_memory_kib)
-        self.access_tokens = AccessTokens(settings.jwt_secret)
+        self.access_tokens = AccessTokens(settings.jwt_secret, settings.jwt_key_id)
 
     # -- signup, login, sessions --------------------------------------------------------------
 
@@ -97,7 +107,7 @@ class AccountService:
     ) -> AuthSession:
         """A new unverified user with an empty credit account, signed in; the verification mail
         is written in the same transaction and sent after commit."""
-        await ratelimit.enforce(self.redis, f"signup:ip:{client_ip}", SIGNUPS_PER_IP_PER_HOUR, 3600)
+        await self.limits.enforce(f"signup:ip:{client_ip}", SIGNUPS_PER_IP_PER_HOUR, 3600)
         check_policy(password, field="password", email=email)
         password_hash = await self.passwords.hash(password)
         async with self.db.transaction() as tx:
@@ -117,29 +127,48 @@ class AccountService:
         return session
 
     async def login(self, *, email: str, password: str, client_ip: str) -> AuthSession:
-        """Failures are counted per (email, IP) and per IP; past the limit -> 429."""
-        limits = (
-            (f"login-failures:{email}:{client_ip}", LOGIN_FAILURES_PER_EMAIL_AND_IP),
-            (f"login-failures:ip:{client_ip}", LOGIN_FAILURES_PER_IP),
-        )
-        for key, limit in limits:
-            state = await ratelimit.peek(self.redis, key, limit, LOGIN_WINDOW_SECS)
+        """Failures are counted per (email, IP), per IP and per account; past a limit -> 429.
+
+        The per-account count stops a botnet spreading guesses over many IPs. Reaching it is a
+        *soft* lockout: IPs this account has signed in from before still get their password
+        checked (under their own per-(email, IP) limit), so an attacker elsewhere cannot lock
+        the owner out; unknown IPs are refused until the window ends.
+        """
+        email_and_ip = (f"login-failures:{email}:{client_ip}", LOGIN_FAILURES_PER_EMAIL_AND_IP)
+        per_ip = (f"login-failures:ip:{client_ip}", LOGIN_FAILURES_PER_IP)
+        per_account = (f"login-failures:account:{email}", LOGIN_FAILURES_PER_ACCOUNT)
+        for key, limit in (email_and_ip, per_ip):
+            state = await self.limits.peek(key, limit, LOGIN_WINDOW_SECS)
             if state.remaining == 0:
                 raise state.refuse("Too many failed logins, try again later")
+        account_state = await self.limits.peek(*per_account, LOGIN_WINDOW_SECS)
+        if account_state.remaining == 0 and not await self._is_known_ip(email, client_ip):
+            raise account_state.refuse("Too many failed logins for this account, try again later")
         async with self.db.connection() as conn:
             found = await self.users.credentials_by_email(conn, email)
         if not await self.passwords.verify(found[1] if found else None, password):
-            for key, limit in limits:
-                await ratelimit.hit(self.redis, key, limit, LOGIN_WINDOW_SECS)
+            for key, limit in (email_and_ip, per_ip, per_account):
+                await self.limits.hit(key, limit, LOGIN_WINDOW_SECS)
             raise InvalidCredentials()
         user, password_hash = found
         if user.is_suspended:
             raise AccountSuspended()
-        await ratelimit.clear(self.redis, limits[0][0], LOGIN_WINDOW_SECS)
+        await self.limits.clear(email_and_ip[0], LOGIN_WINDOW_SECS)
+        await self._remember_ip(email, client_ip)
         async with self.db.transaction() as tx:
             if self.passwords.needs_rehash(password_hash):
                 await self.users.set_password(tx, user.id, await self.passwords.hash(password))
             return await self._new_session(tx, user)
+
+    async def _is_known_ip(self, email: str, client_ip: str) -> bool:
+        return bool(await self.redis.sismember(_known_ips_key(email), client_ip))
+
+    async def _remember_ip(self, email: str, client_ip: str) -> None:
+        key = _known_ips_key(email)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, client_ip)
+            pipe.expire(key, KNOWN_IPS_TTL_SECS)
+            await pipe.execute()
 
     async def refresh(self, refresh_token: str) -> AuthSession:
         """Rotate: the presented token is spent and a new one of the same family issued.
@@ -214,9 +243,7 @@ class AccountService:
         until they expire); a few per hour, so it cannot be used to flood a mailbox."""
         if user.email_verified:
             raise AlreadyVerified()
-        await ratelimit.enforce(
-            self.redis, f"verify-resend:{user.id}", VERIFICATION_RESENDS_PER_USER_PER_HOUR, 3600
-        )
+        await self.limits.enforce(f"verify-resend:{user.id}", VERIFICATION_RESENDS_PER_USER_PER_HOUR, 3600)
         async with self.db.transaction() as tx:
             verification = await self._enqueue_email_token(tx, user, "verify")
         self.mailer.dispatch(verification)
@@ -229,9 +256,7 @@ class AccountService:
             )
 
     async def check_reset_rate(self, client_ip: str) -> None:
-        await ratelimit.enforce(
-            self.redis, f"password-reset:ip:{client_ip}", RESET_REQUESTS_PER_IP_PER_HOUR, 3600
-        )
+        await self.limits.enforce(f"password-reset:ip:{client_ip}", RESET_REQUESTS_PER_IP_PER_HOUR, 3600)
 
     async def request_password_reset(self, email: str) -> None:
         """Mail a reset link if the account exists. Runs after the response is sent, so the
@@ -243,18 +268,27 @@ class AccountService:
             message = await self._enqueue_email_token(tx, found[0], "reset")
         self.mailer.dispatch(message)
 
-    async def reset_password(self, token: str, password: str) -> None:
-        """Spend a reset token, set the password and end every session of the user."""
+    async def reset_password(self, token: str, password: str, *, client_ip: str) -> None:
+        """Spend a reset token, set the password and end every session of the user.
+
+        The token is looked up before any hashing, so a flood of made-up tokens costs one
+        indexed read each, never an argon2 hash; attempts are limited per IP and per token."""
+        await self.limits.enforce(f"reset-password:ip:{client_ip}", RESETS_PER_IP_PER_HOUR, 3600)
+        token_hash = hash_token(token)
+        await self.limits.enforce(f"reset-password:token:{token_hash.hex()}", RESETS_PER_TOKEN, 3600)
         check_policy(password, field="password")
+        async with self.db.connection() as conn:
+            user_id = await self.users.email_token_user(conn, "reset", token_hash)
+            user = await self.users.user_by_id(conn, user_id) if user_id else None
+        if user is None:
+            raise InvalidToken()
+        check_policy(password, field="password", email=user.email)
         password_hash = await self.passwords.hash(password)
         async with self.db.transaction() as tx:
-            user_id = await self.users.consume_email_token(tx, "reset", hash_token(token))
-            if user_id is None:
-                raise InvalidToken()
-            user = await self.users.user_by_id(tx, user_id)
-            check_policy(password, field="password", email=user.email)  # rolls the token back
-            await self.users.set_password(tx, user_id, password_hash)
-            await self.users.revoke_user_sessions(tx, user_id)
+            if await self.users.consume_email_token(tx, "reset", token_hash) is None:
+                raise InvalidToken()  # spent by a concurrent reset meanwhile
+            await self.users.set_password(tx, user.id, password_hash)
+            await self.users.revoke_user_sessions(tx, user.id)
 
     async def _enqueue_email_token(self, tx: Tx, user: User, purpose: str) -> OutboxMessage:
         token = new_opaque_token()
@@ -285,7 +319,11 @@ class AccountService:
             return await self.users.set_marketing(conn, user.id, enabled)
 
     async def change_password(self, session: Session, *, current_password: str, new_password: str) -> None:
-        """Needs the current password; ends every other session (this one stays signed in)."""
+        """Needs the current password; ends every other session (this one stays signed in).
+        Limited per user: a stolen access token must not become a fast password oracle."""
+        await self.limits.enforce(
+            f"password-change:user:{session.user.id}", PASSWORD_CHANGES_PER_USER_PER_HOUR, 3600
+        )
         async with self.db.connection() as conn:
             current_hash = await self.users.password_hash(conn, session.user.id)
         if not await self.passwords.verify(current_hash, current_password):
@@ -323,6 +361,10 @@ class AccountService:
             user = await self.users.promote_to_admin(tx, email, None)
             await self.ledger.open_account(user.id, tx=tx)
             return user, True
+
+
+def _known_ips_key(email: str) -> str:
+    return f"login-known-ips:{email}"
 
 
 async def create_admin_account(

@@ -30,11 +30,12 @@ class AccessClaims:
 
 class AccessTokens:
     """Issue and check access JWTs. The algorithm is pinned on decode (no `none`, no RS/HS
-    confusion); `kid` names the key so a future rotation can keep several."""
+    confusion); `kid` is an opaque configured name (never derived from the secret, which would
+    hand out a hash of it), so a future rotation can keep several keys apart."""
 
-    def __init__(self, secret: str):
+    def __init__(self, secret: str, kid: str):
         self._secret = secret
-        self.kid = hashlib.sha256(secret.encode()).hexdigest()[:16]
+        self.kid = kid
 
     def issue(self, user_id: UUID, session_id: UUID) -> str:
         now = datetime.now(UTC)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request
 
-from auth.deps import AdminUser, CurrentUser
+from auth.deps import AdminUser, CurrentUser, per_user_limit
 from billing.schemas import (
     AdminStripeEventRow,
     AutoTopupBody,
@@ -31,6 +31,9 @@ async def get_stripe_events(request: Request) -> StripeEvents:
     state = request.app.state
     return StripeEvents(state.db, state.settings, state.mailer, relay=state.outbox_relay)
 
+
+# Each checkout opens a Stripe session (a call and a row at Stripe): a script must not loop it.
+CHECKOUTS_PER_USER_PER_HOUR = 30
 
 BillingServiceDep = Annotated[BillingService, Depends(get_billing_service)]
 StripeEventsDep = Annotated[StripeEvents, Depends(get_stripe_events)]
@@ -63,7 +66,8 @@ async def list_plans(billing: BillingServiceDep) -> list[PlanDto]:
     "/checkout",
     operation_id="create_checkout",
     summary="Start a Stripe Checkout",
-    responses={200: {"description": "Stripe Checkout URL"}, **error_responses(400, 401, 409, 500, 502)},
+    responses={200: {"description": "Stripe Checkout URL"}, **error_responses(400, 401, 409, 429, 500, 502)},
+    dependencies=[per_user_limit("checkout", CHECKOUTS_PER_USER_PER_HOUR, 3600)],
 )
 async def create_checkout(
     body: CheckoutBody, user: CurrentUser, billing: BillingServiceDep

@@ -1,23 +1,30 @@
 """Fixed-window rate limits in Redis, shared by every API process.
 
-`enforce` counts a hit and raises `RateLimited` (429 with `Retry-After` and `X-RateLimit-*`
-headers) once the window's limit is passed; `hit` counts without raising and `peek` reads
-without counting (login counts only failures, but checks before trying). Routes put the
-headers on successful answers with `state.apply(response)`.
+`RateLimiter.enforce` counts a hit and raises `RateLimited` (429 with `Retry-After` and
+`X-RateLimit-*` headers) once the window's limit is passed; `hit` counts without raising and
+`peek` reads without counting (login counts only failures, but checks before trying). Routes
+put the headers on successful answers with `state.apply(response)`.
+
+Windows are aligned to the clock (`now // window`), so the clock is injectable: tests pin it
+and move it on purpose instead of hoping no window boundary falls inside them.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Response
+from fastapi import Depends, Request, Response
 from redis.asyncio import Redis
 
 from core.errors import RateLimited
 
 _PREFIX = "ratelimit"
+
+Clock = Callable[[], float]  # seconds since the epoch, like time.time
 
 
 @dataclass(frozen=True)
@@ -49,39 +56,54 @@ class RateLimitState:
         return RateLimited(detail, headers={**self.headers(), "Retry-After": str(self.reset_after_secs)})
 
 
-def _window(key: str, window_secs: int) -> tuple[str, int]:
-    now = time.time()
-    index = int(now // window_secs)
-    reset_after = max(1, math.ceil((index + 1) * window_secs - now))
-    return f"{_PREFIX}:{key}:{window_secs}:{index}", reset_after
+class RateLimiter:
+    """Counters in `redis`, windows cut by `clock`."""
+
+    def __init__(self, redis: Redis, clock: Clock = time.time):
+        self.redis = redis
+        self.clock = clock
+
+    def _window(self, key: str, window_secs: int) -> tuple[str, int]:
+        now = self.clock()
+        index = int(now // window_secs)
+        reset_after = max(1, math.ceil((index + 1) * window_secs - now))
+        return f"{_PREFIX}:{key}:{window_secs}:{index}", reset_after
+
+    async def hit(self, key: str, limit: int, window_secs: int) -> RateLimitState:
+        """Count one event in the current window and report where the caller stands."""
+        redis_key, reset_after = self._window(key, window_secs)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(redis_key)
+            pipe.expire(redis_key, window_secs + 1)
+            count, _ = await pipe.execute()
+        return RateLimitState(limit=limit, count=int(count), reset_after_secs=reset_after)
+
+    async def peek(self, key: str, limit: int, window_secs: int) -> RateLimitState:
+        """Where the caller stands, without counting anything."""
+        redis_key, reset_after = self._window(key, window_secs)
+        count = await self.redis.get(redis_key)
+        return RateLimitState(limit=limit, count=int(count or 0), reset_after_secs=reset_after)
+
+    async def enforce(self, key: str, limit: int, window_secs: int) -> RateLimitState:
+        """Count one event; raise 429 when it is over the window's limit."""
+        state = await self.hit(key, limit, window_secs)
+        if state.exceeded:
+            raise state.refuse()
+        return state
+
+    async def clear(self, key: str, window_secs: int) -> None:
+        """Forget the current window's count (e.g. failures after a successful login)."""
+        redis_key, _ = self._window(key, window_secs)
+        await self.redis.delete(redis_key)
 
 
-async def hit(redis: Redis, key: str, limit: int, window_secs: int) -> RateLimitState:
-    """Count one event in the current window and report where the caller stands."""
-    redis_key, reset_after = _window(key, window_secs)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, window_secs + 1)
-        count, _ = await pipe.execute()
-    return RateLimitState(limit=limit, count=int(count), reset_after_secs=reset_after)
+def rate_limiter_of(state) -> RateLimiter:
+    """The app's limiter: its Redis, and the clock tests may set on `app.state.clock`."""
+    return RateLimiter(state.redis, state.clock)
 
 
-async def peek(redis: Redis, key: str, limit: int, window_secs: int) -> RateLimitState:
-    """Where the caller stands, without counting anything."""
-    redis_key, reset_after = _window(key, window_secs)
-    count = await redis.get(redis_key)
-    return RateLimitState(limit=limit, count=int(count or 0), reset_after_secs=reset_after)
+async def get_rate_limiter(request: Request) -> RateLimiter:
+    return rate_limiter_of(request.app.state)
 
 
-async def enforce(redis: Redis, key: str, limit: int, window_secs: int) -> RateLimitState:
-    """Count one event; raise 429 when it is over the window's limit."""
-    state = await hit(redis, key, limit, window_secs)
-    if state.exceeded:
-        raise state.refuse()
-    return state
-
-
-async def clear(redis: Redis, key: str, window_secs: int) -> None:
-    """Forget the current window's count (e.g. failures after a successful login)."""
-    redis_key, _ = _window(key, window_secs)
-    await redis.delete(redis_key)
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]

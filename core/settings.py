@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from graph.settings import GraphSettings
 
 DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
+MIN_JWT_SECRET_BYTES = 32  # HS256's key should be at least as long as its hash (RFC 7518 §3.2)
 
 
 def _env(*names: str) -> AliasChoices:
@@ -38,6 +39,8 @@ class Settings(GraphSettings, BaseSettings):
     db_prepare_threshold: int = Field(5, ge=0, validation_alias=_env("INFRENCE_DB_PREPARE_THRESHOLD"))
 
     jwt_secret: str = Field(DEV_JWT_SECRET, repr=False, validation_alias=_env("JWT_SECRET"))
+    # Opaque name of the current JWT key (the `kid` header); change it when JWT_SECRET changes.
+    jwt_key_id: str = Field("k1", min_length=1, max_length=64, validation_alias=_env("JWT_KEY_ID"))
     password_hash_memory_kib: int = Field(
         65536, ge=1024, validation_alias=_env("INFRENCE_PASSWORD_HASH_MEMORY_KIB")
     )
@@ -83,6 +86,10 @@ class Settings(GraphSettings, BaseSettings):
     def _refuse_default_secrets_in_production(self) -> Settings:
         if self.env == "production" and (not self.jwt_secret or self.jwt_secret == DEV_JWT_SECRET):
             raise SettingsError("INFRENCE_ENV=production needs JWT_SECRET set to a strong secret")
+        if self.env == "production" and len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise SettingsError(
+                f"INFRENCE_ENV=production needs a JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
+            )
         if self.env == "production" and self.allow_private_urls:
             raise SettingsError("INFRENCE_ALLOW_PRIVATE_URLS is for dev and tests, not production")
         if self.env == "production" and not self.smtp_host and self.mail is None:

@@ -11,9 +11,9 @@ from api.chat.schemas import ChatCompletion, ChatCompletionRequest, ModelList
 from api.chat.service import ChatCompletions, list_models
 from api.research.routes import JobServiceDep
 from auth.deps import ApiKeyCaller
-from core.deps import RedisDep, SettingsDep
+from core.deps import SettingsDep
 from core.errors import error_responses
-from core.ratelimit import enforce
+from core.ratelimit import RateLimiterDep
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -42,11 +42,11 @@ async def chat_completions(
     caller: ApiKeyCaller,
     chat: ChatDep,
     response: Response,
-    redis: RedisDep,
+    limits: RateLimiterDep,
     settings: SettingsDep,
 ):
-    limit = await enforce(
-        redis, f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60
+    limit = await limits.enforce(
+        f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60
     )
     job = await chat.start(caller.user.id, caller.api_key_id, body)
     if body.stream:

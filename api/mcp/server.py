@@ -23,7 +23,7 @@ from api.research.service import MAX_WAIT_SECS, JobService, result_of
 from auth.api_keys import ApiKeyService
 from auth.models import Caller
 from core.errors import DomainError, InvalidRequest, Unauthorized, error_json
-from core.ratelimit import enforce
+from core.ratelimit import rate_limiter_of
 
 INSTRUCTIONS = (
     "Infrence runs cited deep research. Call `research` with a question; it answers within the "
@@ -63,8 +63,8 @@ class Tools:
     ) -> dict:
         caller = await self.caller(ctx)
         state = self.app.state
-        await enforce(
-            state.redis, f"research:key:{caller.api_key_id}", state.settings.research_creates_per_minute, 60
+        await rate_limiter_of(state).enforce(
+            f"research:key:{caller.api_key_id}", state.settings.research_creates_per_minute, 60
         )
         try:
             request = ResearchRequest(question=question, mode=mode, response_schema=response_schema)

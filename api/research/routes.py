@@ -20,10 +20,10 @@ from api.research.schemas import (
     ResearchResult,
 )
 from api.research.service import MAX_WAIT_SECS, JobService, corpus_document, result_event_data, result_of
-from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser
+from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser, per_user_limit
 from core.deps import DbDep, RedisDep, SettingsDep
 from core.errors import error_responses
-from core.ratelimit import enforce
+from core.ratelimit import RateLimiterDep
 
 HEARTBEAT_SECS = 15.0
 IDLE_CHECK_SECS = 5.0  # how often an idle stream double-checks the job row
@@ -159,12 +159,12 @@ async def run_research(
     jobs: JobServiceDep,
     http: Request,
     response: Response,
-    redis: RedisDep,
+    limits: RateLimiterDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ):
-    limit = await enforce(
-        redis, f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60
+    limit = await limits.enforce(
+        f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60
     )
     job = await jobs.submit(
         caller.user.id, body, origin="api", api_key_id=caller.api_key_id, idempotency_key=idempotency_key
@@ -235,7 +235,13 @@ async def research_events(
 # --- /api/playground/research (dashboard, JWT) --------------------------------------------------
 
 
-@playground.post("/research", response_model=ResearchResult, responses=CREATE_RESPONSES, operation_id="run")
+@playground.post(
+    "/research",
+    response_model=ResearchResult,
+    responses=CREATE_RESPONSES,
+    operation_id="run",
+    dependencies=[per_user_limit("playground-research", lambda s: s.research_creates_per_minute, 60)],
+)
 async def run(
     body: ResearchRequest,
     user: CurrentUser,

@@ -23,7 +23,13 @@ from api import metrics
 from core.db import Database
 from core.errors import InvalidRequest
 from core.settings import Settings
-from graph.providers.netguard import guarded_client, is_http_url, is_public_address, resolve
+from graph.providers.netguard import (
+    PUBLIC_PORTS,
+    guarded_client,
+    is_http_url,
+    is_public_address,
+    resolve,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +44,11 @@ async def check_webhook_url(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     parsed = httpx.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if port not in PUBLIC_PORTS:
+        raise InvalidRequest("webhook_url must use port 80 or 443", field="webhook_url")
     try:
-        addresses = await resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+        addresses = await resolve(parsed.host, port)
     except OSError:
         raise InvalidRequest("webhook_url host does not resolve", field="webhook_url") from None
     if not addresses or not all(is_public_address(a) for a in addresses):
@@ -55,15 +64,22 @@ def _standard_webhooks_key(secret: str) -> bytes:
         return raw.encode()
 
 
+def infrence_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`: the timestamp is signed too,
+    so a captured delivery cannot be replayed later (receivers refuse ones older than 5 min)."""
+    signed = f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
 def signature_headers(secret: str, delivery_id: str, body: bytes, timestamp: int) -> dict[str, str]:
-    """Both schemes: `X-Infrence-Signature: sha256=<hex HMAC(secret, body)>` and Standard Webhooks."""
-    infrence = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    """Both schemes: `X-Infrence-Signature` (+ `X-Infrence-Timestamp`) and Standard Webhooks."""
     signed = f"{delivery_id}.{timestamp}.".encode() + body
     standard = base64.b64encode(hmac.new(_standard_webhooks_key(secret), signed, hashlib.sha256).digest())
     return {
         "Content-Type": "application/json",
         "User-Agent": "Infrence-Webhooks/1",
-        "X-Infrence-Signature": f"sha256={infrence}",
+        "X-Infrence-Signature": infrence_signature(secret, timestamp, body),
+        "X-Infrence-Timestamp": str(timestamp),
         "X-Infrence-Delivery": delivery_id,
         "webhook-id": delivery_id,
         "webhook-timestamp": str(timestamp),

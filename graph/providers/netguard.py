@@ -6,6 +6,12 @@ resolved address is not public, and connects to the vetted IP. TLS still verifie
 host name (httpcore passes it separately as SNI), and every redirect hop connects through the
 same check, so neither DNS rebinding nor a redirect to 127.0.0.1 gets through.
 
+IPv6 forms that carry an IPv4 address are judged by that address (IPv4-mapped, NAT64), and
+the tunnel prefixes whose embedded address a relay would dial for us are refused outright:
+6to4 (2002::/16), Teredo (2001::/32) and the deprecated IPv4-compatible form (::/96).
+Only ports 80 and 443 are dialled unless private URLs are allowed (dev and tests), so a
+public host cannot be used to reach its own SMTP, Redis or admin ports.
+
 Reused by the reader and by the webhook sender: `guarded_client(allow_private=...)`.
 """
 
@@ -29,11 +35,23 @@ class BlockedAddress(httpx.ConnectError):
     """The URL resolves to an address outbound requests must not reach."""
 
 
+PUBLIC_PORTS = frozenset({80, 443})
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_TEREDO = ipaddress.ip_network("2001::/32")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def is_public_address(address: str) -> bool:
     """True for globally routable unicast addresses only."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _SIX_TO_FOUR or ip in _TEREDO or ip in _IPV4_COMPATIBLE:
+            return False
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return not (
         ip.is_private
         or ip.is_loopback
@@ -79,6 +97,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             refused = [a for a in addresses if not is_public_address(a)]
             if refused:
                 raise httpcore.ConnectError(f"refused: {host} resolves to non-public address {refused[0]}")
+            if port not in PUBLIC_PORTS:
+                raise httpcore.ConnectError(f"refused: port {port} is not 80 or 443")
         last: Exception | None = None
         for address in addresses:
             try:

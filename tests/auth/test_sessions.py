@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -74,7 +75,7 @@ def _b64(data: dict) -> str:
 
 def _forged(settings, signed_in, kind: str) -> str:
     secret, user_id = settings.jwt_secret, signed_in.user["id"]
-    kid = AccessTokens(secret).kid
+    kid = settings.jwt_key_id
     real = jwt.decode(signed_in.access_token, secret, algorithms=["HS256"])
     if kind == "tampered":
         header, _payload, signature = signed_in.access_token.split(".")
@@ -123,7 +124,16 @@ async def test_forged_or_stale_access_tokens_are_refused(accounts, settings, sig
 
 async def test_access_tokens_carry_the_required_claims_and_a_kid(settings, signed_in):
     header = jwt.get_unverified_header(signed_in.access_token)
-    assert header["alg"] == "HS256" and header["kid"] == AccessTokens(settings.jwt_secret).kid
+    assert header["alg"] == "HS256" and header["kid"] == settings.jwt_key_id == "k1"
     claims = jwt.decode(signed_in.access_token, settings.jwt_secret, algorithms=["HS256"])
     assert {"sub", "exp", "iat", "jti", "typ"} <= claims.keys()
     assert claims["exp"] - claims["iat"] == 15 * 60 and claims["typ"] == "access"
+
+
+def test_the_kid_is_the_configured_name_and_reveals_nothing_of_the_secret():
+    secret = "s" * 40
+    tokens = AccessTokens(secret, "2026-11")
+    token = tokens.issue(uuid.uuid4(), uuid.uuid4())
+    kid = jwt.get_unverified_header(token)["kid"]
+    assert kid == "2026-11"
+    assert kid not in hashlib.sha256(secret.encode()).hexdigest()

@@ -94,6 +94,21 @@ def test_production_without_a_jwt_secret_refuses_to_start_with_one_line(tmp_path
     )
 
 
+def test_production_refuses_a_jwt_secret_shorter_than_32_bytes(tmp_path):
+    result = subprocess.run(
+        [*CLI, "serve"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(tmp_path, INFRENCE_ENV="production", JWT_SECRET="x" * 31),
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "infrence: INFRENCE_ENV=production needs a JWT_SECRET of at least 32 bytes"
+    )
+
+
 def test_a_database_that_is_down_gives_one_clear_error(tmp_path):
     port = free_port()  # nothing listens there
     result = subprocess.run(

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -155,8 +156,12 @@ async def test_a_webhook_is_delivered_signed_under_both_schemes(api, funded, web
     assert payload["id"] == job["id"] and payload["status"] == "succeeded"
 
     secret = (await api.get("/api/settings/webhook-secret", headers=funded.jwt)).json()["webhook_secret"]
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    timestamp = headers["X-Infrence-Timestamp"]
+    assert abs(int(timestamp) - time.time()) < 300 and timestamp == headers["webhook-timestamp"]
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert headers["X-Infrence-Signature"] == f"sha256={expected}"
+    unbound = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Infrence-Signature"] != f"sha256={unbound}"  # the timestamp is signed too
 
     key = base64.b64decode(secret.removeprefix("whsec_") + "=" * (-len(secret.removeprefix("whsec_")) % 4))
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
