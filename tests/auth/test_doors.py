@@ -102,6 +102,17 @@ async def test_checkouts_are_limited_per_user(app, client, signed_in):
     assert limited.status_code == 429
 
 
+async def test_playground_creates_are_limited_per_user(app, client, signed_in):
+    pin_clock(app)
+    app.state.settings = app.state.settings.model_copy(update={"research_creates_per_minute": 2})
+    body = {"question": "What is a queue?", "mode": "lite", "async": True}
+    for _ in range(2):
+        answer = await client.post("/api/playground/research", json=body, headers=signed_in.headers)
+        assert answer.status_code != 429
+    limited = await client.post("/api/playground/research", json=body, headers=signed_in.headers)
+    assert limited.status_code == 429
+
+
 async def test_failures_across_many_ips_lock_unknown_ips_out_but_not_the_owners_ip(app, accounts):
     """30 failures from 10 IPs put the account in soft lockout: a new IP is refused even with
     the right password, the IP the owner signed in from before still gets in."""

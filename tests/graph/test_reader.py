@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from httpcore._backends.auto import AutoBackend
 
-from graph.providers.netguard import GuardedBackend, guarded_client, is_public_address
+from graph.providers.netguard import GuardedBackend, guarded_client, guarded_transport, is_public_address
 from graph.providers.reader import PageReader, UnreadablePage
 from tests.fakes.openai_server import FakeHTTPServer, Response
 from tests.graph.conftest import CORPUS
@@ -63,6 +64,19 @@ def website() -> Iterator[FakeHTTPServer]:
         ("::ffff:127.0.0.1", False),
         ("100.64.0.1", False),
         ("fd00::1", False),
+        # IPv6 forms that carry an IPv4 address: judged by it, or refused with their prefix.
+        ("::ffff:10.0.0.1", False),
+        ("::ffff:8.8.8.8", True),
+        ("::127.0.0.1", False),  # IPv4-compatible (deprecated)
+        ("::8.8.8.8", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254
+        ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+        ("2002:808:808::1", False),  # 6to4 of a public address: the whole prefix is refused
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+        ("2001:0:a00:1::f5ff:fffe", False),  # Teredo naming 10.0.0.1 as its server
     ],
 )
 def test_only_public_unicast_addresses_pass(address, public):
@@ -74,6 +88,62 @@ async def test_loopback_is_refused_by_default(website):
         for url in (website.url + "/article", website.url.replace("127.0.0.1", "localhost") + "/article"):
             with pytest.raises(httpx.ConnectError, match="non-public"):
                 await client.get(url)
+
+
+class Nat(AutoBackend):
+    """The network between us and "the internet": the fake public address PUBLIC:80 is
+    forwarded to the local test site, everything else is dialled as asked."""
+
+    def __init__(self, site: FakeHTTPServer):
+        super().__init__()
+        self.site_port = int(site.url.rsplit(":", 1)[1])
+
+    async def connect_tcp(self, host, port, **kwargs):
+        if (host, port) == (PUBLIC, 80):
+            host, port = "127.0.0.1", self.site_port
+        return await super().connect_tcp(host, port, **kwargs)
+
+
+PUBLIC = "93.184.216.34"
+DNS = {"site.example": [PUBLIC], "intranet.example": ["10.0.0.7"], "loopback.example": ["127.0.0.1"]}
+
+
+async def fake_dns(host: str, port: int) -> list[str]:
+    return DNS.get(host, [host])
+
+
+@pytest.fixture
+def public_site(website) -> Iterator[GuardedBackend]:
+    """A guarded backend (private addresses refused) through which `site.example` is public."""
+    for target in ("intranet.example", "loopback.example", f"127.0.0.1:{website.url.rsplit(':', 1)[1]}"):
+        website.route(
+            "GET",
+            f"/to/{target.split('.')[0]}",
+            lambda r, target=target: Response(302, "", {"Location": f"http://{target}/article"}),
+        )
+    backend = GuardedBackend(resolver=fake_dns)
+    backend._inner = Nat(website)
+    yield backend
+
+
+async def test_with_the_guard_on_a_redirect_to_a_private_address_is_refused(public_site):
+    reader = PageReader(transport=guarded_transport(backend=public_site))
+    try:
+        page = await reader.fetch("http://site.example/article")  # the public hop works
+        assert "fast frequency response" in page.text
+        for hop in ("intranet", "loopback", "127"):
+            with pytest.raises(httpx.ConnectError, match="non-public"):
+                await reader.fetch(f"http://site.example/to/{hop}")
+    finally:
+        await reader.aclose()
+
+
+async def test_with_the_guard_on_only_ports_80_and_443_are_dialled(public_site):
+    async with guarded_client(backend=public_site) as client:
+        assert (await client.get("http://site.example/article")).status_code == 200
+        for port in (8080, 25, 6379):
+            with pytest.raises(httpx.ConnectError, match=f"port {port}"):
+                await client.get(f"http://site.example:{port}/article")
 
 
 async def test_names_resolving_to_private_addresses_are_refused_at_connect():
