@@ -12,10 +12,11 @@ from auth.deps import CurrentUser
 from core.deps import DbDep
 from core.errors import error_responses
 from core.mail import MailerDep
+from core.ratelimit import RateLimiterDep
 
 
-async def get_support_service(db: DbDep, mailer: MailerDep) -> SupportService:
-    return SupportService(db, mailer)
+async def get_support_service(db: DbDep, mailer: MailerDep, limits: RateLimiterDep) -> SupportService:
+    return SupportService(db, mailer, limits)
 
 
 SupportServiceDep = Annotated[SupportService, Depends(get_support_service)]
@@ -27,7 +28,7 @@ router = APIRouter(tags=["support"])
     "/api/support",
     operation_id="submit",
     response_description="Ticket submitted",
-    responses=error_responses(400, 401, 403),
+    responses=error_responses(400, 401, 403, 429),
 )
 async def submit(body: TicketBody, user: CurrentUser, support: SupportServiceDep) -> TicketReceipt:
     ticket = await support.submit(user, body)

@@ -6,17 +6,32 @@ from api.support.repository import Ticket, TicketRepository
 from api.support.schemas import TicketBody
 from auth.models import User
 from core.db import Database
+from core.errors import Forbidden
 from core.mail import Mailer
+from core.ratelimit import RateLimiter
+
+TICKETS_PER_USER_PER_HOUR = 10
+
+
+class EmailNotVerified(Forbidden):
+    code = "email_not_verified"
+    detail = "Verify your email address before contacting support"
 
 
 class SupportService:
-    def __init__(self, db: Database, mailer: Mailer):
+    def __init__(self, db: Database, mailer: Mailer, limits: RateLimiter):
         self.db = db
         self.mailer = mailer
+        self.limits = limits
         self.tickets = TicketRepository()
 
     async def submit(self, user: User, ticket: TicketBody) -> Ticket:
-        """Stored with the user's current email, so replies reach them even if the account goes."""
+        """Stored with the user's current email, so replies reach them even if the account goes.
+        Only a verified address may open tickets, and only so many an hour: each one mails that
+        address, and an unverified one may be someone else's."""
+        if not user.email_verified:
+            raise EmailNotVerified()
+        await self.limits.enforce(f"support:user:{user.id}", TICKETS_PER_USER_PER_HOUR, 3600)
         async with self.db.transaction() as tx:
             stored = await self.tickets.insert(
                 tx,

@@ -22,7 +22,7 @@ async def admin(client, app) -> Account:
 
 @pytest.fixture
 async def member(client, app) -> Account:
-    return await open_account(client, app.state.db, credits=1000)
+    return await open_account(client, app.state.db, credits=1000, verified=True)
 
 
 async def audit_actions(app, target_id) -> list[str]:

@@ -83,7 +83,7 @@ def test_the_public_api_and_the_dashboard_both_need_credentials():
 async def test_a_user_cannot_reach_another_users_jobs_keys_tickets_or_payments(client, app):
     from billing.repository import BillingRepository
 
-    owner = await open_account(client, app.state.db, credits=1000)
+    owner = await open_account(client, app.state.db, credits=1000, verified=True)
     stranger = await open_account(client, app.state.db, credits=1000)
     job = (
         await client.post(

@@ -55,7 +55,8 @@ async def test_a_reply_with_send_email_mails_the_user_and_shows_in_the_detail(cl
 
     mails = [m for m in await outbox(app, member.email) if m["template"] == "ticket_reply"]
     assert len(mails) == 1
-    assert "Refund please" in mails[0]["subject"] and "Refunded 15 credits." in mails[0]["text_body"]
+    assert ticket in mails[0]["subject"] and "Refund please" not in mails[0]["subject"]
+    assert "Refunded 15 credits." in mails[0]["text_body"]
 
     detail = (await client.get(f"/api/admin/tickets/{ticket}", headers=admin.jwt)).json()
     assert [r["body"] for r in detail["replies"]] == ["Looking into it.", "Refunded 15 credits."]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.accounts import open_account
+from tests.clock import pin_clock
 
 
 @pytest.fixture
 async def member(client, app):
-    return await open_account(client, app.state.db, credits=0)
+    return await open_account(client, app.state.db, credits=0, verified=True)
 
 
 async def test_a_ticket_is_stored_with_the_users_email_and_confirmed_by_mail(client, app, member):
@@ -41,7 +42,8 @@ async def test_a_ticket_is_stored_with_the_users_email_and_confirmed_by_mail(cli
         "body": "I was charged twice.",
     }
     assert [m["template"] for m in mails] == ["ticket_received"]
-    assert "Double charge" in mails[0]["subject"] and receipt["id"] in mails[0]["text_body"]
+    assert receipt["id"] in mails[0]["subject"] and receipt["id"] in mails[0]["text_body"]
+    assert "Double charge" not in mails[0]["subject"]  # never the user's words in a subject line
 
 
 @pytest.mark.parametrize(
@@ -71,3 +73,20 @@ async def test_every_category_of_the_contract_is_accepted(client, member):
             "/api/support", json={"category": category, "subject": "s", "body": "b"}, headers=member.jwt
         )
         assert response.status_code == 200, (category, response.text)
+
+
+async def test_an_unverified_account_cannot_open_tickets(client, app):
+    unverified = await open_account(client, app.state.db, credits=0)
+    response = await client.post(
+        "/api/support", json={"category": "bug", "subject": "s", "body": "b"}, headers=unverified.jwt
+    )
+    assert response.status_code == 403 and response.json()["code"] == "email_not_verified"
+
+
+async def test_tickets_are_limited_per_user(client, app, member):
+    pin_clock(app)
+    ticket = {"category": "bug", "subject": "s", "body": "b"}
+    for _ in range(10):
+        assert (await client.post("/api/support", json=ticket, headers=member.jwt)).status_code == 200
+    limited = await client.post("/api/support", json=ticket, headers=member.jwt)
+    assert limited.status_code == 429 and "Retry-After" in limited.headers
