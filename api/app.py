@@ -56,10 +56,11 @@ BackgroundService = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]
 
 def _app_services() -> list[BackgroundService]:
     """Services every app instance needs whatever the process runs (started first, stopped last)."""
+    from api.metrics import start_metrics_listener
     from api.outbox import start_outbox_relay
     from core.mail import start_mailer
 
-    return [start_mailer, start_outbox_relay]
+    return [start_mailer, start_outbox_relay, start_metrics_listener]
 
 
 def _routers():

@@ -1,4 +1,5 @@
-"""Prometheus metrics at `GET /metrics`.
+"""Prometheus metrics at `GET /metrics` (admins only), and unauthenticated on a separate
+listener when `INFRENCE_METRICS_ADDR` is set (bind it to an interface only Prometheus reaches).
 
 Counters and the latency histogram live in the process's default registry and are updated
 where things happen (the HTTP middleware, the worker's event sink, the webhook sender). Levels
@@ -8,9 +9,14 @@ with queries served by partial indexes, so a scrape stays cheap however large th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import uvicorn
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import (
@@ -22,7 +28,12 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+from starlette.applications import Starlette
+from starlette.datastructures import State
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from auth.deps import AdminUser
 
 HTTP_LATENCY = Histogram(
     "infrence_http_request_duration_seconds",
@@ -112,23 +123,64 @@ router = APIRouter()
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    """The process's counters plus the live levels read now (unauthenticated, like any scrape target)."""
+async def metrics(request: Request, _: AdminUser) -> Response:
+    """Queue depths and traffic are operational secrets: admins only on the public listener."""
+    return await scrape(request.app.state)
+
+
+async def scrape(state: State) -> Response:
+    """The process's counters plus the live levels read now."""
     snapshot = CollectorRegistry(auto_describe=False)
-    snapshot.register(_Levels(await _live_levels(request)))
+    snapshot.register(_Levels(await _live_levels(state)))
     body = generate_latest(REGISTRY) + generate_latest(snapshot)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-async def _live_levels(request: Request) -> dict[str, float]:
+class _SignalFreeServer(uvicorn.Server):
+    """A second uvicorn server inside the API's process: the API's own server handles signals."""
+
+    def capture_signals(self):
+        return contextlib.nullcontext()
+
+
+async def start_metrics_listener(app: Starlette) -> Callable[[], Awaitable[None]]:
+    """Serve only `/metrics`, without credentials, on `INFRENCE_METRICS_ADDR` (if set)."""
+    address = app.state.settings.metrics_addr
+    if not address:
+        return _nothing_to_stop
+    host, port = address.rsplit(":", 1)
+    host = host.strip("[]")
+    # Bound here, before serving, so a taken port fails the startup with a clear OSError.
+    sock = socket.create_server((host, int(port)), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+
+    async def unauthenticated(_: Request) -> Response:
+        return await scrape(app.state)
+
+    listener = Starlette(routes=[Route("/metrics", unauthenticated)])
+    config = uvicorn.Config(listener, lifespan="off", access_log=False, log_config=None)
+    server = _SignalFreeServer(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+
+    async def stop() -> None:
+        server.should_exit = True
+        await serving
+
+    return stop
+
+
+async def _nothing_to_stop() -> None:
+    return None
+
+
+async def _live_levels(state: State) -> dict[str, float]:
     levels: dict[str, float] = {}
     try:
-        async with request.app.state.db.connection() as conn:
+        async with state.db.connection() as conn:
             row = await (await conn.execute(LIVE_JOBS_SQL)).fetchone()
         levels.update({key: float(value) for key, value in row.items()})
     except Exception:  # a scrape during an outage still serves the counters
         pass
-    worker = getattr(request.app.state, "research_worker", None)
+    worker = getattr(state, "research_worker", None)
     if worker is not None:
         levels["busy_slots"] = float(worker.busy_slots)
         levels["slots"] = float(worker.concurrency)

@@ -81,6 +81,13 @@ class Settings(GraphSettings, BaseSettings):
         7, ge=0, validation_alias=_env("INFRENCE_CHECKPOINT_RETENTION_DAYS")
     )
     max_body_bytes: int = Field(1024 * 1024, validation_alias=_env("INFRENCE_MAX_BODY_BYTES"))
+    # host:port of a second listener serving only /metrics without credentials (for Prometheus
+    # on a private interface); the API's own /metrics answers admins only.
+    metrics_addr: str | None = Field(
+        None,
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[^\s:\[\]]+):\d{1,5}$",
+        validation_alias=_env("INFRENCE_METRICS_ADDR"),
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
