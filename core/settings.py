@@ -81,6 +81,7 @@ class Settings(GraphSettings, BaseSettings):
         7, ge=0, validation_alias=_env("INFRENCE_CHECKPOINT_RETENTION_DAYS")
     )
     max_body_bytes: int = Field(1024 * 1024, validation_alias=_env("INFRENCE_MAX_BODY_BYTES"))
+    max_streams_per_user: int = Field(20, ge=1, validation_alias=_env("INFRENCE_MAX_STREAMS_PER_USER"))
     # host:port of a second listener serving only /metrics without credentials (for Prometheus
     # on a private interface); the API's own /metrics answers admins only.
     metrics_addr: str | None = Field(

@@ -24,6 +24,7 @@ from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser, per_user_limit
 from core.deps import DbDep, RedisDep, SettingsDep
 from core.errors import error_responses
 from core.ratelimit import RateLimiterDep
+from core.stream_slots import Slot, StreamSlots, StreamSlotsDep
 
 HEARTBEAT_SECS = 15.0
 IDLE_CHECK_SECS = 5.0  # how often an idle stream double-checks the job row
@@ -68,7 +69,7 @@ EVENTS_RESPONSES = {
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
         "description": "Server-sent events: id = stream id, event = type, data = JSON",
     },
-    **error_responses(401, 404),
+    **error_responses(401, 404, 429),
 }
 
 
@@ -92,55 +93,65 @@ async def _answer_create(http: Request, jobs: JobService, job: JobRow, base: str
     return result_of(job)
 
 
-async def _read_with_wait(jobs: JobService, user_id: UUID, job_id: UUID, wait: int | None) -> ResearchResult:
+async def _read_with_wait(
+    jobs: JobService, slots: StreamSlots, user_id: UUID, job_id: UUID, wait: int | None
+) -> ResearchResult:
+    """A long-poll holds one of the user's stream slots while it waits."""
     job = await jobs.get(user_id, job_id)
-    if wait:
-        job = await jobs.wait_until_terminal(job, wait)
+    if wait and not job.is_terminal:
+        async with slots.hold(user_id):
+            job = await jobs.wait_until_terminal(job, wait)
     return result_of(job)
 
 
-def event_stream(
-    jobs: JobService, hub: EventHub, job: JobRow, last_event_id: str | None
+async def event_stream(
+    jobs: JobService, hub: EventHub, slots: StreamSlots, job: JobRow, last_event_id: str | None
 ) -> StreamingResponse:
+    """An SSE response holding one of the user's stream slots (429 when none is free)."""
+    slot = await slots.acquire(job.user_id)
     return StreamingResponse(
-        _sse(jobs, hub, job, last_event_id or "0-0"),
+        _sse(jobs, hub, job, last_event_id or "0-0", slot),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str) -> AsyncIterator[str]:
+async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str, slot: Slot) -> AsyncIterator[str]:
     """Follow the job's stream from `after`; heartbeats while idle; end with the terminal event —
-    rebuilt from the database when the stream expired or lost it."""
-    yield "retry: 2000\n\n"
-    last_sent = time.monotonic()
-    async with hub.subscribe(job.id, after) as subscription:
-        while True:
-            try:
-                event = await subscription.next(timeout=0 if job.is_terminal else IDLE_CHECK_SECS)
-            except SubscriberTooSlow:
-                return  # the client reconnects with Last-Event-ID and replays from the stream
-            except Exception:  # Redis away: keep the client, watch the database
-                event = None
-            if event is not None:
-                burst = [event]
-                while not burst[-1].is_terminal and (more := subscription.ready()):
-                    burst.extend(more)
-                ending = next((i for i, e in enumerate(burst) if e.is_terminal), None)
-                burst = burst if ending is None else burst[: ending + 1]
-                yield "".join(e.sse for e in burst)
-                last_sent = time.monotonic()
-                if ending is not None:
+    rebuilt from the database when the stream expired or lost it. The slot goes back at the end."""
+    try:
+        yield "retry: 2000\n\n"
+        last_sent = time.monotonic()
+        async with hub.subscribe(job.id, after) as subscription:
+            while True:
+                await slot.renew_if_due()
+                try:
+                    event = await subscription.next(timeout=0 if job.is_terminal else IDLE_CHECK_SECS)
+                except SubscriberTooSlow:
+                    return  # the client reconnects with Last-Event-ID and replays from the stream
+                except Exception:  # Redis away: keep the client, watch the database
+                    event = None
+                if event is not None:
+                    burst = [event]
+                    while not burst[-1].is_terminal and (more := subscription.ready()):
+                        burst.extend(more)
+                    ending = next((i for i, e in enumerate(burst) if e.is_terminal), None)
+                    burst = burst if ending is None else burst[: ending + 1]
+                    yield "".join(e.sse for e in burst)
+                    last_sent = time.monotonic()
+                    if ending is not None:
+                        return
+                    continue
+                job = await jobs.get(job.user_id, job.id)
+                if job.is_terminal and not subscription.backlog and subscription.queue.empty():
+                    millis, seq = subscription.last
+                    yield JobEvent(f"{millis}-{seq + 1}", f"job.{job.status}", result_event_data(job)).sse
                     return
-                continue
-            job = await jobs.get(job.user_id, job.id)
-            if job.is_terminal and not subscription.backlog and subscription.queue.empty():
-                millis, seq = subscription.last
-                yield JobEvent(f"{millis}-{seq + 1}", f"job.{job.status}", result_event_data(job)).sse
-                return
-            if time.monotonic() - last_sent >= HEARTBEAT_SECS:
-                yield ": heartbeat\n\n"
-                last_sent = time.monotonic()
+                if time.monotonic() - last_sent >= HEARTBEAT_SECS:
+                    yield ": heartbeat\n\n"
+                    last_sent = time.monotonic()
+    finally:
+        await slot.release()
 
 
 # --- /v1/research (API key) -------------------------------------------------------------------
@@ -197,13 +208,17 @@ async def list_jobs(
 @router.get(
     "/v1/research/{id}",
     response_model=ResearchResult,
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 404, 429),
     operation_id="get_status",
 )
 async def get_status(
-    id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep, wait: WaitQuery = None
+    id: ResearchJobId,
+    caller: ApiKeyCaller,
+    jobs: JobServiceDep,
+    slots: StreamSlotsDep,
+    wait: WaitQuery = None,
 ) -> ResearchResult:
-    return await _read_with_wait(jobs, caller.user.id, id, wait)
+    return await _read_with_wait(jobs, slots, caller.user.id, id, wait)
 
 
 @router.delete(
@@ -227,9 +242,10 @@ async def research_events(
     caller: ApiKeyCaller,
     jobs: JobServiceDep,
     hub: EventHubDep,
+    slots: StreamSlotsDep,
     last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
-    return event_stream(jobs, hub, await jobs.get(caller.user.id, id), last_event_id)
+    return await event_stream(jobs, hub, slots, await jobs.get(caller.user.id, id), last_event_id)
 
 
 # --- /api/playground/research (dashboard, JWT) --------------------------------------------------
@@ -256,13 +272,13 @@ async def run(
 @playground.get(
     "/research/{id}",
     response_model=ResearchResult,
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 404, 429),
     operation_id="get_status",
 )
 async def playground_status(
-    id: ResearchJobId, user: CurrentUser, jobs: JobServiceDep, wait: WaitQuery = None
+    id: ResearchJobId, user: CurrentUser, jobs: JobServiceDep, slots: StreamSlotsDep, wait: WaitQuery = None
 ) -> ResearchResult:
-    return await _read_with_wait(jobs, user.id, id, wait)
+    return await _read_with_wait(jobs, slots, user.id, id, wait)
 
 
 @playground.delete(
@@ -286,9 +302,10 @@ async def playground_events(
     user: PlaygroundUser,
     jobs: JobServiceDep,
     hub: EventHubDep,
+    slots: StreamSlotsDep,
     last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
-    return event_stream(jobs, hub, await jobs.get(user.id, id), last_event_id)
+    return await event_stream(jobs, hub, slots, await jobs.get(user.id, id), last_event_id)
 
 
 # --- the local corpus behind corpus:// citations ------------------------------------------------
