@@ -26,7 +26,7 @@ from ledger.check import check_ledger
 from ledger.service import LedgerService
 from tests.accounts import balance_of, open_account
 from tests.conftest import REPO, server_env
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, schema_name
 from tests.fakes.tavily_server import FakeTavily
 from tests.research.test_events_and_webhooks import _events, webhook_receiver  # noqa: F401 (fixture)
 from tests.research.test_live import DOCUMENTS
@@ -241,12 +241,14 @@ async def test_max_mode_is_charged_its_metered_spend_and_releases_the_rest(onlin
 
 async def test_max_mode_never_charges_above_max_credits_even_when_usage_overshoots(online_api, settings):
     http, llm, _tavily, db = online_api
-    # The fake bills far more prompt tokens than any prompt could hold: spend overshoots the
-    # reservation the meter made, so only the price cap stands between it and the client.
-    llm.usage = lambda request, content: (3_000_000, 100)
+    # Once the evidence is in, the writer's call bills far more prompt tokens than any prompt
+    # could hold: spend overshoots the meter's reservation, and only the price cap stands
+    # between it and the client.
+    llm.usage = lambda request, content: (3_000_000 if schema_name(request) == "brief" else 1_000, 100)
     job, account = await run_max_job(http, db, max_credits=100)
     assert job["status"] == "succeeded", job
     assert metered_credits(round(job["cost_usd"] * 1_000_000)) > 100  # it did overshoot
+    assert job["stop_reason"] != "no_evidence" and job["sources"]
     assert job["credits_charged"] == 100
     assert await ledger_rows(settings.database_url, job["id"]) == [("reserve", -100)]
     assert await balance_of(db, account) == 1000 - 100
