@@ -276,13 +276,10 @@ function JobPanel({ job }: { job: Job }) {
     <>
       <Card
         title={
-          result?.stop_reason === "no_evidence" ? (
-            <>Job · No relevant sources found</>
-          ) : (
-            <>
-              Job <Badge status={job.status} />
-            </>
-          )
+          <>
+            Job <Badge status={job.status} />
+            {result?.stop_reason === "no_evidence" && <span className="muted"> · No relevant sources found</span>}
+          </>
         }
         actions={
           running && (
