@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from api import health
 from api.metrics import HttpMetrics
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, SecurityHeaders
 from api.spa import mount_spa
 from core.db import Database
 from core.errors import install_error_handlers
@@ -144,6 +144,7 @@ def create_app(
     mount_mcp(app)
     mount_spa(app)  # last: the dashboard answers only paths no router claims
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(HttpMetrics)
     app.add_middleware(RequestId)  # outermost: every line and every answer carries the id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,4 +1,4 @@
-"""ASGI middleware that must see raw requests: the body-size cap."""
+"""ASGI middleware that must see raw requests or every answer: the body-size cap, security headers."""
 
 from __future__ import annotations
 
@@ -72,3 +72,33 @@ class BodySizeLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+# On every answer unless the route set its own (the dashboard sets a full Content-Security-Policy
+# and a same-origin Referrer-Policy): no MIME sniffing, no framing, no referrer leaking job ids.
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in headers}
+                headers.extend((name, value) for name, value in SECURITY_HEADERS if name not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

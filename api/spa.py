@@ -24,6 +24,15 @@ API_PREFIXES = ("/api", "/v1", "/healthz", "/livez", "/metrics", "/openapi.json"
 # Vite fingerprints everything under assets/ (content hash in the name): cache it for good.
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+# The dashboard loads only its own files: no inline script, no third-party origin, no framing
+# (clickjacking), no plugins. The favicon is a data: URI; the brief's HTML is sanitised too,
+# and this policy is the second wall if sanitising ever misses something.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Referrer-Policy": "same-origin"}
 
 
 def is_api_path(path: str) -> bool:
@@ -46,14 +55,14 @@ class SpaRoute(Route):
         asset = self._file(request.path_params["path"])
         if asset is not None:
             cache = IMMUTABLE if asset.parent.name == "assets" else REVALIDATE
-            return FileResponse(asset, headers={"Cache-Control": cache})
+            return FileResponse(asset, headers={"Cache-Control": cache, **PAGE_HEADERS})
         index = self.dist_dir / "index.html"
         wants_page = "text/html" in request.headers.get("accept", "") or not request.path_params["path"]
         if not wants_page:  # the root is always the dashboard (`curl /` included)
             raise HTTPException(404)  # the same JSON 404 as any unknown route
         if not index.is_file():
             raise HTTPException(404, "The dashboard is not built: run scripts/build_web.sh")
-        return FileResponse(index, headers={"Cache-Control": REVALIDATE})
+        return FileResponse(index, headers={"Cache-Control": REVALIDATE, **PAGE_HEADERS})
 
     def _file(self, relative: str) -> Path | None:
         """A file inside dist (never outside it: no `..` escapes), or None."""

@@ -89,4 +89,24 @@ def test_serve_without_npm_keeps_serving_the_api_with_one_warning(tmp_path, monk
     monkeypatch.setattr(spa.shutil, "which", lambda _name: None)
     spa.build_if_missing(tmp_path / "dist")
     assert not (tmp_path / "dist").exists()
-    assert [r.getMessage() for r in caplog.records] == ["dashboard not built and npm is unavailable: serving the API only"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "dashboard not built and npm is unavailable: serving the API only"
+    ]
+
+
+async def test_pages_carry_a_strict_policy_and_api_answers_carry_safe_headers(settings, clean_storage, dist):
+    async with await _client(settings, dist) as client:
+        page = await client.get("/billing", headers=HTML)
+        api = await client.get("/openapi.json")
+        missing = await client.get("/api/no-such-route")
+    policy = page.headers["content-security-policy"]
+    assert (
+        "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    )
+    assert page.headers["referrer-policy"] == "same-origin"
+    for answer in (page, api, missing):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+    for answer in (api, missing):
+        assert answer.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert answer.headers["referrer-policy"] == "no-referrer"
