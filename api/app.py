@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
 from api import health
+from api.collections.routes import UPLOAD_PATH
 from api.metrics import HttpMetrics
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.spa import mount_spa
@@ -43,6 +44,7 @@ OPENAPI_TAGS = [
     },
     {"name": "admin", "description": "Admin operator surface — gated by `users.is_admin`."},
     {"name": "health", "description": "Liveness and readiness probes."},
+    {"name": "collections", "description": "Your own documents, searched by research jobs."},
     {
         "name": "openai-compatible",
         "description": "Research through OpenAI-style `chat.completions` and `models` calls.",
@@ -67,6 +69,8 @@ def _routers():
     """Every domain's router, in contract order. Imported lazily so `openapi` stays cheap."""
     from api.admin.routes import router as admin_router
     from api.chat.routes import router as chat_router
+    from api.collections.routes import dashboard as collections_dashboard_router
+    from api.collections.routes import router as collections_router
     from api.dashboard.routes import router as dashboard_router
     from api.docs import router as docs_router
     from api.metrics import router as metrics_router
@@ -93,6 +97,8 @@ def _routers():
         support_router,
         admin_router,
         chat_router,
+        collections_router,
+        collections_dashboard_router,
         metrics_router,
     ]
 
@@ -143,7 +149,12 @@ def create_app(
 
     mount_mcp(app)
     mount_spa(app)  # last: the dashboard answers only paths no router claims
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_path=UPLOAD_PATH,
+        upload_bytes=settings.collection_max_file_bytes + 64 * 1024,  # the file plus its form
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HttpMetrics)
     app.add_middleware(RequestId)  # outermost: every line and every answer carries the id

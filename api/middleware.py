@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, by Content-Length or while streaming."""
+    """Refuse request bodies over `max_bytes` with 413, by Content-Length or while streaming.
+    Paths matching `upload_path` (file uploads) may carry up to `upload_bytes` instead."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_path: str | None = None, upload_bytes: int = 0):
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_path = re.compile(upload_path) if upload_path else None
+        self.upload_bytes = upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        uploading = self.upload_path is not None and self.upload_path.match(scope.get("path", ""))
+        limit = self.upload_bytes if uploading else self.max_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
 
         received = 0
@@ -32,7 +38,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     raise _TooLarge()
             return message
@@ -43,7 +49,7 @@ class BodySizeLimit:
             if too_large:
                 if not replaced:
                     replaced = True
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                 return
             await send(message)
 
@@ -51,11 +57,11 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
             if not replaced:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
-            {"detail": f"Request body larger than {self.max_bytes} bytes", "code": "payload_too_large"}
+            {"detail": f"Request body larger than {limit} bytes", "code": "payload_too_large"}
         ).encode()
         await send(
             {

@@ -7,6 +7,7 @@ import asyncio
 
 from fastapi import FastAPI
 
+from api.collections.service import CollectionService
 from billing.tasks import register_billing_tasks
 from core.db import Database
 from core.mail import Mailer
@@ -18,6 +19,7 @@ def outbox_relay(db: Database, settings: Settings, mailer: Mailer) -> Relay:
     registry = OutboxRegistry()
     mailer.register(registry)
     register_billing_tasks(registry, db, settings, mailer)
+    CollectionService(db, settings).register(registry)
     return Relay(db, registry, settings)
 
 

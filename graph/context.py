@@ -88,11 +88,7 @@ def build_context(
             else OfflineReasoner()
         )
     if search is None:
-        search = (
-            TavilySearch(config.tavily_api_key, config.tavily_api_base)
-            if config.tavily_api_key
-            else corpus_search(config.corpus_dir, config.data_dir)
-        )
+        search = default_search(config)
     if page_store_path == "default":
         page_store_path = config.data_dir / "pages.sqlite"
     return ResearchContext(
@@ -104,6 +100,14 @@ def build_context(
         prices=prices,
         retry=retry,
     )
+
+
+def default_search(settings: Any) -> SearchProvider:
+    """Tavily when a key is set, else the corpus (INFRENCE_CORPUS_DIR, or the built-in one)."""
+    config = GraphSettings.from_any(settings)
+    if config.tavily_api_key:
+        return TavilySearch(config.tavily_api_key, config.tavily_api_base)
+    return corpus_search(config.corpus_dir, config.data_dir)
 
 
 def corpus_search(corpus_dir: Path | None, data_dir: Path) -> CorpusSearch:

@@ -31,7 +31,11 @@ MODEL_PRICES: dict[str, ModelPrice] = {
 # over-estimating spend is safe, under-estimating it is not.
 UNKNOWN_MODEL_PRICE = ModelPrice(2_000, 8_000)
 
-SEARCH_PRICES: dict[str, int] = {"tavily": 8_000, "corpus": 0}  # Tavily basic search: 1 credit = $0.008
+SEARCH_PRICES: dict[str, int] = {
+    "tavily": 8_000,
+    "corpus": 0,
+    "collection": 0,
+}  # Tavily basic search: 1 credit = $0.008
 PAGE_PRICE = 100  # fetch + main-text extraction of one page (bandwidth, CPU)
 
 MESSAGE_OVERHEAD_TOKENS = 8

@@ -10,17 +10,20 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.runtime import RunControl
 
+from api.collections.search import CollectionSearch, MergedSearch
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobOutcome, plan_of
 from core.db import Database
 from core.settings import Settings
 from graph.builder import RECURSION_LIMIT, build_graph
-from graph.context import build_context
+from graph.context import build_context, default_search
 from graph.providers.reasoning import ProviderUnavailable
+from graph.providers.search import SearchProvider
 from graph.result import result_fragment
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,7 @@ class GraphRunner:
                 "response_schema": job.request.get("response_schema"),
             }
         )
-        context = build_context(self.settings, plan.budgets)
+        context = build_context(self.settings, plan.budgets, search=self._search_for(job))
         try:
             await asyncio.wait_for(
                 self._stream(graph, graph_input, config, context, control, on_event),
@@ -111,6 +114,18 @@ class GraphRunner:
             await context.aclose()
         state = (await graph.aget_state(config)).values
         return outcome_from(state, status="succeeded", stop_reason=stop_reason)
+
+    def _search_for(self, job: JobRow) -> SearchProvider | None:
+        """The job's collections (its owner's only), with web search unless the client said not
+        to or none is configured; None leaves the default provider (web or corpus)."""
+        collections = [UUID(c) for c in job.request.get("collections") or ()]
+        if not collections:
+            return None
+        owned = CollectionSearch(self.db, job.user_id, collections)
+        wants_web = job.request.get("web")
+        if wants_web is False or (wants_web is None and not self.settings.tavily_api_key):
+            return owned
+        return MergedSearch([default_search(self.settings), owned])
 
     async def _stream(
         self, graph, graph_input, config, context, control: RunControl, on_event: EventSink

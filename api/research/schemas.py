@@ -38,6 +38,16 @@ class ResearchRequest(BaseModel):
     webhook_url: str | None = Field(None, max_length=2048, description="POSTed the final result, signed.")
     run_async: bool = Field(False, alias="async", description="Force async mode regardless of budget.")
     include_sources: bool = Field(True, description="Include per-source `summary` fields.")
+    collections: list[UUID] | None = Field(
+        None,
+        max_length=20,
+        description="Your collections to search (ids from `/v1/collections`); cited as `collection://…`.",
+    )
+    web: bool | None = Field(
+        None,
+        description="Search the web (or the server's corpus) too. Default: true, or false when "
+        "`collections` are given and no web search provider is configured.",
+    )
 
     def stored(self) -> dict[str, Any]:
         """The request as the client sent it (by alias), for the job row."""

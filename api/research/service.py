@@ -17,6 +17,7 @@ from uuid import UUID
 import psycopg
 from redis.asyncio import Redis
 
+from api.collections.service import CollectionService
 from api.research.events import EventHub, JobEvents, SubscriberTooSlow
 from api.research.repository import JobRepository, JobRow
 from api.research.schemas import (
@@ -216,6 +217,9 @@ class JobService:
     ) -> JobRow:
         """Validate before any charge, then job row + reservation + ledger row + NOTIFY at once."""
         plan = validated_plan(request)
+        if request.web is False and not request.collections:
+            raise InvalidRequest("web: false needs at least one of your collections to search", field="web")
+        await CollectionService(self.db, self.settings).check_owned(user_id, request.collections or [])
         if request.webhook_url is not None:
             await check_webhook_url(request.webhook_url, allow_private=self.settings.allow_private_urls)
         if idempotency_key is not None:

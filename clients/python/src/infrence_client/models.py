@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
@@ -218,6 +219,36 @@ class BalanceDto(BaseModel):
     usd: str = Field(..., title='Usd')
 
 
+class BodyDashboardUploadDocument(BaseModel):
+    file: str = Field(
+        ...,
+        description='The document (at most 20 MB by default).',
+        json_schema_extra={'contentMediaType': 'application/octet-stream'},
+        title='File',
+    )
+    url: constr(max_length=2048) | None = Field(
+        None, description='Where the document lives.', title='Url'
+    )
+    published_date: date | None = Field(
+        None, description='YYYY-MM-DD', title='Published Date'
+    )
+
+
+class BodyUploadDocument(BaseModel):
+    file: str = Field(
+        ...,
+        description='The document (at most 20 MB by default).',
+        json_schema_extra={'contentMediaType': 'application/octet-stream'},
+        title='File',
+    )
+    url: constr(max_length=2048) | None = Field(
+        None, description='Where the document lives.', title='Url'
+    )
+    published_date: date | None = Field(
+        None, description='YYYY-MM-DD', title='Published Date'
+    )
+
+
 class ChatChoiceMessage(BaseModel):
     role: Literal['assistant'] = Field('assistant', title='Role')
     content: str = Field(..., title='Content')
@@ -242,6 +273,34 @@ class CheckoutBody(BaseModel):
 
 class CheckoutResponse(BaseModel):
     url: str = Field(..., title='Url')
+
+
+class CollectionCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: constr(min_length=1, max_length=200) = Field(..., title='Name')
+
+
+class CollectionDto(BaseModel):
+    id: UUID = Field(..., title='Id')
+    name: str = Field(..., title='Name')
+    documents: int = Field(..., title='Documents')
+    created_at: AwareDatetime = Field(..., title='Created At')
+
+
+class CorpusDocument(BaseModel):
+    url: str = Field(
+        ...,
+        description='Its stable id, `corpus://<path>`, as cited in results.',
+        title='Url',
+    )
+    title: str = Field(..., title='Title')
+    text: str = Field(
+        ...,
+        description='The stored text; every quote cited from it is an exact slice.',
+        title='Text',
+    )
 
 
 class CreateKeyBody(BaseModel):
@@ -279,6 +338,55 @@ class CreditAdjustResponse(BaseModel):
     balance_after: int = Field(..., title='Balance After')
 
 
+class DocumentDto(BaseModel):
+    id: UUID = Field(..., title='Id')
+    collection_id: UUID = Field(..., title='Collection Id')
+    filename: str = Field(..., title='Filename')
+    content_type: str = Field(..., title='Content Type')
+    url: str | None = Field(None, title='Url')
+    published_date: date | None = Field(None, title='Published Date')
+    status: Literal['processing', 'ready', 'failed'] = Field(..., title='Status')
+    error: str | None = Field(
+        None,
+        description='Why the file could not be read, when `failed`.',
+        title='Error',
+    )
+    size_bytes: int = Field(..., title='Size Bytes')
+    source_id: str = Field(
+        ...,
+        description='How research cites it: `collection://<collection>/<document>`.',
+        title='Source Id',
+    )
+    created_at: AwareDatetime = Field(..., title='Created At')
+    ready_at: AwareDatetime | None = Field(None, title='Ready At')
+
+
+class DocumentWithText(BaseModel):
+    id: UUID = Field(..., title='Id')
+    collection_id: UUID = Field(..., title='Collection Id')
+    filename: str = Field(..., title='Filename')
+    content_type: str = Field(..., title='Content Type')
+    url: str | None = Field(None, title='Url')
+    published_date: date | None = Field(None, title='Published Date')
+    status: Literal['processing', 'ready', 'failed'] = Field(..., title='Status')
+    error: str | None = Field(
+        None,
+        description='Why the file could not be read, when `failed`.',
+        title='Error',
+    )
+    size_bytes: int = Field(..., title='Size Bytes')
+    source_id: str = Field(
+        ...,
+        description='How research cites it: `collection://<collection>/<document>`.',
+        title='Source Id',
+    )
+    created_at: AwareDatetime = Field(..., title='Created At')
+    ready_at: AwareDatetime | None = Field(None, title='Ready At')
+    text: str | None = Field(
+        None, description='The extracted text quotes are exact slices of.', title='Text'
+    )
+
+
 class Done(BaseModel):
     ok: bool | None = Field(True, title='Ok')
 
@@ -286,6 +394,24 @@ class Done(BaseModel):
 class ErrorBody(BaseModel):
     detail: str = Field(..., title='Detail')
     code: str = Field(..., title='Code')
+
+
+class FaithfulnessDto(BaseModel):
+    sentences: int | None = Field(
+        0,
+        description='Statements in the brief as written, before the check.',
+        title='Sentences',
+    )
+    supported: int | None = Field(
+        0,
+        description='Statements their cited quotes support (kept).',
+        title='Supported',
+    )
+    removed: int | None = Field(
+        0,
+        description='Statements no cited quote supports (removed from the brief).',
+        title='Removed',
+    )
 
 
 class ForgotBody(BaseModel):
@@ -491,6 +617,16 @@ class ResearchRequest(BaseModel):
         description='Include per-source `summary` fields.',
         title='Include Sources',
     )
+    collections: list[UUID] | None = Field(
+        None,
+        description='Your collections to search (ids from `/v1/collections`); cited as `collection://…`.',
+        title='Collections',
+    )
+    web: bool | None = Field(
+        None,
+        description="Search the web (or the server's corpus) too. Default: true, or false when `collections` are given and no web search provider is configured.",
+        title='Web',
+    )
 
 
 class ResetBody(BaseModel):
@@ -519,6 +655,11 @@ class SourceDto(BaseModel):
     summary: str | None = Field(None, title='Summary')
 
 
+class StageError(BaseModel):
+    stage: str = Field(..., title='Stage')
+    error: str = Field(..., title='Error')
+
+
 class TicketBody(BaseModel):
     category: str = Field(..., title='Category')
     subject: constr(max_length=200) = Field(..., title='Subject')
@@ -542,6 +683,11 @@ class UsageDto(BaseModel):
     searches: int | None = Field(0, title='Searches')
     pages: int | None = Field(0, title='Pages')
     tokens: int | None = Field(0, title='Tokens')
+    reasoner: str | None = Field(
+        None,
+        description='Who planned, read and wrote: `offline` (extractive, no model) or `openai`.',
+        title='Reasoner',
+    )
 
 
 class UserDto(BaseModel):
@@ -631,10 +777,25 @@ class ResearchResult(BaseModel):
     sources: list[SourceDto] = Field(..., title='Sources')
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd: float = Field(..., title='Cost Usd')
-    stop_reason: str | None = Field(None, title='Stop Reason')
+    stop_reason: str | None = Field(
+        None,
+        description='complete | budget | deadline | canceled | no_evidence (nothing relevant was found: the brief says so, cites nothing, and only metered provider spend is charged).',
+        title='Stop Reason',
+    )
     wave_count: conint(ge=0) | None = Field(None, title='Wave Count')
     usage: UsageDto | None = None
+    faithfulness: FaithfulnessDto | None = None
     latency_ms: int | None = Field(None, title='Latency Ms')
     error: str | None = Field(None, title='Error')
+    error_code: str | None = Field(
+        None,
+        description='Why a failed job failed, e.g. `provider_unavailable` (nothing is charged).',
+        title='Error Code',
+    )
+    errors: list[StageError] | None = Field(
+        None,
+        description='Problems met on the way, per stage (search, read, extract, ...).',
+        title='Errors',
+    )
     created_at: AwareDatetime = Field(..., title='Created At')
     completed_at: AwareDatetime | None = Field(None, title='Completed At')

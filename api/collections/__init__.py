@@ -1,0 +1,1 @@
+"""Document collections: an account's own files, searched beside (or instead of) the web."""
