@@ -40,11 +40,15 @@ class Settings(GraphSettings, BaseSettings):
     collection_max_file_bytes: int = Field(
         20 * 1024 * 1024, ge=1, validation_alias=_env("INFRENCE_COLLECTION_MAX_FILE_BYTES")
     )
-    collection_max_documents: int = Field(500, ge=1, validation_alias=_env("INFRENCE_COLLECTION_MAX_DOCUMENTS"))
+    collection_max_documents: int = Field(
+        500, ge=1, validation_alias=_env("INFRENCE_COLLECTION_MAX_DOCUMENTS")
+    )
     collection_max_bytes: int = Field(
         500 * 1024 * 1024, ge=1, validation_alias=_env("INFRENCE_COLLECTION_MAX_BYTES")
     )
-    collection_max_pdf_pages: int = Field(1000, ge=1, validation_alias=_env("INFRENCE_COLLECTION_MAX_PDF_PAGES"))
+    collection_max_pdf_pages: int = Field(
+        1000, ge=1, validation_alias=_env("INFRENCE_COLLECTION_MAX_PDF_PAGES")
+    )
 
     jwt_secret: str = Field(DEV_JWT_SECRET, repr=False, validation_alias=_env("JWT_SECRET"))
     # Opaque name of the current JWT key (the `kid` header); change it when JWT_SECRET changes.
