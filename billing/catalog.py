@@ -43,6 +43,14 @@ class Plan(BaseModel):
     grants_on_free_invoice: bool = Field(
         default=False, description="Grant the included credits on a $0 invoice (trial, 100% coupon)."
     )
+    overage_cap_credits: int | None = Field(
+        default=None, ge=0, description="Credits a subscriber may draw beyond both buckets per period."
+    )
+
+    @property
+    def overage_cap(self) -> int:
+        """Per period; by default as many as the plan includes."""
+        return self.included_credits if self.overage_cap_credits is None else self.overage_cap_credits
 
     @property
     def stripe_price_id(self) -> str | None:

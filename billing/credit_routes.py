@@ -36,7 +36,7 @@ router = APIRouter()
     responses=error_responses(401, 403),
 )
 async def balance(user: CurrentUser, ledger: LedgerServiceDep) -> BalanceDto:
-    return BalanceDto.of(await ledger.balance(user.id))
+    return BalanceDto.of(await ledger.buckets(user.id))
 
 
 @router.get(
@@ -49,7 +49,7 @@ async def balance(user: CurrentUser, ledger: LedgerServiceDep) -> BalanceDto:
     responses=error_responses(401, 403),
 )
 async def api_balance(caller: ApiKeyCaller, ledger: LedgerServiceDep) -> BalanceDto:
-    return BalanceDto.of(await ledger.balance(caller.user.id))
+    return BalanceDto.of(await ledger.buckets(caller.user.id))
 
 
 @router.post(

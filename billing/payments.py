@@ -118,6 +118,7 @@ class Payments:
                     payment.user_id,
                     due,
                     idempotency_key=f"refund:{payment.id}:{refunded}",
+                    plan_first=payment.kind == "subscription",
                     related_id=payment.id,
                     note=why,
                     tx=tx,

@@ -132,6 +132,8 @@ WHERE id = %(payment_id)s
 
 PAYMENT_SQL = "SELECT * FROM payments WHERE id = %(payment_id)s"
 
+INVOICE_PAYMENT_SQL = "SELECT * FROM payments WHERE stripe_invoice_id = %(invoice_id)s"
+
 PAYMENT_BY_INTENT_SQL = "SELECT * FROM payments WHERE stripe_payment_intent_id = %(intent_id)s"
 
 LOCK_PAYMENT_BY_INTENT_SQL = PAYMENT_BY_INTENT_SQL + " FOR UPDATE"
@@ -226,9 +228,6 @@ WHERE user_id = %(user_id)s AND status IN ('active', 'trialing', 'past_due')
 ORDER BY current_period_start DESC LIMIT 1
 """
 
-# ... locked, so that two settlements of the same account count the period's usage in turn.
-LOCK_CURRENT_SUBSCRIPTION_SQL = CURRENT_SUBSCRIPTION_SQL + " FOR UPDATE"
-
 # Stripe events ----------------------------------------------------------------------------
 
 STORE_EVENT_SQL = """
@@ -261,11 +260,6 @@ VALUES (%(admin_id)s, %(action)s, %(target_type)s, %(target_id)s)
 """
 
 # Metered overage --------------------------------------------------------------------------
-
-PERIOD_USAGE_SQL = """
-SELECT coalesce(sum(credits_charged), 0)::bigint AS used FROM meter_reports
-WHERE stripe_subscription_id = %(stripe_subscription_id)s AND period_start = %(period_start)s
-"""
 
 INSERT_METER_REPORT_SQL = """
 INSERT INTO meter_reports (job_id, user_id, stripe_subscription_id, period_start, credits_charged,
@@ -327,6 +321,9 @@ class BillingRepository:
 
     async def payment(self, conn: Tx, payment_id: UUID) -> Payment | None:
         return await self._one(conn, PAYMENT_SQL, {"payment_id": payment_id}, Payment)
+
+    async def invoice_payment(self, conn: Tx, invoice_id: str) -> Payment | None:
+        return await self._one(conn, INVOICE_PAYMENT_SQL, {"invoice_id": invoice_id}, Payment)
 
     async def payment_by_intent(self, conn: Tx, intent_id: str) -> Payment | None:
         return await self._one(conn, PAYMENT_BY_INTENT_SQL, {"intent_id": intent_id}, Payment)
@@ -437,9 +434,6 @@ class BillingRepository:
     async def current_subscription(self, conn: Tx, user_id: UUID) -> Subscription | None:
         return await self._one(conn, CURRENT_SUBSCRIPTION_SQL, {"user_id": user_id}, Subscription)
 
-    async def lock_current_subscription(self, conn: Tx, user_id: UUID) -> Subscription | None:
-        return await self._one(conn, LOCK_CURRENT_SUBSCRIPTION_SQL, {"user_id": user_id}, Subscription)
-
     # -- stripe events ------------------------------------------------------------------
 
     async def store_event(self, conn: Tx, *, event_id: str, event_type: str, payload: str) -> bool:
@@ -471,12 +465,6 @@ class BillingRepository:
         )
 
     # -- metered overage ----------------------------------------------------------------
-
-    async def period_usage(self, conn: Tx, stripe_subscription_id: str, period_start: datetime) -> int:
-        cur = await conn.execute(
-            PERIOD_USAGE_SQL, {"stripe_subscription_id": stripe_subscription_id, "period_start": period_start}
-        )
-        return (await cur.fetchone())["used"]
 
     async def insert_meter_report(
         self,

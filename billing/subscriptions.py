@@ -1,5 +1,6 @@
 """Plans: the subscription's status and period as Stripe reports them, the plan's included
-credits once per paid invoice, and usage beyond them reported to a Stripe Billing Meter.
+credits once per paid invoice (into the plan bucket, expiring at the period's end: see
+`ledger/buckets.py`), and credits drawn beyond both buckets reported to a Stripe Billing Meter.
 
 Since API 2025-03-31 an invoice names its subscription under `parent.subscription_details`
 and periods live on subscription items; older payloads are read too."""
@@ -75,12 +76,15 @@ class Subscriptions:
             if plan is None or user_id is None or not subscription.get("id"):
                 log.warning("subscription %s not for a known user and plan; ignored", subscription.get("id"))
                 return
+            status = "canceled" if deleted else str(subscription.get("status") or "incomplete")
+            if deleted:  # only the terminal event: others may arrive out of order
+                await self._end_period(tx, user_id, f"subscription:{subscription['id']}:deleted", "canceled")
             await self.repo.upsert_subscription(
                 tx,
                 user_id=user_id,
                 plan_id=plan.id,
                 stripe_subscription_id=subscription["id"],
-                status="canceled" if deleted else str(subscription.get("status") or "incomplete"),
+                status=status,
                 period_start=timestamp(
                     item.get("current_period_start") or subscription.get("current_period_start")
                 ),
@@ -141,6 +145,15 @@ class Subscriptions:
                 period_end=timestamp(dig(line, "period", "end")),
                 included_credits=plan.included_credits,
             )
+            await self._end_period(
+                tx, user_id, f"invoice:{invoice_id}", f"period before invoice {invoice_id}"
+            )
+            await self.ledger.reset_overage(
+                user_id,
+                idempotency_key=f"invoice:{invoice_id}:overage_reset",
+                note=f"new period, invoice {invoice_id}",
+                tx=tx,
+            )
             if credits > 0:
                 await self.ledger.grant(
                     user_id,
@@ -151,14 +164,30 @@ class Subscriptions:
                     note=f"{plan.name} plan, invoice {invoice_id}",
                     tx=tx,
                 )
+            # A period nobody paid for (a trial, a 100% coupon) runs up no overage bill.
+            await self.ledger.set_overage_cap(user_id, plan.overage_cap if grants else 0, tx=tx)
 
     async def invoice_payment_failed(self, invoice: dict) -> None:
         """Stripe retries the invoice (dunning) and its subscription events follow; until then
-        the subscription is past due and grants nothing."""
-        subscription_id = invoice_subscription(invoice)
-        if subscription_id:
-            async with self.db.connection() as conn:
-                await self.repo.set_subscription_status(conn, subscription_id, "past_due")
+        the subscription is past due: the ended period's plan credits expire, no overage."""
+        subscription_id, invoice_id = invoice_subscription(invoice), object_id(invoice.get("id"))
+        if not subscription_id or not invoice_id:
+            return
+        async with self.db.transaction() as tx:
+            if await self.repo.invoice_payment(tx, invoice_id) is not None:
+                return  # paid on a retry already; this event arrived late
+            await self.repo.set_subscription_status(tx, subscription_id, "past_due")
+            user_id = await self._user(tx, invoice.get("customer"))
+            if user_id is not None:
+                await self._end_period(
+                    tx, user_id, f"invoice:{invoice_id}:unpaid", f"invoice {invoice_id} unpaid"
+                )
+
+    async def _end_period(self, tx, user_id: UUID, key: str, why: str) -> None:
+        """The current period's plan credits expire and overage stops until a paid invoice
+        opens the next period."""
+        await self.ledger.expire_plan_credits(user_id, idempotency_key=f"{key}:expiry", note=why, tx=tx)
+        await self.ledger.set_overage_cap(user_id, 0, tx=tx)
 
     # -- metered overage ------------------------------------------------------------------
 
@@ -171,33 +200,29 @@ class Subscriptions:
         )
 
     async def report_overage(self, user_id: UUID, job_id: UUID, credits_charged: int) -> MeterReport | None:
-        """Count a charged job against its subscriber's period and send what exceeds the
-        included credits to the Billing Meter, identified by the job so a retry never
-        double-reports. None when the user has no current subscription. Raises
-        `PaymentProviderError` when Stripe did not take it (the row stays unreported)."""
+        """Send what a charged job drew beyond its subscriber's buckets to the Billing Meter,
+        identified by the job so a retry never double-reports. The charge is drawn in the
+        reservation's order, so the overage is what it charged beyond the credits its
+        reservation took from the buckets. None when the user has no current subscription.
+        Raises `PaymentProviderError` when Stripe did not take it (the row stays unreported)."""
         if credits_charged <= 0:
             return None
+        reservation = await self.ledger.entry(f"job:{job_id}:reserve")
+        from_buckets = -reservation.delta if reservation is not None else credits_charged
         async with self.db.transaction() as tx:
-            subscription = await self.repo.lock_current_subscription(tx, user_id)
+            subscription = await self.repo.current_subscription(tx, user_id)
             if subscription is None:
                 return None
+            await self.repo.insert_meter_report(
+                tx,
+                job_id=job_id,
+                user_id=user_id,
+                stripe_subscription_id=subscription.stripe_subscription_id,
+                period_start=subscription.current_period_start,
+                credits_charged=credits_charged,
+                overage_credits=max(0, credits_charged - from_buckets),
+            )
             report = await self.repo.meter_report(tx, job_id)
-            if report is None:
-                used = await self.repo.period_usage(
-                    tx, subscription.stripe_subscription_id, subscription.current_period_start
-                )
-                included = subscription.included_credits
-                overage = max(0, used + credits_charged - included) - max(0, used - included)
-                await self.repo.insert_meter_report(
-                    tx,
-                    job_id=job_id,
-                    user_id=user_id,
-                    stripe_subscription_id=subscription.stripe_subscription_id,
-                    period_start=subscription.current_period_start,
-                    credits_charged=credits_charged,
-                    overage_credits=overage,
-                )
-                report = await self.repo.meter_report(tx, job_id)
             customer = await self.repo.customer(tx, user_id)
         if report.overage_credits == 0 or report.reported_at is not None:
             return report

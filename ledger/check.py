@@ -24,8 +24,10 @@ class LedgerCheckReport:
 
 
 async def check_ledger(db: Database, repository: LedgerRepository | None = None) -> LedgerCheckReport:
-    """For every account: the ledger's deltas sum to the balance, and each row's
-    `balance_after` is the previous one plus its delta, in `seq` order (from 0). Read in one
+    """For every account: the ledger's deltas sum to the balance, its plan and overage deltas
+    to the plan credits and the overage drawn, each row's `balance_after` is the previous one
+    plus its delta, and after each row (in `seq` order, from 0) the plan credits lie between 0
+    and the balance and the overage is not negative. Read in one
     REPEATABLE READ snapshot so concurrent postings cannot show up half-seen."""
     repo = repository or LedgerRepository()
     async with db.connection() as conn:
@@ -53,6 +55,15 @@ def run_ledger_check(database_url: str) -> int:
         print(
             f"inconsistent account {account.user_id}: balance {account.balance}, "
             f"ledger sum {account.ledger_sum}, broken balance_after links {account.broken_links}"
+            + (
+                f", plan credits {account.plan_credits} (ledger {account.ledger_plan_sum}), "
+                f"overage {account.overage_credits} (ledger {account.ledger_overage_sum}), "
+                f"rows leaving buckets out of bounds {account.broken_buckets}"
+                if account.broken_buckets
+                or account.plan_credits != account.ledger_plan_sum
+                or account.overage_credits != account.ledger_overage_sum
+                else ""
+            )
         )
     print(report.summary())
     return 0 if report.clean else 1

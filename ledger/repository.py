@@ -14,17 +14,21 @@ from datetime import datetime
 from uuid import UUID
 
 from core.db import Tx
+from ledger.buckets import Buckets
 
 IDEMPOTENCY_CONSTRAINT = "credit_ledger_idempotency_key_key"
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One row of `credit_ledger`: a balance change and the balance it left."""
+    """One row of `credit_ledger`: a balance change, how it moved the plan and overage
+    buckets, and the balance it left."""
 
     id: UUID
     user_id: UUID
     delta: int
+    plan_delta: int
+    overage_delta: int
     balance_after: int
     kind: str
     related_id: str | None
@@ -36,7 +40,8 @@ class LedgerEntry:
 
 @dataclass(frozen=True, slots=True)
 class Posting:
-    """A balance change to write: `delta` credits (positive credits the account)."""
+    """A balance change to write: `delta` credits (positive credits the account), of which
+    `plan_delta` are plan credits; `overage_delta` moves the overage drawn this period."""
 
     user_id: UUID
     delta: int
@@ -44,6 +49,8 @@ class Posting:
     idempotency_key: str
     related_id: str | None = None
     note: str | None = None
+    plan_delta: int = 0
+    overage_delta: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +61,21 @@ class AccountCheck:
     balance: int
     ledger_sum: int
     broken_links: int  # rows whose balance_after != previous balance_after + delta
+    plan_credits: int = 0
+    ledger_plan_sum: int = 0
+    overage_credits: int = 0
+    ledger_overage_sum: int = 0
+    broken_buckets: int = 0  # rows after which plan credits were < 0 or > the balance, or overage < 0
 
 
 _EXISTING = "existing AS (SELECT * FROM credit_ledger WHERE idempotency_key = %(idempotency_key)s)"
 
 _APPEND_AND_ANSWER = """
 , entry AS (
-    INSERT INTO credit_ledger (user_id, delta, balance_after, kind, related_id, note, idempotency_key)
-    SELECT user_id, %(delta)s, balance, %(kind)s, %(related_id)s, %(note)s, %(idempotency_key)s
+    INSERT INTO credit_ledger (user_id, delta, plan_delta, overage_delta, balance_after, kind, related_id,
+                               note, idempotency_key)
+    SELECT user_id, %(delta)s, %(plan_delta)s, %(overage_delta)s, balance, %(kind)s, %(related_id)s, %(note)s,
+           %(idempotency_key)s
     FROM account
     RETURNING *
 )
@@ -74,20 +88,23 @@ SELECT *, false AS created FROM existing
 CREDIT_SQL = (
     f"""
 WITH {_EXISTING}, account AS (
-    INSERT INTO credit_accounts AS a (user_id, balance)
-    SELECT u.id, %(delta)s FROM users u
+    INSERT INTO credit_accounts AS a (user_id, balance, plan_credits)
+    SELECT u.id, %(delta)s, %(plan_delta)s FROM users u
     WHERE u.id = %(user_id)s AND NOT EXISTS (SELECT 1 FROM existing)
-    ON CONFLICT (user_id) DO UPDATE SET balance = a.balance + EXCLUDED.balance, updated_at = now()
+    ON CONFLICT (user_id) DO UPDATE SET balance = a.balance + EXCLUDED.balance,
+        plan_credits = a.plan_credits + EXCLUDED.plan_credits, updated_at = now()
     RETURNING a.user_id, a.balance
 )"""
     + _APPEND_AND_ANSWER
 )
 
-# Debit: the conditional UPDATE of docs/design.md ("Ledger rules") — no row when the balance cannot cover it.
-DEBIT_SQL = (
+# Any change to an existing account: the conditional UPDATE of docs/design.md ("Ledger rules")
+# — no row when the balance cannot cover a debit. Bucket splits are decided on the locked row.
+POST_SQL = (
     f"""
 WITH {_EXISTING}, account AS (
-    UPDATE credit_accounts SET balance = balance + %(delta)s, updated_at = now()
+    UPDATE credit_accounts SET balance = balance + %(delta)s, plan_credits = plan_credits + %(plan_delta)s,
+        overage_credits = overage_credits + %(overage_delta)s, updated_at = now()
     WHERE user_id = %(user_id)s AND balance + %(delta)s >= 0 AND NOT EXISTS (SELECT 1 FROM existing)
     RETURNING user_id, balance
 )"""
@@ -98,7 +115,19 @@ BY_KEY_SQL = "SELECT * FROM credit_ledger WHERE idempotency_key = %(idempotency_
 
 BALANCE_SQL = "SELECT balance FROM credit_accounts WHERE user_id = %(user_id)s"
 
-LOCK_BALANCE_SQL = "SELECT balance FROM credit_accounts WHERE user_id = %(user_id)s FOR UPDATE"
+BUCKETS_SQL = """
+SELECT balance, plan_credits, overage_credits, overage_cap FROM credit_accounts WHERE user_id = %(user_id)s
+"""
+
+LOCK_BUCKETS_SQL = BUCKETS_SQL + " FOR UPDATE"
+
+SET_OVERAGE_CAP_SQL = """
+UPDATE credit_accounts SET overage_cap = %(cap)s, updated_at = now() WHERE user_id = %(user_id)s
+"""
+
+LAST_PLAN_EXPIRY_SEQ_SQL = """
+SELECT max(seq) AS seq FROM credit_ledger WHERE user_id = %(user_id)s AND kind = 'plan_expiry'
+"""
 
 USER_EXISTS_SQL = "SELECT 1 FROM users WHERE id = %(user_id)s"
 
@@ -112,22 +141,34 @@ INSERT INTO admin_audit_log (admin_id, action, target_type, target_id, payload)
 VALUES (%(admin_id)s, %(action)s, 'user', %(target_id)s, %(payload)s::jsonb)
 """
 
-# Every account (or ledger owner) whose running ledger sum disagrees with a balance_after,
-# or whose final sum disagrees with the stored balance. Accounts start at 0.
+# Every account whose ledger does not explain it: a running sum that disagrees with a
+# balance_after, a final sum that disagrees with the stored balance, plan credits or overage,
+# or a row after which the plan bucket was negative or larger than the balance, or overage
+# negative. Accounts start at 0.
 CHECK_SQL = """
 WITH chain AS (
-    SELECT user_id, delta, balance_after,
-           sum(delta) OVER (PARTITION BY user_id ORDER BY seq) AS running
+    SELECT user_id, delta, plan_delta, overage_delta, balance_after,
+           sum(delta) OVER w AS running,
+           sum(plan_delta) OVER w AS running_plan,
+           sum(overage_delta) OVER w AS running_overage
     FROM credit_ledger
+    WINDOW w AS (PARTITION BY user_id ORDER BY seq)
 ), per_user AS (
-    SELECT user_id, sum(delta) AS ledger_sum,
-           count(*) FILTER (WHERE running <> balance_after) AS broken_links
+    SELECT user_id, sum(delta) AS ledger_sum, sum(plan_delta) AS plan_sum, sum(overage_delta) AS overage_sum,
+           count(*) FILTER (WHERE running <> balance_after) AS broken_links,
+           count(*) FILTER (WHERE running_plan < 0 OR running_plan > running OR running_overage < 0)
+               AS broken_buckets
     FROM chain GROUP BY user_id
 )
 SELECT a.user_id, a.balance, coalesce(p.ledger_sum, 0)::bigint AS ledger_sum,
-       coalesce(p.broken_links, 0)::bigint AS broken_links
+       coalesce(p.broken_links, 0)::bigint AS broken_links,
+       a.plan_credits, coalesce(p.plan_sum, 0)::bigint AS ledger_plan_sum,
+       a.overage_credits, coalesce(p.overage_sum, 0)::bigint AS ledger_overage_sum,
+       coalesce(p.broken_buckets, 0)::bigint AS broken_buckets
 FROM credit_accounts a LEFT JOIN per_user p USING (user_id)
 WHERE a.balance <> coalesce(p.ledger_sum, 0) OR coalesce(p.broken_links, 0) > 0
+   OR a.plan_credits <> coalesce(p.plan_sum, 0) OR a.overage_credits <> coalesce(p.overage_sum, 0)
+   OR coalesce(p.broken_buckets, 0) > 0
 ORDER BY a.user_id
 """
 
@@ -153,9 +194,10 @@ class LedgerRepository:
         when the user does not exist."""
         return await self._post(conn, CREDIT_SQL, posting)
 
-    async def post_debit(self, conn: Tx, posting: Posting) -> tuple[LedgerEntry, bool] | None:
-        """As `post_credit`; None when the balance cannot cover the debit (or no account)."""
-        return await self._post(conn, DEBIT_SQL, posting)
+    async def post(self, conn: Tx, posting: Posting) -> tuple[LedgerEntry, bool] | None:
+        """As `post_credit` for an existing account; None when the balance cannot cover a debit
+        (or there is no account)."""
+        return await self._post(conn, POST_SQL, posting)
 
     async def _post(self, conn: Tx, statement: str, posting: Posting) -> tuple[LedgerEntry, bool] | None:
         cur = await conn.execute(
@@ -167,6 +209,8 @@ class LedgerRepository:
                 "related_id": posting.related_id,
                 "note": posting.note,
                 "idempotency_key": posting.idempotency_key,
+                "plan_delta": posting.plan_delta,
+                "overage_delta": posting.overage_delta,
             },
         )
         row = await cur.fetchone()
@@ -182,11 +226,24 @@ class LedgerRepository:
         row = await cur.fetchone()
         return 0 if row is None else row["balance"]
 
-    async def lock_balance(self, conn: Tx, user_id: UUID) -> int:
-        """The balance, with the account row locked until the transaction ends (0 if none)."""
-        cur = await conn.execute(LOCK_BALANCE_SQL, {"user_id": user_id})
+    async def buckets(self, conn: Tx, user_id: UUID) -> Buckets | None:
+        cur = await conn.execute(BUCKETS_SQL, {"user_id": user_id})
         row = await cur.fetchone()
-        return 0 if row is None else row["balance"]
+        return None if row is None else Buckets(**row)
+
+    async def lock_buckets(self, conn: Tx, user_id: UUID) -> Buckets | None:
+        """The account's buckets, its row locked until the transaction ends (None: no account),
+        so that a split decided on them still holds when the posting is written."""
+        cur = await conn.execute(LOCK_BUCKETS_SQL, {"user_id": user_id})
+        row = await cur.fetchone()
+        return None if row is None else Buckets(**row)
+
+    async def set_overage_cap(self, conn: Tx, user_id: UUID, cap: int) -> None:
+        await conn.execute(SET_OVERAGE_CAP_SQL, {"user_id": user_id, "cap": cap})
+
+    async def last_plan_expiry_seq(self, conn: Tx, user_id: UUID) -> int | None:
+        cur = await conn.execute(LAST_PLAN_EXPIRY_SEQ_SQL, {"user_id": user_id})
+        return (await cur.fetchone())["seq"]
 
     async def user_exists(self, conn: Tx, user_id: UUID) -> bool:
         cur = await conn.execute(USER_EXISTS_SQL, {"user_id": user_id})

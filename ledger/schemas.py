@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from ledger.buckets import Buckets
 from ledger.repository import LedgerEntry
 
 MAX_ADJUST_CREDITS = 10**12  # far above any real correction, far below bigint's limit
@@ -22,10 +23,27 @@ def usd_for(credits: int) -> str:
 class BalanceDto(BaseModel):
     credits: int
     usd: str
+    plan_credits: int = Field(
+        default=0, description="Part of `credits` from the current plan period; expires at its end"
+    )
+    purchased_credits: int = Field(
+        default=0, description="Part of `credits` bought or granted; never expires"
+    )
+    overage_credits: int = Field(
+        default=0, description="Drawn beyond both this period, billed through the plan"
+    )
+    overage_cap: int = Field(default=0, description="How many credits may be drawn beyond both this period")
 
     @classmethod
-    def of(cls, credits: int) -> BalanceDto:
-        return cls(credits=credits, usd=usd_for(credits))
+    def of(cls, buckets: Buckets) -> BalanceDto:
+        return cls(
+            credits=buckets.balance,
+            usd=usd_for(buckets.balance),
+            plan_credits=buckets.plan_credits,
+            purchased_credits=buckets.purchased_credits,
+            overage_credits=buckets.overage_credits,
+            overage_cap=buckets.overage_cap,
+        )
 
 
 class CreditAdjustBody(BaseModel):
@@ -52,6 +70,8 @@ class AdminLedgerRow(BaseModel):
     created_at: datetime
     kind: str
     delta: int
+    plan_delta: int = 0
+    overage_delta: int = 0
     balance_after: int
     related_id: str | None = None
     note: str | None = None
@@ -64,6 +84,8 @@ class AdminLedgerRow(BaseModel):
             created_at=entry.created_at,
             kind=entry.kind,
             delta=entry.delta,
+            plan_delta=entry.plan_delta,
+            overage_delta=entry.overage_delta,
             balance_after=entry.balance_after,
             related_id=entry.related_id,
             note=entry.note,

@@ -4,6 +4,9 @@ Rules (docs/design.md, "Ledger rules"):
 - Each method moves `credit_accounts.balance` and appends exactly one `credit_ledger` row with
   `balance_after`, atomically. Debits are conditional (`WHERE balance >= x`), so no
   read-then-write race can take a balance below zero.
+- Buckets (`ledger/buckets.py`): the row also says how it moved the plan credits and the
+  overage drawn. A change whose split depends on the account (a reservation, a release, a
+  clawback, an expiry) locks the account row, decides the split, then writes.
 - Idempotency: every change carries a key, unique in the ledger. Calling again with a key
   already used returns the first entry and writes nothing — if the call asks for the same
   thing (same user, kind and amount; for a clawback, an amount at least what was taken).
@@ -15,17 +18,25 @@ Rules (docs/design.md, "Ledger rules"):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from uuid import UUID
 
 from psycopg.errors import UniqueViolation
 
 from core.db import Database, Tx
 from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
+from ledger.buckets import Buckets, Move, draw, give_back, take
 from ledger.repository import IDEMPOTENCY_CONSTRAINT, LedgerEntry, LedgerRepository, Posting
 
 GRANT_KINDS = frozenset({"signup_grant", "purchase", "subscription_grant", "auto_topup"})
+PLAN_GRANT_KIND = "subscription_grant"  # the one kind that fills the plan bucket
+# Kinds whose replay answers the first entry whatever amount it moved: the amount depends on
+# the account at the time (what was left to expire, to reset, or to give back).
+STATE_DEPENDENT_KINDS = frozenset({"plan_expiry", "overage_reset", "release"})
+
+Split = Callable[[Tx, Buckets], Awaitable[Move | None]]
 
 
 def _uuid(value: UUID | str) -> UUID:
@@ -67,9 +78,17 @@ class LedgerService:
         """Credits from outside (signup, purchase, plan, top-up). Unknown user -> NotFound."""
         if kind not in GRANT_KINDS:
             raise ValueError(f"grant kind must be one of {sorted(GRANT_KINDS)}, got {kind!r}")
-        return await self._credit(
-            Posting(_uuid(user_id), _positive(credits), kind, idempotency_key, _text(related_id), note), tx
+        plan = credits if kind == PLAN_GRANT_KIND else 0
+        posting = Posting(
+            _uuid(user_id),
+            _positive(credits),
+            kind,
+            idempotency_key,
+            _text(related_id),
+            note,
+            plan_delta=plan,
         )
+        return await self._credit(posting, tx)
 
     async def reserve(
         self,
@@ -81,15 +100,18 @@ class LedgerService:
         note: str | None = None,
         tx: Tx | None = None,
     ) -> LedgerEntry:
-        """Debit up front what a job may cost; InsufficientCredits (402) when the balance
+        """Debit up front what a job may cost: plan credits first, then purchased ones, then
+        (for a subscriber) overage up to the cap. InsufficientCredits (402) when all of them
         cannot cover it."""
-        posting = Posting(
-            _uuid(user_id), -_positive(credits), "reserve", idempotency_key, _text(related_id), note
-        )
-        entry = await self._post(posting, tx, debit=True)
+        requested, user = _positive(credits), _uuid(user_id)
+
+        async def split(conn: Tx, buckets: Buckets) -> Move | None:
+            return draw(buckets, requested)
+
+        entry = await self._post_split(user, "reserve", idempotency_key, related_id, note, split, tx)
         if entry is None:
             raise InsufficientCredits(f"This needs {credits} credits; the balance is lower")
-        return entry
+        return self._replayed(entry, user, "reserve", requested)
 
     async def release(
         self,
@@ -97,17 +119,39 @@ class LedgerService:
         credits: int,
         *,
         idempotency_key: str,
+        reservation_key: str | None = None,
         related_id: object | None = None,
         note: str | None = None,
         tx: Tx | None = None,
     ) -> LedgerEntry | None:
-        """Give back the unused part of a reservation; 0 credits writes nothing (None)."""
+        """Give back the unused part of a reservation (the one written with `reservation_key`)
+        to the buckets it came from, overage first. Plan credits that expired while reserved
+        are not given back. None when nothing moves (0 credits, or only expired ones)."""
         if credits == 0:
             return None
-        return await self._credit(
-            Posting(_uuid(user_id), _positive(credits), "release", idempotency_key, _text(related_id), note),
-            tx,
-        )
+        requested, user = _positive(credits), _uuid(user_id)
+
+        async def split(conn: Tx, buckets: Buckets) -> Move | None:
+            reserved = await self.repo.by_key(conn, reservation_key) if reservation_key else None
+            if reserved is None:
+                return Move(purchased=requested)
+            expired_since = await self.repo.last_plan_expiry_seq(conn, user)
+            move = give_back(
+                Move(
+                    plan=reserved.plan_delta,
+                    purchased=reserved.delta - reserved.plan_delta,
+                    overage=reserved.overage_delta,
+                ),
+                requested,
+                buckets,
+                plan_expired=expired_since is not None and expired_since > reserved.seq,
+            )
+            return None if move.moves_nothing else move
+
+        entry = await self._post_split(user, "release", idempotency_key, related_id, note, split, tx)
+        if entry is None:
+            return None
+        return self._replayed(entry, user, "release", requested)
 
     async def settle(
         self, user_id: UUID | str, *, reserved: int, charged: int, job_id: object, tx: Tx | None = None
@@ -120,6 +164,7 @@ class LedgerService:
             user_id,
             reserved - charged,
             idempotency_key=f"job:{job_id}:release",
+            reservation_key=f"job:{job_id}:reserve",
             related_id=job_id,
             note=f"charged {charged} of {reserved}",
             tx=tx,
@@ -147,29 +192,55 @@ class LedgerService:
         credits: int,
         *,
         idempotency_key: str,
+        plan_first: bool = False,
         related_id: object | None = None,
         note: str | None = None,
         tx: Tx | None = None,
     ) -> LedgerEntry | None:
         """Take back up to `credits` (a refunded or disputed payment) without going below
-        zero; the entry's delta records what was taken. None when the balance is 0."""
+        zero; the entry's delta records what was taken. A subscription invoice's clawback
+        takes plan credits first (`plan_first`), a pack's purchased ones. None when the
+        balance is 0."""
         requested, user = _positive(credits), _uuid(user_id)
-        try:
-            async with self._unit(tx) as conn:
-                available = await self.repo.lock_balance(conn, user)
-                entry = await self.repo.by_key(conn, idempotency_key)
-                if entry is None:
-                    if available == 0:
-                        return None
-                    posting = Posting(
-                        user, -min(requested, available), "clawback", idempotency_key, _text(related_id), note
-                    )
-                    entry, created = await self.repo.post_debit(conn, posting)  # covered: row locked
-                    if created:
-                        return entry
-        except UniqueViolation as exc:
-            entry = await self._after_lost_race(exc, idempotency_key, tx)
-        return self._replayed(entry, user, "clawback", -requested)
+
+        async def split(conn: Tx, buckets: Buckets) -> Move | None:
+            move = take(buckets, requested, plan_first=plan_first)
+            return None if move.moves_nothing else move
+
+        entry = await self._post_split(user, "clawback", idempotency_key, related_id, note, split, tx)
+        return None if entry is None else self._replayed(entry, user, "clawback", -requested)
+
+    async def expire_plan_credits(
+        self, user_id: UUID | str, *, idempotency_key: str, note: str, tx: Tx | None = None
+    ) -> LedgerEntry | None:
+        """The plan credits left at a period's end expire (one `plan_expiry` row); None when
+        there are none."""
+        user = _uuid(user_id)
+
+        async def split(conn: Tx, buckets: Buckets) -> Move | None:
+            return Move(plan=-buckets.plan_credits) if buckets.plan_credits else None
+
+        entry = await self._post_split(user, "plan_expiry", idempotency_key, None, note, split, tx)
+        return None if entry is None else self._replayed(entry, user, "plan_expiry", 0)
+
+    async def reset_overage(
+        self, user_id: UUID | str, *, idempotency_key: str, note: str, tx: Tx | None = None
+    ) -> LedgerEntry | None:
+        """A new period starts with no overage drawn (one `overage_reset` row; what was drawn
+        is billed through the meter, job by job). None when there was none."""
+        user = _uuid(user_id)
+
+        async def split(conn: Tx, buckets: Buckets) -> Move | None:
+            return Move(overage=-buckets.overage_credits) if buckets.overage_credits else None
+
+        entry = await self._post_split(user, "overage_reset", idempotency_key, None, note, split, tx)
+        return None if entry is None else self._replayed(entry, user, "overage_reset", 0)
+
+    async def set_overage_cap(self, user_id: UUID | str, cap: int, *, tx: Tx) -> None:
+        """How far beyond its buckets the account may draw this period (0: not at all)."""
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+            raise ValueError(f"overage cap must be a non-negative integer, got {cap!r}")
+        await self.repo.set_overage_cap(tx, _uuid(user_id), cap)
 
     async def adjust(
         self,
@@ -193,8 +264,14 @@ class LedgerService:
             async with self._unit(tx) as conn:
                 if not await self.repo.user_exists(conn, user):
                     raise NotFound("User not found")
-                post = self.repo.post_debit if delta < 0 else self.repo.post_credit
-                result = await post(conn, posting)
+                if delta < 0:  # purchased credits first: plan credits expire anyway
+                    buckets = await self.repo.lock_buckets(conn, user)
+                    move = take(buckets, -delta, plan_first=False) if buckets else Move()
+                    covered = move.delta == delta
+                    posting = replace(posting, plan_delta=move.plan)
+                    result = await self.repo.post(conn, posting) if covered else None
+                else:
+                    result = await self.repo.post_credit(conn, posting)
                 if result is None:
                     raise InvalidRequest(
                         "This debit would take the balance below zero", field="delta_credits"
@@ -224,6 +301,16 @@ class LedgerService:
         async with self.db.connection() as conn:
             return await self.repo.balance(conn, _uuid(user_id))
 
+    async def buckets(self, user_id: UUID | str) -> Buckets:
+        """The account's buckets (all 0 for a user without an account)."""
+        async with self.db.connection() as conn:
+            return await self.repo.buckets(conn, _uuid(user_id)) or Buckets(0, 0, 0, 0)
+
+    async def entry(self, idempotency_key: str) -> LedgerEntry | None:
+        """The entry written with this key, if any (e.g. a job's reservation)."""
+        async with self.db.connection() as conn:
+            return await self.repo.by_key(conn, idempotency_key)
+
     async def entries(self, user_id: UUID | str, *, limit: int, offset: int) -> list[LedgerEntry]:
         """A user's ledger, newest first. Unknown user -> NotFound."""
         user = _uuid(user_id)
@@ -235,26 +322,55 @@ class LedgerService:
     # -- the one write path ---------------------------------------------------------------
 
     async def _credit(self, posting: Posting, tx: Tx | None) -> LedgerEntry:
-        entry = await self._post(posting, tx, debit=False)
-        if entry is None:
-            raise NotFound("User not found")
-        return entry
-
-    async def _post(self, posting: Posting, tx: Tx | None, *, debit: bool) -> LedgerEntry | None:
-        """Write the posting in one statement; None when a debit is not covered (or a
-        credit's user does not exist)."""
-        post = self.repo.post_debit if debit else self.repo.post_credit
+        """Write a credit in one statement (creating the account on first use); NotFound when
+        its user does not exist."""
         try:
             async with self._unit(tx, single_statement=True) as conn:
-                result = await post(conn, posting)
+                result = await self.repo.post_credit(conn, posting)
         except UniqueViolation as exc:
             result = (await self._after_lost_race(exc, posting.idempotency_key, tx), False)
         if result is None:
-            return None
+            raise NotFound("User not found")
         entry, created = result
         if created:
             return entry
         return self._replayed(entry, posting.user_id, posting.kind, posting.delta)
+
+    async def _post_split(
+        self,
+        user: UUID,
+        kind: str,
+        idempotency_key: str,
+        related_id: object | None,
+        note: str | None,
+        split: Split,
+        tx: Tx | None,
+    ) -> LedgerEntry | None:
+        """Lock the account, answer the entry already holding the key, or write the move
+        `split` decides on the locked buckets. None when there is no account or no move."""
+        try:
+            async with self._unit(tx) as conn:
+                buckets = await self.repo.lock_buckets(conn, user)
+                entry = await self.repo.by_key(conn, idempotency_key)
+                if entry is not None or buckets is None:
+                    return entry
+                move = await split(conn, buckets)
+                if move is None:
+                    return None
+                posting = Posting(
+                    user,
+                    move.delta,
+                    kind,
+                    idempotency_key,
+                    _text(related_id),
+                    note,
+                    plan_delta=move.plan,
+                    overage_delta=move.overage,
+                )
+                result = await self.repo.post(conn, posting)  # covered: the row is locked
+                return None if result is None else result[0]
+        except UniqueViolation as exc:
+            return await self._after_lost_race(exc, idempotency_key, tx)
 
     async def _after_lost_race(
         self, exc: UniqueViolation, idempotency_key: str, tx: Tx | None
@@ -273,6 +389,10 @@ class LedgerService:
         """The first entry for a key, if this call asks for the same change; else Conflict."""
         if kind == "clawback":
             same_amount = requested_delta <= entry.delta < 0
+        elif kind == "reserve":
+            same_amount = entry.overage_delta - entry.delta == requested_delta
+        elif kind in STATE_DEPENDENT_KINDS:
+            same_amount = entry.delta - entry.overage_delta <= requested_delta or requested_delta == 0
         else:
             same_amount = entry.delta == requested_delta
         if entry.user_id != user_id or entry.kind != kind or not same_amount:

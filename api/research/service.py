@@ -178,6 +178,7 @@ class JobSettlement:
             job.user_id,
             job.credits_reserved - charged,
             idempotency_key=f"job:{job.id}:release",
+            reservation_key=f"job:{job.id}:reserve",
             related_id=str(job.id),
             note=f"{outcome.status} {job.mode} job",
             tx=tx,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from billing.subscriptions import report_overage
 from billing.topup import maybe_auto_topup
 from ledger.check import check_ledger
 from tests.accounts import balance_of
@@ -321,39 +320,24 @@ async def test_auto_top_up_validates_the_pack_and_threshold(client, customer):
 # -- subscriptions -----------------------------------------------------------------------------
 
 
-async def test_each_paid_invoice_grants_the_plans_included_credits_once(client, db, fake_stripe, customer):
+async def test_each_paid_invoice_grants_the_plans_included_credits_once(
+    client, db, fake_stripe, customer, admin
+):
     subscription_id = await subscribe(fake_stripe, client, customer)  # starter: 3,500 a month
     assert await balance_of(db, customer) == 3500
 
     renewal = fake_stripe.renew_subscription(subscription_id)
     await deliver_all(fake_stripe, client, renewal + renewal)
 
-    assert await balance_of(db, customer) == 7000
+    assert await balance_of(db, customer) == 3500  # the first period's credits expired
+    kinds = [(row["kind"], row["delta"]) for row in await ledger_of(client, admin, customer)]
+    assert kinds == [("subscription_grant", 3500), ("plan_expiry", -3500), ("subscription_grant", 3500)]
     again = await client.post("/api/billing/checkout", json={"pack_id": "plan_pro"}, headers=customer.jwt)
     assert again.status_code == 409  # change plans in the portal
     await deliver_all(fake_stripe, client, [fake_stripe.cancel_subscription(subscription_id)])
     async with db.connection() as conn:
         row = await (await conn.execute("SELECT plan_id, status FROM subscriptions")).fetchone()
     assert (row["plan_id"], row["status"]) == ("plan_starter", "canceled")
-
-
-async def test_usage_beyond_the_included_credits_goes_to_the_meter_once_per_job(
-    client, db, app, fake_stripe, customer
-):
-    await subscribe(fake_stripe, client, customer)  # 3,500 included
-    settings = app.state.settings
-    within, beyond = uuid.uuid4(), uuid.uuid4()
-
-    first = await report_overage(db, settings, customer.user_id, within, 3000)
-    second = await report_overage(db, settings, customer.user_id, beyond, 800)
-    retried = await report_overage(db, settings, customer.user_id, beyond, 800)
-
-    assert first.overage_credits == 0 and second.overage_credits == 300
-    assert retried.reported_at == second.reported_at is not None
-    [event] = fake_stripe.meter_event_posts
-    assert event["identifier"] == f"overage:{beyond}"
-    assert event["payload"]["value"] == "300" and event["event_name"] == "infrence_overage_credits"
-    assert await report_overage(db, settings, uuid.uuid4(), uuid.uuid4(), 10) is None  # no plan
 
 
 # -- portal ------------------------------------------------------------------------------------

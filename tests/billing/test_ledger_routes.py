@@ -52,18 +52,27 @@ def ledger_of_app(app) -> LedgerService:
     return LedgerService(app.state.db)
 
 
+def balance(credits: int, usd: str) -> dict:
+    """A balance without a plan: all of it purchased, no overage."""
+    return {
+        "credits": credits,
+        "usd": usd,
+        "plan_credits": 0,
+        "purchased_credits": credits,
+        "overage_credits": 0,
+        "overage_cap": 0,
+    }
+
+
 async def test_the_dashboard_and_the_api_show_the_same_exact_balance(client, sign_up, ledger_of_app):
     member = await sign_up()
-    assert (await client.get("/api/credits/balance", headers=member.jwt)).json() == {
-        "credits": 0,
-        "usd": "0.00",
-    }
+    assert (await client.get("/api/credits/balance", headers=member.jwt)).json() == balance(0, "0.00")
     await ledger_of_app.grant(member.id, 1234, kind="purchase", idempotency_key="payment:p1")
     key = await client.post("/api/keys", json={"name": "ledger"}, headers=member.jwt)
     api_key = {"Authorization": f"Bearer {key.json()['plaintext']}"}
     for path, headers in (("/api/credits/balance", member.jwt), ("/v1/credits", api_key)):
         response = await client.get(path, headers=headers)
-        assert (response.status_code, response.json()) == (200, {"credits": 1234, "usd": "12.34"})
+        assert (response.status_code, response.json()) == (200, balance(1234, "12.34"))
 
 
 @pytest.mark.parametrize("path", ["/api/credits/balance", "/v1/credits"])
@@ -153,6 +162,8 @@ async def test_the_ledger_pages_newest_first(client, admin, sign_up, ledger_of_a
         "created_at",
         "kind",
         "delta",
+        "plan_delta",
+        "overage_delta",
         "balance_after",
         "related_id",
         "note",

@@ -5577,6 +5577,16 @@ export interface components {
             kind: string;
             /** Note */
             note?: string | null;
+            /**
+             * Overage Delta
+             * @default 0
+             */
+            overage_delta?: number;
+            /**
+             * Plan Delta
+             * @default 0
+             */
+            plan_delta?: number;
             /** Related Id */
             related_id?: string | null;
         };
@@ -5906,6 +5916,30 @@ export interface components {
         BalanceDto: {
             /** Credits */
             credits: number;
+            /**
+             * Overage Cap
+             * @description How many credits may be drawn beyond both this period
+             * @default 0
+             */
+            overage_cap?: number;
+            /**
+             * Overage Credits
+             * @description Drawn beyond both this period, billed through the plan
+             * @default 0
+             */
+            overage_credits?: number;
+            /**
+             * Plan Credits
+             * @description Part of `credits` from the current plan period; expires at its end
+             * @default 0
+             */
+            plan_credits?: number;
+            /**
+             * Purchased Credits
+             * @description Part of `credits` bought or granted; never expires
+             * @default 0
+             */
+            purchased_credits?: number;
             /** Usd */
             usd: string;
         };
