@@ -8,11 +8,14 @@ import uuid
 
 import pytest
 
-from billing.subscriptions import report_overage
+from billing.repository import BillingRepository
+from billing.subscriptions import enqueue_overage_report
 from core.errors import InsufficientCredits
+from core.outbox import OutboxRepository
 from ledger import LedgerService
 from ledger.check import check_ledger
 from tests.billing.flows import buy_pack, deliver_all, ledger_of, subscribe
+from tests.outbox.conftest import eventually
 
 
 async def buckets_of(client, account) -> dict:
@@ -40,7 +43,7 @@ class Jobs:
     overage the way settlement does."""
 
     def __init__(self, app, account):
-        self.app, self.account = app, account
+        self.db, self.account = app.state.db, account
         self.ledger = LedgerService(app.state.db)
 
     async def reserve(self, credits: int) -> uuid.UUID:
@@ -50,11 +53,29 @@ class Jobs:
         )
         return job_id
 
-    async def settle(self, job_id: uuid.UUID, *, reserved: int, charged: int):
-        await self.ledger.settle(self.account.user_id, reserved=reserved, charged=charged, job_id=job_id)
-        return await report_overage(
-            self.app.state.db, self.app.state.settings, self.account.user_id, job_id, charged
-        )
+    async def settle(self, job_id: uuid.UUID, *, reserved: int, charged: int) -> None:
+        """Release the unused part and enqueue the overage report in one transaction."""
+        async with self.db.transaction() as tx:
+            await self.ledger.settle(
+                self.account.user_id, reserved=reserved, charged=charged, job_id=job_id, tx=tx
+            )
+            await enqueue_overage_report(
+                tx, user_id=self.account.user_id, job_id=job_id, credits_charged=charged
+            )
+
+    async def report(self, job_id: uuid.UUID, *, reported: bool = True):
+        """The job's meter report once the outbox has sent it (or, `reported=False`, once a
+        first attempt has failed)."""
+
+        async def ready():
+            async with self.db.connection() as conn:
+                task = await OutboxRepository().by_key(conn, f"overage:{job_id}")
+                report = await BillingRepository().meter_report(conn, job_id)
+            if reported:
+                return task is not None and task.status == "done" and (report,)
+            return task is not None and task.attempts > 0 and task.status == "pending" and (report,)
+
+        return (await eventually(ready))[0]
 
 
 @pytest.fixture
@@ -86,17 +107,17 @@ async def test_what_a_job_did_not_use_goes_back_overage_first_and_only_the_rest_
     first = await jobs.reserve(4000)  # 3,500 plan + 500 purchased
     second = await jobs.reserve(1000)  # 500 purchased + 500 overage
 
-    second_report = await jobs.settle(second, reserved=1000, charged=600)  # 400 back: overage
+    await jobs.settle(second, reserved=1000, charged=600)  # 400 back: overage
     assert await buckets_of(client, customer) == buckets(plan=0, purchased=0, overage=100, cap=3500)
-    first_report = await jobs.settle(first, reserved=4000, charged=3000)  # 1,000 back: purchased, then plan
+    await jobs.settle(first, reserved=4000, charged=3000)  # 1,000 back: purchased, then plan
 
     assert await buckets_of(client, customer) == buckets(plan=500, purchased=500, overage=100, cap=3500)
+    first_report, second_report = await jobs.report(first), await jobs.report(second)
     assert (first_report.overage_credits, second_report.overage_credits) == (0, 100)
     [event] = fake_stripe.meter_event_posts
     assert (event["identifier"], event["payload"]["value"]) == (f"overage:{second}", "100")
-    assert (
-        await jobs.settle(second, reserved=1000, charged=600) == second_report
-    )  # a retry reports nothing new
+    await jobs.settle(second, reserved=1000, charged=600)  # a replayed settlement
+    assert await jobs.report(second) == second_report
     assert len(fake_stripe.meter_event_posts) == 1
     releases = [
         (row["delta"], row["plan_delta"], row["overage_delta"])
@@ -200,12 +221,13 @@ async def test_overage_is_kept_while_stripe_is_down_and_reported_once_it_is_back
     job = await jobs.reserve(3700)
     fake_stripe.unavailable = True
 
-    kept = await jobs.settle(job, reserved=3700, charged=3600)
+    await jobs.settle(job, reserved=3700, charged=3600)
 
+    kept = await jobs.report(job, reported=False)
     assert (kept.overage_credits, kept.reported_at) == (100, None)
     assert fake_stripe.meter_event_posts == []
     fake_stripe.unavailable = False
-    reported = await jobs.settle(job, reserved=3700, charged=3600)  # the retry settlement makes
+    reported = await jobs.report(job)  # the outbox retries it
     assert reported.reported_at is not None
     [event] = fake_stripe.meter_event_posts
     assert (event["identifier"], event["payload"]["value"]) == (f"overage:{job}", "100")
@@ -219,7 +241,9 @@ async def test_users_without_a_plan_have_no_overage_and_nothing_is_metered(
     with pytest.raises(InsufficientCredits):
         await jobs.reserve(1)
 
-    assert await jobs.settle(job, reserved=1000, charged=1000) is None
+    await jobs.settle(job, reserved=1000, charged=1000)
+
+    assert await jobs.report(job) is None  # nothing metered without a subscription
     assert fake_stripe.meter_event_posts == []
 
 

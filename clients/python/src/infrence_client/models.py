@@ -79,6 +79,8 @@ class AdminLedgerRow(BaseModel):
     created_at: AwareDatetime = Field(..., title='Created At')
     kind: str = Field(..., title='Kind')
     delta: int = Field(..., title='Delta')
+    plan_delta: int | None = Field(0, title='Plan Delta')
+    overage_delta: int | None = Field(0, title='Overage Delta')
     balance_after: int = Field(..., title='Balance After')
     related_id: str | None = Field(None, title='Related Id')
     note: str | None = Field(None, title='Note')
@@ -217,6 +219,26 @@ class AutoTopupSettingsDto(BaseModel):
 class BalanceDto(BaseModel):
     credits: int = Field(..., title='Credits')
     usd: str = Field(..., title='Usd')
+    plan_credits: int | None = Field(
+        0,
+        description='Part of `credits` from the current plan period; expires at its end',
+        title='Plan Credits',
+    )
+    purchased_credits: int | None = Field(
+        0,
+        description='Part of `credits` bought or granted; never expires',
+        title='Purchased Credits',
+    )
+    overage_credits: int | None = Field(
+        0,
+        description='Drawn beyond both this period, billed through the plan',
+        title='Overage Credits',
+    )
+    overage_cap: int | None = Field(
+        0,
+        description='How many credits may be drawn beyond both this period',
+        title='Overage Cap',
+    )
 
 
 class BodyDashboardUploadDocument(BaseModel):
