@@ -166,6 +166,8 @@ def _openapi(app: FastAPI) -> dict:
     """FastAPI's schema, with validation errors declared as the 400s they are (never 422)."""
     if app.openapi_schema:
         return app.openapi_schema
+    from api.research.schemas import event_schemas
+
     schema = get_openapi(
         title=app.title,
         version=app.version,
@@ -189,6 +191,8 @@ def _openapi(app: FastAPI) -> dict:
     components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    for name, definition in event_schemas().items():
+        components.setdefault(name, definition)
     components.setdefault(
         "ErrorBody",
         {

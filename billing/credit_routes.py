@@ -6,16 +6,14 @@ import uuid
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 
 from auth.deps import AdminUser, ApiKeyCaller, CurrentUser
 from core.deps import DbDep
 from core.errors import error_responses
+from core.pagination import PageDep
 from ledger.schemas import AdminLedgerRow, BalanceDto, CreditAdjustBody, CreditAdjustResponse
 from ledger.service import LedgerService
-
-DEFAULT_LEDGER_PAGE = 50
-MAX_LEDGER_PAGE = 200
 
 
 async def get_ledger(db: DbDep) -> LedgerService:
@@ -82,9 +80,8 @@ async def user_ledger(
     id: UserIdPath,
     admin: AdminUser,
     ledger: LedgerServiceDep,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_LEDGER_PAGE)] = None,
-    offset: Annotated[int | None, Query(ge=0)] = None,
+    page: PageDep,
 ) -> list[AdminLedgerRow]:
-    """Newest first; `limit` defaults to 50 (at most 200)."""
-    entries = await ledger.entries(id, limit=limit or DEFAULT_LEDGER_PAGE, offset=offset or 0)
+    """Newest first."""
+    entries = await ledger.entries(id, limit=page.limit, offset=page.offset)
     return [AdminLedgerRow.of(entry) for entry in entries]

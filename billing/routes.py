@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
 
 from auth.deps import AdminUser, CurrentUser, per_user_limit
 from billing.schemas import (
@@ -21,6 +21,7 @@ from billing.schemas import (
 from billing.service import BillingService
 from billing.stripe_events import StripeEvents
 from core.errors import error_responses
+from core.pagination import PageDep
 
 
 async def get_billing_service(request: Request) -> BillingService:
@@ -146,10 +147,9 @@ async def stripe_webhook(
 async def list_events(
     _: AdminUser,
     events: StripeEventsDep,
-    limit: Annotated[int | None, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int | None, Query(ge=0)] = 0,
+    page: PageDep,
 ) -> list[AdminStripeEventRow]:
-    stored = await events.page(limit=limit or 50, offset=offset or 0)
+    stored = await events.page(limit=page.limit, offset=page.offset)
     return [AdminStripeEventRow(has_body=bool(e.payload), **_row(e)) for e in stored]
 
 

@@ -9,15 +9,23 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
 
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
 class ErrorBody(BaseModel):
     detail: str
     code: str
+    errors: list[FieldError] | None = Field(
+        None, description="On 400 `invalid_request`: one entry per offending field."
+    )
 
 
 class DomainError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from typing import Any, TypedDict
 
 MICROS_PER_USD = 1_000_000
@@ -138,6 +139,16 @@ def seconds_left(started_at: float, budgets: ResearchBudgets, *, now: float | No
 def wave_deadline(started_at: float, budgets: ResearchBudgets) -> float:
     """Epoch second by which every branch must have returned, leaving synthesis its reserve."""
     return started_at + budgets.max_wallclock_secs - budgets.synthesis_time_reserve_secs
+
+
+class StopReason(StrEnum):
+    """Why a run stopped researching (a result's `stop_reason`)."""
+
+    complete = "complete"  # nothing left to search, or every wave done
+    budget = "budget"  # a cost, search or page cap reached
+    deadline = "deadline"  # the wall-clock cap reached
+    canceled = "canceled"  # the client canceled
+    no_evidence = "no_evidence"  # nothing found to answer from
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from graph.budget import ResearchBudgets
@@ -23,7 +24,18 @@ MAX_MODE_COST_SHARE = 0.45
 MIN_WALLCLOCK_SECS = 5
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_SCHEMA_DEPTH = 32  # dict/list levels, so ~15 levels of nested objects
-MODE_NAMES = ("lite", "standard", "pro", "max")
+
+
+class ResearchMode(StrEnum):
+    """A research mode; `GET /v1/modes` lists each one's budgets and price."""
+
+    lite = "lite"
+    standard = "standard"
+    pro = "pro"
+    max = "max"
+
+
+MODE_NAMES = tuple(mode.value for mode in ResearchMode)
 
 
 class InvalidResearchRequest(ValueError):
@@ -41,7 +53,23 @@ class Mode:
     price_credits: int | None  # None = metered (max)
     budgets: ResearchBudgets
 
+    @property
+    def metered(self) -> bool:
+        return self.price_credits is None
 
+    @property
+    def price_note(self) -> str:
+        """The price in words, for clients that show it (GET /v1/modes)."""
+        if not self.metered:
+            return f"{self.price_credits} credits per run"
+        return (
+            f"metered: provider cost / {MAX_MODE_COST_SHARE} in credits of US${CREDIT_USD}, never more "
+            f"than max_credits (required, at least {MODES['lite'].price_credits}); its cost cap is "
+            f"max_credits x {CREDIT_USD * MAX_MODE_COST_SHARE:g} USD"
+        )
+
+
+# The one price table: the API charges from it, GET /v1/modes publishes it, the dashboard reads that.
 MODES: dict[str, Mode] = {
     "lite": Mode("lite", 15, ResearchBudgets(0.05, 60, 1, 3, 3, 6, 15, 0.01, pages_per_branch=2)),
     "standard": Mode("standard", 60, ResearchBudgets(0.25, 300, 2, 4, 8, 20, 60, 0.05, pages_per_branch=3)),

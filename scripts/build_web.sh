@@ -12,8 +12,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 if [ "${1:-}" = "--check-client" ]; then
     npm run --silent gen:api
-    if ! git diff --exit-code -- openapi.json src/api/schema.d.ts; then
-        echo "web/src/api/schema.d.ts is stale: run 'npm run gen:api' in web/ and commit the result" >&2
+    if ! git diff --exit-code -- openapi.json src/api/schema.d.ts src/api/enums.ts; then
+        echo "web/src/api/schema.d.ts or enums.ts is stale: run 'npm run gen:api' in web/ and commit the result" >&2
         exit 1
     fi
 fi

@@ -29,16 +29,14 @@ from api.admin.schemas import (
     RefundResult,
     ReplyBody,
 )
-from api.admin.service import AdminService, Page
+from api.admin.service import AdminService
+from api.research.schemas import JobStatus
 from api.support.repository import Ticket, TicketReply
 from auth.deps import AdminUser
 from core.deps import DbDep, RedisDep, SettingsDep
 from core.errors import error_responses
 from core.mail import MailerDep
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
-MAX_OFFSET = 2**31 - 1
+from core.pagination import PageDep
 
 
 async def get_admin_service(
@@ -47,15 +45,7 @@ async def get_admin_service(
     return AdminService(db, redis, settings, mailer)
 
 
-def page_of(
-    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
-    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
-) -> Page:
-    return Page(limit=limit or DEFAULT_PAGE, offset=offset or 0)
-
-
 AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
-PageDep = Annotated[Page, Depends(page_of)]
 UserId = Annotated[UUID, Path(description="User id")]
 JobId = Annotated[UUID, Path(description="Job id")]
 TicketId = Annotated[UUID, Path(description="Ticket id")]
@@ -170,7 +160,7 @@ async def list_jobs(
     service: AdminServiceDep,
     page: PageDep,
     user_email: Annotated[str | None, Query(max_length=320)] = None,
-    status: str | None = None,
+    status: JobStatus | None = None,
 ) -> list[AdminJobRow]:
     return [_job_row(j) for j in await service.jobs_page(user_email=user_email, status=status, page=page)]
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from api.research.schemas import JobStatus
 from api.support.schemas import MAX_BODY_CHARS, not_blank
 
 MAX_NOTE_CHARS = 1000
@@ -35,7 +36,7 @@ class AdminUserDetail(AdminUserRow):
 class AdminUserJobRow(BaseModel):
     id: UUID
     created_at: datetime
-    status: str
+    status: JobStatus
     question: str
     credits_charged: int
     cost_usd_micros: int

@@ -21,6 +21,7 @@ from api.admin.repository import (
     UserRow,
 )
 from api.research.repository import JobRepository, JobRow
+from api.research.schemas import JobStatus
 from api.research.service import JobService
 from api.support.repository import Ticket, TicketReply, TicketRepository, TicketSummary
 from api.support.schemas import TICKET_CATEGORIES, TICKET_STATUSES
@@ -31,19 +32,12 @@ from core.errors import Conflict, InvalidRequest, NotFound
 from core.mail import Mailer
 from core.outbox import STATUSES as OUTBOX_STATUSES
 from core.outbox import OutboxRepository, OutboxTask
+from core.pagination import Page
 from core.settings import Settings
 from ledger.repository import LedgerEntry, LedgerRepository
 from ledger.service import LedgerService
 
 log = logging.getLogger(__name__)
-
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
-
-
-@dataclass(frozen=True)
-class Page:
-    limit: int
-    offset: int
 
 
 @dataclass(frozen=True)
@@ -153,8 +147,9 @@ class AdminService:
 
     # -- jobs and refunds -----------------------------------------------------------------------
 
-    async def jobs_page(self, *, user_email: str | None, status: str | None, page: Page) -> list[JobSummary]:
-        status = _one_of(status, JOB_STATUSES, "status")
+    async def jobs_page(
+        self, *, user_email: str | None, status: JobStatus | None, page: Page
+    ) -> list[JobSummary]:
         email = user_email.strip().lower() if user_email and user_email.strip() else None
         async with self.db.connection() as conn:
             return await self.admin.jobs_page(

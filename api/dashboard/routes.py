@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Query
 
 from api.dashboard.schemas import LogRow, RecentJob, UsageBucket
 from api.dashboard.service import DashboardService
+from api.research.schemas import JobStatus
 from auth.deps import CurrentUser
 from core.deps import DbDep
 from core.errors import error_responses
+from core.pagination import PageDep
 
 router = APIRouter()
 
@@ -21,8 +23,6 @@ async def get_dashboard_service(db: DbDep) -> DashboardService:
 
 
 DashboardDep = Annotated[DashboardService, Depends(get_dashboard_service)]
-LimitQuery = Annotated[int | None, Query(ge=1, le=200)]
-OffsetQuery = Annotated[int | None, Query(ge=0)]
 
 
 @router.get(
@@ -35,13 +35,12 @@ OffsetQuery = Annotated[int | None, Query(ge=0)]
 async def logs(
     user: CurrentUser,
     dashboard: DashboardDep,
-    limit: LimitQuery = None,
-    offset: OffsetQuery = None,
+    page: PageDep,
     anonymize: bool | None = None,
-    status: str | None = None,
+    status: JobStatus | None = None,
 ) -> list[LogRow]:
     return await dashboard.logs(
-        user.id, status=status, limit=limit or 50, offset=offset or 0, anonymize=bool(anonymize)
+        user.id, status=status, limit=page.limit, offset=page.offset, anonymize=bool(anonymize)
     )
 
 

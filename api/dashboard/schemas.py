@@ -7,13 +7,15 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from api.research.schemas import JobStatus, ResearchMode
+
 
 class LogRow(BaseModel):
     id: UUID
     created_at: datetime
-    status: str
+    status: JobStatus
     question: str
-    mode: str | None = None
+    mode: ResearchMode | None = None
     credits_charged: int
     cost_usd_micros: int
     latency_ms: int | None = None
@@ -24,7 +26,7 @@ class LogRow(BaseModel):
 class RecentJob(BaseModel):
     id: UUID
     created_at: datetime
-    status: str
+    status: JobStatus
     question: str
     credits_charged: int
     latency_ms: int | None = None

@@ -19,12 +19,13 @@ from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
 
+from api.research.schemas import TERMINAL_EVENT_TYPES
+
 log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 5000
 LIVE_TTL_SECS = 2 * 24 * 3600  # a running job's stream outlives any wallclock cap
 TERMINAL_TTL_SECS = 24 * 3600  # replayable for a day after completion, then from the DB
-TERMINAL_TYPES = ("job.succeeded", "job.failed", "job.canceled")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class JobEvent:
 
     @property
     def is_terminal(self) -> bool:
-        return self.type in TERMINAL_TYPES
+        return self.type in TERMINAL_EVENT_TYPES
 
 
 def stream_key(job_id: UUID | str) -> str:
@@ -86,7 +87,7 @@ class JobEvents:
                     maxlen=STREAM_MAXLEN,
                     approximate=True,
                 )
-                pipe.expire(key, TERMINAL_TTL_SECS if event_type in TERMINAL_TYPES else LIVE_TTL_SECS)
+                pipe.expire(key, TERMINAL_TTL_SECS if event_type in TERMINAL_EVENT_TYPES else LIVE_TTL_SECS)
                 event_id, _ = await pipe.execute()
             return event_id
         except Exception as exc:  # redis down: the DB still has the truth

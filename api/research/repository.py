@@ -11,6 +11,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from api.research.schemas import TERMINAL_STATUSES
+
 NOTIFY_CHANNEL = "research_jobs"
 
 
@@ -48,7 +50,7 @@ class JobRow:
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in ("succeeded", "failed", "canceled")
+        return self.status in TERMINAL_STATUSES
 
 
 JOB_COLUMNS = ", ".join(f.name for f in fields(JobRow))

@@ -15,6 +15,8 @@ from api.research.repository import JobRow
 from api.research.schemas import (
     AsyncAccepted,
     CorpusDocument,
+    JobStatus,
+    ModeInfo,
     ResearchLogRow,
     ResearchRequest,
     ResearchResult,
@@ -23,12 +25,15 @@ from api.research.service import MAX_WAIT_SECS, JobService, corpus_document, res
 from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser, per_user_limit
 from core.deps import DbDep, RedisDep, SettingsDep
 from core.errors import error_responses
+from core.pagination import PageDep
 from core.ratelimit import RateLimiterDep
 from core.stream_slots import Slot, StreamSlots, StreamSlotsDep
+from graph.modes import MODES
 
 HEARTBEAT_SECS = 15.0
 IDLE_CHECK_SECS = 5.0  # how often an idle stream double-checks the job row
 
+MODE_INFOS = [ModeInfo.of(mode) for mode in MODES.values()]
 router = APIRouter(tags=["research"])
 playground = APIRouter(prefix="/api/playground", tags=["playground"])
 dashboard_corpus = APIRouter(prefix="/api/corpus", tags=["corpus"])
@@ -57,8 +62,6 @@ IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
 LastEventIdHeader = Annotated[str | None, Header(alias="Last-Event-ID")]
 WaitQuery = Annotated[int | None, Query(ge=0, le=MAX_WAIT_SECS, description="Long-poll up to N seconds.")]
 ResearchJobId = Annotated[UUID, Path(description="Research job id")]
-LimitQuery = Annotated[int | None, Query(ge=1, le=200)]
-OffsetQuery = Annotated[int | None, Query(ge=0)]
 
 CREATE_RESPONSES = {
     202: {"model": AsyncAccepted, "description": "Async accepted"},
@@ -154,6 +157,20 @@ async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str, slot: S
         await slot.release()
 
 
+# --- /v1/modes (public) ----------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/modes",
+    response_model=list[ModeInfo],
+    summary="Research modes: price and budgets",
+    operation_id="list_modes",
+)
+async def list_modes() -> list[ModeInfo]:
+    """Public (no key): the price table `POST /v1/research` charges by, one entry per mode."""
+    return MODE_INFOS
+
+
 # --- /v1/research (API key) -------------------------------------------------------------------
 
 
@@ -197,11 +214,10 @@ async def run_research(
 async def list_jobs(
     caller: ApiKeyCaller,
     jobs: JobServiceDep,
-    status: str | None = None,
-    limit: LimitQuery = None,
-    offset: OffsetQuery = None,
+    page: PageDep,
+    status: JobStatus | None = None,
 ) -> list[ResearchLogRow]:
-    rows = await jobs.list(caller.user.id, status=status, limit=limit or 50, offset=offset or 0)
+    rows = await jobs.list(caller.user.id, status=status, limit=page.limit, offset=page.offset)
     return [ResearchLogRow.model_validate(row, from_attributes=True) for row in rows]
 
 

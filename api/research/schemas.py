@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from enum import Enum
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model
+
+from graph.budget import StopReason
+from graph.events import EVENT_DATA
+from graph.modes import Mode, ResearchMode
 
 
-class ResearchMode(str, Enum):
-    lite = "lite"
-    standard = "standard"
-    pro = "pro"
-    max = "max"
+# A new state (say `awaiting_approval`) is one more member here and in the `research_jobs` CHECK
+# constraint; the dashboard and clients read the list from the OpenAPI enum.
+class JobStatus(StrEnum):
+    """A research job's status; `succeeded`, `failed` and `canceled` are final."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
 
 
-JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
-TERMINAL_STATUSES = ("succeeded", "failed", "canceled")
+TERMINAL_STATUSES = (JobStatus.succeeded, JobStatus.failed, JobStatus.canceled)
 MAX_QUESTION_CHARS = 4000
 
 # `response_schema` is an object in the contract; an explicit null is accepted as "none".
@@ -30,7 +39,7 @@ class ResearchRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     mode: ResearchMode = Field(
-        ResearchMode.standard, description="`lite` (15c) | `standard` (60c) | `pro` (200c) | `max` (metered)."
+        ResearchMode.standard, description="Budgets and price of each mode: `GET /v1/modes`."
     )
     max_credits: int | None = Field(None, ge=0, description="Hard credit cap. Required for `max` mode.")
     max_wallclock_secs: int | None = Field(None, ge=0, description="Override the mode's wall-clock cap.")
@@ -52,6 +61,39 @@ class ResearchRequest(BaseModel):
     def stored(self) -> dict[str, Any]:
         """The request as the client sent it (by alias), for the job row."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ResearchBudgets(BaseModel):
+    """The envelope of one run: what the gate lets it spend, and what it keeps for writing."""
+
+    max_cost_usd: float = Field(description="Provider cost cap; for `max`, sized from `max_credits`.")
+    max_wallclock_secs: int = Field(ge=0)
+    max_waves: int = Field(ge=0)
+    branches: int = Field(ge=0, description="Parallel searches per wave.")
+    max_searches: int = Field(ge=0)
+    max_pages: int = Field(ge=0)
+    synthesis_time_reserve_secs: int = Field(ge=0)
+    synthesis_cost_reserve_usd: float
+
+
+class ModeInfo(BaseModel):
+    """One mode of `GET /v1/modes`, from the price table the API charges by."""
+
+    mode: ResearchMode
+    price_credits: int | None = Field(description="Fixed price per run; null when metered.")
+    metered: bool
+    price_note: str
+    budgets: ResearchBudgets
+
+    @classmethod
+    def of(cls, mode: Mode) -> ModeInfo:
+        return cls(
+            mode=mode.name,
+            price_credits=mode.price_credits,
+            metered=mode.metered,
+            price_note=mode.price_note,
+            budgets=ResearchBudgets(**mode.budgets.as_dict()),
+        )
 
 
 class SourceDto(BaseModel):
@@ -91,18 +133,33 @@ class CorpusDocument(BaseModel):
     text: str = Field(description="The stored text; every quote cited from it is an exact slice.")
 
 
+class BasisCitation(BaseModel):
+    url: str
+    title: str
+    quote: str
+
+
+class BasisEntry(BaseModel):
+    """The evidence behind one leaf of `typed`: its path (`key_findings[0].claim`), the quotes
+    supporting it, and how strongly they do."""
+
+    field: str
+    citations: list[BasisCitation] = Field(default_factory=list)
+    confidence: Literal["low", "medium", "high"]
+
+
 class ResearchResult(BaseModel):
     id: UUID
-    status: str
+    status: JobStatus
     question: str
-    mode: str | None = None
+    mode: ResearchMode | None = None
     brief: str | None = None
     typed: dict[str, Any]
-    basis: list[dict[str, Any]] = Field(default_factory=list)
+    basis: list[BasisEntry] = Field(default_factory=list)
     sources: list[SourceDto]
     credits_charged: int
     cost_usd: float
-    stop_reason: str | None = Field(
+    stop_reason: StopReason | None = Field(
         None,
         description="complete | budget | deadline | canceled | no_evidence (nothing relevant was found: "
         "the brief says so, cites nothing, and only metered provider spend is charged).",
@@ -124,7 +181,7 @@ class ResearchResult(BaseModel):
 
 class AsyncAccepted(BaseModel):
     id: UUID
-    status: str
+    status: JobStatus
     status_url: str
     events_url: str
 
@@ -132,7 +189,7 @@ class AsyncAccepted(BaseModel):
 class ResearchLogRow(BaseModel):
     id: UUID
     created_at: datetime
-    status: str
+    status: JobStatus
     question: str
     credits_charged: int
     cost_usd_micros: int
@@ -140,3 +197,61 @@ class ResearchLogRow(BaseModel):
     source_count: int | None = None
     wave_count: int | None = None
     completed_at: datetime | None = None
+
+
+# --- server-sent events --------------------------------------------------------------------------
+
+
+class JobQueuedData(BaseModel):
+    id: UUID
+    mode: ResearchMode
+    credits_reserved: int
+
+
+class JobStartedData(BaseModel):
+    id: UUID
+    attempt: int
+    worker: str
+
+
+class JobCancelRequestedData(BaseModel):
+    id: UUID
+
+
+# The worker's events; the final one carries the job's result. The graph's events are in
+# `graph.events.EVENT_DATA`.
+JOB_EVENT_DATA: dict[str, type[BaseModel]] = {
+    "job.queued": JobQueuedData,
+    "job.started": JobStartedData,
+    "job.cancel_requested": JobCancelRequestedData,
+    **{f"job.{status}": ResearchResult for status in TERMINAL_STATUSES},
+}
+TERMINAL_EVENT_TYPES = tuple(f"job.{status}" for status in TERMINAL_STATUSES)
+
+
+def _event_model(event_type: str, data: type[BaseModel]) -> type[BaseModel]:
+    name = "".join(part.capitalize() for part in re.split(r"[._]", event_type)) + "Event"
+    return create_model(name, type=(Literal[event_type], ...), data=(data, ...))
+
+
+EVENT_TYPES: dict[str, type[BaseModel]] = {**JOB_EVENT_DATA, **EVENT_DATA}
+# Every SSE event as `{type, data}`, discriminated by type: what clients may rely on.
+ResearchEvent = TypeAdapter(
+    Annotated[
+        Union[tuple(_event_model(event_type, data) for event_type, data in EVENT_TYPES.items())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+)
+
+
+def event_schemas() -> dict[str, Any]:
+    """OpenAPI components for the SSE stream: one `{type, data}` schema per event type, their
+    discriminated union `ResearchEvent`, `ResearchEventType` (every type, as an enum) and
+    `TerminalJobStatus` (the statuses whose `job.<status>` event ends a stream)."""
+    schema = ResearchEvent.json_schema(ref_template="#/components/schemas/{model}")
+    return {
+        **schema.pop("$defs"),
+        "ResearchEvent": schema,
+        "ResearchEventType": {"type": "string", "enum": list(EVENT_TYPES)},
+        "TerminalJobStatus": {"type": "string", "enum": [status.value for status in TERMINAL_STATUSES]},
+    }

@@ -14,6 +14,7 @@ from typing import ClassVar
 import httpx
 import pytest
 
+from api.research.schemas import ResearchEvent
 from tests.waiting import until
 
 
@@ -70,6 +71,8 @@ async def test_events_follow_a_job_to_its_terminal_event(api, funded):
     assert final["id"] == job["id"] and final["status"] == "succeeded" and final["brief"]
     ids = [e["id"] for e in events]
     assert len(set(ids)) == len(ids)
+    for event in events:  # every event as the OpenAPI `ResearchEvent` union declares it
+        ResearchEvent.validate_python({"type": event["type"], "data": event["data"]})
 
 
 async def test_a_client_that_reconnects_with_last_event_id_sees_every_event_once(api, funded):

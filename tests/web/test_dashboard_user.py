@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from graph.modes import MODES
 from tests.web.conftest import PASSWORD, shot, unique_email
 
 pytestmark = pytest.mark.timeout(300)
@@ -61,6 +62,10 @@ def test_a_new_user_walks_from_signup_to_a_paid_checkout(page, dashboard, consol
     page.get_by_role("link", name="Playground").click()
     page.get_by_label("Question").fill("How do heat pumps work and how efficient are they?")
     page.get_by_text("Lite", exact=True).click()
+    # The mode cards come from GET /v1/modes, i.e. the graph's price table.
+    lite = page.locator(".mode", has_text="Lite")
+    expect(lite.locator(".mode-price")).to_have_text(f"{MODES['lite'].price_credits} credits")
+    expect(lite.locator(".mode-envelope")).to_have_text(re.compile(rf"^1 wave · {MODES['lite'].budgets.max_pages} pages"))
     page.get_by_label("Return typed JSON that follows my schema").check()
     schema = page.get_by_label("JSON Schema")
     schema.fill('{"type": "object", "properties": {"answer": {"type": "strin"}}')

@@ -15,7 +15,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
                     target_id?: string | null;
                     target_type?: string | null;
@@ -83,9 +85,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
-                    status?: string | null;
+                    status?: components["schemas"]["JobStatus"] | null;
                     user_email?: string | null;
                 };
                 header?: never;
@@ -324,7 +328,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
                     /** @description pending | done | dead */
                     status?: string | null;
@@ -449,7 +455,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
                 };
                 header?: never;
@@ -591,7 +599,9 @@ export interface paths {
             parameters: {
                 query?: {
                     category?: string | null;
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
                     status?: string | null;
                 };
@@ -962,7 +972,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
                     /** @description Substring match against email or full UUID equality. */
                     q?: string | null;
@@ -1197,7 +1209,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
                 };
                 header?: never;
@@ -1273,12 +1287,14 @@ export interface paths {
         };
         /**
          * User Ledger
-         * @description Newest first; `limit` defaults to 50 (at most 200).
+         * @description Newest first.
          */
         get: {
             parameters: {
                 query?: {
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
                 };
                 header?: never;
@@ -3524,9 +3540,11 @@ export interface paths {
             parameters: {
                 query?: {
                     anonymize?: boolean | null;
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
-                    status?: string | null;
+                    status?: components["schemas"]["JobStatus"] | null;
                 };
                 header?: never;
                 path?: never;
@@ -5080,6 +5098,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/modes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Research modes: price and budgets
+         * @description Public (no key): the price table `POST /v1/research` charges by, one entry per mode.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Successful Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModeInfo"][];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/research": {
         parameters: {
             query?: never;
@@ -5091,9 +5148,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Rows per page (default 50). */
                     limit?: number | null;
+                    /** @description Rows to skip. */
                     offset?: number | null;
-                    status?: string | null;
+                    status?: components["schemas"]["JobStatus"] | null;
                 };
                 header?: never;
                 path?: never;
@@ -5513,8 +5572,7 @@ export interface components {
             };
             /** Source Count */
             source_count?: number | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** User Email */
             user_email: string;
             /**
@@ -5545,8 +5603,7 @@ export interface components {
             latency_ms?: number | null;
             /** Question */
             question: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** User Email */
             user_email: string;
             /**
@@ -5812,8 +5869,7 @@ export interface components {
             latency_ms?: number | null;
             /** Question */
             question: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
         };
         /** AdminUserRow */
         AdminUserRow: {
@@ -5868,8 +5924,7 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Status Url */
             status_url: string;
         };
@@ -5943,6 +5998,31 @@ export interface components {
             /** Usd */
             usd: string;
         };
+        /** BasisCitation */
+        BasisCitation: {
+            /** Quote */
+            quote: string;
+            /** Title */
+            title: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * BasisEntry
+         * @description The evidence behind one leaf of `typed`: its path (`key_findings[0].claim`), the quotes
+         *     supporting it, and how strongly they do.
+         */
+        BasisEntry: {
+            /** Citations */
+            citations?: components["schemas"]["BasisCitation"][];
+            /**
+             * Confidence
+             * @enum {string}
+             */
+            confidence: "low" | "medium" | "high";
+            /** Field */
+            field: string;
+        };
         /** Body_dashboard_upload_document */
         Body_dashboard_upload_document: {
             /**
@@ -5978,6 +6058,71 @@ export interface components {
              * @description Where the document lives.
              */
             url?: string | null;
+        };
+        /** BranchFailedData */
+        BranchFailedData: {
+            /** At */
+            at: number;
+            /** Error */
+            error: string;
+            /**
+             * Query
+             * @default null
+             */
+            query?: string | null;
+            /** Stage */
+            stage: string;
+            /**
+             * Url
+             * @default null
+             */
+            url?: string | null;
+            /**
+             * Wave
+             * @default null
+             */
+            wave?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** BranchFailedEvent */
+        BranchFailedEvent: {
+            data: components["schemas"]["BranchFailedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "branch.failed";
+        };
+        /** CastData */
+        CastData: {
+            /**
+             * Error
+             * @default null
+             */
+            error?: string | null;
+            /**
+             * Fields
+             * @default null
+             */
+            fields?: number | null;
+            /** Repairs */
+            repairs: number;
+            /** Schema */
+            schema: string;
+            /** Valid */
+            valid: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /** CastEvent */
+        CastEvent: {
+            data: components["schemas"]["CastData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "cast";
         };
         /** ChatChoice */
         ChatChoice: {
@@ -6175,6 +6320,34 @@ export interface components {
             /** Balance After */
             balance_after: number;
         };
+        /** CriticData */
+        CriticData: {
+            /** Answers Question */
+            answers_question: boolean;
+            /** Dropped */
+            dropped: number;
+            /** Notes */
+            notes: string[];
+            /** Revise */
+            revise: boolean;
+            /** Unsupported Citations */
+            unsupported_citations: number;
+            /** Unverifiable */
+            unverifiable: number;
+            /** Verified */
+            verified: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** CriticEvent */
+        CriticEvent: {
+            data: components["schemas"]["CriticData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "critic";
+        };
         /** DocumentDto */
         DocumentDto: {
             /**
@@ -6284,6 +6457,11 @@ export interface components {
             code: string;
             /** Detail */
             detail: string;
+            /**
+             * Errors
+             * @description On 400 `invalid_request`: one entry per offending field.
+             */
+            errors?: components["schemas"]["FieldError"][] | null;
         };
         /**
          * FaithfulnessDto
@@ -6309,10 +6487,50 @@ export interface components {
              */
             supported?: number;
         };
+        /** FieldError */
+        FieldError: {
+            /** Field */
+            field: string;
+            /** Message */
+            message: string;
+        };
         /** ForgotBody */
         ForgotBody: {
             /** Email */
             email: string;
+        };
+        /** GateData */
+        GateData: {
+            /** Branches */
+            branches: number;
+            /** Continue */
+            continue: boolean;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Elapsed Secs */
+            elapsed_secs: number;
+            /** Queries */
+            queries: string[];
+            /** Reason */
+            reason: string;
+            /** @default null */
+            stop_reason?: components["schemas"]["StopReason"] | null;
+            /**
+             * Wave
+             * @default null
+             */
+            wave?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** GateEvent */
+        GateEvent: {
+            data: components["schemas"]["GateData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "gate";
         };
         /** HealthDto */
         HealthDto: {
@@ -6333,6 +6551,97 @@ export interface components {
             status: string;
             /** Stop Reason */
             stop_reason?: string | null;
+        };
+        /** JobCanceledEvent */
+        JobCanceledEvent: {
+            data: components["schemas"]["ResearchResult"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job.canceled";
+        };
+        /** JobCancelRequestedData */
+        JobCancelRequestedData: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+        };
+        /** JobCancelRequestedEvent */
+        JobCancelRequestedEvent: {
+            data: components["schemas"]["JobCancelRequestedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job.cancel_requested";
+        };
+        /** JobFailedEvent */
+        JobFailedEvent: {
+            data: components["schemas"]["ResearchResult"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job.failed";
+        };
+        /** JobQueuedData */
+        JobQueuedData: {
+            /** Credits Reserved */
+            credits_reserved: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            mode: components["schemas"]["ResearchMode"];
+        };
+        /** JobQueuedEvent */
+        JobQueuedEvent: {
+            data: components["schemas"]["JobQueuedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job.queued";
+        };
+        /** JobStartedData */
+        JobStartedData: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Worker */
+            worker: string;
+        };
+        /** JobStartedEvent */
+        JobStartedEvent: {
+            data: components["schemas"]["JobStartedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job.started";
+        };
+        /**
+         * JobStatus
+         * @description A research job's status; `succeeded`, `failed` and `canceled` are final.
+         * @enum {string}
+         */
+        JobStatus: "queued" | "running" | "succeeded" | "failed" | "canceled";
+        /** JobSucceededEvent */
+        JobSucceededEvent: {
+            data: components["schemas"]["ResearchResult"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job.succeeded";
         };
         /** LoginBody */
         LoginBody: {
@@ -6359,14 +6668,12 @@ export interface components {
             id: string;
             /** Latency Ms */
             latency_ms?: number | null;
-            /** Mode */
-            mode?: string | null;
+            mode?: components["schemas"]["ResearchMode"] | null;
             /** Question */
             question: string;
             /** Source Count */
             source_count?: number | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Wave Count */
             wave_count?: number | null;
         };
@@ -6383,6 +6690,23 @@ export interface components {
         MarketingBody: {
             /** Enabled */
             enabled: boolean;
+        };
+        /**
+         * ModeInfo
+         * @description One mode of `GET /v1/modes`, from the price table the API charges by.
+         */
+        ModeInfo: {
+            budgets: components["schemas"]["ResearchBudgets"];
+            /** Metered */
+            metered: boolean;
+            mode: components["schemas"]["ResearchMode"];
+            /**
+             * Price Credits
+             * @description Fixed price per run; null when metered.
+             */
+            price_credits: number | null;
+            /** Price Note */
+            price_note: string;
         };
         /** ModelCard */
         ModelCard: {
@@ -6467,6 +6791,21 @@ export interface components {
              */
             stripe_invoice_id?: string | null;
         };
+        /** PlanData */
+        PlanData: {
+            /** Budgets */
+            budgets: {
+                [key: string]: unknown;
+            };
+            /** Queries */
+            queries: string[];
+            /** Reasoner */
+            reasoner: string;
+            /** Search */
+            search: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** PlanDto */
         PlanDto: {
             /** Blurb */
@@ -6490,12 +6829,59 @@ export interface components {
             /** Overage Micros */
             overage_micros: number;
         };
+        /** PlanEvent */
+        PlanEvent: {
+            data: components["schemas"]["PlanData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "plan";
+        };
         /** ProfileBody */
         ProfileBody: {
             /** First Name */
             first_name: string;
             /** Last Name */
             last_name: string;
+        };
+        /** ProgressData */
+        ProgressData: {
+            /** Cost Usd */
+            cost_usd: number;
+            /** Elapsed Secs */
+            elapsed_secs: number;
+            /** Max Cost Usd */
+            max_cost_usd: number;
+            /** Max Pages */
+            max_pages: number;
+            /** Max Searches */
+            max_searches: number;
+            /** Max Wallclock Secs */
+            max_wallclock_secs: number;
+            /** Max Waves */
+            max_waves: number;
+            /** Pages */
+            pages: number;
+            /** Searches */
+            searches: number;
+            /** Stage */
+            stage: string;
+            /** Tokens */
+            tokens: number;
+            /** Waves Done */
+            waves_done: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ProgressEvent */
+        ProgressEvent: {
+            data: components["schemas"]["ProgressData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "progress";
         };
         /** RecentJob */
         RecentJob: {
@@ -6515,8 +6901,7 @@ export interface components {
             latency_ms?: number | null;
             /** Question */
             question: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
         };
         /** RefreshBody */
         RefreshBody: {
@@ -6562,6 +6947,37 @@ export interface components {
             /** Send Email */
             send_email: boolean;
         };
+        /**
+         * ResearchBudgets
+         * @description The envelope of one run: what the gate lets it spend, and what it keeps for writing.
+         */
+        ResearchBudgets: {
+            /**
+             * Branches
+             * @description Parallel searches per wave.
+             */
+            branches: number;
+            /**
+             * Max Cost Usd
+             * @description Provider cost cap; for `max`, sized from `max_credits`.
+             */
+            max_cost_usd: number;
+            /** Max Pages */
+            max_pages: number;
+            /** Max Searches */
+            max_searches: number;
+            /** Max Wallclock Secs */
+            max_wallclock_secs: number;
+            /** Max Waves */
+            max_waves: number;
+            /** Synthesis Cost Reserve Usd */
+            synthesis_cost_reserve_usd: number;
+            /** Synthesis Time Reserve Secs */
+            synthesis_time_reserve_secs: number;
+        };
+        ResearchEvent: components["schemas"]["JobQueuedEvent"] | components["schemas"]["JobStartedEvent"] | components["schemas"]["JobCancelRequestedEvent"] | components["schemas"]["JobSucceededEvent"] | components["schemas"]["JobFailedEvent"] | components["schemas"]["JobCanceledEvent"] | components["schemas"]["PlanEvent"] | components["schemas"]["WaveStartedEvent"] | components["schemas"]["SearchEvent"] | components["schemas"]["SourceEvent"] | components["schemas"]["BranchFailedEvent"] | components["schemas"]["WaveCompletedEvent"] | components["schemas"]["GateEvent"] | components["schemas"]["SynthesisStartedEvent"] | components["schemas"]["CriticEvent"] | components["schemas"]["CastEvent"] | components["schemas"]["ProgressEvent"];
+        /** @enum {string} */
+        ResearchEventType: "job.queued" | "job.started" | "job.cancel_requested" | "job.succeeded" | "job.failed" | "job.canceled" | "plan" | "wave.started" | "search" | "source" | "branch.failed" | "wave.completed" | "gate" | "synthesis.started" | "critic" | "cast" | "progress";
         /** ResearchLogRow */
         ResearchLogRow: {
             /** Completed At */
@@ -6586,13 +7002,13 @@ export interface components {
             question: string;
             /** Source Count */
             source_count?: number | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Wave Count */
             wave_count?: number | null;
         };
         /**
          * ResearchMode
+         * @description A research mode; `GET /v1/modes` lists each one's budgets and price.
          * @enum {string}
          */
         ResearchMode: "lite" | "standard" | "pro" | "max";
@@ -6626,7 +7042,7 @@ export interface components {
              */
             max_wallclock_secs?: number | null;
             /**
-             * @description `lite` (15c) | `standard` (60c) | `pro` (200c) | `max` (metered).
+             * @description Budgets and price of each mode: `GET /v1/modes`.
              * @default standard
              */
             mode?: components["schemas"]["ResearchMode"];
@@ -6651,9 +7067,7 @@ export interface components {
         /** ResearchResult */
         ResearchResult: {
             /** Basis */
-            basis?: {
-                [key: string]: unknown;
-            }[];
+            basis?: components["schemas"]["BasisEntry"][];
             /** Brief */
             brief?: string | null;
             /** Completed At */
@@ -6687,19 +7101,14 @@ export interface components {
             id: string;
             /** Latency Ms */
             latency_ms?: number | null;
-            /** Mode */
-            mode?: string | null;
+            mode?: components["schemas"]["ResearchMode"] | null;
             /** Question */
             question: string;
             /** Sources */
             sources: components["schemas"]["SourceDto"][];
-            /** Status */
-            status: string;
-            /**
-             * Stop Reason
-             * @description complete | budget | deadline | canceled | no_evidence (nothing relevant was found: the brief says so, cites nothing, and only metered provider spend is charged).
-             */
-            stop_reason?: string | null;
+            status: components["schemas"]["JobStatus"];
+            /** @description complete | budget | deadline | canceled | no_evidence (nothing relevant was found: the brief says so, cites nothing, and only metered provider spend is charged). */
+            stop_reason?: components["schemas"]["StopReason"] | null;
             /** Typed */
             typed: {
                 [key: string]: unknown;
@@ -6728,6 +7137,28 @@ export interface components {
              */
             type?: "text" | "json_object" | "json_schema";
         };
+        /** SearchData */
+        SearchData: {
+            /** Provider */
+            provider: string;
+            /** Query */
+            query: string;
+            /** Results */
+            results: number;
+            /** Wave */
+            wave: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** SearchEvent */
+        SearchEvent: {
+            data: components["schemas"]["SearchData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "search";
+        };
         /** SignupBody */
         SignupBody: {
             /** Email */
@@ -6738,6 +7169,21 @@ export interface components {
             last_name?: string | null;
             /** Password */
             password: string;
+        };
+        /** SourceData */
+        SourceData: {
+            /** Claims */
+            claims: number;
+            /** Domain */
+            domain: string;
+            /** Title */
+            title: string;
+            /** Url */
+            url: string;
+            /** Wave */
+            wave: number;
+        } & {
+            [key: string]: unknown;
         };
         /** SourceDto */
         SourceDto: {
@@ -6750,6 +7196,15 @@ export interface components {
             /** Url */
             url: string;
         };
+        /** SourceEvent */
+        SourceEvent: {
+            data: components["schemas"]["SourceData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "source";
+        };
         /** StageError */
         StageError: {
             /** Error */
@@ -6757,6 +7212,38 @@ export interface components {
             /** Stage */
             stage: string;
         };
+        /**
+         * StopReason
+         * @description Why a run stopped researching (a result's `stop_reason`).
+         * @enum {string}
+         */
+        StopReason: "complete" | "budget" | "deadline" | "canceled" | "no_evidence";
+        /** SynthesisStartedData */
+        SynthesisStartedData: {
+            /** Claims */
+            claims: number;
+            /** Cost Left Usd */
+            cost_left_usd: number;
+            /** Revision */
+            revision: number;
+            /** Seconds Left */
+            seconds_left: number;
+            /** Sources */
+            sources: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** SynthesisStartedEvent */
+        SynthesisStartedEvent: {
+            data: components["schemas"]["SynthesisStartedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "synthesis.started";
+        };
+        /** @enum {string} */
+        TerminalJobStatus: "succeeded" | "failed" | "canceled";
         /** TicketBody */
         TicketBody: {
             /** Body */
@@ -6845,6 +7332,46 @@ export interface components {
             last_name: string;
             /** Marketing Emails Enabled */
             marketing_emails_enabled: boolean;
+        };
+        /** WaveCompletedData */
+        WaveCompletedData: {
+            /** Claims */
+            claims: number;
+            /** Errors */
+            errors: number;
+            /** Sources */
+            sources: number;
+            /** Wave */
+            wave: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** WaveCompletedEvent */
+        WaveCompletedEvent: {
+            data: components["schemas"]["WaveCompletedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "wave.completed";
+        };
+        /** WaveStartedData */
+        WaveStartedData: {
+            /** Queries */
+            queries: string[];
+            /** Wave */
+            wave: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** WaveStartedEvent */
+        WaveStartedEvent: {
+            data: components["schemas"]["WaveStartedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "wave.started";
         };
         /** WebhookSecretDto */
         WebhookSecretDto: {

@@ -1,11 +1,24 @@
 // Follows a job's server-sent events over fetch (so the token travels in a header, not the
 // URL), resuming with Last-Event-ID after a dropped connection until the terminal event.
-import { ApiError, sessionFetch, toApiError } from "../api/client";
+// Event types and their data come from the API's OpenAPI `ResearchEvent` union.
+import { ApiError, type Schemas, sessionFetch, toApiError } from "../api/client";
+import { ResearchEventTypeValues, TerminalJobStatusValues } from "../api/enums";
 
-export type JobEvent = { id?: string; type: string; data: Record<string, unknown> };
+/** A known event, typed by its `type`; `id` is the stream position (for Last-Event-ID). */
+export type ResearchEvent = Schemas["ResearchEvent"] & { id?: string };
+/** An event type this dashboard does not know yet (the API may add some): shown by name. */
+export type UnknownEvent = { id?: string; type: string; data: Record<string, unknown>; unknown: true };
+export type JobEvent = ResearchEvent | UnknownEvent;
 export type StreamState = "connecting" | "live" | "reconnecting" | "ended" | "failed";
 
-export const TERMINAL_EVENTS = new Set(["job.succeeded", "job.failed", "job.canceled"]);
+const KNOWN_TYPES = new Set<string>(ResearchEventTypeValues);
+export const TERMINAL_EVENTS = new Set<string>(TerminalJobStatusValues.map((status) => `job.${status}`));
+
+/** The event as its declared type when the type is known (the server is trusted on the data). */
+export function typedEvent(id: string | undefined, type: string, data: Record<string, unknown>): JobEvent {
+  if (KNOWN_TYPES.has(type)) return { id, type, data } as ResearchEvent;
+  return { id, type, data, unknown: true };
+}
 
 function parseBlock(block: string): JobEvent | null {
   let id: string | undefined;
@@ -24,9 +37,9 @@ function parseBlock(block: string): JobEvent | null {
   const text = data.join("\n");
   try {
     const parsed = JSON.parse(text);
-    return { id, type, data: parsed && typeof parsed === "object" ? parsed : { value: parsed } };
+    return typedEvent(id, type, parsed && typeof parsed === "object" ? parsed : { value: parsed });
   } catch {
-    return { id, type, data: { text } };
+    return typedEvent(id, type, { text });
   }
 }
 

@@ -1,47 +1,33 @@
-// Research modes as the contract describes them, and how the playground reads job events.
+// Research modes as GET /v1/modes lists them, and how the playground reads job events.
 import type { Schemas } from "../api/client";
 import type { JobEvent } from "./events";
+import { TERMINAL_EVENTS } from "./events";
 
-export type ModeId = "lite" | "standard" | "pro" | "max";
-
-/** Prices and envelopes of the contract's ResearchMode (DESIGN §3; 1 credit = US$0.01). */
-export const MODES: { id: ModeId; name: string; credits: number | null; envelope: string }[] = [
-  { id: "lite", name: "Lite", credits: 15, envelope: "1 wave · 6 pages · up to 1 min" },
-  { id: "standard", name: "Standard", credits: 60, envelope: "2 waves · 20 pages · up to 5 min" },
-  { id: "pro", name: "Pro", credits: 200, envelope: "4 waves · 60 pages · up to 15 min" },
-  { id: "max", name: "Max", credits: null, envelope: "8 waves · 160 pages · up to 30 min · set a cap" },
-];
-
+export type ModeId = Schemas["ResearchMode"];
+export type ModeInfo = Schemas["ModeInfo"];
 export type Result = Schemas["ResearchResult"];
-
 /** One entry of `basis`: the citations and confidence behind one typed field. */
-export type Basis = {
-  field?: string;
-  path?: string;
-  confidence?: string;
-  citations?: { n?: number; url?: string; title?: string; quote?: string }[];
-};
+export type Basis = Schemas["BasisEntry"];
 
-export const isTerminal = (status: string) => ["succeeded", "failed", "canceled"].includes(status);
+const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
+
+export const modeName = (mode: ModeId) => mode.charAt(0).toUpperCase() + mode.slice(1);
+
+/** "2 waves · 20 pages · up to 5 min", from a mode's budgets. */
+export function envelope(info: ModeInfo): string {
+  const b = info.budgets;
+  const minutes = Math.max(1, Math.round(b.max_wallclock_secs / 60));
+  return [plural(b.max_waves, "wave"), plural(b.max_pages, "page"), `up to ${minutes} min`, ...(info.metered ? ["set a cap"] : [])].join(" · ");
+}
+
+export const isTerminal = (status: string) => TERMINAL_EVENTS.has(`job.${status}`);
 
 /** A basis path ("key_findings[0].claim", "/key_findings/0/claim") as segments. */
 export const pathKey = (path: string) => path.split(/[.[\]/]+/).filter(Boolean).join(".");
 
-const text = (v: unknown) => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const countOf = (...values: unknown[]) => {
-  for (const v of values) {
-    if (Array.isArray(v)) return v.length;
-    if (typeof v === "number" && Number.isFinite(v)) return v;
-  }
-  return 0;
-};
-const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
-
 /** One line (and optional details) for the timeline; unknown event types are shown by name. */
 export function describe(event: JobEvent): { title: string; detail?: string[] } {
-  const d = event.data;
-  const queries = list(d.queries).map(text).filter(Boolean);
+  if ("unknown" in event) return { title: event.type };
   switch (event.type) {
     case "job.queued":
       return { title: "Queued" };
@@ -49,43 +35,46 @@ export function describe(event: JobEvent): { title: string; detail?: string[] } 
       return { title: "A worker started the job" };
     case "job.cancel_requested":
       return { title: "Cancel requested" };
-    case "plan":
+    case "plan": {
+      const queries = event.data.queries;
       return { title: queries.length ? `Planned ${plural(queries.length, "search", "searches")}` : "Planned the research", detail: queries };
-    case "wave.started":
-      return { title: `Wave ${text(d.wave)} started${queries.length ? ` with ${plural(queries.length, "query", "queries")}` : ""}`.replace("  ", " "), detail: queries };
+    }
+    case "wave.started": {
+      const queries = event.data.queries;
+      return { title: `Wave ${event.data.wave} started${queries.length ? ` with ${plural(queries.length, "query", "queries")}` : ""}`, detail: queries };
+    }
     case "search": {
-      const n = countOf(d.results, d.result_count);
-      return { title: `Searched “${text(d.query)}”${n ? ` · ${plural(n, "result")}` : ""}` };
+      const n = event.data.results;
+      return { title: `Searched “${event.data.query}”${n ? ` · ${plural(n, "result")}` : ""}` };
     }
     case "source":
-      return { title: `Read ${text(d.title) || text(d.domain) || "a source"}`, detail: text(d.url) ? [text(d.url)] : undefined };
+      return { title: `Read ${event.data.title || event.data.domain || "a source"}`, detail: event.data.url ? [event.data.url] : undefined };
     case "branch.failed":
-      return { title: `A search branch failed${text(d.error) ? `: ${text(d.error)}` : ""}` };
+      return { title: `A search branch failed${event.data.error ? `: ${event.data.error}` : ""}` };
     case "wave.completed": {
-      const claims = countOf(d.claims, d.claim_count, d.new_claims);
-      return { title: `Wave ${text(d.wave)} completed${claims ? ` · ${plural(claims, "claim")}` : ""}`.replace("  ", " ") };
+      const claims = event.data.claims;
+      return { title: `Wave ${event.data.wave} completed${claims ? ` · ${plural(claims, "claim")}` : ""}` };
     }
     case "gate": {
-      const go = d.continue ?? d.continue_research;
-      const reason = text(d.stop_reason) || text(d.reason);
-      return { title: go ? "Budget gate: another wave" : `Budget gate: stop${reason ? ` (${reason})` : ""}` };
+      const reason = event.data.stop_reason ?? event.data.reason;
+      return { title: event.data.continue ? "Budget gate: another wave" : `Budget gate: stop${reason ? ` (${reason})` : ""}` };
     }
     case "synthesis.started":
       return { title: "Writing the brief" };
     case "critic": {
-      const dropped = countOf(d.dropped, d.dropped_claims);
-      return { title: `Critic checked the claims${dropped ? ` · dropped ${dropped}` : ""}`, detail: list(d.notes).map(text).filter(Boolean) };
+      const dropped = event.data.dropped;
+      return { title: `Critic checked the claims${dropped ? ` · dropped ${dropped}` : ""}`, detail: event.data.notes.filter(Boolean) };
     }
     case "cast":
       return { title: "Cast the brief into typed JSON" };
+    case "progress":
+      return { title: `Progress: ${event.data.stage}` };
     case "job.succeeded":
       return { title: "Research complete" };
     case "job.failed":
-      return { title: `Failed${text(d.error) ? `: ${text(d.error)}` : ""}` };
+      return { title: `Failed${event.data.error ? `: ${event.data.error}` : ""}` };
     case "job.canceled":
       return { title: "Canceled" };
-    default:
-      return { title: event.type };
   }
 }
 
@@ -104,17 +93,9 @@ export type Progress = {
 };
 
 export function readProgress(event: JobEvent): Progress | null {
-  const d = event.data as Partial<Progress>;
-  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-  if (event.type !== "progress") return null;
-  return {
-    stage: typeof d.stage === "string" ? d.stage : undefined,
-    elapsed_secs: n(d.elapsed_secs), max_wallclock_secs: n(d.max_wallclock_secs),
-    cost_usd: n(d.cost_usd), max_cost_usd: n(d.max_cost_usd),
-    searches: n(d.searches), max_searches: n(d.max_searches),
-    pages: n(d.pages), max_pages: n(d.max_pages),
-    waves_done: n(d.waves_done), max_waves: n(d.max_waves),
-  };
+  if ("unknown" in event || event.type !== "progress") return null;
+  const { stage, elapsed_secs, max_wallclock_secs, cost_usd, max_cost_usd, searches, max_searches, pages, max_pages, waves_done, max_waves } = event.data;
+  return { stage, elapsed_secs, max_wallclock_secs, cost_usd, max_cost_usd, searches, max_searches, pages, max_pages, waves_done, max_waves };
 }
 
 const CORPUS = "corpus://";

@@ -1,22 +1,22 @@
 // Logs: every research job of the account, newest first, with a status filter and an
 // anonymize toggle (question text replaced by a stable placeholder, e.g. for screen sharing).
 import { api, unwrap } from "../api/client";
+import { JobStatusValues } from "../api/enums";
 import * as fmt from "../lib/format";
 import { Link, setQuery, useLocation } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { Async, Badge, Card, Checkbox, Empty, PageHeader, Pager, Select, Table } from "../ui/kit";
 
 const PAGE = 25;
-export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"];
-const STATUS_OPTIONS = [{ value: "", label: "All statuses" }, ...JOB_STATUSES.map((s) => ({ value: s, label: s }))];
+export const STATUS_OPTIONS = [{ value: "", label: "All statuses" }, ...JobStatusValues.map((s) => ({ value: s, label: s }))];
 
 export function LogsPage() {
   const { query } = useLocation();
   const offset = Number(query.get("offset") ?? 0) || 0;
   const anonymize = query.get("anonymize") === "1";
-  const status = query.get("status") ?? "";
+  const status = JobStatusValues.find((s) => s === query.get("status"));
   const logs = useAsync(
-    () => unwrap(api.GET("/api/logs", { params: { query: { limit: PAGE, offset, anonymize, status: status || undefined } } })),
+    () => unwrap(api.GET("/api/logs", { params: { query: { limit: PAGE, offset, anonymize, status } } })),
     [offset, anonymize, status],
   );
 
@@ -25,7 +25,7 @@ export function LogsPage() {
       <PageHeader title="Logs" description="Every research job on your account, from the API and the Playground." />
       <Card>
         <div className="filters">
-          <Select label="Status" options={STATUS_OPTIONS} value={status} onChange={(e) => setQuery({ status: e.target.value, offset: null })} />
+          <Select label="Status" options={STATUS_OPTIONS} value={status ?? ""} onChange={(e) => setQuery({ status: e.target.value, offset: null })} />
           <Checkbox label="Anonymize questions" hint="Hide question text, e.g. while sharing your screen."
             checked={anonymize} onChange={(e) => setQuery({ anonymize: e.target.checked ? "1" : null, offset: null })} />
         </div>

@@ -6,7 +6,7 @@ import { followEvents, type JobEvent, type StreamState } from "../lib/events";
 import * as fmt from "../lib/format";
 import { checkSchema, EXAMPLE_SCHEMA } from "../lib/jsonSchema";
 import { renderBrief } from "../lib/markdown";
-import { type Basis, describe, isTerminal, MODES, type ModeId, pathKey, type Progress, quotesByUrl, readProgress, type Result, sourceHref } from "../lib/research";
+import { type Basis, describe, envelope, isTerminal, type ModeId, type ModeInfo, modeName, pathKey, type Progress, quotesByUrl, readProgress, type Result, sourceHref } from "../lib/research";
 import { Link, setQuery, useLocation } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { Meter } from "../ui/charts";
@@ -14,16 +14,17 @@ import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorState, FormError, Loa
 
 const MAX_TIMELINE = 400;
 
-function ModePicker({ mode, onChange }: { mode: ModeId; onChange: (mode: ModeId) => void }) {
+/** The modes with their prices and budgets, as GET /v1/modes serves them. */
+function ModePicker({ modes, mode, onChange }: { modes: ModeInfo[]; mode: ModeId; onChange: (mode: ModeId) => void }) {
   return (
     <fieldset className="modes">
       <legend>Mode</legend>
-      {MODES.map((m) => (
-        <label key={m.id} className={`mode ${mode === m.id ? "mode-on" : ""}`}>
-          <input type="radio" name="mode" value={m.id} checked={mode === m.id} onChange={() => onChange(m.id)} />
-          <span className="mode-name">{m.name}</span>
-          <span className="mode-price">{m.credits === null ? "metered" : fmt.credits(m.credits)}</span>
-          <span className="mode-envelope">{m.envelope}</span>
+      {modes.map((m) => (
+        <label key={m.mode} className={`mode ${mode === m.mode ? "mode-on" : ""}`}>
+          <input type="radio" name="mode" value={m.mode} checked={mode === m.mode} onChange={() => onChange(m.mode)} />
+          <span className="mode-name">{modeName(m.mode)}</span>
+          <span className="mode-price" title={m.price_note}>{m.price_credits === null ? "metered" : fmt.credits(m.price_credits)}</span>
+          <span className="mode-envelope">{envelope(m)}</span>
         </label>
       ))}
     </fieldset>
@@ -175,7 +176,6 @@ function Sources({ sources, quotes }: { sources: Result["sources"]; quotes: Map<
 }
 
 function citationNumber(citation: NonNullable<Basis["citations"]>[number], sources: Result["sources"]): number | null {
-  if (typeof citation.n === "number") return citation.n;
   const i = sources.findIndex((s) => s.url === citation.url);
   return i >= 0 ? i + 1 : null;
 }
@@ -246,10 +246,7 @@ function TypedView({ result }: { result: Result }) {
   const [raw, setRaw] = useState(false);
   const basis = useMemo(() => {
     const byPath = new Map<string, Basis>();
-    for (const b of (result.basis ?? []) as Basis[]) {
-      const path = b.field ?? b.path;
-      if (path) byPath.set(pathKey(path), b);
-    }
+    for (const b of result.basis ?? []) byPath.set(pathKey(b.field), b);
     return byPath;
   }, [result.basis]);
   if (!result.typed || !Object.keys(result.typed).length) return <Empty title="No typed output" />;
@@ -337,6 +334,7 @@ export function PlaygroundPage() {
   const jobId = query.get("job");
   const job = useJob(jobId);
   const balance = useAsync(() => unwrap(api.GET("/api/credits/balance")), [job?.status]);
+  const modes = useAsync(() => unwrap(api.GET("/v1/modes")), []);
   const [question, setQuestion] = useState("");
   const [mode, setMode] = useState<ModeId>("standard");
   const [maxCredits, setMaxCredits] = useState("500");
@@ -359,7 +357,7 @@ export function PlaygroundPage() {
     setQuery({ job: accepted.id });
   });
   const schemaError = schema.error ?? run.fields.response_schema;
-  const price = MODES.find((m) => m.id === mode)?.credits;
+  const price = modes.data?.find((m) => m.mode === mode)?.price_credits;
 
   return (
     <>
@@ -378,7 +376,7 @@ export function PlaygroundPage() {
           )}
           <TextArea label="Question" rows={3} required value={question} onChange={(e) => setQuestion(e.target.value)}
             error={run.fields.question} placeholder="What changed in EU battery regulation in 2025, and who is affected?" />
-          <ModePicker mode={mode} onChange={setMode} />
+          {modes.data ? <ModePicker modes={modes.data} mode={mode} onChange={setMode} /> : <Loading />}
           {mode === "max" && (
             <TextField label="Credit cap" type="number" min={1} inputMode="numeric" value={maxCredits}
               onChange={(e) => setMaxCredits(e.target.value)} error={run.fields.max_credits}

@@ -6,10 +6,10 @@ import { newIdempotencyKey } from "../../lib/idempotency";
 import { Link, setQuery, useLocation } from "../../lib/router";
 import { useAsync } from "../../lib/useAsync";
 import { Alert, Async, Badge, Button, Card, Empty, FormError, onSubmit, PageHeader, Pager, Select, Stat, Table, TextField, useSubmit } from "../../ui/kit";
-import { JOB_STATUSES } from "../Logs";
+import { JobStatusValues } from "../../api/enums";
+import { STATUS_OPTIONS } from "../Logs";
 
 const PAGE = 50;
-const STATUS_OPTIONS = [{ value: "", label: "All statuses" }, ...JOB_STATUSES.map((s) => ({ value: s, label: s }))];
 
 type JobRow = Schemas["AdminUserJobRow"] & { user_email?: string };
 
@@ -49,11 +49,11 @@ export function AdminJobsTable({ rows }: { rows: JobRow[] }) {
 export function AdminJobsPage() {
   const { query } = useLocation();
   const email = query.get("user_email") ?? "";
-  const status = query.get("status") ?? "";
+  const status = JobStatusValues.find((s) => s === query.get("status"));
   const offset = Number(query.get("offset") ?? 0) || 0;
   const [emailInput, setEmailInput] = useState(email);
   const jobs = useAsync(
-    () => unwrap(api.GET("/api/admin/jobs", { params: { query: { user_email: email || undefined, status: status || undefined, limit: PAGE, offset } } })),
+    () => unwrap(api.GET("/api/admin/jobs", { params: { query: { user_email: email || undefined, status, limit: PAGE, offset } } })),
     [email, status, offset],
   );
   return (
@@ -62,7 +62,7 @@ export function AdminJobsPage() {
       <Card>
         <form className="filters" role="search" onSubmit={onSubmit(() => setQuery({ user_email: emailInput.trim(), offset: null }))}>
           <TextField label="User email" type="search" value={emailInput} onChange={(e) => setEmailInput(e.target.value)} />
-          <Select label="Status" options={STATUS_OPTIONS} value={status} onChange={(e) => setQuery({ status: e.target.value, offset: null })} />
+          <Select label="Status" options={STATUS_OPTIONS} value={status ?? ""} onChange={(e) => setQuery({ status: e.target.value, offset: null })} />
           <Button type="submit">Filter</Button>
         </form>
         <Async state={jobs}>
