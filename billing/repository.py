@@ -254,11 +254,6 @@ UPDATE stripe_events SET attempts = attempts + 1, last_error = %(error)s WHERE i
 
 MARK_EVENT_DEAD_SQL = "UPDATE stripe_events SET dead_at = now() WHERE id = %(id)s AND processed_at IS NULL"
 
-AUDIT_SQL = """
-INSERT INTO admin_audit_log (admin_id, action, target_type, target_id)
-VALUES (%(admin_id)s, %(action)s, %(target_type)s, %(target_id)s)
-"""
-
 # Metered overage --------------------------------------------------------------------------
 
 INSERT_METER_REPORT_SQL = """
@@ -457,12 +452,6 @@ class BillingRepository:
 
     async def mark_event_dead(self, conn: Tx, event_id: str) -> None:
         await conn.execute(MARK_EVENT_DEAD_SQL, {"id": event_id})
-
-    async def audit(self, conn: Tx, *, admin_id: UUID, action: str, target_type: str, target_id: str) -> None:
-        await conn.execute(
-            AUDIT_SQL,
-            {"admin_id": admin_id, "action": action, "target_type": target_type, "target_id": target_id},
-        )
 
     # -- metered overage ----------------------------------------------------------------
 

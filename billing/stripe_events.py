@@ -19,6 +19,7 @@ from billing.stripe_gateway import StripeNotConfigured
 from billing.subscriptions import Subscriptions
 from billing.topup import AutoTopup
 from core import outbox
+from core.audit import AuditLog
 from core.db import Database
 from core.errors import DomainError, InvalidRequest, NotFound
 from core.mail import Mailer
@@ -172,7 +173,7 @@ class StripeEvents:
         """Run a stored event again (harmless when it was handled), with an audit row."""
         async with self.db.connection() as conn:
             if await self.repo.event(conn, event_id) is not None:
-                await self.repo.audit(
+                await AuditLog().record(
                     conn,
                     admin_id=admin_id,
                     action="stripe_event.replay",

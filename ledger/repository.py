@@ -8,7 +8,6 @@ the UNIQUE index on `idempotency_key` (the loser gets a UniqueViolation, see the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -136,11 +135,6 @@ SELECT * FROM credit_ledger WHERE user_id = %(user_id)s
 ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s
 """
 
-AUDIT_SQL = """
-INSERT INTO admin_audit_log (admin_id, action, target_type, target_id, payload)
-VALUES (%(admin_id)s, %(action)s, 'user', %(target_id)s, %(payload)s::jsonb)
-"""
-
 # Every account whose ledger does not explain it: a running sum that disagrees with a
 # balance_after, a final sum that disagrees with the stored balance, plan credits or overage,
 # or a row after which the plan bucket was negative or larger than the balance, or overage
@@ -253,17 +247,6 @@ class LedgerRepository:
         """Newest first."""
         cur = await conn.execute(ENTRIES_SQL, {"user_id": user_id, "limit": limit, "offset": offset})
         return [_entry(row) for row in await cur.fetchall()]
-
-    async def audit(self, conn: Tx, *, admin_id: UUID, action: str, target_id: UUID, payload: dict) -> None:
-        await conn.execute(
-            AUDIT_SQL,
-            {
-                "admin_id": admin_id,
-                "action": action,
-                "target_id": str(target_id),
-                "payload": json.dumps(payload),
-            },
-        )
 
     async def inconsistent_accounts(self, conn: Tx) -> list[AccountCheck]:
         cur = await conn.execute(CHECK_SQL)

@@ -25,6 +25,7 @@ from uuid import UUID
 
 from psycopg.errors import UniqueViolation
 
+from core.audit import AuditLog
 from core.db import Database, Tx
 from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from ledger.buckets import Buckets, Move, draw, give_back, take
@@ -57,6 +58,7 @@ class LedgerService:
     def __init__(self, db: Database, repository: LedgerRepository | None = None):
         self.db = db
         self.repo = repository or LedgerRepository()
+        self.audits = AuditLog()
 
     # -- balance changes -----------------------------------------------------------------
 
@@ -278,10 +280,11 @@ class LedgerService:
                     )
                 entry, created = result
                 if created:
-                    await self.repo.audit(
+                    await self.audits.record(
                         conn,
                         admin_id=admin,
                         action="credits.adjust",
+                        target_type="user",
                         target_id=user,
                         payload={
                             "delta_credits": delta,

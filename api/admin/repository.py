@@ -8,7 +8,6 @@ one deliberate scan is the email substring search, over `users` only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,17 +87,6 @@ class Totals:
     open_tickets: int
     in_flight_jobs: int
     ledger_balance_outstanding: int
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: UUID
-    admin_id: UUID
-    action: str
-    target_type: str
-    target_id: str
-    payload: dict[str, Any]
-    created_at: datetime
 
 
 _USER_COLUMNS = """u.id, u.email, u.first_name, u.last_name, u.is_admin, u.created_at, u.suspended_at,
@@ -192,17 +180,6 @@ SELECT
     (SELECT coalesce(sum(balance), 0) FROM credit_accounts)::bigint AS ledger_balance_outstanding"""
 )
 
-INSERT_AUDIT = """
-INSERT INTO admin_audit_log (admin_id, action, target_type, target_id, payload)
-VALUES (%(admin_id)s, %(action)s, %(target_type)s, %(target_id)s, %(payload)s::jsonb)"""
-
-AUDIT_PAGE = """
-SELECT id, admin_id, action, target_type, target_id, payload, created_at FROM admin_audit_log
-WHERE (%(target_type)s::text IS NULL OR target_type = %(target_type)s)
-  AND (%(target_id)s::text IS NULL OR target_id = %(target_id)s)
-ORDER BY created_at DESC, id DESC
-LIMIT %(limit)s OFFSET %(offset)s"""
-
 
 def like_fragment(text: str) -> str:
     """`text` as a literal inside a LIKE pattern (ESCAPE '\\')."""
@@ -257,39 +234,3 @@ class AdminRepository:
         cur = conn.cursor(row_factory=class_row(Totals))
         await cur.execute(TOTALS)
         return await cur.fetchone()
-
-    async def audit(
-        self,
-        conn: AsyncConnection,
-        *,
-        admin_id: UUID,
-        action: str,
-        target_type: str,
-        target_id: object,
-        payload: dict[str, Any],
-    ) -> None:
-        await conn.execute(
-            INSERT_AUDIT,
-            {
-                "admin_id": admin_id,
-                "action": action,
-                "target_type": target_type,
-                "target_id": str(target_id),
-                "payload": json.dumps(payload),
-            },
-        )
-
-    async def audit_page(
-        self,
-        conn: AsyncConnection,
-        *,
-        target_type: str | None,
-        target_id: str | None,
-        limit: int,
-        offset: int,
-    ) -> list[AuditEntry]:
-        cur = conn.cursor(row_factory=class_row(AuditEntry))
-        await cur.execute(
-            AUDIT_PAGE, {"target_type": target_type, "target_id": target_id, "limit": limit, "offset": offset}
-        )
-        return await cur.fetchall()

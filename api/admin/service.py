@@ -11,7 +11,6 @@ from redis.asyncio import Redis
 
 from api.admin.repository import (
     AdminRepository,
-    AuditEntry,
     JobBucket,
     JobDetail,
     JobSummary,
@@ -27,6 +26,7 @@ from api.support.repository import Ticket, TicketReply, TicketRepository, Ticket
 from api.support.schemas import TICKET_CATEGORIES, TICKET_STATUSES
 from auth.models import User
 from auth.repository import AccountRepository
+from core.audit import AuditEntry, AuditLog
 from core.db import Database
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.mail import Mailer
@@ -65,6 +65,7 @@ class AdminService:
         self.db = db
         self.mailer = mailer
         self.admin = AdminRepository()
+        self.audits = AuditLog()
         self.accounts = AccountRepository()
         self.jobs = JobRepository()
         self.job_service = JobService(db, redis, settings)
@@ -107,7 +108,7 @@ class AdminService:
             await self._existing_user(tx, user_id)
             if await self.accounts.set_suspended(tx, user_id, True):
                 await self.accounts.revoke_user_sessions(tx, user_id)
-                await self.admin.audit(
+                await self.audits.record(
                     tx,
                     admin_id=admin.id,
                     action="user.suspend",
@@ -129,7 +130,7 @@ class AdminService:
         async with self.db.transaction() as tx:
             await self._existing_user(tx, user_id)
             if await self.accounts.set_suspended(tx, user_id, False):
-                await self.admin.audit(
+                await self.audits.record(
                     tx,
                     admin_id=admin.id,
                     action="user.unsuspend",
@@ -191,7 +192,7 @@ class AdminService:
                 job.user_id, credits, idempotency_key=ledger_key, related_id=str(job.id), note=note, tx=tx
             )
             job = await self.jobs.record_refund(tx, job.id, credits)
-            await self.admin.audit(
+            await self.audits.record(
                 tx,
                 admin_id=admin.id,
                 action="job.refund",
@@ -235,7 +236,7 @@ class AdminService:
                 raise NotFound("No such ticket")
             if await self.tickets.set_status(tx, ticket_id, status):
                 action = "ticket.close" if status == "closed" else "ticket.reopen"
-                await self.admin.audit(
+                await self.audits.record(
                     tx,
                     admin_id=admin.id,
                     action=action,
@@ -259,7 +260,7 @@ class AdminService:
                 mail = await self.mailer.enqueue(
                     tx, "ticket_reply", ticket.email, ticket_id=ticket.id, subject=ticket.subject, reply=body
                 )
-            await self.admin.audit(
+            await self.audits.record(
                 tx,
                 admin_id=admin.id,
                 action="ticket.reply",
@@ -290,7 +291,7 @@ class AdminService:
         self, *, target_type: str | None, target_id: str | None, page: Page
     ) -> list[AuditEntry]:
         async with self.db.connection() as conn:
-            return await self.admin.audit_page(
+            return await self.audits.page(
                 conn, target_type=target_type, target_id=target_id, limit=page.limit, offset=page.offset
             )
 
