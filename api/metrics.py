@@ -33,6 +33,7 @@ from starlette.datastructures import State
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.research.repository import JobRepository
 from auth.deps import AdminUser
 
 HTTP_LATENCY = Histogram(
@@ -59,13 +60,7 @@ WEBHOOK_DELIVERIES = Counter(
     "infrence_webhook_deliveries_total", "Webhook delivery attempts by outcome.", ["outcome"]
 )
 
-LIVE_JOBS_SQL = """
-SELECT (SELECT count(*) FROM research_jobs WHERE status = 'queued') AS queued,
-       (SELECT count(*) FROM research_jobs WHERE status = 'running') AS running,
-       (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)
-          FROM research_jobs WHERE status = 'queued') AS oldest_queued_secs,
-       (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS webhooks_pending
-"""
+WEBHOOKS_PENDING_SQL = "SELECT count(*) AS webhooks_pending FROM webhook_deliveries WHERE status = 'pending'"
 
 
 def record_job_event(event_type: str, data: dict[str, Any]) -> None:
@@ -176,8 +171,9 @@ async def _live_levels(state: State) -> dict[str, float]:
     levels: dict[str, float] = {}
     try:
         async with state.db.connection() as conn:
-            row = await (await conn.execute(LIVE_JOBS_SQL)).fetchone()
-        levels.update({key: float(value) for key, value in row.items()})
+            levels.update(await JobRepository().live_levels(conn))
+            row = await (await conn.execute(WEBHOOKS_PENDING_SQL)).fetchone()
+        levels["webhooks_pending"] = float(row["webhooks_pending"])
     except Exception:  # a scrape during an outage still serves the counters
         pass
     worker = getattr(state, "research_worker", None)

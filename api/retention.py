@@ -12,7 +12,8 @@ loop runs `run_retention` hourly).
 - outbox tasks done more than a week ago (their keys name facts that do not recur; dead tasks
   stay for admins).
 
-Each step runs on its own, so one failing (Redis down) does not stop the others.
+Each step asks the repository that owns its table, and runs on its own, so one failing (Redis down)
+does not stop the others.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from redis.asyncio import Redis
 
 from api.research.events import TERMINAL_TTL_SECS, stream_key
 from api.research.repository import JobRepository
+from auth.repository import AccountRepository
 from core.db import Database
 from core.outbox import OutboxRepository
 from core.settings import Settings
@@ -38,15 +40,6 @@ STREAM_REPLAY_WINDOW = timedelta(seconds=TERMINAL_TTL_SECS)
 STREAM_SCAN_BATCH = 500
 MAX_PRUNE_ROUNDS = 50  # bounds one run; the next run continues
 DONE_OUTBOX_TASKS_KEPT = timedelta(days=7)
-
-DELETE_EXPIRED_EMAIL_TOKENS = "DELETE FROM email_tokens WHERE expires_at < now()"
-DELETE_STALE_REFRESH_TOKENS = """
-DELETE FROM refresh_tokens
-WHERE expires_at < now() - %(grace)s OR revoked_at < now() - %(grace)s"""
-# Of the given job ids, those whose stream must stay: unfinished, or finished recently.
-JOBS_KEEPING_STREAMS = """
-SELECT id FROM research_jobs
-WHERE id = ANY(%(ids)s) AND (completed_at IS NULL OR completed_at > now() - %(window)s)"""
 
 
 @dataclass
@@ -64,8 +57,10 @@ async def run_retention(db: Database, redis: Redis, settings: Settings) -> Reten
     """One pass of every cleanup; returns what each removed (and which steps failed)."""
     report = RetentionReport()
     steps = {
-        "email_tokens": lambda: _delete(db, DELETE_EXPIRED_EMAIL_TOKENS, {}),
-        "refresh_tokens": lambda: _delete(db, DELETE_STALE_REFRESH_TOKENS, {"grace": REFRESH_TOKEN_GRACE}),
+        "email_tokens": lambda: _in_connection(db, AccountRepository().delete_expired_email_tokens),
+        "refresh_tokens": lambda: _in_connection(
+            db, lambda conn: AccountRepository().delete_stale_refresh_tokens(conn, REFRESH_TOKEN_GRACE)
+        ),
         "idempotency_keys": lambda: _forget_idempotency_keys(db),
         "event_streams": lambda: _drop_stale_streams(db, redis),
         "checkpointed_jobs": lambda: _prune_checkpoints(db, settings),
@@ -81,9 +76,9 @@ async def run_retention(db: Database, redis: Redis, settings: Settings) -> Reten
     return report
 
 
-async def _delete(db: Database, statement: str, params: dict) -> int:
+async def _in_connection(db: Database, step) -> int:
     async with db.connection() as conn:
-        return (await conn.execute(statement, params)).rowcount
+        return await step(conn)
 
 
 async def _prune_outbox(db: Database) -> int:
@@ -92,8 +87,9 @@ async def _prune_outbox(db: Database) -> int:
 
 
 async def _forget_idempotency_keys(db: Database) -> int:
-    async with db.connection() as conn:
-        return await JobRepository().forget_idempotency_keys_older_than(conn, IDEMPOTENCY_WINDOW)
+    return await _in_connection(
+        db, lambda conn: JobRepository().forget_idempotency_keys_older_than(conn, IDEMPOTENCY_WINDOW)
+    )
 
 
 async def _drop_stale_streams(db: Database, redis: Redis) -> int:
@@ -113,8 +109,7 @@ async def _drop_stale_streams(db: Database, redis: Redis) -> int:
 
 async def _drop_streams_of_finished(db: Database, redis: Redis, streams: dict[UUID, str]) -> int:
     async with db.connection() as conn:
-        cur = await conn.execute(JOBS_KEEPING_STREAMS, {"ids": list(streams), "window": STREAM_REPLAY_WINDOW})
-        keep = {row["id"] for row in await cur.fetchall()}
+        keep = await JobRepository().ids_still_streaming(conn, list(streams), STREAM_REPLAY_WINDOW)
     stale = [key for job_id, key in streams.items() if job_id not in keep]
     return await redis.delete(*stale) if stale else 0
 

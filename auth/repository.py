@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -93,6 +93,11 @@ VALID_EMAIL_TOKEN_USER = """
 SELECT user_id FROM email_tokens
 WHERE token_hash = %(token_hash)s AND purpose = %(purpose)s AND used_at IS NULL AND expires_at > now()"""
 
+DELETE_EXPIRED_EMAIL_TOKENS = "DELETE FROM email_tokens WHERE expires_at < now()"
+DELETE_STALE_REFRESH_TOKENS = """
+DELETE FROM refresh_tokens
+WHERE expires_at < now() - %(grace)s OR revoked_at < now() - %(grace)s"""
+
 _KEY_COLUMNS = "id, name, prefix, created_at, last_used_at"
 
 INSERT_API_KEY = f"""
@@ -131,6 +136,13 @@ def _user(row: dict | None) -> User | None:
 
 class AccountRepository:
     """Users and their sessions. Methods take the connection (or open transaction) to use."""
+
+    async def delete_expired_email_tokens(self, conn: AsyncConnection) -> int:
+        return (await conn.execute(DELETE_EXPIRED_EMAIL_TOKENS)).rowcount
+
+    async def delete_stale_refresh_tokens(self, conn: AsyncConnection, grace: timedelta) -> int:
+        """Expired or revoked longer than `grace` ago (until then a replay is still seen as reuse)."""
+        return (await conn.execute(DELETE_STALE_REFRESH_TOKENS, {"grace": grace})).rowcount
 
     async def insert_user(
         self, conn: AsyncConnection, *, email: str, password_hash: str, first_name: str, last_name: str

@@ -84,3 +84,16 @@ class Database:
             return True
         except Exception:
             return False
+
+
+def utc_days_cte(days: int) -> str:
+    """`WITH days(day), bounds(since)`: today and the `days - 1` UTC calendar days before it, for
+    zero-filled daily charts. Rows are binned with date_bin from `bounds.since`: plain arithmetic,
+    no time zone lookup per row."""
+    return f"""
+WITH days AS (
+    SELECT generate_series(date_trunc('day', now(), 'UTC') - interval '{int(days) - 1} days',
+                           date_trunc('day', now(), 'UTC'), interval '1 day') AS day
+), bounds AS (
+    SELECT min(day) AS since FROM days
+)"""

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 
-from api.admin.repository import JobDetail, JobSummary, UserDetail
+from api.admin.repository import UserDetail
 from api.admin.schemas import (
     AdminAuditRow,
     AdminJobBucket,
@@ -30,6 +30,7 @@ from api.admin.schemas import (
     ReplyBody,
 )
 from api.admin.service import AdminService
+from api.research.repository import JobDetail, JobSummary
 from api.research.schemas import JobStatus
 from api.support.repository import Ticket, TicketReply
 from auth.deps import AdminUser

@@ -4,22 +4,20 @@ mutation in one transaction with its audit row (who, what, target, payload, when
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from redis.asyncio import Redis
 
 from api.admin.repository import (
+    STATS_DAYS,
     AdminRepository,
-    JobBucket,
-    JobDetail,
-    JobSummary,
     SignupBucket,
     Totals,
     UserDetail,
     UserRow,
 )
-from api.research.repository import JobRepository, JobRow
+from api.research.repository import JobBucket, JobDetail, JobRepository, JobRow, JobSummary
 from api.research.schemas import JobStatus
 from api.research.service import JobService
 from api.support.repository import Ticket, TicketReply, TicketRepository, TicketSummary
@@ -91,9 +89,9 @@ class AdminService:
     async def user(self, user_id: UUID) -> UserDetail:
         async with self.db.connection() as conn:
             found = await self.admin.user_detail(conn, user_id)
-        if found is None:
-            raise NotFound("User not found")
-        return found
+            if found is None:
+                raise NotFound("User not found")
+            return replace(found, jobs_count=await self.jobs.count_of_user(conn, user_id))
 
     async def user_jobs(self, user_id: UUID, page: Page) -> list[JobRow]:
         await self.user(user_id)
@@ -153,13 +151,13 @@ class AdminService:
     ) -> list[JobSummary]:
         email = user_email.strip().lower() if user_email and user_email.strip() else None
         async with self.db.connection() as conn:
-            return await self.admin.jobs_page(
+            return await self.jobs.admin_page(
                 conn, user_email=email, status=status, limit=page.limit, offset=page.offset
             )
 
     async def job(self, job_id: UUID) -> JobDetail:
         async with self.db.connection() as conn:
-            found = await self.admin.job_detail(conn, job_id)
+            found = await self.jobs.admin_detail(conn, job_id)
         if found is None:
             raise NotFound("No such research job")
         return found
@@ -278,8 +276,10 @@ class AdminService:
         async with self.db.connection() as conn:
             return Stats(
                 signups=await self.admin.signups_by_day(conn),
-                jobs=await self.admin.jobs_by_day(conn),
-                totals=await self.admin.totals(conn),
+                jobs=await self.jobs.by_day(conn, STATS_DAYS),
+                totals=replace(
+                    await self.admin.totals(conn), in_flight_jobs=await self.jobs.count_live(conn)
+                ),
             )
 
     async def outbox_page(self, *, status: str | None, page: Page) -> list[OutboxTask]:

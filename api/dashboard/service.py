@@ -6,8 +6,8 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from api.dashboard.repository import DashboardRepository
 from api.dashboard.schemas import LogRow, RecentJob, UsageBucket
+from api.research.repository import JobRepository
 from core.db import Database
 from core.errors import InvalidRequest
 
@@ -44,24 +44,24 @@ def usage_window(
 class DashboardService:
     def __init__(self, db: Database):
         self.db = db
-        self.repo = DashboardRepository()
+        self.jobs = JobRepository()
 
     async def logs(
         self, user_id: UUID, *, status: str | None, limit: int, offset: int, anonymize: bool
     ) -> list[LogRow]:
         async with self.db.connection() as conn:
-            rows = await self.repo.log_rows(conn, user_id, status=status, limit=limit, offset=offset)
+            rows = await self.jobs.log_page(conn, user_id, status=status, limit=limit, offset=offset)
         if anonymize:
             rows = [{**row, "question": anonymized(user_id, row["question"])} for row in rows]
         return [LogRow(**row) for row in rows]
 
     async def recent(self, user_id: UUID) -> list[RecentJob]:
         async with self.db.connection() as conn:
-            rows = await self.repo.log_rows(conn, user_id, status=None, limit=RECENT_COUNT, offset=0)
+            rows = await self.jobs.log_page(conn, user_id, status=None, limit=RECENT_COUNT, offset=0)
         return [RecentJob(**row) for row in rows]
 
     async def usage(self, user_id: UUID, start: datetime | None, end: datetime | None) -> list[UsageBucket]:
         first, last = usage_window(start, end)
         async with self.db.connection() as conn:
-            rows = await self.repo.daily_usage(conn, user_id, first, last)
+            rows = await self.jobs.daily_usage(conn, user_id, first, last)
         return [UsageBucket(**row) for row in rows]

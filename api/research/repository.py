@@ -12,6 +12,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from api.research.schemas import TERMINAL_STATUSES
+from core.db import utc_days_cte
 
 NOTIFY_CHANNEL = "research_jobs"
 
@@ -54,6 +55,99 @@ class JobRow:
 
 
 JOB_COLUMNS = ", ".join(f.name for f in fields(JobRow))
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    id: UUID
+    user_id: UUID
+    user_email: str
+    created_at: datetime
+    status: str
+    question: str
+    credits_charged: int
+    cost_usd_micros: int
+    latency_ms: int | None
+
+
+@dataclass(frozen=True)
+class JobDetail(JobSummary):
+    credits_reserved: int
+    credits_refunded: int
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    completed_at: datetime | None
+    wave_count: int | None
+    source_count: int | None
+
+
+@dataclass(frozen=True)
+class JobBucket:
+    day: datetime
+    count: int
+    credits_charged_sum: int
+    cost_usd_micros_sum: int
+
+
+# What the dashboard's logs and recent jobs show of a job.
+LOG_COLUMNS = (
+    "id, created_at, status, question, mode, credits_charged, cost_usd_micros, latency_ms,"
+    " source_count, wave_count"
+)
+LOG_PAGE_SQL = f"""
+SELECT {LOG_COLUMNS} FROM research_jobs WHERE user_id = %(user)s
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""
+
+DAILY_USAGE_SQL = """
+SELECT d.day AS day,
+       coalesce(sum(j.credits_charged), 0)::bigint AS credits,
+       count(j.id)::bigint AS jobs,
+       coalesce(sum(j.cost_usd_micros), 0)::bigint AS cost_usd_micros
+FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz, interval '1 day') AS d(day)
+LEFT JOIN research_jobs j
+       ON j.user_id = %(user)s AND j.created_at >= d.day AND j.created_at < d.day + interval '1 day'
+GROUP BY d.day ORDER BY d.day
+"""
+
+_JOB_SUMMARY_COLUMNS = """j.id, j.user_id, u.email AS user_email, j.created_at, j.status, j.question,
+    j.credits_charged, j.cost_usd_micros, j.latency_ms"""
+
+# With `user_email` the user is found by users_email_key and the jobs by research_jobs_user_idx;
+# with `status` alone by research_jobs_status_idx; with neither by research_jobs_created_idx.
+ADMIN_JOBS_PAGE_SQL = f"""
+SELECT {_JOB_SUMMARY_COLUMNS}
+FROM research_jobs j JOIN users u ON u.id = j.user_id
+WHERE (%(email)s::text IS NULL OR u.email = %(email)s)
+  AND (%(status)s::text IS NULL OR j.status = %(status)s)
+ORDER BY j.created_at DESC, j.id DESC
+LIMIT %(limit)s OFFSET %(offset)s"""
+
+ADMIN_JOB_DETAIL_SQL = f"""
+SELECT {_JOB_SUMMARY_COLUMNS}, j.credits_reserved, j.credits_refunded, j.request, j.result, j.error,
+       j.completed_at, j.wave_count, j.source_count
+FROM research_jobs j JOIN users u ON u.id = j.user_id
+WHERE j.id = %(id)s"""
+
+# research_jobs_daily_idx (created_at INCLUDE the summed columns): an index-only scan.
+JOBS_COUNTED_BY_DAY = """
+, counted AS (
+    SELECT date_bin('1 day', j.created_at, bounds.since) AS day, count(*) AS count,
+           sum(j.credits_charged) AS credits_charged_sum, sum(j.cost_usd_micros) AS cost_usd_micros_sum
+    FROM research_jobs j, bounds WHERE j.created_at >= bounds.since GROUP BY 1
+)
+SELECT d.day, coalesce(c.count, 0) AS count,
+       coalesce(c.credits_charged_sum, 0)::bigint AS credits_charged_sum,
+       coalesce(c.cost_usd_micros_sum, 0)::bigint AS cost_usd_micros_sum
+FROM days d LEFT JOIN counted c USING (day) ORDER BY d.day"""
+
+LIVE_LEVELS_SQL = """
+SELECT (SELECT count(*) FROM research_jobs WHERE status = 'queued') AS queued,
+       (SELECT count(*) FROM research_jobs WHERE status = 'running') AS running,
+       (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)
+          FROM research_jobs WHERE status = 'queued') AS oldest_queued_secs
+"""
 
 INSERT_SQL = f"""
 INSERT INTO research_jobs (user_id, api_key_id, origin, mode, question, request, runs_async,
@@ -246,6 +340,17 @@ class JobRepository:
         )
         return await cur.fetchone()
 
+    async def count_of_user(self, conn: AsyncConnection, user_id: UUID) -> int:
+        cur = await conn.execute("SELECT count(*) AS n FROM research_jobs WHERE user_id = %s", (user_id,))
+        return (await cur.fetchone())["n"]
+
+    async def count_live(self, conn: AsyncConnection) -> int:
+        """Jobs queued or running (research_jobs_status_idx)."""
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM research_jobs WHERE status IN ('queued', 'running')"
+        )
+        return (await cur.fetchone())["n"]
+
     async def live_job_ids_for_user(self, conn: AsyncConnection, user_id: UUID) -> list[UUID]:
         cur = await conn.execute(
             "SELECT id FROM research_jobs WHERE user_id = %s AND status IN ('queued', 'running')", (user_id,)
@@ -268,3 +373,55 @@ class JobRepository:
     async def queue_depth(self, conn: AsyncConnection) -> int:
         cur = await conn.execute("SELECT count(*) AS n FROM research_jobs WHERE status = 'queued'")
         return (await cur.fetchone())["n"]
+
+    # -- read models of other surfaces (dashboard, admin, metrics, retention) ----------------------
+
+    async def log_page(
+        self, conn: AsyncConnection, user_id: UUID, *, status: str | None, limit: int, offset: int
+    ) -> list[dict]:
+        cur = await conn.execute(
+            LOG_PAGE_SQL, {"user": user_id, "status": status, "limit": limit, "offset": offset}
+        )
+        return await cur.fetchall()
+
+    async def daily_usage(
+        self, conn: AsyncConnection, user_id: UUID, first: datetime, last: datetime
+    ) -> list[dict]:
+        cur = await conn.execute(DAILY_USAGE_SQL, {"user": user_id, "first": first, "last": last})
+        return await cur.fetchall()
+
+    async def admin_page(
+        self, conn: AsyncConnection, *, user_email: str | None, status: str | None, limit: int, offset: int
+    ) -> list[JobSummary]:
+        cur = conn.cursor(row_factory=class_row(JobSummary))
+        await cur.execute(
+            ADMIN_JOBS_PAGE_SQL, {"email": user_email, "status": status, "limit": limit, "offset": offset}
+        )
+        return await cur.fetchall()
+
+    async def admin_detail(self, conn: AsyncConnection, job_id: UUID) -> JobDetail | None:
+        cur = conn.cursor(row_factory=class_row(JobDetail))
+        await cur.execute(ADMIN_JOB_DETAIL_SQL, {"id": job_id})
+        return await cur.fetchone()
+
+    async def by_day(self, conn: AsyncConnection, days: int) -> list[JobBucket]:
+        """Jobs, credits and provider cost per UTC day, zero-filled (`core.db.utc_days_cte`)."""
+        cur = conn.cursor(row_factory=class_row(JobBucket))
+        await cur.execute(utc_days_cte(days) + JOBS_COUNTED_BY_DAY)
+        return await cur.fetchall()
+
+    async def live_levels(self, conn: AsyncConnection) -> dict[str, float]:
+        """Queued and running counts and the oldest queued job's age, for the metrics scrape."""
+        row = await (await conn.execute(LIVE_LEVELS_SQL)).fetchone()
+        return {key: float(value) for key, value in row.items()}
+
+    async def ids_still_streaming(
+        self, conn: AsyncConnection, job_ids: list[UUID], window: timedelta
+    ) -> set[UUID]:
+        """Of `job_ids`, those whose event stream must stay: unfinished, or finished within `window`."""
+        cur = await conn.execute(
+            "SELECT id FROM research_jobs WHERE id = ANY(%(ids)s)"
+            " AND (completed_at IS NULL OR completed_at > now() - %(window)s)",
+            {"ids": job_ids, "window": window},
+        )
+        return {row["id"] for row in await cur.fetchall()}
