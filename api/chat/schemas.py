@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.research.schemas import JobStatus
+from graph.budget import StopReason
+
 MODEL_PREFIX = "infrence-"
 CHAT_MODES = ("lite", "standard", "pro")
 
@@ -60,9 +63,9 @@ class ChatUsage(BaseModel):
 
 class InfrenceJobRef(BaseModel):
     job_id: str
-    status: str
+    status: JobStatus
     credits_charged: int
-    stop_reason: str | None = None
+    stop_reason: StopReason | None = None
 
 
 class ChatCompletion(BaseModel):

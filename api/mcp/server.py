@@ -18,11 +18,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
 
 from api.research.events import EventHub, JobEvents
-from api.research.schemas import ResearchRequest
+from api.research.schemas import JobStatus, ResearchMode, ResearchRequest
 from api.research.service import MAX_WAIT_SECS, JobService, result_of
 from auth.api_keys import ApiKeyService
 from auth.models import Caller
 from core.errors import DomainError, InvalidRequest, Unauthorized, error_json
+from core.pagination import MAX_LIMIT
 from core.ratelimit import rate_limiter_of
 
 INSTRUCTIONS = (
@@ -84,7 +85,9 @@ class Tools:
 
     async def list_research(self, ctx: Context, limit: int, status: str | None) -> list[dict]:
         caller = await self.caller(ctx)
-        rows = await self.jobs().list(caller.user.id, status=status, limit=min(max(limit, 1), 200), offset=0)
+        rows = await self.jobs().list(
+            caller.user.id, status=status, limit=min(max(limit, 1), MAX_LIMIT), offset=0
+        )
         return [{"id": str(r.id), "status": r.status, "mode": r.mode, "question": r.question} for r in rows]
 
     async def cancel_research(self, ctx: Context, job_id: str) -> dict:
@@ -107,7 +110,7 @@ def build_server(app: FastAPI) -> MCPServer:
     async def research(
         question: str,
         ctx: Context,
-        mode: str = "lite",
+        mode: ResearchMode = ResearchMode.lite,
         response_schema: dict | None = None,
         wait_secs: int = 60,
     ) -> dict:
@@ -118,7 +121,7 @@ def build_server(app: FastAPI) -> MCPServer:
         return await tools.get_research(ctx, job_id, wait_secs)
 
     @server.tool(description="Your most recent research jobs.")
-    async def list_research(ctx: Context, limit: int = 20, status: str | None = None) -> list[dict]:
+    async def list_research(ctx: Context, limit: int = 20, status: JobStatus | None = None) -> list[dict]:
         return await tools.list_research(ctx, limit, status)
 
     @server.tool(description="Cancel a research job; you pay only for what it used.")

@@ -6547,10 +6547,8 @@ export interface components {
             credits_charged: number;
             /** Job Id */
             job_id: string;
-            /** Status */
-            status: string;
-            /** Stop Reason */
-            stop_reason?: string | null;
+            status: components["schemas"]["JobStatus"];
+            stop_reason?: components["schemas"]["StopReason"] | null;
         };
         /** JobCanceledEvent */
         JobCanceledEvent: {
