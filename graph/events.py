@@ -100,7 +100,7 @@ class CriticData(EventData):
     verified: int
     dropped: int
     unverifiable: int
-    unsupported_citations: int
+    unsupported_citations: list[int]  # citation numbers with no verified claim
     answers_question: bool
     revise: bool
     notes: list[str]

@@ -6331,7 +6331,7 @@ export interface components {
             /** Revise */
             revise: boolean;
             /** Unsupported Citations */
-            unsupported_citations: number;
+            unsupported_citations: number[];
             /** Unverifiable */
             unverifiable: number;
             /** Verified */
