@@ -41,10 +41,23 @@ function linkCitations(root: DocumentFragment, sourceCount: number): void {
   }
 }
 
+/** The elements Markdown itself produces: a brief written by a model gets nothing else
+ * (no img, form, input, iframe, style or script, whatever the sources put in its way). */
+const MARKDOWN_TAGS = [
+  "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li",
+  "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
+];
+const MARKDOWN_ATTRIBUTES = ["href", "title", "start", "align"];
+
 /** Markdown → safe HTML; external links open in a new tab. */
 export function renderBrief(markdown: string, sourceCount: number): string {
   const html = marked.parse(markdown, { async: false, gfm: true });
-  const fragment = DOMPurify.sanitize(html, { RETURN_DOM_FRAGMENT: true });
+  const fragment = DOMPurify.sanitize(html, {
+    RETURN_DOM_FRAGMENT: true,
+    ALLOWED_TAGS: MARKDOWN_TAGS,
+    ALLOWED_ATTR: MARKDOWN_ATTRIBUTES,
+    ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#)/i,
+  });
   linkCitations(fragment, sourceCount);
   fragment.querySelectorAll<HTMLAnchorElement>("a[href^='http']").forEach((a) => {
     a.target = "_blank";
