@@ -15,8 +15,10 @@ from core.settings import Settings, SettingsError, load_settings
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Infrence: a Deep Research API.")
-admin_app = typer.Typer(no_args_is_help=True, help="Operator commands.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Infrence: a Deep Research API.", rich_markup_mode=None
+)
+admin_app = typer.Typer(no_args_is_help=True, help="Operator commands.", rich_markup_mode=None)
 app.add_typer(admin_app, name="admin")
 
 
@@ -149,7 +151,7 @@ def openapi() -> None:
     sys.stdout.write("\n")
 
 
-ledger_app = typer.Typer(no_args_is_help=True, help="Credits ledger commands.")
+ledger_app = typer.Typer(no_args_is_help=True, help="Credits ledger commands.", rich_markup_mode=None)
 app.add_typer(ledger_app, name="ledger")
 
 
@@ -161,7 +163,9 @@ def ledger_check() -> None:
     raise typer.Exit(run_ledger_check(migrated_database_url(settings_or_exit())))
 
 
-mail_app = typer.Typer(no_args_is_help=True, help="The mail outbox: every message, sent or kept.")
+mail_app = typer.Typer(
+    no_args_is_help=True, help="The mail outbox: every message, sent or kept.", rich_markup_mode=None
+)
 app.add_typer(mail_app, name="mail")
 
 

