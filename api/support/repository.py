@@ -66,6 +66,7 @@ SELECT t.id, t.user_id, t.email, t.category, t.subject, t.status, t.created_at,
 FROM support_tickets t
 WHERE (%(status)s::text IS NULL OR t.status = %(status)s)
   AND (%(category)s::text IS NULL OR t.category = %(category)s)
+  AND (%(user_id)s::uuid IS NULL OR t.user_id = %(user_id)s)
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT %(limit)s OFFSET %(offset)s"""
 
@@ -104,11 +105,20 @@ class TicketRepository:
         return await cur.fetchone()
 
     async def page(
-        self, conn: AsyncConnection, *, status: str | None, category: str | None, limit: int, offset: int
+        self,
+        conn: AsyncConnection,
+        *,
+        status: str | None,
+        category: str | None,
+        limit: int,
+        offset: int,
+        user_id: UUID | None = None,
     ) -> list[TicketSummary]:
+        """Newest first; `user_id` narrows to one user's tickets (their own list)."""
         cur = conn.cursor(row_factory=class_row(TicketSummary))
         await cur.execute(
-            TICKETS_PAGE, {"status": status, "category": category, "limit": limit, "offset": offset}
+            TICKETS_PAGE,
+            {"status": status, "category": category, "limit": limit, "offset": offset, "user_id": user_id},
         )
         return await cur.fetchall()
 

@@ -39,3 +39,14 @@ class TicketReceipt(BaseModel):
     id: UUID
     status: str
     created_at: datetime
+
+
+class MyTicket(BaseModel):
+    """One of the caller's tickets, as the dashboard lists them."""
+
+    id: UUID
+    category: str
+    subject: str
+    status: str
+    created_at: datetime
+    reply_count: int

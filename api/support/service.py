@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.support.repository import Ticket, TicketRepository
+from api.support.repository import Ticket, TicketRepository, TicketSummary
 from api.support.schemas import TicketBody
 from auth.models import User
 from core.db import Database
@@ -46,3 +46,10 @@ class SupportService:
             )
         self.mailer.dispatch(confirmation)
         return stored
+
+    async def tickets_of(self, user: User, *, limit: int, offset: int) -> list[TicketSummary]:
+        """The user's own tickets, newest first (the dashboard's "My tickets")."""
+        async with self.db.connection() as conn:
+            return await self.tickets.page(
+                conn, status=None, category=None, limit=limit, offset=offset, user_id=user.id
+            )

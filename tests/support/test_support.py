@@ -90,3 +90,27 @@ async def test_tickets_are_limited_per_user(client, app, member):
         assert (await client.post("/api/support", json=ticket, headers=member.jwt)).status_code == 200
     limited = await client.post("/api/support", json=ticket, headers=member.jwt)
     assert limited.status_code == 429 and "Retry-After" in limited.headers
+
+
+async def test_users_list_their_own_tickets_newest_first(client, app, member):
+    other = await open_account(client, app.state.db, credits=0, verified=True)
+    for subject in ("First", "Second"):
+        sent = await client.post(
+            "/api/support", json={"category": "bug", "subject": subject, "body": "b"}, headers=member.jwt
+        )
+        assert sent.status_code == 200
+    await client.post(
+        "/api/support", json={"category": "bug", "subject": "Not yours", "body": "b"}, headers=other.jwt
+    )
+
+    mine = await client.get("/api/support", headers=member.jwt)
+    assert mine.status_code == 200
+    assert [(t["subject"], t["status"], t["reply_count"]) for t in mine.json()] == [
+        ("Second", "open", 0),
+        ("First", "open", 0),
+    ]
+    assert (await client.get("/api/support", params={"limit": 1}, headers=member.jwt)).json()[0][
+        "subject"
+    ] == "Second"
+    assert (await client.get("/api/support")).status_code == 401
+    assert (await client.get("/api/support", params={"limit": 0}, headers=member.jwt)).status_code == 400

@@ -4224,7 +4224,57 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** My Tickets */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The caller's tickets, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MyTicket"][];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         put?: never;
         /** Submit */
         post: {
@@ -6734,6 +6784,30 @@ export interface components {
              * @constant
              */
             object?: "list";
+        };
+        /**
+         * MyTicket
+         * @description One of the caller's tickets, as the dashboard lists them.
+         */
+        MyTicket: {
+            /** Category */
+            category: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Reply Count */
+            reply_count: number;
+            /** Status */
+            status: string;
+            /** Subject */
+            subject: string;
         };
         /** PackDto */
         PackDto: {

@@ -33,6 +33,7 @@ function ModePicker({ modes, mode, onChange }: { modes: ModeInfo[]; mode: ModeId
 
 type Job = {
   id: string;
+  question?: string;
   status: string;
   events: JobEvent[];
   progress: Progress | null;
@@ -55,9 +56,12 @@ function useJob(jobId: string | null) {
     const update = (change: (j: Job) => Job) => alive && setJob((j) => (j && j.id === jobId ? change(j) : j));
     const onEvent = (event: JobEvent) =>
       update((j) => {
+        // A finished job replays its events: they fill the timeline, never turn it back to running.
+        const settled = isTerminal(j.status);
         const progress = readProgress(event);
-        if (progress) return { ...j, progress, status: "running" };
-        const status = event.type.startsWith("job.") ? event.type.slice(4) : j.status === "queued" ? "running" : j.status;
+        if (progress) return { ...j, progress, status: settled ? j.status : "running" };
+        const announced = event.type.startsWith("job.") ? event.type.slice(4) : j.status === "queued" ? "running" : j.status;
+        const status = settled && !isTerminal(announced) ? j.status : announced;
         const terminal = isTerminal(status);
         return {
           ...j,
@@ -70,8 +74,10 @@ function useJob(jobId: string | null) {
 
     unwrap(api.GET("/api/playground/research/{id}", { params: { path: { id: jobId } } })).then(
       (result) => {
-        if (isTerminal(result.status)) update((j) => ({ ...j, status: result.status, result, stream: "ended" }));
-        else stop = followEvents(`/api/playground/research/${jobId}/events`, onEvent, onState);
+        const finished = isTerminal(result.status) ? { status: result.status, result } : {};
+        update((j) => ({ ...j, question: result.question, ...finished }));
+        // Always follow: the API replays a finished job's events (up to its terminal one).
+        stop = followEvents(`/api/playground/research/${jobId}/events`, onEvent, onState);
       },
       (error: ApiError) => update((j) => ({ ...j, stream: "failed", streamError: error })),
     );
@@ -300,11 +306,20 @@ function JobPanel({ job }: { job: Job }) {
             {result.stop_reason ? ` · stopped: ${result.stop_reason}` : ""}
           </p>
         )}
+        {job.question && (
+          <p className="job-question">
+            <strong>Question:</strong> {job.question}
+          </p>
+        )}
         {result?.error && <Alert kind="error">{result.error}</Alert>}
         <div className="job-grid">
           <div>
             <h3 className="h3">Live events</h3>
-            {job.events.length || running ? <Timeline events={job.events} live={running} /> : <p className="muted">Events are not kept for older jobs.</p>}
+            {job.events.length || running ? (
+              <Timeline events={job.events} live={running} />
+            ) : (
+              <p className="muted">{job.stream === "ended" || job.stream === "failed" ? "This job's events are no longer kept." : "Loading events…"}</p>
+            )}
           </div>
           <div>
             <h3 className="h3">Budget</h3>
@@ -341,6 +356,11 @@ export function PlaygroundPage() {
   const [withSchema, setWithSchema] = useState(false);
   const [schemaText, setSchemaText] = useState(EXAMPLE_SCHEMA);
   const schema = withSchema ? checkSchema(schemaText) : {};
+  // Reopening a job (from Logs, Overview or a link) puts its question back in the box.
+  const reopenedQuestion = job?.question;
+  useEffect(() => {
+    if (reopenedQuestion) setQuestion((current) => current || reopenedQuestion);
+  }, [reopenedQuestion]);
 
   const run = useSubmit(async () => {
     const accepted = await unwrap(

@@ -1,8 +1,10 @@
-// Support: a ticket form; replies arrive by email.
+// Support: a ticket form (the receipt names the ticket id) and the user's own tickets; replies arrive by email.
 import { useState } from "react";
 import { api, unwrap } from "../api/client";
 import { useUser } from "../auth";
-import { Alert, Button, Card, FormError, onSubmit, PageHeader, Select, TextArea, TextField, useSubmit } from "../ui/kit";
+import * as fmt from "../lib/format";
+import { useAsync } from "../lib/useAsync";
+import { Alert, Async, Badge, Button, Card, Empty, FormError, onSubmit, PageHeader, Select, Table, TextArea, TextField, useSubmit } from "../ui/kit";
 
 export const TICKET_CATEGORIES = [
   { value: "general", label: "General question" },
@@ -17,10 +19,12 @@ export function SupportPage() {
   const [category, setCategory] = useState("general");
   const [subject, setSubject] = useState("");
   const [body, setBody] = useState("");
-  const [sent, setSent] = useState(false);
+  const [sent, setSent] = useState<string | null>(null);
+  const tickets = useAsync(() => unwrap(api.GET("/api/support", { params: { query: { limit: 50 } } })), []);
   const submit = useSubmit(async () => {
-    await unwrap(api.POST("/api/support", { body: { category, subject, body } }));
-    setSent(true);
+    const receipt = await unwrap(api.POST("/api/support", { body: { category, subject, body } }));
+    setSent(receipt.id);
+    tickets.reload();
     setSubject("");
     setBody("");
   });
@@ -31,7 +35,8 @@ export function SupportPage() {
       <Card>
         {sent && (
           <Alert kind="success" title="Ticket sent">
-            We emailed you a confirmation. <Button small variant="ghost" onClick={() => setSent(false)}>Send another</Button>
+            Your ticket id is <code data-testid="ticket-id">{sent}</code>: quote it in any follow-up. We emailed you a confirmation.{" "}
+            <Button small variant="ghost" onClick={() => setSent(null)}>Send another</Button>
           </Alert>
         )}
         {!sent && (
@@ -46,6 +51,38 @@ export function SupportPage() {
             </Button>
           </form>
         )}
+      </Card>
+      <Card title="My tickets">
+        <Async state={tickets}>
+          {(list) =>
+            list.length ? (
+              <Table caption="My tickets">
+                <thead>
+                  <tr>
+                    <th>Sent</th>
+                    <th>Subject</th>
+                    <th>Status</th>
+                    <th className="num">Replies</th>
+                    <th>Id</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((t) => (
+                    <tr key={t.id}>
+                      <td title={fmt.when(t.created_at)}>{fmt.ago(t.created_at)}</td>
+                      <td className="truncate">{t.subject}</td>
+                      <td><Badge status={t.status} /></td>
+                      <td className="num">{t.reply_count}</td>
+                      <td><code>{t.id.slice(0, 8)}</code></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </Table>
+            ) : (
+              <Empty title="No tickets yet">Tickets you send appear here with their status.</Empty>
+            )
+          }
+        </Async>
       </Card>
     </>
   );
