@@ -34,46 +34,6 @@ class AdminJobBucket(BaseModel):
     cost_usd_micros_sum: int = Field(..., title='Cost Usd Micros Sum')
 
 
-class AdminJobDetail(BaseModel):
-    id: UUID = Field(..., title='Id')
-    created_at: AwareDatetime = Field(..., title='Created At')
-    status: str = Field(..., title='Status')
-    question: str = Field(..., title='Question')
-    credits_charged: int = Field(..., title='Credits Charged')
-    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
-    latency_ms: int | None = Field(None, title='Latency Ms')
-    user_id: UUID = Field(..., title='User Id')
-    user_email: str = Field(..., title='User Email')
-    credits_reserved: int = Field(..., title='Credits Reserved')
-    credits_refunded: int = Field(..., title='Credits Refunded')
-    request: dict[str, Any] = Field(
-        ...,
-        description='Raw request body that was POSTed to `/v1/research`.',
-        title='Request',
-    )
-    response: dict[str, Any] = Field(
-        ...,
-        description='Raw final response (typed payload + brief + sources); empty while the job runs or when it produced nothing.',
-        title='Response',
-    )
-    error: str | None = Field(None, title='Error')
-    completed_at: AwareDatetime | None = Field(None, title='Completed At')
-    wave_count: int | None = Field(None, title='Wave Count')
-    source_count: int | None = Field(None, title='Source Count')
-
-
-class AdminJobRow(BaseModel):
-    id: UUID = Field(..., title='Id')
-    created_at: AwareDatetime = Field(..., title='Created At')
-    status: str = Field(..., title='Status')
-    question: str = Field(..., title='Question')
-    credits_charged: int = Field(..., title='Credits Charged')
-    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
-    latency_ms: int | None = Field(None, title='Latency Ms')
-    user_id: UUID = Field(..., title='User Id')
-    user_email: str = Field(..., title='User Email')
-
-
 class AdminLedgerRow(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
@@ -166,16 +126,6 @@ class AdminUserDetail(BaseModel):
     stripe_customer_id: str | None = Field(None, title='Stripe Customer Id')
 
 
-class AdminUserJobRow(BaseModel):
-    id: UUID = Field(..., title='Id')
-    created_at: AwareDatetime = Field(..., title='Created At')
-    status: str = Field(..., title='Status')
-    question: str = Field(..., title='Question')
-    credits_charged: int = Field(..., title='Credits Charged')
-    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
-    latency_ms: int | None = Field(None, title='Latency Ms')
-
-
 class AdminUserRow(BaseModel):
     id: UUID = Field(..., title='Id')
     email: str = Field(..., title='Email')
@@ -193,13 +143,6 @@ class ApiKeyDto(BaseModel):
     prefix: str = Field(..., title='Prefix')
     created_at: AwareDatetime = Field(..., title='Created At')
     last_used_at: AwareDatetime | None = Field(None, title='Last Used At')
-
-
-class AsyncAccepted(BaseModel):
-    id: UUID = Field(..., title='Id')
-    status: str = Field(..., title='Status')
-    status_url: str = Field(..., title='Status Url')
-    events_url: str = Field(..., title='Events Url')
 
 
 class AutoTopupBody(BaseModel):
@@ -239,6 +182,18 @@ class BalanceDto(BaseModel):
         description='How many credits may be drawn beyond both this period',
         title='Overage Cap',
     )
+
+
+class BasisCitation(BaseModel):
+    url: str = Field(..., title='Url')
+    title: str = Field(..., title='Title')
+    quote: str = Field(..., title='Quote')
+
+
+class BasisEntry(BaseModel):
+    field: str = Field(..., title='Field')
+    citations: list[BasisCitation] | None = Field(None, title='Citations')
+    confidence: Literal['low', 'medium', 'high'] = Field(..., title='Confidence')
 
 
 class BodyDashboardUploadDocument(BaseModel):
@@ -413,11 +368,6 @@ class Done(BaseModel):
     ok: bool | None = Field(True, title='Ok')
 
 
-class ErrorBody(BaseModel):
-    detail: str = Field(..., title='Detail')
-    code: str = Field(..., title='Code')
-
-
 class FaithfulnessDto(BaseModel):
     sentences: int | None = Field(
         0,
@@ -436,6 +386,11 @@ class FaithfulnessDto(BaseModel):
     )
 
 
+class FieldError(BaseModel):
+    field: str = Field(..., title='Field')
+    message: str = Field(..., title='Message')
+
+
 class ForgotBody(BaseModel):
     email: constr(max_length=320) = Field(..., title='Email')
 
@@ -446,24 +401,14 @@ class HealthDto(BaseModel):
     redis: str = Field(..., title='Redis')
 
 
-class InfrenceJobRef(BaseModel):
-    job_id: str = Field(..., title='Job Id')
-    status: str = Field(..., title='Status')
-    credits_charged: int = Field(..., title='Credits Charged')
-    stop_reason: str | None = Field(None, title='Stop Reason')
-
-
-class LogRow(BaseModel):
-    id: UUID = Field(..., title='Id')
-    created_at: AwareDatetime = Field(..., title='Created At')
-    status: str = Field(..., title='Status')
-    question: str = Field(..., title='Question')
-    mode: str | None = Field(None, title='Mode')
-    credits_charged: int = Field(..., title='Credits Charged')
-    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
-    latency_ms: int | None = Field(None, title='Latency Ms')
-    source_count: int | None = Field(None, title='Source Count')
-    wave_count: int | None = Field(None, title='Wave Count')
+class JobStatus(
+    RootModel[Literal['queued', 'running', 'succeeded', 'failed', 'canceled']]
+):
+    root: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
 
 
 class LoginBody(BaseModel):
@@ -558,7 +503,7 @@ class ProfileBody(BaseModel):
 class RecentJob(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
-    status: str = Field(..., title='Status')
+    status: JobStatus
     question: str = Field(..., title='Question')
     credits_charged: int = Field(..., title='Credits Charged')
     latency_ms: int | None = Field(None, title='Latency Ms')
@@ -592,10 +537,29 @@ class ReplyBody(BaseModel):
     send_email: bool = Field(..., title='Send Email')
 
 
+class ResearchBudgets(BaseModel):
+    max_cost_usd: float = Field(
+        ...,
+        description='Provider cost cap; for `max`, sized from `max_credits`.',
+        title='Max Cost Usd',
+    )
+    max_wallclock_secs: conint(ge=0) = Field(..., title='Max Wallclock Secs')
+    max_waves: conint(ge=0) = Field(..., title='Max Waves')
+    branches: conint(ge=0) = Field(
+        ..., description='Parallel searches per wave.', title='Branches'
+    )
+    max_searches: conint(ge=0) = Field(..., title='Max Searches')
+    max_pages: conint(ge=0) = Field(..., title='Max Pages')
+    synthesis_time_reserve_secs: conint(ge=0) = Field(
+        ..., title='Synthesis Time Reserve Secs'
+    )
+    synthesis_cost_reserve_usd: float = Field(..., title='Synthesis Cost Reserve Usd')
+
+
 class ResearchLogRow(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
-    status: str = Field(..., title='Status')
+    status: JobStatus
     question: str = Field(..., title='Question')
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd_micros: int = Field(..., title='Cost Usd Micros')
@@ -606,7 +570,11 @@ class ResearchLogRow(BaseModel):
 
 
 class ResearchMode(RootModel[Literal['lite', 'standard', 'pro', 'max']]):
-    root: Literal['lite', 'standard', 'pro', 'max'] = Field(..., title='ResearchMode')
+    root: Literal['lite', 'standard', 'pro', 'max'] = Field(
+        ...,
+        description="A research mode; `GET /v1/modes` lists each one's budgets and price.",
+        title='ResearchMode',
+    )
 
 
 class ResearchRequest(BaseModel):
@@ -616,7 +584,7 @@ class ResearchRequest(BaseModel):
     question: constr(min_length=1, max_length=4000) = Field(..., title='Question')
     mode: ResearchMode | None = Field(
         'standard',
-        description='`lite` (15c) | `standard` (60c) | `pro` (200c) | `max` (metered).',
+        description='Budgets and price of each mode: `GET /v1/modes`.',
         validate_default=True,
     )
     max_credits: conint(ge=0) | None = Field(
@@ -691,6 +659,16 @@ class StageError(BaseModel):
     error: str = Field(..., title='Error')
 
 
+class StopReason(
+    RootModel[Literal['complete', 'budget', 'deadline', 'canceled', 'no_evidence']]
+):
+    root: Literal['complete', 'budget', 'deadline', 'canceled', 'no_evidence'] = Field(
+        ...,
+        description="Why a run stopped researching (a result's `stop_reason`).",
+        title='StopReason',
+    )
+
+
 class TicketBody(BaseModel):
     category: str = Field(..., title='Category')
     subject: constr(max_length=200) = Field(..., title='Subject')
@@ -740,6 +718,308 @@ class WebhookSecretDto(BaseModel):
     )
 
 
+class BranchFailedData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    stage: str = Field(..., title='Stage')
+    error: str = Field(..., title='Error')
+    wave: int | None = Field(None, title='Wave')
+    query: str | None = Field(None, title='Query')
+    url: str | None = Field(None, title='Url')
+    at: float = Field(..., title='At')
+
+
+class BranchFailedEvent(BaseModel):
+    type: Literal['branch.failed'] = Field(..., title='Type')
+    data: BranchFailedData
+
+
+class CastData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    schema_: str = Field(..., alias='schema', title='Schema')
+    valid: bool = Field(..., title='Valid')
+    repairs: int = Field(..., title='Repairs')
+    fields: int | None = Field(None, title='Fields')
+    error: str | None = Field(None, title='Error')
+
+
+class CastEvent(BaseModel):
+    type: Literal['cast'] = Field(..., title='Type')
+    data: CastData
+
+
+class CriticData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    verified: int = Field(..., title='Verified')
+    dropped: int = Field(..., title='Dropped')
+    unverifiable: int = Field(..., title='Unverifiable')
+    unsupported_citations: list[int] = Field(..., title='Unsupported Citations')
+    answers_question: bool = Field(..., title='Answers Question')
+    revise: bool = Field(..., title='Revise')
+    notes: list[str] = Field(..., title='Notes')
+
+
+class CriticEvent(BaseModel):
+    type: Literal['critic'] = Field(..., title='Type')
+    data: CriticData
+
+
+class GateData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    continue_: bool = Field(..., alias='continue', title='Continue')
+    stop_reason: StopReason | None = None
+    reason: str = Field(..., title='Reason')
+    branches: int = Field(..., title='Branches')
+    wave: int | None = Field(None, title='Wave')
+    queries: list[str] = Field(..., title='Queries')
+    cost_usd: float = Field(..., title='Cost Usd')
+    elapsed_secs: float = Field(..., title='Elapsed Secs')
+
+
+class GateEvent(BaseModel):
+    type: Literal['gate'] = Field(..., title='Type')
+    data: GateData
+
+
+class JobCancelRequestedData(BaseModel):
+    id: UUID = Field(..., title='Id')
+
+
+class JobCancelRequestedEvent(BaseModel):
+    type: Literal['job.cancel_requested'] = Field(..., title='Type')
+    data: JobCancelRequestedData
+
+
+class JobQueuedData(BaseModel):
+    id: UUID = Field(..., title='Id')
+    mode: ResearchMode
+    credits_reserved: int = Field(..., title='Credits Reserved')
+
+
+class JobQueuedEvent(BaseModel):
+    type: Literal['job.queued'] = Field(..., title='Type')
+    data: JobQueuedData
+
+
+class JobStartedData(BaseModel):
+    id: UUID = Field(..., title='Id')
+    attempt: int = Field(..., title='Attempt')
+    worker: str = Field(..., title='Worker')
+
+
+class JobStartedEvent(BaseModel):
+    type: Literal['job.started'] = Field(..., title='Type')
+    data: JobStartedData
+
+
+class PlanData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    queries: list[str] = Field(..., title='Queries')
+    reasoner: str = Field(..., title='Reasoner')
+    search: str = Field(..., title='Search')
+    budgets: dict[str, Any] = Field(..., title='Budgets')
+
+
+class PlanEvent(BaseModel):
+    type: Literal['plan'] = Field(..., title='Type')
+    data: PlanData
+
+
+class ProgressData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    stage: str = Field(..., title='Stage')
+    elapsed_secs: float = Field(..., title='Elapsed Secs')
+    max_wallclock_secs: int = Field(..., title='Max Wallclock Secs')
+    cost_usd: float = Field(..., title='Cost Usd')
+    max_cost_usd: float = Field(..., title='Max Cost Usd')
+    searches: int = Field(..., title='Searches')
+    max_searches: int = Field(..., title='Max Searches')
+    pages: int = Field(..., title='Pages')
+    max_pages: int = Field(..., title='Max Pages')
+    tokens: int = Field(..., title='Tokens')
+    waves_done: int = Field(..., title='Waves Done')
+    max_waves: int = Field(..., title='Max Waves')
+
+
+class ProgressEvent(BaseModel):
+    type: Literal['progress'] = Field(..., title='Type')
+    data: ProgressData
+
+
+class SearchData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    wave: int = Field(..., title='Wave')
+    query: str = Field(..., title='Query')
+    results: int = Field(..., title='Results')
+    provider: str = Field(..., title='Provider')
+
+
+class SearchEvent(BaseModel):
+    type: Literal['search'] = Field(..., title='Type')
+    data: SearchData
+
+
+class SourceData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    wave: int = Field(..., title='Wave')
+    url: str = Field(..., title='Url')
+    title: str = Field(..., title='Title')
+    domain: str = Field(..., title='Domain')
+    claims: int = Field(..., title='Claims')
+
+
+class SourceEvent(BaseModel):
+    type: Literal['source'] = Field(..., title='Type')
+    data: SourceData
+
+
+class SynthesisStartedData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    claims: int = Field(..., title='Claims')
+    sources: int = Field(..., title='Sources')
+    revision: int = Field(..., title='Revision')
+    seconds_left: float = Field(..., title='Seconds Left')
+    cost_left_usd: float = Field(..., title='Cost Left Usd')
+
+
+class SynthesisStartedEvent(BaseModel):
+    type: Literal['synthesis.started'] = Field(..., title='Type')
+    data: SynthesisStartedData
+
+
+class WaveCompletedData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    wave: int = Field(..., title='Wave')
+    sources: int = Field(..., title='Sources')
+    claims: int = Field(..., title='Claims')
+    errors: int = Field(..., title='Errors')
+
+
+class WaveCompletedEvent(BaseModel):
+    type: Literal['wave.completed'] = Field(..., title='Type')
+    data: WaveCompletedData
+
+
+class WaveStartedData(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    wave: int = Field(..., title='Wave')
+    queries: list[str] = Field(..., title='Queries')
+
+
+class WaveStartedEvent(BaseModel):
+    type: Literal['wave.started'] = Field(..., title='Type')
+    data: WaveStartedData
+
+
+class ResearchEventType(
+    RootModel[
+        Literal[
+            'job.queued',
+            'job.started',
+            'job.cancel_requested',
+            'job.succeeded',
+            'job.failed',
+            'job.canceled',
+            'plan',
+            'wave.started',
+            'search',
+            'source',
+            'branch.failed',
+            'wave.completed',
+            'gate',
+            'synthesis.started',
+            'critic',
+            'cast',
+            'progress',
+        ]
+    ]
+):
+    root: Literal[
+        'job.queued',
+        'job.started',
+        'job.cancel_requested',
+        'job.succeeded',
+        'job.failed',
+        'job.canceled',
+        'plan',
+        'wave.started',
+        'search',
+        'source',
+        'branch.failed',
+        'wave.completed',
+        'gate',
+        'synthesis.started',
+        'critic',
+        'cast',
+        'progress',
+    ]
+
+
+class TerminalJobStatus(RootModel[Literal['succeeded', 'failed', 'canceled']]):
+    root: Literal['succeeded', 'failed', 'canceled']
+
+
+class AdminJobDetail(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: JobStatus
+    question: str = Field(..., title='Question')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+    user_id: UUID = Field(..., title='User Id')
+    user_email: str = Field(..., title='User Email')
+    credits_reserved: int = Field(..., title='Credits Reserved')
+    credits_refunded: int = Field(..., title='Credits Refunded')
+    request: dict[str, Any] = Field(
+        ...,
+        description='Raw request body that was POSTed to `/v1/research`.',
+        title='Request',
+    )
+    response: dict[str, Any] = Field(
+        ...,
+        description='Raw final response (typed payload + brief + sources); empty while the job runs or when it produced nothing.',
+        title='Response',
+    )
+    error: str | None = Field(None, title='Error')
+    completed_at: AwareDatetime | None = Field(None, title='Completed At')
+    wave_count: int | None = Field(None, title='Wave Count')
+    source_count: int | None = Field(None, title='Source Count')
+
+
+class AdminJobRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: JobStatus
+    question: str = Field(..., title='Question')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+    user_id: UUID = Field(..., title='User Id')
+    user_email: str = Field(..., title='User Email')
+
+
 class AdminTicketDetail(BaseModel):
     id: UUID = Field(..., title='Id')
     user_id: UUID | None = Field(None, title='User Id')
@@ -751,6 +1031,23 @@ class AdminTicketDetail(BaseModel):
     assigned_admin_id: UUID | None = Field(None, title='Assigned Admin Id')
     created_at: AwareDatetime = Field(..., title='Created At')
     replies: list[AdminTicketReply] = Field(..., title='Replies')
+
+
+class AdminUserJobRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: JobStatus
+    question: str = Field(..., title='Question')
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+
+
+class AsyncAccepted(BaseModel):
+    id: UUID = Field(..., title='Id')
+    status: JobStatus
+    status_url: str = Field(..., title='Status Url')
+    events_url: str = Field(..., title='Events Url')
 
 
 class AuthResponse(BaseModel):
@@ -771,19 +1068,6 @@ class ChatChoice(BaseModel):
     )
 
 
-class ChatCompletion(BaseModel):
-    id: str = Field(..., title='Id')
-    object: Literal['chat.completion'] = Field('chat.completion', title='Object')
-    created: int = Field(..., title='Created')
-    model: str = Field(..., title='Model')
-    choices: list[ChatChoice] = Field(..., title='Choices')
-    usage: ChatUsage
-    citations: list[str] | None = Field(
-        None, description='Source URLs, in [n] order.', title='Citations'
-    )
-    infrence: InfrenceJobRef
-
-
 class ChatCompletionRequest(BaseModel):
     model: constr(max_length=64) = Field(
         ...,
@@ -797,21 +1081,62 @@ class ChatCompletionRequest(BaseModel):
     response_format: ResponseFormat | None = None
 
 
+class ErrorBody(BaseModel):
+    detail: str = Field(..., title='Detail')
+    code: str = Field(..., title='Code')
+    errors: list[FieldError] | None = Field(
+        None,
+        description='On 400 `invalid_request`: one entry per offending field.',
+        title='Errors',
+    )
+
+
+class InfrenceJobRef(BaseModel):
+    job_id: str = Field(..., title='Job Id')
+    status: JobStatus
+    credits_charged: int = Field(..., title='Credits Charged')
+    stop_reason: StopReason | None = None
+
+
+class LogRow(BaseModel):
+    id: UUID = Field(..., title='Id')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    status: JobStatus
+    question: str = Field(..., title='Question')
+    mode: ResearchMode | None = None
+    credits_charged: int = Field(..., title='Credits Charged')
+    cost_usd_micros: int = Field(..., title='Cost Usd Micros')
+    latency_ms: int | None = Field(None, title='Latency Ms')
+    source_count: int | None = Field(None, title='Source Count')
+    wave_count: int | None = Field(None, title='Wave Count')
+
+
+class ModeInfo(BaseModel):
+    mode: ResearchMode
+    price_credits: int | None = Field(
+        ...,
+        description='Fixed price per run; null when metered.',
+        title='Price Credits',
+    )
+    metered: bool = Field(..., title='Metered')
+    price_note: str = Field(..., title='Price Note')
+    budgets: ResearchBudgets
+
+
 class ResearchResult(BaseModel):
     id: UUID = Field(..., title='Id')
-    status: str = Field(..., title='Status')
+    status: JobStatus
     question: str = Field(..., title='Question')
-    mode: str | None = Field(None, title='Mode')
+    mode: ResearchMode | None = None
     brief: str | None = Field(None, title='Brief')
     typed: dict[str, Any] = Field(..., title='Typed')
-    basis: list[dict[str, Any]] | None = Field(None, title='Basis')
+    basis: list[BasisEntry] | None = Field(None, title='Basis')
     sources: list[SourceDto] = Field(..., title='Sources')
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd: float = Field(..., title='Cost Usd')
-    stop_reason: str | None = Field(
+    stop_reason: StopReason | None = Field(
         None,
         description='complete | budget | deadline | canceled | no_evidence (nothing relevant was found: the brief says so, cites nothing, and only metered provider spend is charged).',
-        title='Stop Reason',
     )
     wave_count: conint(ge=0) | None = Field(None, title='Wave Count')
     usage: UsageDto | None = None
@@ -830,3 +1155,73 @@ class ResearchResult(BaseModel):
     )
     created_at: AwareDatetime = Field(..., title='Created At')
     completed_at: AwareDatetime | None = Field(None, title='Completed At')
+
+
+class JobCanceledEvent(BaseModel):
+    type: Literal['job.canceled'] = Field(..., title='Type')
+    data: ResearchResult
+
+
+class JobFailedEvent(BaseModel):
+    type: Literal['job.failed'] = Field(..., title='Type')
+    data: ResearchResult
+
+
+class JobSucceededEvent(BaseModel):
+    type: Literal['job.succeeded'] = Field(..., title='Type')
+    data: ResearchResult
+
+
+class ResearchEvent(
+    RootModel[
+        JobQueuedEvent
+        | JobStartedEvent
+        | JobCancelRequestedEvent
+        | JobSucceededEvent
+        | JobFailedEvent
+        | JobCanceledEvent
+        | PlanEvent
+        | WaveStartedEvent
+        | SearchEvent
+        | SourceEvent
+        | BranchFailedEvent
+        | WaveCompletedEvent
+        | GateEvent
+        | SynthesisStartedEvent
+        | CriticEvent
+        | CastEvent
+        | ProgressEvent
+    ]
+):
+    root: (
+        JobQueuedEvent
+        | JobStartedEvent
+        | JobCancelRequestedEvent
+        | JobSucceededEvent
+        | JobFailedEvent
+        | JobCanceledEvent
+        | PlanEvent
+        | WaveStartedEvent
+        | SearchEvent
+        | SourceEvent
+        | BranchFailedEvent
+        | WaveCompletedEvent
+        | GateEvent
+        | SynthesisStartedEvent
+        | CriticEvent
+        | CastEvent
+        | ProgressEvent
+    ) = Field(..., discriminator='type')
+
+
+class ChatCompletion(BaseModel):
+    id: str = Field(..., title='Id')
+    object: Literal['chat.completion'] = Field('chat.completion', title='Object')
+    created: int = Field(..., title='Created')
+    model: str = Field(..., title='Model')
+    choices: list[ChatChoice] = Field(..., title='Choices')
+    usage: ChatUsage
+    citations: list[str] | None = Field(
+        None, description='Source URLs, in [n] order.', title='Citations'
+    )
+    infrence: InfrenceJobRef
