@@ -29,6 +29,8 @@ class JobStatus(StrEnum):
 
 TERMINAL_STATUSES = (JobStatus.succeeded, JobStatus.failed, JobStatus.canceled)
 MAX_QUESTION_CHARS = 4000
+MAX_CREDITS = 10**9  # credits are integers in bigint columns; no real job comes near this
+MAX_WALLCLOCK_SECS = 86_400
 
 # `response_schema` is an object in the contract; an explicit null is accepted as "none".
 OptionalObject = Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object"})]
@@ -41,8 +43,12 @@ class ResearchRequest(BaseModel):
     mode: ResearchMode = Field(
         ResearchMode.standard, description="Budgets and price of each mode: `GET /v1/modes`."
     )
-    max_credits: int | None = Field(None, ge=0, description="Hard credit cap. Required for `max` mode.")
-    max_wallclock_secs: int | None = Field(None, ge=0, description="Override the mode's wall-clock cap.")
+    max_credits: int | None = Field(
+        None, ge=0, le=MAX_CREDITS, description="Hard credit cap. Required for `max` mode."
+    )
+    max_wallclock_secs: int | None = Field(
+        None, ge=0, le=MAX_WALLCLOCK_SECS, description="Override the mode's wall-clock cap."
+    )
     response_schema: OptionalObject = Field(None, description="Optional JSON Schema for the typed result.")
     webhook_url: str | None = Field(None, max_length=2048, description="POSTed the final result, signed.")
     run_async: bool = Field(False, alias="async", description="Force async mode regardless of budget.")

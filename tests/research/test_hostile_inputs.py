@@ -32,3 +32,33 @@ async def test_hostile_response_schemas_answer_400_naming_the_keyword(idle_api, 
         body = response.json()
         assert body["code"] == "invalid_request"
         assert f"{keyword} at /" in body["detail"], body["detail"]
+
+
+HUGE = 9223372036854775808  # one past PostgreSQL's bigint
+
+
+async def test_unbounded_integers_answer_400_naming_the_field(idle_api, idle_funded, app):
+    from auth.repository import AccountRepository
+
+    async with app.state.db.connection() as conn:
+        await AccountRepository().promote_to_admin(conn, idle_funded.email, None)
+    user = idle_funded.user_id
+    cases = [
+        ("/api/logs", idle_funded.jwt),
+        ("/v1/research", idle_funded.key),
+        ("/api/admin/stripe-events", idle_funded.jwt),
+        (f"/api/admin/users/{user}/ledger", idle_funded.jwt),
+        ("/api/admin/users", idle_funded.jwt),
+    ]
+    for path, headers in cases:
+        response = await idle_api.get(path, params={"offset": HUGE}, headers=headers)
+        assert response.status_code == 400, (path, response.status_code, response.text)
+        assert response.json()["errors"][0]["field"] == "offset", (path, response.text)
+        fine = await idle_api.get(path, params={"offset": 2**31 - 1}, headers=headers)
+        assert fine.status_code == 200, (path, fine.text)
+    for field, value in (("max_credits", 10**20), ("max_wallclock_secs", HUGE)):
+        response = await idle_api.post(
+            "/v1/research", headers=idle_funded.key, json={"question": "q?", "mode": "max", field: value}
+        )
+        assert response.status_code == 400, (field, response.text)
+        assert field in [e["field"] for e in response.json()["errors"]], response.text
