@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 import warnings
+from pathlib import Path
 
 import typer
 
@@ -69,9 +70,9 @@ def exit_normally_on_sigterm() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, help="TCP port."),
-    workers: int = typer.Option(2, min=0, help="In-process research workers."),
+    workers: int = typer.Option(2, min=0, help="Research worker processes, supervised by this one."),
 ) -> None:
-    """Run the API (migrating first) with N in-process research workers."""
+    """Run the API (migrating first) with N research worker child processes."""
     import uvicorn
 
     from api.app import create_app
@@ -87,7 +88,9 @@ def serve(
     configure_logging(fmt=settings.log_format)
     migrated_database_url(settings)
     build_if_missing()
-    application = create_app(settings, background_services=background_services_for(settings, workers))
+    application = create_app(
+        settings, background_services=background_services_for(settings, workers, processes=True)
+    )
     if log_format_for(configured=settings.log_format) == "text":
         typer.echo(startup_banner(settings, workers=workers))
     else:
@@ -97,7 +100,10 @@ def serve(
 
 
 @app.command()
-def worker(concurrency: int = typer.Option(2, min=1, help="Jobs run at once by this process.")) -> None:
+def worker(
+    concurrency: int = typer.Option(2, min=1, help="Jobs run at once by this process."),
+    heartbeat_file: Path | None = typer.Option(None, hidden=True, help="Touched every second (for `serve`)."),
+) -> None:
     """Run research workers (and the webhook sender) without the HTTP API."""
     import asyncio
 
@@ -106,7 +112,7 @@ def worker(concurrency: int = typer.Option(2, min=1, help="Jobs run at once by t
     settings = settings_or_exit()
     configure_logging(fmt=settings.log_format)
     migrated_database_url(settings)
-    asyncio.run(run_workers(settings, concurrency))
+    asyncio.run(run_workers(settings, concurrency, heartbeat_file))
 
 
 @app.command()

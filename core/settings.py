@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -124,6 +126,24 @@ class Settings(GraphSettings, BaseSettings):
         if self.smtp_host:
             return "smtp"
         return self.mail or "console"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the environment variables that reproduce them, so a child process
+        (a supervised worker) runs with exactly the parent's configuration."""
+        env = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            alias = field.validation_alias
+            if value is None or not isinstance(alias, AliasChoices):
+                continue
+            if isinstance(value, bool):
+                text = str(value).lower()
+            elif isinstance(value, list | dict):
+                text = json.dumps(value)
+            else:
+                text = str(value.value if isinstance(value, Enum) else value)
+            env[str(alias.choices[0])] = text
+        return env
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -248,7 +248,7 @@ def worker_service(settings: Settings, concurrency: int):
         tasks = [asyncio.create_task(sender.run(stop), name="webhook-sender")]
         if concurrency > 0:
             tasks.append(asyncio.create_task(worker.run(stop), name="research-worker"))
-        app.state.research_worker = worker
+            app.state.research_worker = worker
 
         async def stop_all() -> None:
             stop.set()
