@@ -65,7 +65,7 @@ ResearchJobId = Annotated[UUID, Path(description="Research job id")]
 
 CREATE_RESPONSES = {
     202: {"model": AsyncAccepted, "description": "Async accepted"},
-    **error_responses(400, 401, 402, 403, 429),
+    **error_responses(400, 401, 402, 403, 409, 429),
 }
 EVENTS_RESPONSES = {
     200: {

@@ -32,7 +32,7 @@ from api.research.webhooks import WebhookRepository, check_webhook_url
 from billing.subscriptions import enqueue_overage_report
 from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
-from core.errors import InvalidRequest, NotFound
+from core.errors import Conflict, InvalidRequest, NotFound
 from core.settings import Settings
 from graph.context import corpus_search
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
@@ -66,6 +66,21 @@ def validated_plan(request: ResearchRequest) -> ModePlan:
         )
     except InvalidResearchRequest as exc:
         raise InvalidRequest(f"{exc.field}: {exc.message}", field=exc.field) from None
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    detail = "This Idempotency-Key was already used with a different request body"
+
+
+def same_request_or_conflict(earlier: JobRow, request: ResearchRequest) -> JobRow:
+    """A retried create answers with the original job; the same key with another body is a
+    client bug that must not silently return an unrelated job. Bodies are compared in their
+    canonical stored form (the job row keeps it), so key order and spelled-out defaults
+    do not matter."""
+    if earlier.request != request.stored():
+        raise IdempotencyKeyReused()
+    return earlier
 
 
 def result_of(job: JobRow) -> ResearchResult:
@@ -233,7 +248,7 @@ class JobService:
                     conn, user_id, idempotency_key, IDEMPOTENCY_WINDOW
                 )
             if earlier is not None:
-                return earlier
+                return same_request_or_conflict(earlier, request)
         try:
             async with self.db.transaction() as tx:
                 job = await self.jobs.insert(
@@ -267,7 +282,7 @@ class JobService:
                 )
             if earlier is None:
                 raise
-            return earlier
+            return same_request_or_conflict(earlier, request)
         await self.events.append(
             job.id,
             "job.queued",

@@ -62,3 +62,24 @@ async def test_unbounded_integers_answer_400_naming_the_field(idle_api, idle_fun
         )
         assert response.status_code == 400, (field, response.text)
         assert field in [e["field"] for e in response.json()["errors"]], response.text
+
+
+async def test_an_idempotency_key_reused_with_another_body_answers_409(idle_api, idle_funded, app):
+    from tests.accounts import balance_of
+
+    for path, headers in (("/v1/research", idle_funded.key), ("/api/playground/research", idle_funded.jwt)):
+        key = {"Idempotency-Key": f"retry-{path}"}
+        body = {"question": "What is a lease?", "mode": "lite", "async": True}
+        first = await idle_api.post(path, headers={**headers, **key}, json=body)
+        assert first.status_code == 202, first.text
+        # The same body (keys reordered, a default spelled out) is a retry: the original job.
+        again = await idle_api.post(
+            path, headers={**headers, **key}, json={"async": True, "include_sources": True, **body}
+        )
+        assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+        other = await idle_api.post(
+            path, headers={**headers, **key}, json={**body, "question": "Something else?"}
+        )
+        assert other.status_code == 409, other.text
+        assert other.json()["code"] == "idempotency_key_reused"
+    assert await balance_of(app.state.db, idle_funded) == 1000 - 2 * 15  # one reservation per key
