@@ -12,6 +12,7 @@ from billing.schemas import (
     AdminStripeEventRow,
     AutoTopupBody,
     AutoTopupSettingsDto,
+    BillingStatusDto,
     CheckoutBody,
     CheckoutResponse,
     PackDto,
@@ -63,11 +64,24 @@ async def list_plans(billing: BillingServiceDep) -> list[PlanDto]:
     return billing.plans()
 
 
+@router.get(
+    "/status",
+    operation_id="billing_status",
+    summary="Whether this server takes payments",
+    responses={200: {"description": "Billing status"}, **error_responses(401)},
+)
+async def billing_status(_: CurrentUser, billing: BillingServiceDep) -> BillingStatusDto:
+    return billing.status()
+
+
 @router.post(
     "/checkout",
     operation_id="create_checkout",
     summary="Start a Stripe Checkout",
-    responses={200: {"description": "Stripe Checkout URL"}, **error_responses(400, 401, 409, 429, 500, 502)},
+    responses={
+        200: {"description": "Stripe Checkout URL"},
+        **error_responses(400, 401, 409, 429, 500, 502, 503),
+    },
     dependencies=[per_user_limit("checkout", CHECKOUTS_PER_USER_PER_HOUR, 3600)],
 )
 async def create_checkout(
@@ -80,7 +94,10 @@ async def create_checkout(
     "/portal",
     operation_id="create_portal",
     summary="Open the Stripe Customer Portal",
-    responses={200: {"description": "Stripe Customer Portal URL"}, **error_responses(400, 401, 500, 502)},
+    responses={
+        200: {"description": "Stripe Customer Portal URL"},
+        **error_responses(400, 401, 500, 502, 503),
+    },
 )
 async def create_portal(user: CurrentUser, billing: BillingServiceDep) -> CheckoutResponse:
     return CheckoutResponse(url=await billing.portal(user.id))
@@ -122,7 +139,7 @@ async def update_auto_topup(
     "/stripe-webhook",
     operation_id="stripe_webhook",
     summary="Stripe webhook endpoint",
-    responses={200: {"description": "Event accepted"}, **error_responses(400, 500)},
+    responses={200: {"description": "Event accepted"}, **error_responses(400, 500, 503)},
 )
 async def stripe_webhook(
     request: Request,

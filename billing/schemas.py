@@ -39,6 +39,12 @@ class CheckoutResponse(BaseModel):
     url: str
 
 
+class BillingStatusDto(BaseModel):
+    payments_enabled: bool = Field(
+        description="False when this server has no Stripe key: checkout and the portal answer 503."
+    )
+
+
 class PaymentRow(BaseModel):
     id: UUID
     created_at: datetime

@@ -8,7 +8,14 @@ import uuid
 
 from billing.catalog import Pack, Plan, catalog
 from billing.repository import BillingRepository
-from billing.schemas import AutoTopupBody, AutoTopupSettingsDto, PackDto, PaymentRow, PlanDto
+from billing.schemas import (
+    AutoTopupBody,
+    AutoTopupSettingsDto,
+    BillingStatusDto,
+    PackDto,
+    PaymentRow,
+    PlanDto,
+)
 from billing.stripe_gateway import PaymentProviderError, StripeGateway, stripe_gateway
 from core.db import Database
 from core.errors import Conflict, DomainError, InvalidRequest
@@ -42,6 +49,10 @@ class BillingService:
             )
             for p in catalog().plans
         ]
+
+    def status(self) -> BillingStatusDto:
+        """What the dashboard needs before offering to take a payment."""
+        return BillingStatusDto(payments_enabled=bool(self.settings.stripe_secret_key))
 
     async def checkout(self, user_id: uuid.UUID, item_id: str) -> str:
         """A Stripe Checkout URL: a pack is a one-off payment that saves the card for auto

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class StripeNotConfigured(DomainError):
-    status_code = 500
+    status_code = 503
     code = "stripe_not_configured"
     detail = "Payments are not configured on this server"
 
@@ -148,7 +148,7 @@ _gateways: dict[tuple[str, str | None], StripeGateway] = {}
 
 
 def stripe_gateway(settings: Settings) -> StripeGateway:
-    """The process's gateway for these settings (one HTTP client per upstream), or 500
+    """The process's gateway for these settings (one HTTP client per upstream), or 503
     `stripe_not_configured` when there is no secret key."""
     if not settings.stripe_secret_key:
         raise StripeNotConfigured()

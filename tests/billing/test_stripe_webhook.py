@@ -82,6 +82,8 @@ async def test_stored_events_are_for_admins_only(client, customer, admin):
 async def test_without_stripe_configured_payments_answer_stripe_not_configured(
     app, client, fake_stripe, customer
 ):
+    enabled = await client.get("/api/billing/status", headers=customer.jwt)
+    assert enabled.status_code == 200 and enabled.json() == {"payments_enabled": True}
     app.state.settings = app.state.settings.model_copy(
         update={"stripe_secret_key": None, "stripe_webhook_secret": None}
     )
@@ -92,7 +94,9 @@ async def test_without_stripe_configured_payments_answer_stripe_not_configured(
     webhook = await fake_stripe.deliver(client, event)
 
     for response in (checkout, portal, webhook):
-        assert (response.status_code, response.json()["code"]) == (500, "stripe_not_configured")
+        assert (response.status_code, response.json()["code"]) == (503, "stripe_not_configured")
+    status = await client.get("/api/billing/status", headers=customer.jwt)
+    assert status.json() == {"payments_enabled": False}  # the dashboard disables Buy/Subscribe
 
 
 async def test_checkout_refuses_an_unknown_pack(client, customer):

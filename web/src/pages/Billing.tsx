@@ -11,7 +11,9 @@ function goTo(url: string) {
   window.location.assign(url);
 }
 
-function Offer({ title, price, lines, blurb, id, action }: { title: string; price: string; lines: string[]; blurb: string; id: string; action: string }) {
+type OfferProps = { title: string; price: string; lines: string[]; blurb: string; id: string; action: string; payable: boolean };
+
+function Offer({ title, price, lines, blurb, id, action, payable }: OfferProps) {
   const checkout = useSubmit(async () => goTo((await unwrap(api.POST("/api/billing/checkout", { body: { pack_id: id } }))).url));
   return (
     <div className="offer">
@@ -24,31 +26,31 @@ function Offer({ title, price, lines, blurb, id, action }: { title: string; pric
         ))}
       </ul>
       <FormError error={checkout.error} />
-      <Button variant="primary" busy={checkout.busy} onClick={() => void checkout.run()} aria-label={`${action} ${title}`}>
+      <Button variant="primary" busy={checkout.busy} disabled={!payable} onClick={() => void checkout.run()} aria-label={`${action} ${title}`}>
         {checkout.busy ? "Opening checkout…" : action}
       </Button>
     </div>
   );
 }
 
-function Packs({ packs }: { packs: Schemas["PackDto"][] }) {
+function Packs({ packs, payable }: { packs: Schemas["PackDto"][]; payable: boolean }) {
   if (!packs.length) return <Empty title="No packs on sale" />;
   return (
     <div className="offers">
       {packs.map((p) => (
-        <Offer key={p.id} id={p.id} title={p.name} price={fmt.cents(p.price_cents)} blurb={p.blurb} action="Buy"
+        <Offer key={p.id} id={p.id} title={p.name} price={fmt.cents(p.price_cents)} blurb={p.blurb} action="Buy" payable={payable}
           lines={[`${fmt.credits(p.credits)} · ${fmt.cents(Math.round((p.price_cents / p.credits) * 100))} per 100`]} />
       ))}
     </div>
   );
 }
 
-function Plans({ plans }: { plans: Schemas["PlanDto"][] }) {
+function Plans({ plans, payable }: { plans: Schemas["PlanDto"][]; payable: boolean }) {
   if (!plans.length) return <Empty title="No plans available" />;
   return (
     <div className="offers">
       {plans.map((p) => (
-        <Offer key={p.id} id={p.id} title={p.name} price={`${fmt.cents(p.monthly_price_cents)}/month`} blurb={p.blurb} action="Subscribe"
+        <Offer key={p.id} id={p.id} title={p.name} price={`${fmt.cents(p.monthly_price_cents)}/month`} blurb={p.blurb} action="Subscribe" payable={payable}
           lines={[...p.features, `Cheaper than packs above ${fmt.credits(p.breakeven_credits)}/month`]} />
       ))}
     </div>
@@ -121,8 +123,11 @@ export function BillingPage() {
   const packs = useAsync(() => unwrap(api.GET("/api/billing/packs")), []);
   const plans = useAsync(() => unwrap(api.GET("/api/billing/plans")), []);
   const history = useAsync(() => unwrap(api.GET("/api/billing/payment-history")), []);
+  const status = useAsync(() => unwrap(api.GET("/api/billing/status")), []);
   const portal = useSubmit(async () => goTo((await unwrap(api.POST("/api/billing/portal"))).url));
   const outcome = query.get("checkout");
+  // Until the status is known, and on servers without Stripe, offer nothing that would fail on click.
+  const payable = status.data?.payments_enabled === true;
 
   return (
     <>
@@ -130,12 +135,17 @@ export function BillingPage() {
         title="Billing"
         description="Credits never expire. 1 credit = US$0.01 of research."
         actions={
-          <Button busy={portal.busy} onClick={() => void portal.run()}>
+          <Button busy={portal.busy} disabled={!payable} onClick={() => void portal.run()}>
             Manage payment methods
           </Button>
         }
       />
       <FormError error={portal.error} />
+      {status.data?.payments_enabled === false && (
+        <Alert kind="info" title="Payments are not set up">
+          This server does not take payments yet, so buying credits and subscribing are unavailable. Your balance and history are below.
+        </Alert>
+      )}
       {outcome === "success" && (
         <Alert kind="success" title="Payment received">Your credits appear as soon as Stripe confirms the payment, usually within seconds.</Alert>
       )}
@@ -144,10 +154,10 @@ export function BillingPage() {
         <Async state={balance}>{(b) => <p className="balance-line">Balance: <strong>{fmt.credits(b.credits)}</strong> <span className="muted">({fmt.usdString(b.usd)})</span></p>}</Async>
       </Card>
       <Card title="Credit packs">
-        <Async state={packs}>{(list) => <Packs packs={list} />}</Async>
+        <Async state={packs}>{(list) => <Packs packs={list} payable={payable} />}</Async>
       </Card>
       <Card title="Monthly plans">
-        <Async state={plans}>{(list) => <Plans plans={list} />}</Async>
+        <Async state={plans}>{(list) => <Plans plans={list} payable={payable} />}</Async>
       </Card>
       <Card title="Auto top-up">
         <Async state={packs}>{(list) => <AutoTopup packs={list} />}</Async>
