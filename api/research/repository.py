@@ -284,11 +284,9 @@ class JobRepository:
         return (row is not None, bool(row and next(iter(row.values()))))
 
     async def release_lease(self, conn: AsyncConnection, job_id: UUID, worker_id: str) -> None:
-        """Give a running job back to the queue (graceful shutdown): a drained run is not an
-        interrupted attempt, so it does not count towards the job's limit."""
+        """Give a running job back to the queue (graceful shutdown)."""
         await conn.execute(
-            "UPDATE research_jobs SET lease_expires_at = now(), lease_owner = NULL,"
-            " attempts = greatest(attempts - 1, 0)"
+            "UPDATE research_jobs SET lease_expires_at = now(), lease_owner = NULL"
             " WHERE id = %s AND lease_owner = %s AND status = 'running'",
             (job_id, worker_id),
         )
