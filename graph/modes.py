@@ -96,9 +96,13 @@ class ModePlan:
             spent = math.floor(round(cost_usd / CREDIT_USD, 6))
             return min(self.credits_to_reserve, max(spent, 0))
         if self.metered or stop_reason == "canceled":
-            used = math.ceil(round(cost_usd / MAX_MODE_COST_SHARE / CREDIT_USD, 6))
-            return min(self.credits_to_reserve, max(used, 0))
+            return self.metered_credits(cost_usd)
         return self.credits_to_reserve
+
+    def metered_credits(self, cost_usd: float) -> int:
+        """Provider spend in credits, never more than what was reserved."""
+        used = math.ceil(round(cost_usd / MAX_MODE_COST_SHARE / CREDIT_USD, 6))
+        return min(self.credits_to_reserve, max(used, 0))
 
 
 def mode_named(name: str | None) -> Mode:

@@ -4,6 +4,7 @@ context rebuilt on every (re)start since LangGraph does not checkpoint it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -20,9 +21,10 @@ from api.research.repository import JobRepository, JobRow
 from api.research.service import JobOutcome, plan_of
 from core.db import Database
 from core.settings import Settings
+from graph.budget import add_spend
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import build_context, default_search
-from graph.providers.reasoning import ProviderUnavailable
+from graph.providers.reasoning import ProviderUnavailable, TypedOutputError
 from graph.providers.search import SearchProvider
 from graph.result import result_fragment
 
@@ -135,6 +137,14 @@ class GraphRunner:
         ):
             if isinstance(chunk, dict) and "type" in chunk:
                 await on_event(chunk["type"], chunk.get("data") or {})
+
+    async def failed_on_input(self, job: JobRow, exc: TypedOutputError) -> JobOutcome:
+        """A run stopped by the client's schema: failed, with what it gathered and everything it
+        spent (the failing cast's spend rides on the exception), to be charged as metered."""
+        state = (await self._graph().aget_state(_config(job))).values or {"question": job.question}
+        state = {**state, "spend": add_spend(state.get("spend"), exc.spend)}
+        outcome = outcome_from(state, status="failed")
+        return dataclasses.replace(outcome, stop_reason=None, error=str(exc)[:500], client_fault=True)
 
     async def partial_outcome(self, job: JobRow, *, status: str, stop_reason: str) -> JobOutcome:
         """What a stopped run had gathered by its last checkpoint (sources, claims, spend)."""

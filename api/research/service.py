@@ -137,6 +137,8 @@ class JobOutcome:
     error: str | None = None
     wave_count: int | None = None
     source_count: int | None = None
+    # Failed on the client's input (a schema that could not be cast): charged its metered spend.
+    client_fault: bool = False
 
 
 class JobSettlement:
@@ -151,9 +153,11 @@ class JobSettlement:
         self.events = JobEvents(redis)
 
     def credits_to_charge(self, job: JobRow, outcome: JobOutcome) -> int:
-        if outcome.status == "failed":
-            return 0
         plan = plan_of(job.request)
+        if outcome.status == "failed":
+            if not outcome.client_fault:
+                return 0  # our failure costs the client nothing
+            return min(plan.metered_credits(outcome.cost_usd_micros / 1_000_000), job.credits_reserved)
         charged = plan.credits_for(outcome.cost_usd_micros / 1_000_000, outcome.stop_reason)
         return min(charged, job.credits_reserved)
 

@@ -29,7 +29,7 @@ from api.retention import run_retention
 from core.db import Database
 from core.logging import log_context
 from core.settings import Settings
-from graph.providers.reasoning import ProviderUnavailable
+from graph.providers.reasoning import ProviderUnavailable, TypedOutputError
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,9 @@ class ResearchWorker:
         except ProviderUnavailable as exc:  # an outage after retries: failed, free, and said so
             log.warning("job %s stopped: %s", job.id, exc)
             outcome = await self.runner.unavailable_outcome(job, exc)
+        except TypedOutputError as exc:  # the client's schema could not be cast: its input, its spend
+            log.info("job %s failed on its response schema: %s", job.id, exc)
+            outcome = await self.runner.failed_on_input(job, exc)
         except Exception as exc:  # anything on our side fails the job and releases its credits
             log.exception("job %s failed", job.id)
             outcome = JobOutcome(status="failed", stop_reason=None, error=_public_error(exc))

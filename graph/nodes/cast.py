@@ -40,6 +40,7 @@ async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
                 raise violation
         except TypedOutputError as exc:
             emit(runtime, CAST, {"schema": "custom", "valid": False, "repairs": repairs, "error": str(exc)})
+            exc.spend = budget.meter.spend
             raise
     basis = build_basis(typed, claims, sources, cited) if cited else []
     if schema is not None:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from graph.budget import Meter
+from graph.budget import Meter, Spend
 from graph.state import ErrorRecord
 
 
@@ -102,7 +102,12 @@ class Reasoner(Protocol):
 
 
 class TypedOutputError(Exception):
-    """No object that validates against the response schema could be produced: the job fails."""
+    """No object that validates against the client's response schema could be produced: the
+    job fails on the client's input (and is charged its metered spend, never above the price).
+
+    `spend` is what the failing cast spent: its state update is lost when the node raises."""
+
+    spend: Spend | None = None
 
 
 class ProviderUnavailable(Exception):

@@ -83,3 +83,61 @@ async def test_an_idempotency_key_reused_with_another_body_answers_409(idle_api,
         assert other.status_code == 409, other.text
         assert other.json()["code"] == "idempotency_key_reused"
     assert await balance_of(app.state.db, idle_funded) == 1000 - 2 * 15  # one reservation per key
+
+
+async def test_a_schema_that_cannot_be_cast_fails_naming_keyword_and_path_and_is_charged_its_spend(
+    settings, clean_storage
+):
+    """The client's input failed the job: it pays the provider spend (never above the price), and
+    the error names keyword and path, never a value the sources or the model produced."""
+    import math
+
+    import httpx
+
+    from api.app import create_app
+    from api.runtime import background_services_for
+    from ledger.check import check_ledger
+    from tests.accounts import balance_of, open_account
+    from tests.fakes.openai_server import FakeOpenAI
+    from tests.fakes.tavily_server import FakeTavily
+    from tests.graph.conftest import ENERGY_QUESTION, corpus_documents, online_settings
+
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^zz[0-9]{9}qq$"}},
+        "required": ["code"],
+    }
+    with FakeOpenAI() as llm, FakeTavily(corpus_documents()) as tavily:
+        online = settings.model_copy(update=online_settings(llm, tavily, settings.data_dir))
+        app = create_app(online, background_services=background_services_for(online, 1))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=120
+            ) as http,
+        ):
+            account = await open_account(http, app.state.db, credits=1000)
+            response = await http.post(
+                "/v1/research",
+                headers=account.key,
+                json={"question": ENERGY_QUESTION, "mode": "lite", "response_schema": schema},
+            )
+            assert response.status_code == 200, response.text
+            job = response.json()
+            async with app.state.db.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT kind FROM credit_ledger WHERE related_id = %s ORDER BY seq", (job["id"],)
+                )
+                kinds = [row["kind"] for row in await cur.fetchall()]
+            balance = await balance_of(app.state.db, account)
+            clean = (await check_ledger(app.state.db)).clean
+
+    assert job["status"] == "failed", job
+    assert "pattern at /code" in job["error"], job["error"]
+    assert "fake answer" not in job["error"]  # what the model wrote is not echoed
+    assert job["cost_usd"] > 0
+    metered = math.ceil(round(job["cost_usd"] / 0.45 / 0.01, 6))
+    assert job["credits_charged"] == min(15, metered) > 0
+    assert balance == 1000 - job["credits_charged"]
+    assert kinds == ["reserve", "release"]
+    assert clean
