@@ -226,14 +226,6 @@ class BodyUploadDocument(BaseModel):
     )
 
 
-class BillingStatusDto(BaseModel):
-    payments_enabled: bool = Field(
-        ...,
-        description='False when this server has no Stripe key: checkout and the portal answer 503.',
-        title='Payments Enabled',
-    )
-
-
 class ChatChoiceMessage(BaseModel):
     role: Literal['assistant'] = Field('assistant', title='Role')
     content: str = Field(..., title='Content')
@@ -595,12 +587,12 @@ class ResearchRequest(BaseModel):
         description='Budgets and price of each mode: `GET /v1/modes`.',
         validate_default=True,
     )
-    max_credits: conint(ge=0, le=1000000000) | None = Field(
+    max_credits: conint(ge=0) | None = Field(
         None,
         description='Hard credit cap. Required for `max` mode.',
         title='Max Credits',
     )
-    max_wallclock_secs: conint(ge=0, le=86400) | None = Field(
+    max_wallclock_secs: conint(ge=0) | None = Field(
         None,
         description="Override the mode's wall-clock cap.",
         title='Max Wallclock Secs',
