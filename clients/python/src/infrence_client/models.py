@@ -196,6 +196,14 @@ class BasisEntry(BaseModel):
     confidence: Literal['low', 'medium', 'high'] = Field(..., title='Confidence')
 
 
+class BillingStatusDto(BaseModel):
+    payments_enabled: bool = Field(
+        ...,
+        description='False when this server has no Stripe key: checkout and the portal answer 503.',
+        title='Payments Enabled',
+    )
+
+
 class BodyDashboardUploadDocument(BaseModel):
     file: str = Field(
         ...,
@@ -440,15 +448,6 @@ class ModelList(BaseModel):
     data: list[ModelCard] = Field(..., title='Data')
 
 
-class MyTicket(BaseModel):
-    id: UUID = Field(..., title='Id')
-    category: str = Field(..., title='Category')
-    subject: str = Field(..., title='Subject')
-    status: str = Field(..., title='Status')
-    created_at: AwareDatetime = Field(..., title='Created At')
-    reply_count: int = Field(..., title='Reply Count')
-
-
 class PackDto(BaseModel):
     id: str = Field(..., title='Id')
     name: str = Field(..., title='Name')
@@ -587,12 +586,12 @@ class ResearchRequest(BaseModel):
         description='Budgets and price of each mode: `GET /v1/modes`.',
         validate_default=True,
     )
-    max_credits: conint(ge=0) | None = Field(
+    max_credits: conint(ge=0, le=1000000000) | None = Field(
         None,
         description='Hard credit cap. Required for `max` mode.',
         title='Max Credits',
     )
-    max_wallclock_secs: conint(ge=0) | None = Field(
+    max_wallclock_secs: conint(ge=0, le=86400) | None = Field(
         None,
         description="Override the mode's wall-clock cap.",
         title='Max Wallclock Secs',
