@@ -448,6 +448,15 @@ class ModelList(BaseModel):
     data: list[ModelCard] = Field(..., title='Data')
 
 
+class MyTicket(BaseModel):
+    id: UUID = Field(..., title='Id')
+    category: str = Field(..., title='Category')
+    subject: str = Field(..., title='Subject')
+    status: str = Field(..., title='Status')
+    created_at: AwareDatetime = Field(..., title='Created At')
+    reply_count: int = Field(..., title='Reply Count')
+
+
 class PackDto(BaseModel):
     id: str = Field(..., title='Id')
     name: str = Field(..., title='Name')
