@@ -9,6 +9,6 @@ trap 'rm -f "$spec"' EXIT
 (cd ../.. && uv run --frozen --quiet infrence openapi) > "$spec"
 uv run --frozen --quiet datamodel-codegen --input "$spec" --input-file-type openapi --output "$out" \
     --output-model-type pydantic_v2.BaseModel --target-python-version 3.10 \
-    --use-standard-collections --use-union-operator --enum-field-as-literal all \
+    --use-standard-collections --use-union-operator --enum-field-as-literal all --collapse-root-models \
     --formatters black isort --disable-timestamp --custom-file-header \
     "# Generated from the Infrence OpenAPI document by clients/python/generate_models.sh: do not edit."

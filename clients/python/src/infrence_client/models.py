@@ -409,16 +409,6 @@ class HealthDto(BaseModel):
     redis: str = Field(..., title='Redis')
 
 
-class JobStatus(
-    RootModel[Literal['queued', 'running', 'succeeded', 'failed', 'canceled']]
-):
-    root: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
-        ...,
-        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
-        title='JobStatus',
-    )
-
-
 class LoginBody(BaseModel):
     email: constr(max_length=320) = Field(..., title='Email')
     password: constr(max_length=1024) = Field(..., title='Password')
@@ -511,7 +501,11 @@ class ProfileBody(BaseModel):
 class RecentJob(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     question: str = Field(..., title='Question')
     credits_charged: int = Field(..., title='Credits Charged')
     latency_ms: int | None = Field(None, title='Latency Ms')
@@ -567,7 +561,11 @@ class ResearchBudgets(BaseModel):
 class ResearchLogRow(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     question: str = Field(..., title='Question')
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd_micros: int = Field(..., title='Cost Usd Micros')
@@ -577,23 +575,15 @@ class ResearchLogRow(BaseModel):
     completed_at: AwareDatetime | None = Field(None, title='Completed At')
 
 
-class ResearchMode(RootModel[Literal['lite', 'standard', 'pro', 'max']]):
-    root: Literal['lite', 'standard', 'pro', 'max'] = Field(
-        ...,
-        description="A research mode; `GET /v1/modes` lists each one's budgets and price.",
-        title='ResearchMode',
-    )
-
-
 class ResearchRequest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
     question: constr(min_length=1, max_length=4000) = Field(..., title='Question')
-    mode: ResearchMode | None = Field(
+    mode: Literal['lite', 'standard', 'pro', 'max'] | None = Field(
         'standard',
         description='Budgets and price of each mode: `GET /v1/modes`.',
-        validate_default=True,
+        title='ResearchMode',
     )
     max_credits: conint(ge=0, le=1000000000) | None = Field(
         None,
@@ -665,16 +655,6 @@ class SourceDto(BaseModel):
 class StageError(BaseModel):
     stage: str = Field(..., title='Stage')
     error: str = Field(..., title='Error')
-
-
-class StopReason(
-    RootModel[Literal['complete', 'budget', 'deadline', 'canceled', 'no_evidence']]
-):
-    root: Literal['complete', 'budget', 'deadline', 'canceled', 'no_evidence'] = Field(
-        ...,
-        description="Why a run stopped researching (a result's `stop_reason`).",
-        title='StopReason',
-    )
 
 
 class TicketBody(BaseModel):
@@ -782,7 +762,9 @@ class GateData(BaseModel):
         extra='allow',
     )
     continue_: bool = Field(..., alias='continue', title='Continue')
-    stop_reason: StopReason | None = None
+    stop_reason: (
+        Literal['complete', 'budget', 'deadline', 'canceled', 'no_evidence'] | None
+    ) = None
     reason: str = Field(..., title='Reason')
     branches: int = Field(..., title='Branches')
     wave: int | None = Field(None, title='Wave')
@@ -807,7 +789,11 @@ class JobCancelRequestedEvent(BaseModel):
 
 class JobQueuedData(BaseModel):
     id: UUID = Field(..., title='Id')
-    mode: ResearchMode
+    mode: Literal['lite', 'standard', 'pro', 'max'] = Field(
+        ...,
+        description="A research mode; `GET /v1/modes` lists each one's budgets and price.",
+        title='ResearchMode',
+    )
     credits_reserved: int = Field(..., title='Credits Reserved')
 
 
@@ -991,7 +977,11 @@ class TerminalJobStatus(RootModel[Literal['succeeded', 'failed', 'canceled']]):
 class AdminJobDetail(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     question: str = Field(..., title='Question')
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd_micros: int = Field(..., title='Cost Usd Micros')
@@ -1019,7 +1009,11 @@ class AdminJobDetail(BaseModel):
 class AdminJobRow(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     question: str = Field(..., title='Question')
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd_micros: int = Field(..., title='Cost Usd Micros')
@@ -1044,7 +1038,11 @@ class AdminTicketDetail(BaseModel):
 class AdminUserJobRow(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     question: str = Field(..., title='Question')
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd_micros: int = Field(..., title='Cost Usd Micros')
@@ -1053,7 +1051,11 @@ class AdminUserJobRow(BaseModel):
 
 class AsyncAccepted(BaseModel):
     id: UUID = Field(..., title='Id')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     status_url: str = Field(..., title='Status Url')
     events_url: str = Field(..., title='Events Url')
 
@@ -1101,17 +1103,27 @@ class ErrorBody(BaseModel):
 
 class InfrenceJobRef(BaseModel):
     job_id: str = Field(..., title='Job Id')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     credits_charged: int = Field(..., title='Credits Charged')
-    stop_reason: StopReason | None = None
+    stop_reason: (
+        Literal['complete', 'budget', 'deadline', 'canceled', 'no_evidence'] | None
+    ) = None
 
 
 class LogRow(BaseModel):
     id: UUID = Field(..., title='Id')
     created_at: AwareDatetime = Field(..., title='Created At')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     question: str = Field(..., title='Question')
-    mode: ResearchMode | None = None
+    mode: Literal['lite', 'standard', 'pro', 'max'] | None = None
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd_micros: int = Field(..., title='Cost Usd Micros')
     latency_ms: int | None = Field(None, title='Latency Ms')
@@ -1120,7 +1132,11 @@ class LogRow(BaseModel):
 
 
 class ModeInfo(BaseModel):
-    mode: ResearchMode
+    mode: Literal['lite', 'standard', 'pro', 'max'] = Field(
+        ...,
+        description="A research mode; `GET /v1/modes` lists each one's budgets and price.",
+        title='ResearchMode',
+    )
     price_credits: int | None = Field(
         ...,
         description='Fixed price per run; null when metered.',
@@ -1133,16 +1149,22 @@ class ModeInfo(BaseModel):
 
 class ResearchResult(BaseModel):
     id: UUID = Field(..., title='Id')
-    status: JobStatus
+    status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
+        ...,
+        description="A research job's status; `succeeded`, `failed` and `canceled` are final.",
+        title='JobStatus',
+    )
     question: str = Field(..., title='Question')
-    mode: ResearchMode | None = None
+    mode: Literal['lite', 'standard', 'pro', 'max'] | None = None
     brief: str | None = Field(None, title='Brief')
     typed: dict[str, Any] = Field(..., title='Typed')
     basis: list[BasisEntry] | None = Field(None, title='Basis')
     sources: list[SourceDto] = Field(..., title='Sources')
     credits_charged: int = Field(..., title='Credits Charged')
     cost_usd: float = Field(..., title='Cost Usd')
-    stop_reason: StopReason | None = Field(
+    stop_reason: (
+        Literal['complete', 'budget', 'deadline', 'canceled', 'no_evidence'] | None
+    ) = Field(
         None,
         description='complete | budget | deadline | canceled | no_evidence (nothing relevant was found: the brief says so, cites nothing, and only metered provider spend is charged).',
     )
