@@ -22,7 +22,7 @@ from tests.research.test_live import DOCUMENTS
 
 @pytest.fixture
 def tavily():
-    with FakeTavily(DOCUMENTS, latency=0.4) as fake:
+    with FakeTavily(DOCUMENTS, latency=2.0) as fake:  # a pro job runs long enough to cancel
         yield fake
 
 
