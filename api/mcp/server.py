@@ -17,7 +17,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
 
-from api.research.events import EventHub, JobEvents
+from api.research.events import process_hub
 from api.research.schemas import JobStatus, ResearchMode, ResearchRequest
 from api.research.service import MAX_WAIT_SECS, JobService, result_of
 from auth.api_keys import ApiKeyService
@@ -54,10 +54,7 @@ class Tools:
 
     def jobs(self) -> JobService:
         state = self.app.state
-        hub = getattr(state, "event_hub", None)
-        if hub is None:
-            hub = state.event_hub = EventHub(JobEvents(state.redis))
-        return JobService(state.db, state.redis, state.settings, hub)
+        return JobService(state.db, state.redis, state.settings, process_hub(state, state.redis))
 
     async def research(
         self, ctx: Context, question: str, mode: str, response_schema: dict | None, wait_secs: int

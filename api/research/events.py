@@ -256,3 +256,12 @@ class EventHub:
                     for subscription in list(feed.subscribers):
                         if not subscription.offer(event):
                             feed.subscribers.discard(subscription)
+
+
+def process_hub(state, redis: Redis) -> EventHub:
+    """The process's one hub (kept on the app's state), made on first use: every stream and
+    waiter of the process shares its one Redis reader."""
+    hub = getattr(state, "event_hub", None)
+    if hub is None:
+        hub = state.event_hub = EventHub(JobEvents(redis))
+    return hub

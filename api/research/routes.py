@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.research.events import EventHub, JobEvent, JobEvents, SubscriberTooSlow
+from api.research.events import EventHub, JobEvent, SubscriberTooSlow, process_hub
 from api.research.repository import JobRow
 from api.research.schemas import (
     AsyncAccepted,
@@ -44,10 +44,7 @@ CorpusPath = Annotated[
 
 async def process_event_hub(request: Request, redis: RedisDep) -> EventHub:
     """One hub per process, made on first use: every stream and waiter shares its one reader."""
-    hub = getattr(request.app.state, "event_hub", None)
-    if hub is None:
-        hub = request.app.state.event_hub = EventHub(JobEvents(redis))
-    return hub
+    return process_hub(request.app.state, redis)
 
 
 EventHubDep = Annotated[EventHub, Depends(process_event_hub)]
