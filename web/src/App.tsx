@@ -10,6 +10,7 @@ import { AdminTicketDetailPage, AdminTicketsPage } from "./pages/admin/Tickets";
 import { AdminUserDetailPage, AdminUsersPage } from "./pages/admin/Users";
 import { ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage } from "./pages/auth/AuthPages";
 import { BillingPage } from "./pages/Billing";
+import { CollectionDocumentPage, CollectionPage, CollectionsPage } from "./pages/Collections";
 import { CorpusPage } from "./pages/Corpus";
 import { KeysPage } from "./pages/Keys";
 import { LogsPage } from "./pages/Logs";
@@ -32,6 +33,9 @@ const PUBLIC: Record<string, ComponentType> = {
 const PAGES: [string, Page][] = [
   ["/", OverviewPage],
   ["/playground", PlaygroundPage],
+  ["/collections", CollectionsPage],
+  ["/collections/:id", CollectionPage],
+  ["/collections/:id/documents/:doc", CollectionDocumentPage],
   ["/corpus", CorpusPage],
   ["/keys", KeysPage],
   ["/logs", LogsPage],

@@ -24,6 +24,19 @@ export function ago(iso: string | null | undefined): string {
   return `${n} ${unit}${n === 1 ? "" : "s"} ago`;
 }
 
+/** A file size: "812 B", "3.4 KB", "18 MB". */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
 /** The API's decimal USD string ("12.34") as money. */
 export const usdString = (usd: string) => (Number.isFinite(Number(usd)) ? usdFormat.format(Number(usd)) : usd);
 export const usd = (n: number) => usdFormat.format(n);

@@ -99,6 +99,7 @@ export function readProgress(event: JobEvent): Progress | null {
 }
 
 const CORPUS = "corpus://";
+const COLLECTION = /^collection:\/\/([^/]+)\/([^/?#]+)$/;
 
 /** A text-fragment directive (`#:~:text=start,end`) that makes the browser scroll to and
  * highlight the quote on the source page; long quotes are named by their first and last words. */
@@ -109,13 +110,15 @@ export function textFragment(quote: string): string {
   return `#:~:text=${enc(words.slice(0, 4).join(" "))},${enc(words.slice(-4).join(" "))}`;
 }
 
-/** Where a citation link goes: the web page at its quote, or the dashboard's corpus viewer for a
- * `corpus://` document (the API serves its stored text; the server path is never exposed). */
+/** Where a citation link goes: the web page at its quote, or the dashboard's viewer of the stored
+ * text for a `corpus://` document (the server path is never exposed) or a `collection://` one. */
 export function sourceHref(url: string, quote?: string): string {
   if (url.startsWith(CORPUS)) {
     const query = new URLSearchParams({ path: url.slice(CORPUS.length), ...(quote ? { quote } : {}) });
     return `/corpus?${query}`;
   }
+  const inCollection = COLLECTION.exec(url);
+  if (inCollection) return `/collections/${inCollection[1]}/documents/${inCollection[2]}${quote ? `?${new URLSearchParams({ quote })}` : ""}`;
   return quote && /^https?:/.test(url) ? url + textFragment(quote) : url;
 }
 

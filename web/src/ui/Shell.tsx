@@ -6,6 +6,7 @@ import { Link, useLocation } from "../lib/router";
 const USER_NAV = [
   { href: "/", label: "Overview" },
   { href: "/playground", label: "Playground" },
+  { href: "/collections", label: "Collections" },
   { href: "/keys", label: "API keys" },
   { href: "/logs", label: "Logs" },
   { href: "/billing", label: "Billing" },

@@ -191,7 +191,7 @@ export function Stat({ label, value, sub }: { label: string; value: ReactNode; s
 const STATUS_TONE: Record<string, string> = {
   succeeded: "good", paid: "good", completed: "good", active: "good", open: "info", running: "info",
   queued: "neutral", pending: "neutral", closed: "neutral", canceled: "warn", cancelled: "warn",
-  expired: "warn", failed: "bad", suspended: "bad", refunded: "warn",
+  expired: "warn", failed: "bad", suspended: "bad", refunded: "warn", ready: "good", processing: "info",
 };
 
 export function Badge({ status, children }: { status: string; children?: ReactNode }) {
@@ -279,6 +279,30 @@ export function useSubmit<A extends unknown[]>(action: (...args: A) => Promise<u
   };
   const fields: FieldErrors = error?.fields ?? {};
   return { run, busy, error, fields, clear: () => setError(null) };
+}
+
+/** A destructive action behind a second click: "Delete" → "Delete for good?" [Delete] [Keep]. */
+export function ConfirmButton({ label, question, name, onConfirm }: { label: string; question: string; name: string; onConfirm: () => Promise<unknown> }) {
+  const [confirming, setConfirming] = useState(false);
+  const action = useSubmit(onConfirm);
+  if (!confirming)
+    return (
+      <Button small variant="ghost" onClick={() => setConfirming(true)} aria-label={`${label} ${name}`}>
+        {label}
+      </Button>
+    );
+  return (
+    <>
+      {action.error && <span className="field-error">{action.error.message}</span>}
+      <span className="muted small">{question}</span>
+      <Button small variant="danger" busy={action.busy} onClick={() => void action.run()} aria-label={`Confirm: ${label.toLowerCase()} ${name}`}>
+        {label}
+      </Button>
+      <Button small variant="ghost" onClick={() => setConfirming(false)}>
+        Keep
+      </Button>
+    </>
+  );
 }
 
 /** The server's message for the whole form (field errors also show beside their inputs). */
