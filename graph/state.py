@@ -96,6 +96,7 @@ class ResearchState(TypedDict, total=False):
     stop_reason: str
     reasoner: str  # offline | openai: who planned, extracted and wrote
     faithfulness: dict[str, int]  # brief sentences checked, supported, removed
+    extension: int  # how many times the finished run was continued with a larger budget
 
 
 def claim_id(url: str, quote: str) -> str:

@@ -48,6 +48,7 @@ class JobRow:
     started_at: datetime | None
     completed_at: datetime | None
     checkpoints_pruned_at: datetime | None
+    extensions: list[dict[str, Any]]
 
     @property
     def is_terminal(self) -> bool:
@@ -181,6 +182,25 @@ SET status = %(status)s, stop_reason = %(stop_reason)s, credits_charged = %(cred
     completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
 WHERE id = %(id)s AND status IN ('queued', 'running')
 RETURNING {JOB_COLUMNS}
+"""
+
+
+# Back to the queue with a larger budget: a fresh attempt count and no trace of the last finish
+# but its result, which stays readable until the extension writes a new one.
+EXTEND_SQL = f"""
+UPDATE research_jobs
+SET status = 'queued', mode = %(mode)s, stop_reason = NULL, completed_at = NULL, error = NULL,
+    lease_owner = NULL, lease_expires_at = NULL, cancel_requested_at = NULL, attempts = 0,
+    credits_reserved = credits_reserved + %(reserved)s, extensions = extensions || %(extension)s
+WHERE id = %(id)s AND status = 'succeeded'
+RETURNING {JOB_COLUMNS}
+"""
+
+RECORD_EXTENSION_CHARGE_SQL = """
+UPDATE research_jobs
+SET extensions = jsonb_set(extensions, ARRAY[(jsonb_array_length(extensions) - 1)::text, 'credits'],
+                           to_jsonb(%(credits)s::bigint))
+WHERE id = %(id)s AND jsonb_array_length(extensions) > 0
 """
 
 
@@ -329,6 +349,20 @@ class JobRepository:
             },
         )
         return await cur.fetchone()
+
+    async def extend(
+        self, tx: AsyncConnection, job_id: UUID, *, mode: str, reserved: int, extension: dict
+    ) -> JobRow | None:
+        """Requeue a succeeded job under its new budget; None when it is not (or no longer) succeeded."""
+        cur = tx.cursor(row_factory=class_row(JobRow))
+        await cur.execute(
+            EXTEND_SQL, {"id": job_id, "mode": mode, "reserved": reserved, "extension": Jsonb([extension])}
+        )
+        return await cur.fetchone()
+
+    async def record_extension_charge(self, tx: AsyncConnection, job_id: UUID, credits: int) -> None:
+        """The credits the latest extension added, once it is settled."""
+        await tx.execute(RECORD_EXTENSION_CHARGE_SQL, {"id": job_id, "credits": credits})
 
     async def record_refund(self, tx: AsyncConnection, job_id: UUID, credits: int) -> JobRow:
         """Count an admin refund on the job, in the transaction that writes its ledger row."""

@@ -15,6 +15,7 @@ from api.research.repository import JobRow
 from api.research.schemas import (
     AsyncAccepted,
     CorpusDocument,
+    ExtendRequest,
     JobStatus,
     ModeInfo,
     ResearchLogRow,
@@ -63,6 +64,10 @@ ResearchJobId = Annotated[UUID, Path(description="Research job id")]
 CREATE_RESPONSES = {
     202: {"model": AsyncAccepted, "description": "Async accepted"},
     **error_responses(400, 401, 402, 403, 409, 429),
+}
+EXTEND_RESPONSES = {
+    202: {"model": ResearchResult, "description": "Extended: the job is queued again under its new budget"},
+    **error_responses(400, 401, 402, 404, 409),
 }
 EVENTS_RESPONSES = {
     200: {
@@ -244,6 +249,27 @@ async def cancel(id: ResearchJobId, caller: ApiKeyCaller, jobs: JobServiceDep) -
     return result_of(await jobs.cancel(caller.user.id, id))
 
 
+@router.post(
+    "/v1/research/{id}/extend",
+    status_code=202,
+    response_model=ResearchResult,
+    responses=EXTEND_RESPONSES,
+    summary="Continue a finished job with a larger budget",
+    operation_id="extend_research",
+)
+async def extend_research(
+    id: ResearchJobId,
+    body: ExtendRequest,
+    caller: ApiKeyCaller,
+    jobs: JobServiceDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ResearchResult:
+    """A job that succeeded (stopped `complete`, `budget` or `deadline`) resumes from its last
+    checkpoint with more waves and a rewritten brief, under the same id; its events continue
+    after the last one. Charged only the new price less what it was already charged."""
+    return result_of(await jobs.extend(caller.user.id, id, body, idempotency_key=idempotency_key))
+
+
 @router.get(
     "/v1/research/{id}/events",
     responses=EVENTS_RESPONSES,
@@ -302,6 +328,23 @@ async def playground_status(
 )
 async def playground_cancel(id: ResearchJobId, user: CurrentUser, jobs: JobServiceDep) -> ResearchResult:
     return result_of(await jobs.cancel(user.id, id))
+
+
+@playground.post(
+    "/research/{id}/extend",
+    status_code=202,
+    response_model=ResearchResult,
+    responses=EXTEND_RESPONSES,
+    operation_id="playground_extend",
+)
+async def playground_extend(
+    id: ResearchJobId,
+    body: ExtendRequest,
+    user: CurrentUser,
+    jobs: JobServiceDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ResearchResult:
+    return result_of(await jobs.extend(user.id, id, body, idempotency_key=idempotency_key))
 
 
 @playground.get(

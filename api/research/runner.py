@@ -18,12 +18,13 @@ from langgraph.runtime import RunControl
 
 from api.collections.search import CollectionSearch, MergedSearch
 from api.research.repository import JobRepository, JobRow
-from api.research.service import JobOutcome, plan_of
+from api.research.service import JobOutcome, plan_of_job
 from core.db import Database
 from core.settings import Settings
 from graph.budget import add_spend
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import build_context, default_search
+from graph.extend import extend_thread
 from graph.providers.reasoning import ProviderUnavailable, TypedOutputError
 from graph.providers.search import SearchProvider
 from graph.result import result_fragment
@@ -43,7 +44,7 @@ def _compiled_graph():
 
 
 def _config(job: JobRow) -> dict[str, Any]:
-    budgets = plan_of(job.request).budgets
+    budgets = plan_of_job(job).budgets
     return {
         "configurable": {"thread_id": str(job.id)},
         "recursion_limit": RECURSION_LIMIT,
@@ -88,10 +89,12 @@ class GraphRunner:
 
     async def run(self, job: JobRow, *, control: RunControl, on_event: EventSink) -> JobOutcome:
         """Run (or resume) the job's graph to the end and return its outcome."""
-        plan = plan_of(job.request)
+        plan = plan_of_job(job)
         graph = self._graph()
         config = _config(job)
         resuming = (await graph.aget_state(config)).created_at is not None
+        if job.extensions:
+            await extend_thread(graph, config, extension=len(job.extensions), mode=job.mode)
         graph_input = (
             None
             if resuming

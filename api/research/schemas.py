@@ -69,6 +69,34 @@ class ResearchRequest(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class ExtendRequest(BaseModel):
+    """More budget for a finished job: a larger credit cap (metered, as mode `max`) or a dearer mode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_credits: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_CREDITS,
+        description="The job's new credit cap in total (what it was charged included); runs metered, as mode `max`.",
+    )
+    mode: ResearchMode | None = Field(
+        None, description="A dearer mode to continue in (its price, in total); `max` needs `max_credits`."
+    )
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ExtensionDto(BaseModel):
+    """One extension of a job: when it was asked for and the credits it added (reserved while it runs)."""
+
+    at: datetime
+    credits: int
+    mode: ResearchMode
+    max_credits: int | None = None
+
+
 class ResearchBudgets(BaseModel):
     """The envelope of one run: what the gate lets it spend, and what it keeps for writing."""
 
@@ -183,6 +211,10 @@ class ResearchResult(BaseModel):
     )
     created_at: datetime
     completed_at: datetime | None = None
+    extensions: list[ExtensionDto] = Field(
+        default_factory=list,
+        description="Each `POST /v1/research/{id}/extend`, in order; `credits_charged` includes them.",
+    )
 
 
 class AsyncAccepted(BaseModel):
@@ -224,12 +256,20 @@ class JobCancelRequestedData(BaseModel):
     id: UUID
 
 
+class JobExtendedData(BaseModel):
+    id: UUID
+    extension: int = Field(description="1 for the first extension of this job, and so on.")
+    mode: ResearchMode
+    credits_reserved: int = Field(description="Credits reserved for this extension.")
+
+
 # The worker's events; the final one carries the job's result. The graph's events are in
 # `graph.events.EVENT_DATA`.
 JOB_EVENT_DATA: dict[str, type[BaseModel]] = {
     "job.queued": JobQueuedData,
     "job.started": JobStartedData,
     "job.cancel_requested": JobCancelRequestedData,
+    "job.extended": JobExtendedData,
     **{f"job.{status}": ResearchResult for status in TERMINAL_STATUSES},
 }
 TERMINAL_EVENT_TYPES = tuple(f"job.{status}" for status in TERMINAL_STATUSES)

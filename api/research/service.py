@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -22,6 +22,8 @@ from api.research.events import EventHub, JobEvents, SubscriberTooSlow
 from api.research.repository import JobRepository, JobRow
 from api.research.schemas import (
     CorpusDocument,
+    ExtendRequest,
+    ExtensionDto,
     ResearchRequest,
     ResearchResult,
     SourceDto,
@@ -56,6 +58,40 @@ def plan_of(request: dict[str, Any]) -> ModePlan:
     )
 
 
+def plan_of_job(job: JobRow) -> ModePlan:
+    """The budgets and price a job runs under now: its latest extension's, else its request's."""
+    if not job.extensions:
+        return plan_of(job.request)
+    latest = job.extensions[-1]
+    return plan_for(latest["mode"], max_credits=latest.get("max_credits"))
+
+
+@dataclass(frozen=True)
+class ChargeRound:
+    """The reservation a settlement closes: the job's first run (0) or its latest extension."""
+
+    job_id: UUID
+    number: int
+    reserved: int
+    charged_before: int
+
+    @property
+    def key_prefix(self) -> str:
+        return f"job:{self.job_id}" + (f":extend:{self.number}" if self.number else "")
+
+    def charge(self, credits: int) -> int:
+        """The job's total charge for a round priced at `credits` in total: never less than what
+        earlier rounds charged, never more than they charged plus this round's reservation."""
+        return min(max(credits, self.charged_before), self.charged_before + self.reserved)
+
+
+def current_round(job: JobRow) -> ChargeRound:
+    if not job.extensions:
+        return ChargeRound(job.id, 0, job.credits_reserved, 0)
+    latest = job.extensions[-1]
+    return ChargeRound(job.id, len(job.extensions), latest["reserved"], latest["charged_before"])
+
+
 def validated_plan(request: ResearchRequest) -> ModePlan:
     try:
         return plan_for(
@@ -66,6 +102,40 @@ def validated_plan(request: ResearchRequest) -> ModePlan:
         )
     except InvalidResearchRequest as exc:
         raise InvalidRequest(f"{exc.field}: {exc.message}", field=exc.field) from None
+
+
+EXTENDABLE_STOP_REASONS = ("complete", "budget", "deadline")
+
+
+class NotExtendable(Conflict):
+    code = "not_extendable"
+    detail = "Only a succeeded job that stopped complete, on its budget or at its deadline can be extended"
+
+
+def extension_terms(request: ExtendRequest) -> dict[str, Any]:
+    """The mode and cap an extension runs under: `max_credits` alone means metered (`max`)."""
+    if request.mode is None and request.max_credits is None:
+        raise InvalidRequest("max_credits: give max_credits or mode (or both)", field="max_credits")
+    mode = request.mode.value if request.mode is not None else "max"
+    return {"mode": mode, "max_credits": request.max_credits if mode == "max" else None}
+
+
+def validated_extension_plan(extension: dict[str, Any]) -> ModePlan:
+    try:
+        return plan_for(extension["mode"], max_credits=extension["max_credits"])
+    except InvalidResearchRequest as exc:
+        raise InvalidRequest(f"{exc.field}: {exc.message}", field=exc.field) from None
+
+
+def check_extendable(job: JobRow) -> None:
+    if job.status != "succeeded" or job.stop_reason not in EXTENDABLE_STOP_REASONS:
+        raise NotExtendable(
+            f"This job is {job.status}"
+            + (f" ({job.stop_reason})" if job.stop_reason else "")
+            + "; only a succeeded job that stopped complete, on its budget or at its deadline can be extended"
+        )
+    if job.checkpoints_pruned_at is not None:
+        raise NotExtendable("This job's checkpoints were pruned after its retention period; it cannot resume")
 
 
 class IdempotencyKeyReused(Conflict):
@@ -119,6 +189,7 @@ def result_of(job: JobRow) -> ResearchResult:
         ],
         created_at=job.created_at,
         completed_at=job.completed_at,
+        extensions=[ExtensionDto.model_validate(extension) for extension in job.extensions],
     )
 
 
@@ -153,13 +224,16 @@ class JobSettlement:
         self.events = JobEvents(redis)
 
     def credits_to_charge(self, job: JobRow, outcome: JobOutcome) -> int:
-        plan = plan_of(job.request)
+        """The job's total charge after this run. An extension's spend counts the whole run's, so
+        it prices the larger budget; what earlier runs were charged stays charged."""
+        plan = plan_of_job(job)
+        cost_usd = outcome.cost_usd_micros / 1_000_000
         if outcome.status == "failed":
-            if not outcome.client_fault:
-                return 0  # our failure costs the client nothing
-            return min(plan.metered_credits(outcome.cost_usd_micros / 1_000_000), job.credits_reserved)
-        charged = plan.credits_for(outcome.cost_usd_micros / 1_000_000, outcome.stop_reason)
-        return min(charged, job.credits_reserved)
+            # Our failure costs the client nothing more; theirs costs what was spent.
+            credits = plan.metered_credits(cost_usd) if outcome.client_fault else 0
+        else:
+            credits = plan.credits_for(cost_usd, outcome.stop_reason)
+        return current_round(job).charge(credits)
 
     async def settle(self, job: JobRow, outcome: JobOutcome, tx: Tx | None = None) -> JobRow | None:
         """Finish + release the unused reservation + queue the webhook and the overage report, in
@@ -193,19 +267,25 @@ class JobSettlement:
         )
         if finished is None:
             return None
+        charge_round = current_round(job)
         await self.ledger.release(
             job.user_id,
-            job.credits_reserved - charged,
-            idempotency_key=f"job:{job.id}:release",
-            reservation_key=f"job:{job.id}:reserve",
+            charge_round.charged_before + charge_round.reserved - charged,
+            idempotency_key=f"{charge_round.key_prefix}:release",
+            reservation_key=f"{charge_round.key_prefix}:reserve",
             related_id=str(job.id),
-            note=f"{outcome.status} {job.mode} job",
+            note=f"{outcome.status} {job.mode} job"
+            + (f", extension {charge_round.number}" if charge_round.number else ""),
             tx=tx,
         )
+        if charge_round.number:
+            await self.jobs.record_extension_charge(tx, job.id, charged - charge_round.charged_before)
+            finished = await self.jobs.get(tx, job.id)
         if job.webhook_url:
             body = json.dumps(result_event_data(finished), separators=(",", ":"))
             await self.webhooks.enqueue(tx, job.id, job.webhook_url, body)
-        await enqueue_overage_report(tx, user_id=job.user_id, job_id=job.id, credits_charged=charged)
+        if not charge_round.number:  # meter reports are one per job (an extension's overage is not metered)
+            await enqueue_overage_report(tx, user_id=job.user_id, job_id=job.id, credits_charged=charged)
         return finished
 
 
@@ -294,6 +374,68 @@ class JobService:
         )
         return job
 
+    async def extend(
+        self, user_id: UUID, job_id: UUID, request: ExtendRequest, *, idempotency_key: str | None = None
+    ) -> JobRow:
+        """Requeue a succeeded job with a larger budget: it resumes from its last checkpoint, and
+        one more reservation (the new price less what it was charged) is written with the job's
+        update, in one transaction. A key already used on this job answers the job as it is."""
+        extension = extension_terms(request)
+        if idempotency_key is not None and len(idempotency_key) > 255:
+            raise InvalidRequest("Idempotency-Key must be at most 255 characters", field="Idempotency-Key")
+        async with self.db.transaction() as tx:
+            job = await self.jobs.get(tx, job_id, for_update=True)
+            if job is None or job.user_id != user_id:
+                raise NotFound("No such research job")
+            earlier = next(
+                (
+                    e
+                    for e in job.extensions
+                    if idempotency_key and e.get("idempotency_key") == idempotency_key
+                ),
+                None,
+            )
+            if earlier is not None:
+                if earlier["request"] != request.stored():
+                    raise IdempotencyKeyReused()
+                return job
+            check_extendable(job)
+            plan = validated_extension_plan(extension)
+            reserve = plan.credits_to_reserve - job.credits_charged
+            if reserve <= 0:
+                field = "max_credits" if request.max_credits is not None else "mode"
+                raise InvalidRequest(
+                    f"{field}: must price above the {job.credits_charged} credits already charged",
+                    field=field,
+                )
+            number = len(job.extensions) + 1
+            await self.ledger.reserve(
+                user_id,
+                reserve,
+                idempotency_key=f"job:{job.id}:extend:{number}:reserve",
+                related_id=str(job.id),
+                note=f"extension {number} of {job.mode} job to {plan.mode}",
+                tx=tx,
+            )
+            record = {
+                **extension,
+                "at": datetime.now(UTC).isoformat(),
+                "reserved": reserve,
+                "charged_before": job.credits_charged,
+                "credits": reserve,
+                "request": request.stored(),
+                "idempotency_key": idempotency_key,
+            }
+            job = await self.jobs.extend(tx, job.id, mode=plan.mode, reserved=reserve, extension=record)
+            await enqueue_auto_topup(tx, user_id, cause=f"job:{job_id}:extend:{number}")
+            await self.jobs.notify_queued(tx, job_id)
+        await self.events.append(
+            job_id,
+            "job.extended",
+            {"id": str(job_id), "extension": number, "mode": plan.mode, "credits_reserved": reserve},
+        )
+        return job
+
     async def get(self, user_id: UUID, job_id: UUID) -> JobRow:
         async with self.db.connection() as conn:
             job = await self.jobs.get_for_user(conn, job_id, user_id)
@@ -324,7 +466,7 @@ class JobService:
         return job
 
     async def wait_for_sync_result(self, job: JobRow) -> JobRow:
-        budget = plan_of(job.request).budgets.max_wallclock_secs
+        budget = plan_of_job(job).budgets.max_wallclock_secs
         return await self.wait_until_terminal(job, budget + SYNC_GRACE_SECS)
 
     async def cancel(self, user_id: UUID, job_id: UUID, *, wait_secs: float = 5.0) -> JobRow:
