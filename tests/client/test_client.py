@@ -170,3 +170,13 @@ def test_the_timestamped_infrence_signature_is_understood():
     assert verify_webhook(body, headers, secret, now=now)["id"] == "j"
     with pytest.raises(WebhookVerificationError):
         verify_webhook(body, {**headers, "X-Infrence-Timestamp": str(int(now) - 1)}, secret, now=now)
+
+
+def test_sync_client_extends_a_finished_job_under_its_id(client_server, account):
+    with Infrence(account.api_key, base_url=client_server.base_url) as client:
+        quick = client.research(QUESTION, mode="lite")
+        extended = client.extend_research(str(quick.id), mode="standard")
+        assert extended.id == quick.id and extended.status == "queued"
+        assert [extension.credits for extension in extended.extensions] == [45]
+        done = client.get_research(str(quick.id), wait=60)
+        assert done.status == "succeeded" and done.mode == "standard" and done.credits_charged == 60

@@ -3971,6 +3971,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/playground/research/{id}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Playground Extend */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "Idempotency-Key"?: string | null;
+                };
+                path: {
+                    /** @description Research job id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ExtendRequest"];
+                };
+            };
+            responses: {
+                /** @description Extended: the job is queued again under its new budget */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResearchResult"];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings/marketing": {
         parameters: {
             query?: never;
@@ -5622,6 +5712,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/research/{id}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Continue a finished job with a larger budget
+         * @description A job that succeeded (stopped `complete`, `budget` or `deadline`) resumes from its last
+         *     checkpoint with more waves and a rewritten brief, under the same id; its events continue
+         *     after the last one. Charged only the new price less what it was already charged.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "Idempotency-Key"?: string | null;
+                };
+                path: {
+                    /** @description Research job id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ExtendRequest"];
+                };
+            };
+            responses: {
+                /** @description Extended: the job is queued again under its new budget */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResearchResult"];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6612,6 +6797,35 @@ export interface components {
             errors?: components["schemas"]["FieldError"][] | null;
         };
         /**
+         * ExtendRequest
+         * @description More budget for a finished job: a larger credit cap (metered, as mode `max`) or a dearer mode.
+         */
+        ExtendRequest: {
+            /**
+             * Max Credits
+             * @description The job's new credit cap in total (what it was charged included); runs metered, as mode `max`.
+             */
+            max_credits?: number | null;
+            /** @description A dearer mode to continue in (its price, in total); `max` needs `max_credits`. */
+            mode?: components["schemas"]["ResearchMode"] | null;
+        };
+        /**
+         * ExtensionDto
+         * @description One extension of a job: when it was asked for and the credits it added (reserved while it runs).
+         */
+        ExtensionDto: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Credits */
+            credits: number;
+            /** Max Credits */
+            max_credits?: number | null;
+            mode: components["schemas"]["ResearchMode"];
+        };
+        /**
          * FaithfulnessDto
          * @description How the brief's sentences fared against the quotes they cite.
          */
@@ -6723,6 +6937,34 @@ export interface components {
              * @enum {string}
              */
             type: "job.cancel_requested";
+        };
+        /** JobExtendedData */
+        JobExtendedData: {
+            /**
+             * Credits Reserved
+             * @description Credits reserved for this extension.
+             */
+            credits_reserved: number;
+            /**
+             * Extension
+             * @description 1 for the first extension of this job, and so on.
+             */
+            extension: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            mode: components["schemas"]["ResearchMode"];
+        };
+        /** JobExtendedEvent */
+        JobExtendedEvent: {
+            data: components["schemas"]["JobExtendedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job.extended";
         };
         /** JobFailedEvent */
         JobFailedEvent: {
@@ -7145,9 +7387,9 @@ export interface components {
             /** Synthesis Time Reserve Secs */
             synthesis_time_reserve_secs: number;
         };
-        ResearchEvent: components["schemas"]["JobQueuedEvent"] | components["schemas"]["JobStartedEvent"] | components["schemas"]["JobCancelRequestedEvent"] | components["schemas"]["JobSucceededEvent"] | components["schemas"]["JobFailedEvent"] | components["schemas"]["JobCanceledEvent"] | components["schemas"]["PlanEvent"] | components["schemas"]["WaveStartedEvent"] | components["schemas"]["SearchEvent"] | components["schemas"]["SourceEvent"] | components["schemas"]["BranchFailedEvent"] | components["schemas"]["WaveCompletedEvent"] | components["schemas"]["GateEvent"] | components["schemas"]["SynthesisStartedEvent"] | components["schemas"]["CriticEvent"] | components["schemas"]["CastEvent"] | components["schemas"]["ProgressEvent"];
+        ResearchEvent: components["schemas"]["JobQueuedEvent"] | components["schemas"]["JobStartedEvent"] | components["schemas"]["JobCancelRequestedEvent"] | components["schemas"]["JobExtendedEvent"] | components["schemas"]["JobSucceededEvent"] | components["schemas"]["JobFailedEvent"] | components["schemas"]["JobCanceledEvent"] | components["schemas"]["PlanEvent"] | components["schemas"]["WaveStartedEvent"] | components["schemas"]["SearchEvent"] | components["schemas"]["SourceEvent"] | components["schemas"]["BranchFailedEvent"] | components["schemas"]["WaveCompletedEvent"] | components["schemas"]["GateEvent"] | components["schemas"]["SynthesisStartedEvent"] | components["schemas"]["CriticEvent"] | components["schemas"]["CastEvent"] | components["schemas"]["ProgressEvent"];
         /** @enum {string} */
-        ResearchEventType: "job.queued" | "job.started" | "job.cancel_requested" | "job.succeeded" | "job.failed" | "job.canceled" | "plan" | "wave.started" | "search" | "source" | "branch.failed" | "wave.completed" | "gate" | "synthesis.started" | "critic" | "cast" | "progress";
+        ResearchEventType: "job.queued" | "job.started" | "job.cancel_requested" | "job.extended" | "job.succeeded" | "job.failed" | "job.canceled" | "plan" | "wave.started" | "search" | "source" | "branch.failed" | "wave.completed" | "gate" | "synthesis.started" | "critic" | "cast" | "progress";
         /** ResearchLogRow */
         ResearchLogRow: {
             /** Completed At */
@@ -7263,6 +7505,11 @@ export interface components {
              * @description Problems met on the way, per stage (search, read, extract, ...).
              */
             errors?: components["schemas"]["StageError"][];
+            /**
+             * Extensions
+             * @description Each `POST /v1/research/{id}/extend`, in order; `credits_charged` includes them.
+             */
+            extensions?: components["schemas"]["ExtensionDto"][];
             faithfulness?: components["schemas"]["FaithfulnessDto"] | null;
             /**
              * Id

@@ -65,6 +65,10 @@ def _create_body(question: str, params: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _extend_body(max_credits: int | None, mode: str | None) -> dict[str, Any]:
+    return {k: v for k, v in {"max_credits": max_credits, "mode": mode}.items() if v is not None}
+
+
 def _created(response: httpx.Response) -> ResearchResult | AsyncAccepted:
     data = response.json()
     return (
@@ -141,6 +145,23 @@ class Infrence:
 
     def cancel_research(self, job_id: str) -> ResearchResult:
         return ResearchResult.model_validate(self._request("DELETE", f"/v1/research/{job_id}").json())
+
+    def extend_research(
+        self,
+        job_id: str,
+        *,
+        max_credits: int | None = None,
+        mode: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ResearchResult:
+        """POST /v1/research/{id}/extend: continue a finished job with a larger budget (same id)."""
+        response = self._request(
+            "POST",
+            f"/v1/research/{job_id}/extend",
+            json=_extend_body(max_credits, mode),
+            headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())},
+        )
+        return ResearchResult.model_validate(response.json())
 
     def credits(self) -> dict[str, Any]:
         return self._request("GET", "/v1/credits").json()
@@ -255,6 +276,22 @@ class AsyncInfrence:
 
     async def cancel_research(self, job_id: str) -> ResearchResult:
         return ResearchResult.model_validate((await self._request("DELETE", f"/v1/research/{job_id}")).json())
+
+    async def extend_research(
+        self,
+        job_id: str,
+        *,
+        max_credits: int | None = None,
+        mode: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ResearchResult:
+        response = await self._request(
+            "POST",
+            f"/v1/research/{job_id}/extend",
+            json=_extend_body(max_credits, mode),
+            headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())},
+        )
+        return ResearchResult.model_validate(response.json())
 
     async def credits(self) -> dict[str, Any]:
         return (await self._request("GET", "/v1/credits")).json()

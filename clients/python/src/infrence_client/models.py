@@ -787,6 +787,30 @@ class JobCancelRequestedEvent(BaseModel):
     data: JobCancelRequestedData
 
 
+class JobExtendedData(BaseModel):
+    id: UUID = Field(..., title='Id')
+    extension: int = Field(
+        ...,
+        description='1 for the first extension of this job, and so on.',
+        title='Extension',
+    )
+    mode: Literal['lite', 'standard', 'pro', 'max'] = Field(
+        ...,
+        description="A research mode; `GET /v1/modes` lists each one's budgets and price.",
+        title='ResearchMode',
+    )
+    credits_reserved: int = Field(
+        ...,
+        description='Credits reserved for this extension.',
+        title='Credits Reserved',
+    )
+
+
+class JobExtendedEvent(BaseModel):
+    type: Literal['job.extended'] = Field(..., title='Type')
+    data: JobExtendedData
+
+
 class JobQueuedData(BaseModel):
     id: UUID = Field(..., title='Id')
     mode: Literal['lite', 'standard', 'pro', 'max'] = Field(
@@ -932,6 +956,7 @@ class ResearchEventType(
             'job.queued',
             'job.started',
             'job.cancel_requested',
+            'job.extended',
             'job.succeeded',
             'job.failed',
             'job.canceled',
@@ -953,6 +978,7 @@ class ResearchEventType(
         'job.queued',
         'job.started',
         'job.cancel_requested',
+        'job.extended',
         'job.succeeded',
         'job.failed',
         'job.canceled',
@@ -1101,6 +1127,32 @@ class ErrorBody(BaseModel):
     )
 
 
+class ExtendRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    max_credits: conint(ge=0, le=1000000000) | None = Field(
+        None,
+        description="The job's new credit cap in total (what it was charged included); runs metered, as mode `max`.",
+        title='Max Credits',
+    )
+    mode: Literal['lite', 'standard', 'pro', 'max'] | None = Field(
+        None,
+        description='A dearer mode to continue in (its price, in total); `max` needs `max_credits`.',
+    )
+
+
+class ExtensionDto(BaseModel):
+    at: AwareDatetime = Field(..., title='At')
+    credits: int = Field(..., title='Credits')
+    mode: Literal['lite', 'standard', 'pro', 'max'] = Field(
+        ...,
+        description="A research mode; `GET /v1/modes` lists each one's budgets and price.",
+        title='ResearchMode',
+    )
+    max_credits: int | None = Field(None, title='Max Credits')
+
+
 class InfrenceJobRef(BaseModel):
     job_id: str = Field(..., title='Job Id')
     status: Literal['queued', 'running', 'succeeded', 'failed', 'canceled'] = Field(
@@ -1185,6 +1237,11 @@ class ResearchResult(BaseModel):
     )
     created_at: AwareDatetime = Field(..., title='Created At')
     completed_at: AwareDatetime | None = Field(None, title='Completed At')
+    extensions: list[ExtensionDto] | None = Field(
+        None,
+        description='Each `POST /v1/research/{id}/extend`, in order; `credits_charged` includes them.',
+        title='Extensions',
+    )
 
 
 class JobCanceledEvent(BaseModel):
@@ -1207,6 +1264,7 @@ class ResearchEvent(
         JobQueuedEvent
         | JobStartedEvent
         | JobCancelRequestedEvent
+        | JobExtendedEvent
         | JobSucceededEvent
         | JobFailedEvent
         | JobCanceledEvent
@@ -1227,6 +1285,7 @@ class ResearchEvent(
         JobQueuedEvent
         | JobStartedEvent
         | JobCancelRequestedEvent
+        | JobExtendedEvent
         | JobSucceededEvent
         | JobFailedEvent
         | JobCanceledEvent
