@@ -6,6 +6,7 @@ collection cites it, and the citation opens the quoted text."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -128,4 +129,50 @@ def test_an_upload_shows_its_progress(page, signed_in, console):
     row = page.get_by_role("region", name="Documents").get_by_role("row").filter(has_text="reeds.txt")
     expect(row.locator(".badge")).to_have_text("ready", timeout=60_000)
     expect(row).to_contain_text("1.4 MB")
+    assert console.errors == []
+
+
+def wait_ready(http, collection: str, document: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = http.get(f"/api/collections/{collection}/documents/{document}").json()["status"]
+        if status != "processing":
+            assert status == "ready"
+            return
+        time.sleep(0.3)
+    raise AssertionError("the document was not indexed in 60 s")
+
+
+def test_research_over_a_collection_cites_it_and_opens_the_quoted_text(page, signed_in, console):
+    collection = signed_in.post("/api/collections", json={"name": "Field notes"}).json()["id"]
+    upload = signed_in.post(f"/api/collections/{collection}/documents", files={"file": ("herons.md", NOTE, "text/markdown")})
+    assert upload.status_code == 202, upload.text
+    wait_ready(signed_in, collection, upload.json()["id"])
+
+    page.get_by_role("link", name="Playground").click()
+    page.get_by_label("Question").fill("How many heron nests did the wardens count on the north shore?")
+    page.get_by_text("Lite", exact=True).click()
+    page.locator("summary", has_text="Sources").click()
+    page.get_by_label("Search the web").uncheck()
+    expect(page.locator(".panel summary")).to_contain_text("Nothing to search")
+    page.get_by_role("button", name=re.compile("Run research")).click()
+    expect(page.locator(".panel .field-error")).to_have_text(re.compile("needs at least one of your collections"))
+    assert console.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    console.errors.clear()
+
+    page.get_by_label("Field notes").check()
+    expect(page.locator(".panel summary")).to_contain_text("1 collection only")
+    page.get_by_role("button", name=re.compile("Run research")).click()
+    expect(page.get_by_text("Research complete")).to_be_visible(timeout=120_000)
+    cited = page.locator(".result-sources a.source-title")
+    expect(cited.first).to_have_attribute("href", re.compile(rf"^/collections/{collection}/documents/"))
+    expect(cited).to_have_count(1)  # the collection's one document; no web (or server corpus) source
+    shot(page, "playground-collection")
+
+    with page.context.expect_page() as opened:
+        cited.first.click()
+    document = opened.value
+    expect(document.get_by_role("heading", name="herons.md")).to_be_visible()
+    expect(document.locator("pre.corpus-text mark")).to_contain_text("214 nests in April")
+    document.close()
     assert console.errors == []

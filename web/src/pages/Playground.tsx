@@ -11,6 +11,7 @@ import { Link, setQuery, useLocation } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { Meter } from "../ui/charts";
 import { Alert, Badge, Button, Card, Checkbox, CodeBlock, Empty, ErrorState, FormError, Loading, onSubmit, PageHeader, TextArea, TextField, useSubmit } from "../ui/kit";
+import { ALL_OF_THE_WEB, type SourceChoice, sourceFields, SourcesPanel } from "./playground/SourcesPanel";
 
 const MAX_TIMELINE = 400;
 
@@ -353,6 +354,7 @@ export function PlaygroundPage() {
   const [question, setQuestion] = useState("");
   const [mode, setMode] = useState<ModeId>("standard");
   const [maxCredits, setMaxCredits] = useState("500");
+  const [sources, setSources] = useState<SourceChoice>(ALL_OF_THE_WEB);
   const [withSchema, setWithSchema] = useState(false);
   const [schemaText, setSchemaText] = useState(EXAMPLE_SCHEMA);
   const schema = withSchema ? checkSchema(schemaText) : {};
@@ -371,6 +373,7 @@ export function PlaygroundPage() {
           async: true,
           ...(mode === "max" ? { max_credits: Number(maxCredits) } : {}),
           ...(schema.schema ? { response_schema: schema.schema } : {}),
+          ...sourceFields(sources),
         },
       }),
     );
@@ -402,6 +405,7 @@ export function PlaygroundPage() {
               onChange={(e) => setMaxCredits(e.target.value)} error={run.fields.max_credits}
               hint="Max is metered: you pay for what it uses, never more than this cap." />
           )}
+          <SourcesPanel value={sources} onChange={setSources} errors={[run.fields.web, run.fields.collections]} />
           <Checkbox label="Return typed JSON that follows my schema" checked={withSchema} onChange={(e) => setWithSchema(e.target.checked)} />
           {withSchema && (
             <TextArea label="JSON Schema" className="mono" rows={10} spellCheck={false} value={schemaText}
