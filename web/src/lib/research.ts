@@ -35,6 +35,8 @@ export function describe(event: JobEvent): { title: string; detail?: string[] } 
       return { title: "A worker started the job" };
     case "job.cancel_requested":
       return { title: "Cancel requested" };
+    case "job.extended":
+      return { title: `Continued in ${modeName(event.data.mode)} · ${plural(event.data.credits_reserved, "more credit", "more credits")} reserved` };
     case "plan": {
       const queries = event.data.queries;
       return { title: queries.length ? `Planned ${plural(queries.length, "search", "searches")}` : "Planned the research", detail: queries };
