@@ -62,7 +62,19 @@ def _app_services() -> list[BackgroundService]:
     from api.outbox import start_outbox_relay
     from core.mail import start_mailer
 
-    return [start_mailer, start_outbox_relay, start_metrics_listener]
+    return [_seal_clear_secrets, start_mailer, start_outbox_relay, start_metrics_listener]
+
+
+async def _seal_clear_secrets(app: FastAPI):
+    """Webhook secrets stored in clear (before encryption at rest) are sealed as the app starts."""
+    from auth.webhook_secrets import WebhookSecrets
+
+    await WebhookSecrets(app.state.db, app.state.settings).reseal(clear_only=True)
+
+    async def nothing_to_stop() -> None:
+        pass
+
+    return nothing_to_stop
 
 
 def _routers():

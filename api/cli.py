@@ -169,6 +169,51 @@ def ledger_check() -> None:
     raise typer.Exit(run_ledger_check(migrated_database_url(settings_or_exit())))
 
 
+secrets_app = typer.Typer(
+    no_args_is_help=True,
+    help="Keys that seal stored secrets (webhook signing secrets).",
+    rich_markup_mode=None,
+)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new key for INFRENCE_SECRET_KEY."""
+    from core.secret_box import new_key
+
+    typer.echo(new_key())
+
+
+@secrets_app.command("reseal")
+def secrets_reseal() -> None:
+    """Seal every stored secret under INFRENCE_SECRET_KEY (run after a rotation, then drop the old
+    key from INFRENCE_SECRET_KEY_PREVIOUS)."""
+    import asyncio
+
+    from auth.webhook_secrets import WebhookSecrets
+    from core.db import Database
+    from core.secret_box import UnreadableSecret
+
+    settings = settings_or_exit()
+    database_url = migrated_database_url(settings)
+
+    async def run():
+        db = Database(database_url, min_size=1, max_size=2)
+        await db.open()
+        try:
+            return await WebhookSecrets(db, settings).reseal()
+        finally:
+            await db.close()
+
+    try:
+        report = asyncio.run(run())
+    except UnreadableSecret as exc:
+        fail(f"{exc}: list the key that sealed it in INFRENCE_SECRET_KEY_PREVIOUS")
+        raise  # unreachable
+    typer.echo(f"webhook secrets resealed: {report.resealed}, already current: {report.unchanged}")
+
+
 mail_app = typer.Typer(
     no_args_is_help=True, help="The mail outbox: every message, sent or kept.", rich_markup_mode=None
 )

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from auth.api_keys import ApiKeyService
 from auth.models import Caller, User
 from auth.service import AccountService, Session
+from auth.webhook_secrets import WebhookSecrets
 from core.errors import Forbidden, Unauthorized
 from core.logging import bind
 from core.ratelimit import rate_limiter_of
@@ -34,6 +35,7 @@ __all__ = [
     "CurrentUserOrQueryToken",
     "PlaygroundUser",
     "User",
+    "WebhookSecretsDep",
 ]
 
 bearer_jwt = HTTPBearer(scheme_name="bearer_jwt", bearerFormat="JWT", auto_error=False)
@@ -53,7 +55,12 @@ async def get_api_key_service(request: Request) -> ApiKeyService:
     return ApiKeyService(state.db, state.redis, limits=rate_limiter_of(state))
 
 
+async def get_webhook_secrets(request: Request) -> WebhookSecrets:
+    return WebhookSecrets(request.app.state.db, request.app.state.settings)
+
+
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
+WebhookSecretsDep = Annotated[WebhookSecrets, Depends(get_webhook_secrets)]
 ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
 
 

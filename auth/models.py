@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -19,7 +19,6 @@ class User:
     suspended_at: datetime | None
     created_at: datetime
     stripe_customer_id: str | None
-    webhook_secret: str = field(repr=False)  # signs research webhooks; never in UserDto or logs
 
     @property
     def is_suspended(self) -> bool:

@@ -11,8 +11,7 @@ from psycopg import AsyncConnection
 from auth.models import ApiKey, RefreshToken, User
 
 _USER_COLUMNS = """u.id, u.email, u.first_name, u.last_name, u.email_verified_at IS NOT NULL AS email_verified,
-    u.marketing_emails_enabled, u.is_admin, u.suspended_at, u.created_at, u.stripe_customer_id,
-    u.webhook_secret"""
+    u.marketing_emails_enabled, u.is_admin, u.suspended_at, u.created_at, u.stripe_customer_id"""
 
 INSERT_USER = f"""
 INSERT INTO users AS u (email, password_hash, first_name, last_name)
@@ -48,7 +47,25 @@ SET_MARKETING = f"""
 UPDATE users u SET marketing_emails_enabled = %(enabled)s, updated_at = now()
 WHERE u.id = %(user_id)s RETURNING {_USER_COLUMNS}"""
 
+# Webhook secrets are stored sealed (auth/webhook_secrets.py); NULL until first needed.
+WEBHOOK_SECRET = "SELECT webhook_secret FROM users WHERE id = %(user_id)s"
+
 SET_WEBHOOK_SECRET = "UPDATE users SET webhook_secret = %(secret)s, updated_at = now() WHERE id = %(user_id)s"
+
+SET_MISSING_WEBHOOK_SECRET = """
+UPDATE users SET webhook_secret = %(secret)s, updated_at = now()
+WHERE id = %(user_id)s AND webhook_secret IS NULL"""
+
+# A page of stored secrets in id order; `clear_only` skips those already sealed.
+WEBHOOK_SECRETS_PAGE = """
+SELECT id, webhook_secret FROM users
+WHERE webhook_secret IS NOT NULL AND id > %(after)s
+  AND (NOT %(clear_only)s OR webhook_secret NOT LIKE 'fernet:%%')
+ORDER BY id LIMIT %(limit)s"""
+
+# Only if nobody changed it meanwhile (a rotation wins over a reseal).
+RESEAL_WEBHOOK_SECRET = """
+UPDATE users SET webhook_secret = %(sealed)s WHERE id = %(user_id)s AND webhook_secret = %(stored)s"""
 
 # Only a change of state matches, so the caller learns whether this call suspended (or restored).
 SET_SUSPENDED = """
@@ -198,8 +215,31 @@ class AccountRepository:
     async def set_marketing(self, conn: AsyncConnection, user_id: UUID, enabled: bool) -> User:
         return User(**await _one(conn, SET_MARKETING, {"user_id": user_id, "enabled": enabled}))
 
-    async def set_webhook_secret(self, conn: AsyncConnection, user_id: UUID, secret: str) -> None:
-        await conn.execute(SET_WEBHOOK_SECRET, {"user_id": user_id, "secret": secret})
+    async def webhook_secret(self, conn: AsyncConnection, user_id: UUID) -> str | None:
+        row = await _one(conn, WEBHOOK_SECRET, {"user_id": user_id})
+        return row["webhook_secret"] if row else None
+
+    async def set_webhook_secret(
+        self, conn: AsyncConnection, user_id: UUID, sealed: str, *, only_if_missing: bool = False
+    ) -> None:
+        sql = SET_MISSING_WEBHOOK_SECRET if only_if_missing else SET_WEBHOOK_SECRET
+        await conn.execute(sql, {"user_id": user_id, "secret": sealed})
+
+    async def webhook_secrets_page(
+        self, conn: AsyncConnection, *, after: UUID, clear_only: bool, limit: int
+    ) -> list[dict]:
+        cur = await conn.execute(
+            WEBHOOK_SECRETS_PAGE, {"after": after, "clear_only": clear_only, "limit": limit}
+        )
+        return await cur.fetchall()
+
+    async def reseal_webhook_secret(
+        self, conn: AsyncConnection, user_id: UUID, *, stored: str, sealed: str
+    ) -> bool:
+        cur = await conn.execute(
+            RESEAL_WEBHOOK_SECRET, {"user_id": user_id, "stored": stored, "sealed": sealed}
+        )
+        return cur.rowcount == 1
 
     async def set_suspended(self, conn: AsyncConnection, user_id: UUID, suspended: bool) -> bool:
         """Suspend or restore an account (the admin surface); True when this call changed it."""

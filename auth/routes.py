@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
-from auth.deps import AccountServiceDep, ApiKeyServiceDep, CurrentSession, CurrentUser
+from auth.deps import AccountServiceDep, ApiKeyServiceDep, CurrentSession, CurrentUser, WebhookSecretsDep
 from auth.schemas import (
     ApiKeyDto,
     AuthResponse,
@@ -185,9 +185,9 @@ async def set_marketing(body: MarketingBody, user: CurrentUser, accounts: Accoun
     response_description="The account's webhook signing secret",
     responses=error_responses(401, 403),
 )
-async def get_webhook_secret(user: CurrentUser) -> WebhookSecretDto:
+async def get_webhook_secret(user: CurrentUser, secrets: WebhookSecretsDep) -> WebhookSecretDto:
     """The `whsec_...` secret that signs this account's research webhooks."""
-    return WebhookSecretDto(webhook_secret=user.webhook_secret)
+    return WebhookSecretDto(webhook_secret=await secrets.for_user(user.id))
 
 
 @settings_router.post(
@@ -195,9 +195,9 @@ async def get_webhook_secret(user: CurrentUser) -> WebhookSecretDto:
     response_description="A new webhook signing secret",
     responses=error_responses(401, 403),
 )
-async def rotate_webhook_secret(user: CurrentUser, accounts: AccountServiceDep) -> WebhookSecretDto:
+async def rotate_webhook_secret(user: CurrentUser, secrets: WebhookSecretsDep) -> WebhookSecretDto:
     """Replace the secret; webhooks sent from now on are signed with the new one."""
-    return WebhookSecretDto(webhook_secret=await accounts.rotate_webhook_secret(user))
+    return WebhookSecretDto(webhook_secret=await secrets.rotate(user.id))
 
 
 # -- /api/keys --------------------------------------------------------------------------------

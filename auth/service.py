@@ -4,7 +4,6 @@ profile and password. Owns the rules and the transactions; SQL lives in the repo
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -333,12 +332,6 @@ class AccountService:
         async with self.db.transaction() as tx:
             await self.users.set_password(tx, session.user.id, new_hash)
             await self.users.revoke_user_sessions(tx, session.user.id, keep_family_id=session.session_id)
-
-    async def rotate_webhook_secret(self, user: User) -> str:
-        secret = "whsec_" + secrets.token_hex(32)
-        async with self.db.connection() as conn:
-            await self.users.set_webhook_secret(conn, user.id, secret)
-        return secret
 
     # -- operators ------------------------------------------------------------------------------
 

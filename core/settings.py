@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from enum import Enum
 from functools import cached_property
@@ -19,6 +20,13 @@ MIN_JWT_SECRET_BYTES = 32  # HS256's key should be at least as long as its hash 
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except ValueError:
+        return False
 
 
 class SettingsError(RuntimeError):
@@ -55,6 +63,13 @@ class Settings(GraphSettings, BaseSettings):
     jwt_secret: str = Field(DEV_JWT_SECRET, repr=False, validation_alias=_env("JWT_SECRET"))
     # Opaque name of the current JWT key (the `kid` header); change it when JWT_SECRET changes.
     jwt_key_id: str = Field("k1", min_length=1, max_length=64, validation_alias=_env("JWT_KEY_ID"))
+    # Fernet key sealing secrets kept in the database (webhook signing secrets): 32 url-safe
+    # base64 bytes, `infrence secrets new-key` makes one. Required in production.
+    secret_key: str | None = Field(None, repr=False, validation_alias=_env("INFRENCE_SECRET_KEY"))
+    # Comma-separated keys that sealed values before a rotation: still opened, never used to seal.
+    secret_key_previous: str | None = Field(
+        None, repr=False, validation_alias=_env("INFRENCE_SECRET_KEY_PREVIOUS")
+    )
     password_hash_memory_kib: int = Field(
         65536, ge=1024, validation_alias=_env("INFRENCE_PASSWORD_HASH_MEMORY_KIB")
     )
@@ -118,7 +133,20 @@ class Settings(GraphSettings, BaseSettings):
             raise SettingsError(
                 "INFRENCE_ENV=production needs SMTP_HOST (or INFRENCE_MAIL=log to keep mail in the outbox only)"
             )
+        if self.env == "production" and not self.secret_key:
+            raise SettingsError(
+                "INFRENCE_ENV=production needs INFRENCE_SECRET_KEY (`infrence secrets new-key`)"
+            )
+        for name, key in [("INFRENCE_SECRET_KEY", self.secret_key)] + [
+            ("INFRENCE_SECRET_KEY_PREVIOUS", k) for k in self.previous_secret_keys
+        ]:
+            if key and not _is_fernet_key(key):
+                raise SettingsError(f"{name} must be a Fernet key (32 url-safe base64-encoded bytes)")
         return self
+
+    @property
+    def previous_secret_keys(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in (self.secret_key_previous or "").split(",") if k.strip())
 
     @property
     def mail_delivery(self) -> Literal["smtp", "console", "log"]:

@@ -20,8 +20,10 @@ import httpx
 from psycopg import AsyncConnection
 
 from api import metrics
+from auth.webhook_secrets import WebhookSecrets
 from core.db import Database
 from core.errors import InvalidRequest
+from core.secret_box import UnreadableSecret
 from core.settings import Settings
 from graph.providers.netguard import (
     PUBLIC_PORTS,
@@ -101,7 +103,7 @@ class WebhookRepository:
         )
 
     async def claim_due(self, tx: AsyncConnection, limit: int) -> list[dict]:
-        """Due deliveries with their account's secret; pushed forward so no other sender takes them."""
+        """Due deliveries with their account's id; pushed forward so no other sender takes them."""
         cur = await tx.execute(
             """
             WITH due AS (
@@ -112,7 +114,7 @@ class WebhookRepository:
             UPDATE webhook_deliveries d SET next_attempt_at = now() + interval '60 seconds'
             FROM due, research_jobs j, users u
             WHERE d.id = due.id AND j.id = d.job_id AND u.id = j.user_id
-            RETURNING d.id, d.url, d.body, d.attempts, d.give_up_at, u.webhook_secret
+            RETURNING d.id, d.url, d.body, d.attempts, d.give_up_at, u.id AS user_id
             """,
             (limit,),
         )
@@ -154,6 +156,7 @@ class WebhookSender:
     def __init__(self, db: Database, settings: Settings, *, poll_secs: float = 1.0):
         self.db = db
         self.repo = WebhookRepository()
+        self.secrets = WebhookSecrets(db, settings)
         self.allow_private = settings.allow_private_urls
         self.first_backoff_secs = settings.webhook_retry_first_secs
         self.poll_secs = poll_secs
@@ -184,9 +187,10 @@ class WebhookSender:
 
     async def _deliver(self, http: httpx.AsyncClient, row: dict) -> None:
         body = row["body"].encode()
-        headers = signature_headers(row["webhook_secret"], str(row["id"]), body, int(time.time()))
         status_code, error = None, None
         try:
+            secret = await self.secrets.for_user(row["user_id"])
+            headers = signature_headers(secret, str(row["id"]), body, int(time.time()))
             response = await http.post(row["url"], content=body, headers=headers)
             status_code = response.status_code
             delivered = 200 <= status_code < 300
@@ -194,6 +198,8 @@ class WebhookSender:
                 error = f"HTTP {status_code}"
         except httpx.HTTPError as exc:
             delivered, error = False, f"{type(exc).__name__}: {exc}"[:500]
+        except UnreadableSecret:  # a key left the rotation too early: retried once it is back
+            delivered, error = False, "the account's webhook secret opens with no configured key"
         async with self.db.connection() as conn:
             await self.repo.record(
                 conn,

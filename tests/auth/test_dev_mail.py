@@ -98,6 +98,7 @@ def test_a_terminal_gets_the_mail_as_a_person_reads_it():
 def test_production_without_smtp_refuses_to_start_unless_mail_is_logged(monkeypatch):
     monkeypatch.setenv("INFRENCE_ENV", "production")
     monkeypatch.setenv("JWT_SECRET", "a-real-secret-" + "x" * 40)
+    monkeypatch.setenv("INFRENCE_SECRET_KEY", "k" * 43 + "=")
     monkeypatch.delenv("SMTP_HOST", raising=False)
     monkeypatch.delenv("INFRENCE_MAIL", raising=False)
     with pytest.raises(SettingsError, match="SMTP_HOST"):

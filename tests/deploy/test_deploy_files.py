@@ -78,7 +78,7 @@ def test_docker_compose_accepts_the_file():
     probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip("docker client without the compose plugin")
-    env = {"JWT_SECRET": "x" * 40, "PATH": "/usr/bin:/bin"}
+    env = {"JWT_SECRET": "x" * 40, "INFRENCE_SECRET_KEY": "k" * 43 + "=", "PATH": "/usr/bin:/bin"}
     checked = subprocess.run(
         ["docker", "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "--quiet"],
         capture_output=True,

@@ -27,6 +27,7 @@ def test_production_refuses_the_development_secret(monkeypatch):
     with pytest.raises(SettingsError, match="JWT_SECRET"):
         load_settings()
     monkeypatch.setenv("JWT_SECRET", "a-real-secret-" + "x" * 40)
+    monkeypatch.setenv("INFRENCE_SECRET_KEY", "k" * 43 + "=")
     monkeypatch.setenv("INFRENCE_MAIL", "log")
     assert load_settings().env == "production"
 
