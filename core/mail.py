@@ -3,7 +3,8 @@
 Every message is a `mail_outbox` row plus an outbox task, both written in the caller's
 transaction (`enqueue`), so mail announcing a fact is sent if and only if the fact commits. The
 outbox relay delivers it (`Mailer.deliver`, the one place a message leaves over SMTP) and
-retries with backoff while the SMTP server is away. With no `SMTP_HOST`, the row is kept with
+retries with backoff while the SMTP server is away; once sent, the kept copy loses its token
+links (verify, reset), which only the recipient needs. With no `SMTP_HOST`, the row is kept with
 status `logged` and `dispatch` (after commit) says so in one log line — never the body, which
 may hold a token; in dev (`INFRENCE_MAIL=console`, the default there) the whole message is also
 printed to the server's console, so a developer without a mail server can click its links.
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 LINK = re.compile(r"https?://\S+")
+# A link carrying a one-time token (verify, reset): a bearer credential while it is valid.
+TOKEN_LINK = re.compile(r"""https?://[^\s"'<>]*[?&](?:amp;)?token=[^\s"'<>]*""")
+TOKEN_LINK_REMOVED = "[link removed after delivery]"
 MAIL_TASK = "mail.deliver"
 
 INSERT_OUTBOX = """
@@ -55,9 +59,11 @@ PENDING_MESSAGE = """
 SELECT id, to_address, template, subject, text_body, html_body FROM mail_outbox
 WHERE id = %(id)s AND status = 'pending'"""
 
-MARK_SENT = (
-    "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = now() WHERE id = %(id)s"
-)
+# Sent: the kept copy loses its token links (see `without_token_links`).
+MARK_SENT = """
+UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = now(),
+    text_body = %(text)s, html_body = %(html)s
+WHERE id = %(id)s"""
 
 MARK_ATTEMPT_FAILED = (
     "UPDATE mail_outbox SET attempts = attempts + 1, last_error = %(error)s WHERE id = %(id)s"
@@ -105,6 +111,12 @@ def render(template: str, **context: object) -> Rendered:
         text=text.substitute(values),
         html=markup.substitute({key: html.escape(value) for key, value in values.items()}),
     )
+
+
+def without_token_links(body: str) -> str:
+    """A delivered message as the outbox keeps it: the recipient has the token, the database
+    (its backups, an admin reading it) no longer needs to."""
+    return TOKEN_LINK.sub(TOKEN_LINK_REMOVED, body)
 
 
 def print_to_console(message: OutboxMessage, *, fmt: str = "text", stream: TextIO | None = None) -> None:
@@ -207,8 +219,16 @@ class Mailer:
                     MARK_ATTEMPT_FAILED, {"id": message.id, "error": f"{type(exc).__name__}: {exc}"[:500]}
                 )
             raise
+        kept = message.rendered
         async with self.db.connection() as conn:
-            await conn.execute(MARK_SENT, {"id": message.id})
+            await conn.execute(
+                MARK_SENT,
+                {
+                    "id": message.id,
+                    "text": without_token_links(kept.text),
+                    "html": without_token_links(kept.html),
+                },
+            )
 
     async def _gave_up(self, payload: dict, _error: str) -> None:
         async with self.db.connection() as conn:

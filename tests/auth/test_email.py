@@ -49,6 +49,27 @@ async def test_following_the_mailed_link_verifies_the_account_and_grants_credits
     assert accounts.sql("SELECT balance FROM credit_accounts") == [(100,)]
 
 
+async def test_a_delivered_mail_is_kept_without_its_token_link(client, accounts, smtp_server):
+    signed_in = await accounts.signup()
+    link = _link(await smtp_server.wait_for(signed_in.email, "Confirm"))
+    token = link.partition("token=")[2]
+    await until(
+        lambda: (
+            accounts.sql("SELECT status FROM mail_outbox WHERE to_address = %s", (signed_in.email,))
+            == [("sent",)]
+        ),
+        what="the mail marked sent",
+    )
+    [(text, html)] = accounts.sql(
+        "SELECT text_body, html_body FROM mail_outbox WHERE to_address = %s", (signed_in.email,)
+    )
+    assert token not in text and token not in html
+    assert "[link removed after delivery]" in text and "[link removed after delivery]" in html
+    assert "confirm your email address" in text  # the row stays readable for support
+    response = await client.get(link.removeprefix("http://testserver"))
+    assert response.status_code == 302  # the recipient's copy still works
+
+
 async def test_bad_or_expired_verification_tokens_are_400(client, accounts, smtp_server):
     signed_in = await accounts.signup()
     link = _link(await smtp_server.wait_for(signed_in.email, "Confirm"))
