@@ -1,4 +1,5 @@
-"""Caps on a user's open streaming and long-poll connections, counted in Redis.
+"""Caps on a user's open streaming and long-poll connections, counted in Redis: SSE job events,
+`?wait=` long-polls, `/v1/chat/completions` calls and MCP tools that wait for a job.
 
 Each open connection holds a slot: a member of the user's sorted set whose score is the time it
 lapses. A live stream renews its slot while it runs and gives it back when it ends; a process
@@ -104,9 +105,13 @@ class StreamSlots:
             await slot.release()
 
 
-async def get_stream_slots(request: Request) -> StreamSlots:
-    state = request.app.state
+def stream_slots_of(state) -> StreamSlots:
+    """The app's slots: its Redis, its configured cap, the clock tests may set."""
     return StreamSlots(state.redis, state.settings.max_streams_per_user, state.clock)
+
+
+async def get_stream_slots(request: Request) -> StreamSlots:
+    return stream_slots_of(request.app.state)
 
 
 StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]

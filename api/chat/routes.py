@@ -14,12 +14,13 @@ from auth.deps import ApiKeyCaller
 from core.deps import SettingsDep
 from core.errors import error_responses
 from core.ratelimit import RateLimiterDep
+from core.stream_slots import StreamSlotsDep
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 
-async def get_chat(jobs: JobServiceDep) -> ChatCompletions:
-    return ChatCompletions(jobs)
+async def get_chat(jobs: JobServiceDep, slots: StreamSlotsDep) -> ChatCompletions:
+    return ChatCompletions(jobs, slots)
 
 
 ChatDep = Annotated[ChatCompletions, Depends(get_chat)]
@@ -48,14 +49,13 @@ async def chat_completions(
     limit = await limits.enforce(
         f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60
     )
-    job = await chat.start(caller.user.id, caller.api_key_id, body)
     if body.stream:
         answer = StreamingResponse(
-            chat.stream(job, body),
+            await chat.open_stream(caller.user.id, caller.api_key_id, body),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
         limit.apply(answer)
         return answer
     limit.apply(response)
-    return await chat.complete(job, body)
+    return await chat.complete(caller.user.id, caller.api_key_id, body)

@@ -26,6 +26,7 @@ from api.research.repository import JobRow
 from api.research.schemas import ResearchRequest, ResearchResult
 from api.research.service import SYNC_GRACE_SECS, JobService, plan_of, result_of
 from core.errors import DomainError, InvalidRequest
+from core.stream_slots import Slot, StreamSlots
 
 STREAM_CHUNK_CHARS = 400
 MODELS_CREATED = 1764460800  # 2025-11-30, when the models were first listed
@@ -75,24 +76,48 @@ def answer_text(result: ResearchResult, chat: ChatCompletionRequest) -> str:
 
 
 class ChatCompletions:
-    def __init__(self, jobs: JobService):
+    """A chat call holds one of the user's stream slots until it answers (429 when none is
+    free, before any job is created): it is a connection held open for minutes."""
+
+    def __init__(self, jobs: JobService, slots: StreamSlots):
         self.jobs = jobs
+        self.slots = slots
 
-    async def start(self, user_id: UUID, api_key_id: UUID, chat: ChatCompletionRequest) -> JobRow:
-        return await self.jobs.submit(user_id, research_request_of(chat), origin="api", api_key_id=api_key_id)
-
-    async def complete(self, job: JobRow, chat: ChatCompletionRequest) -> ChatCompletion:
-        job = await self._wait(job)
+    async def complete(self, user_id: UUID, api_key_id: UUID, chat: ChatCompletionRequest) -> ChatCompletion:
+        async with self.slots.hold(user_id):
+            job = await self._wait(await self._start(user_id, api_key_id, chat))
         return completion_of(result_of(job), chat)
 
-    async def stream(self, job: JobRow, chat: ChatCompletionRequest) -> AsyncIterator[str]:
+    async def open_stream(
+        self, user_id: UUID, api_key_id: UUID, chat: ChatCompletionRequest
+    ) -> AsyncIterator[str]:
+        slot = await self.slots.acquire(user_id)
+        try:
+            job = await self._start(user_id, api_key_id, chat)
+        except BaseException:
+            await slot.release()
+            raise
+        return self._stream(job, chat, slot)
+
+    async def _start(self, user_id: UUID, api_key_id: UUID, chat: ChatCompletionRequest) -> JobRow:
+        return await self.jobs.submit(user_id, research_request_of(chat), origin="api", api_key_id=api_key_id)
+
+    async def _stream(self, job: JobRow, chat: ChatCompletionRequest, slot: Slot) -> AsyncIterator[str]:
         """Progress as SSE comments while the job runs, then the answer in content chunks and
-        `data: [DONE]`, as OpenAI's streaming clients expect."""
+        `data: [DONE]`, as OpenAI's streaming clients expect. The slot goes back at the end."""
+        try:
+            async for chunk in self._chunks(job, chat, slot):
+                yield chunk
+        finally:
+            await slot.release()
+
+    async def _chunks(self, job: JobRow, chat: ChatCompletionRequest, slot: Slot) -> AsyncIterator[str]:
         created = int(time.time())
         yield _chunk(job, chat, created, {"role": "assistant", "content": ""})
         deadline = time.monotonic() + plan_of(job.request).budgets.max_wallclock_secs + SYNC_GRACE_SECS
         async with self.jobs.hub.subscribe(job.id, "0-0") as events:
             while not job.is_terminal and time.monotonic() < deadline:
+                await slot.renew_if_due()
                 event = await events.next(timeout=1.0)
                 if event is not None and not event.is_terminal:
                     yield f": {event.type}\n\n"

@@ -8,11 +8,15 @@ tool call is charged and rate-limited like the same call on `/v1/research`.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
@@ -25,6 +29,7 @@ from auth.models import Caller
 from core.errors import DomainError, InvalidRequest, Unauthorized, error_json
 from core.pagination import MAX_LIMIT
 from core.ratelimit import rate_limiter_of
+from core.stream_slots import stream_slots_of
 
 INSTRUCTIONS = (
     "Infrence runs cited deep research. Call `research` with a question; it answers within the "
@@ -37,6 +42,20 @@ def _bearer(headers: Any) -> str | None:
     value = (headers or {}).get("authorization") or ""
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _tool_errors(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Our refusals (no credits, too many streams, a bad id) reach the client as tool errors
+    carrying their code and detail; the SDK would report them as opaque crashes."""
+
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except DomainError as exc:
+            raise ToolError(f"{exc.code}: {exc.detail}") from exc
+
+    return call
 
 
 class Tools:
@@ -56,6 +75,7 @@ class Tools:
         state = self.app.state
         return JobService(state.db, state.redis, state.settings, process_hub(state, state.redis))
 
+    @_tool_errors
     async def research(
         self, ctx: Context, question: str, mode: str, response_schema: dict | None, wait_secs: int
     ) -> dict:
@@ -69,17 +89,28 @@ class Tools:
         except ValueError as exc:
             raise InvalidRequest(f"invalid research request: {exc}") from None
         jobs = self.jobs()
-        job = await jobs.submit(caller.user.id, request, origin="api", api_key_id=caller.api_key_id)
-        job = await jobs.wait_until_terminal(job, min(max(wait_secs, 0), MAX_WAIT_SECS))
+        async with self.waiting(caller, wait_secs):  # before the job exists: refused, nothing charged
+            job = await jobs.submit(caller.user.id, request, origin="api", api_key_id=caller.api_key_id)
+            job = await jobs.wait_until_terminal(job, min(max(wait_secs, 0), MAX_WAIT_SECS))
         return result_of(job).model_dump(mode="json")
 
+    @_tool_errors
     async def get_research(self, ctx: Context, job_id: str, wait_secs: int) -> dict:
         caller = await self.caller(ctx)
         jobs = self.jobs()
         job = await jobs.get(caller.user.id, _job_id(job_id))
-        job = await jobs.wait_until_terminal(job, min(max(wait_secs, 0), MAX_WAIT_SECS))
+        if not job.is_terminal:
+            async with self.waiting(caller, wait_secs):
+                job = await jobs.wait_until_terminal(job, min(max(wait_secs, 0), MAX_WAIT_SECS))
         return result_of(job).model_dump(mode="json")
 
+    def waiting(self, caller: Caller, wait_secs: int) -> AbstractAsyncContextManager:
+        """A tool call that waits holds one of the user's stream slots, like a `?wait=` poll."""
+        if wait_secs <= 0:
+            return nullcontext()
+        return stream_slots_of(self.app.state).hold(caller.user.id)
+
+    @_tool_errors
     async def list_research(self, ctx: Context, limit: int, status: str | None) -> list[dict]:
         caller = await self.caller(ctx)
         rows = await self.jobs().list(
@@ -87,6 +118,7 @@ class Tools:
         )
         return [{"id": str(r.id), "status": r.status, "mode": r.mode, "question": r.question} for r in rows]
 
+    @_tool_errors
     async def cancel_research(self, ctx: Context, job_id: str) -> dict:
         caller = await self.caller(ctx)
         return result_of(await self.jobs().cancel(caller.user.id, _job_id(job_id))).model_dump(mode="json")
