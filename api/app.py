@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -62,7 +63,13 @@ def _app_services() -> list[BackgroundService]:
     from api.outbox import start_outbox_relay
     from core.mail import start_mailer
 
-    return [_seal_clear_secrets, start_mailer, start_outbox_relay, start_metrics_listener]
+    return [
+        _seal_clear_secrets,
+        start_mailer,
+        start_outbox_relay,
+        _start_period_sweeps,
+        start_metrics_listener,
+    ]
 
 
 async def _seal_clear_secrets(app: FastAPI):
@@ -75,6 +82,24 @@ async def _seal_clear_secrets(app: FastAPI):
         pass
 
     return nothing_to_stop
+
+
+async def _start_period_sweeps(app: FastAPI):
+    """Plan credits expire at their period's end on a timer (every API process sweeps; the
+    ledger makes concurrent sweeps harmless). Wall time: `app.state.clock` is the rate limits'."""
+    from billing.subscriptions import Subscriptions, run_period_sweeps
+
+    stop = asyncio.Event()
+    sweeps = asyncio.create_task(
+        run_period_sweeps(Subscriptions(app.state.db, app.state.settings), stop, time.time),
+        name="plan-period-sweeps",
+    )
+
+    async def stop_sweeps() -> None:
+        stop.set()
+        await sweeps
+
+    return stop_sweeps
 
 
 def _routers():

@@ -228,6 +228,29 @@ WHERE user_id = %(user_id)s AND status IN ('active', 'trialing', 'past_due')
 ORDER BY current_period_start DESC LIMIT 1
 """
 
+# Accounts still holding plan credits (or an overage allowance) whose latest period has ended:
+# no renewal was paid by its end. `last_seq` makes each sweep's ledger key its own.
+ENDED_PERIODS_SQL = """
+SELECT latest.* FROM (
+    SELECT DISTINCT ON (s.user_id) s.user_id, s.stripe_subscription_id, s.current_period_end,
+        (SELECT max(l.seq) FROM credit_ledger l WHERE l.user_id = s.user_id) AS last_seq
+    FROM subscriptions s JOIN credit_accounts a ON a.user_id = s.user_id
+    WHERE (a.plan_credits > 0 OR a.overage_cap > 0) AND s.current_period_end IS NOT NULL
+    ORDER BY s.user_id, s.current_period_end DESC
+) latest
+WHERE latest.current_period_end <= %(now)s
+LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class EndedPeriod:
+    user_id: UUID
+    stripe_subscription_id: str
+    current_period_end: datetime
+    last_seq: int | None
+
+
 # Stripe events ----------------------------------------------------------------------------
 
 STORE_EVENT_SQL = """
@@ -428,6 +451,10 @@ class BillingRepository:
 
     async def current_subscription(self, conn: Tx, user_id: UUID) -> Subscription | None:
         return await self._one(conn, CURRENT_SUBSCRIPTION_SQL, {"user_id": user_id}, Subscription)
+
+    async def ended_periods(self, conn: Tx, now: datetime, limit: int) -> list[EndedPeriod]:
+        cur = await conn.execute(ENDED_PERIODS_SQL, {"now": now, "limit": limit})
+        return [EndedPeriod(**row) for row in await cur.fetchall()]
 
     # -- stripe events ------------------------------------------------------------------
 

@@ -7,7 +7,10 @@ and periods live on subscription items; older payloads are read too."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from uuid import UUID
 
 from billing.catalog import Plan, catalog
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 GRANTING_INVOICE_REASONS = {"subscription_create", "subscription_cycle"}
 PLAN_CHANGE = "plan_change"  # the payment row's item for an invoice of prorations only
 OVERAGE_TASK = "billing.report_overage"
+SWEEP_BATCH = 500  # accounts ended per sweep; the next sweep continues
+PERIOD_SWEEP_EVERY_SECS = 60.0
 
 
 async def enqueue_overage_report(tx: Tx, *, user_id: UUID, job_id: UUID, credits_charged: int) -> None:
@@ -183,6 +188,25 @@ class Subscriptions:
                     tx, user_id, f"invoice:{invoice_id}:unpaid", f"invoice {invoice_id} unpaid"
                 )
 
+    async def expire_ended_periods(self, now: datetime) -> int:
+        """Plan credits expire at their period's end, whether or not a Stripe event says so
+        (a renewal not paid by then, a cancellation whose event is late or lost): the periodic
+        sweep (`run_period_sweeps`) calls this. Each account is ended in its own transaction;
+        the ledger decides on the locked buckets, so two sweeps never expire twice. How many
+        accounts it ended."""
+        async with self.db.connection() as conn:
+            ended = await self.repo.ended_periods(conn, now, SWEEP_BATCH)
+        for period in ended:
+            key = f"period:{period.stripe_subscription_id}:{int(period.current_period_end.timestamp())}"
+            async with self.db.transaction() as tx:
+                await self._end_period(
+                    tx,
+                    period.user_id,
+                    f"{key}:after:{period.last_seq or 0}",
+                    f"period ended {period.current_period_end:%Y-%m-%d %H:%M} UTC, no renewal paid",
+                )
+        return len(ended)
+
     async def _end_period(self, tx, user_id: UUID, key: str, why: str) -> None:
         """The current period's plan credits expire and overage stops until a paid invoice
         opens the next period."""
@@ -269,3 +293,22 @@ async def report_overage(
     except Exception:
         log.exception("overage report for job %s failed", job_id)
         return None
+
+
+async def run_period_sweeps(
+    subscriptions: Subscriptions,
+    stop: asyncio.Event,
+    clock: Callable[[], float],
+    every_secs: float = PERIOD_SWEEP_EVERY_SECS,
+) -> None:
+    """Until `stop`: expire the plan credits of periods that ended, once a minute. State lives
+    in the database, so a sweep missed while no process ran is made by the next one."""
+    while not stop.is_set():
+        try:
+            await subscriptions.expire_ended_periods(datetime.fromtimestamp(clock(), UTC))
+        except Exception as exc:  # database blips: the next sweep retries
+            log.warning("plan period sweep: %s", type(exc).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), every_secs)
+        except TimeoutError:
+            pass
