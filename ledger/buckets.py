@@ -4,6 +4,9 @@ An account holds plan credits (granted per paid period of a subscription, expiri
 end) and purchased credits (packs, top-ups, grants: they never expire); `balance` is their
 sum. A subscriber may also draw `overage` credits beyond both, up to a cap per period; those
 are billed through Stripe's meter, not taken from the balance.
+
+`draw` and `give_back` are the rules as plain functions; the ledger applies them in SQL
+(`ledger/repository.py`, one statement per change), and the tests hold the two to agree.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ the UNIQUE index on `idempotency_key` (the loser gets a UniqueViolation, see the
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -110,6 +111,101 @@ WITH {_EXISTING}, account AS (
     + _APPEND_AND_ANSWER
 )
 
+
+# A split decided in SQL is applied only to the row version it was decided on: `account`
+# updates where `xmin` (the row version) is still the one read, which a concurrent writer's
+# commit changes (READ COMMITTED re-checks the condition on the newest version). Otherwise the
+# statement writes nothing and answers `stale`; the caller then runs it again after
+# LOCK_BUCKETS_SQL in a transaction, where the snapshot is the newest version. So the common,
+# uncontended change is one statement and one round trip, and a contended one stays exact.
+_APPLY_MOVE = """account AS (
+    UPDATE credit_accounts AS a SET balance = a.balance + m.delta, plan_credits = a.plan_credits + m.plan_delta,
+        overage_credits = a.overage_credits + m.overage_delta, updated_at = now()
+    FROM move m WHERE a.user_id = m.user_id AND a.xmin = m.version
+    RETURNING a.user_id, a.balance, m.delta, m.plan_delta, m.overage_delta,
+              a.auto_topup_enabled, a.auto_topup_threshold
+)"""
+
+# Answers: the new entry (created), the one already holding the key, or, when the account
+# changed under the split, a row of nulls marked `stale`. No row: nothing to move or no cover.
+_ANSWER = """
+SELECT *, true AS created, false AS stale FROM entry
+UNION ALL
+SELECT *, false AS created, false AS stale FROM existing
+UNION ALL
+SELECT (NULL::credit_ledger).*, false AS created, true AS stale
+WHERE EXISTS (SELECT 1 FROM move) AND NOT EXISTS (SELECT 1 FROM account)
+"""
+
+
+def reserve_ctes(*, guard: str = "true") -> str:
+    """`WITH`-list items that reserve `%(credits)s` on `%(user_id)s`'s account: `move` splits
+    the debit as `ledger.buckets.draw` does — plan credits first, then purchased ones, then
+    overage up to the cap — and has no row when that cannot cover it; `account` writes it (see
+    `_APPLY_MOVE`) and answers the balance it left, with the move. `guard` must hold for
+    anything to happen (e.g. no earlier entry for the key)."""
+    return f"""held AS (
+    SELECT user_id, xmin AS version, plan_credits, balance - plan_credits AS purchased_credits,
+           greatest(0, overage_cap - overage_credits) AS overage_room
+    FROM credit_accounts WHERE user_id = %(user_id)s AND {guard}
+), from_plan AS (
+    SELECT *, least(plan_credits, %(credits)s) AS plan FROM held
+), drawn AS (
+    SELECT user_id, version, plan, least(purchased_credits, %(credits)s - plan) AS purchased, overage_room
+    FROM from_plan
+), move AS (
+    SELECT user_id, version, -(plan + purchased) AS delta, -plan AS plan_delta,
+           %(credits)s - plan - purchased AS overage_delta
+    FROM drawn WHERE %(credits)s - plan - purchased <= overage_room
+), {_APPLY_MOVE}"""
+
+
+def _append(kind: str) -> str:
+    return f"""entry AS (
+    INSERT INTO credit_ledger (user_id, delta, plan_delta, overage_delta, balance_after, kind, related_id,
+                               note, idempotency_key)
+    SELECT user_id, delta, plan_delta, overage_delta, balance, '{kind}', %(related_id)s, %(note)s,
+           %(idempotency_key)s
+    FROM account
+    RETURNING *
+)"""
+
+
+# A reservation: the entry already holding the key, else the split and its ledger row.
+RESERVE_SQL = f"""
+WITH {_EXISTING}, {reserve_ctes(guard="NOT EXISTS (SELECT 1 FROM existing)")}, {_append("reserve")}
+{_ANSWER}"""
+
+# The unused part of a reservation back to the buckets it came from, as `ledger.buckets.give_back`
+# decides: overage first, then purchased, then plan credits unless a plan expiry came after the
+# reservation (an expiry changes the account row, so a stale read of it cannot go unnoticed);
+# with no reservation, purchased credits.
+RELEASE_SQL = f"""
+WITH {_EXISTING}, buckets AS (
+    SELECT user_id, xmin AS version, overage_credits FROM credit_accounts
+    WHERE user_id = %(user_id)s AND NOT EXISTS (SELECT 1 FROM existing)
+), reserved AS (
+    SELECT coalesce(max(-plan_delta), 0) AS plan, coalesce(max(plan_delta - delta), 0) AS purchased,
+           coalesce(max(overage_delta), 0) AS overage, count(*) = 0 AS missing,
+           coalesce(bool_or(seq < (SELECT max(seq) FROM credit_ledger
+                                   WHERE user_id = %(user_id)s AND kind = 'plan_expiry')), false) AS plan_expired
+    FROM credit_ledger WHERE idempotency_key = %(reservation_key)s
+), to_overage AS (
+    SELECT *, CASE WHEN missing THEN 0 ELSE least(%(credits)s, overage) END AS o FROM reserved
+), to_plan AS (
+    SELECT *, CASE WHEN missing THEN 0
+                   ELSE least(%(credits)s - o - least(%(credits)s - o, purchased), plan) END AS p
+    FROM to_overage
+), split AS (
+    SELECT b.user_id, b.version, (%(credits)s - t.o - t.p) + CASE WHEN t.plan_expired THEN 0 ELSE t.p END AS delta,
+           CASE WHEN t.plan_expired THEN 0 ELSE t.p END AS plan_delta,
+           -least(t.o, b.overage_credits) AS overage_delta
+    FROM buckets b, to_plan t
+), move AS (
+    SELECT * FROM split WHERE delta <> 0 OR plan_delta <> 0 OR overage_delta <> 0
+), {_APPLY_MOVE}, {_append("release")}
+{_ANSWER}"""
+
 BY_KEY_SQL = "SELECT * FROM credit_ledger WHERE idempotency_key = %(idempotency_key)s"
 
 BALANCE_SQL = "SELECT balance FROM credit_accounts WHERE user_id = %(user_id)s"
@@ -122,10 +218,6 @@ LOCK_BUCKETS_SQL = BUCKETS_SQL + " FOR UPDATE"
 
 SET_OVERAGE_CAP_SQL = """
 UPDATE credit_accounts SET overage_cap = %(cap)s, updated_at = now() WHERE user_id = %(user_id)s
-"""
-
-LAST_PLAN_EXPIRY_SEQ_SQL = """
-SELECT max(seq) AS seq FROM credit_ledger WHERE user_id = %(user_id)s AND kind = 'plan_expiry'
 """
 
 USER_EXISTS_SQL = "SELECT 1 FROM users WHERE id = %(user_id)s"
@@ -173,8 +265,17 @@ COUNT_ACCOUNTS_SQL = (
 OPEN_ACCOUNT = "INSERT INTO credit_accounts (user_id) VALUES (%(user_id)s) ON CONFLICT DO NOTHING"
 
 
+class Stale(enum.Enum):
+    """The account row changed between reading it and writing the split decided on it."""
+
+    STALE = "stale"
+
+
+STALE = Stale.STALE
+
+
 def _entry(row: dict) -> LedgerEntry:
-    return LedgerEntry(**{k: v for k, v in row.items() if k != "created"})
+    return LedgerEntry(**{k: v for k, v in row.items() if k not in ("created", "stale")})
 
 
 class LedgerRepository:
@@ -210,6 +311,61 @@ class LedgerRepository:
         row = await cur.fetchone()
         return None if row is None else (_entry(row), row["created"])
 
+    async def reserve(
+        self,
+        conn: Tx,
+        user_id: UUID,
+        credits: int,
+        *,
+        idempotency_key: str,
+        related_id: str | None,
+        note: str | None,
+        lock: bool = False,
+    ) -> tuple[LedgerEntry, bool] | Stale | None:
+        """The new reservation (created=True), the entry already holding the key (False), None
+        when the account cannot cover it (or there is none), or STALE: the account changed
+        while the split was decided; run again with `lock=True` in a transaction."""
+        params = {
+            "credits": credits,
+            "idempotency_key": idempotency_key,
+            "related_id": related_id,
+            "note": note,
+        }
+        return await self._change(conn, user_id, RESERVE_SQL, params, lock=lock)
+
+    async def release(
+        self,
+        conn: Tx,
+        user_id: UUID,
+        credits: int,
+        *,
+        idempotency_key: str,
+        reservation_key: str,
+        related_id: str | None,
+        note: str | None,
+        lock: bool = False,
+    ) -> tuple[LedgerEntry, bool] | Stale | None:
+        """As `reserve`, giving back; None when nothing moves or there is no account."""
+        params = {
+            "credits": credits,
+            "idempotency_key": idempotency_key,
+            "reservation_key": reservation_key,
+            "related_id": related_id,
+            "note": note,
+        }
+        return await self._change(conn, user_id, RELEASE_SQL, params, lock=lock)
+
+    async def _change(
+        self, conn: Tx, user_id: UUID, statement: str, params: dict, *, lock: bool
+    ) -> tuple[LedgerEntry, bool] | Stale | None:
+        if lock:
+            await conn.execute(LOCK_BUCKETS_SQL, {"user_id": user_id})
+        cur = await conn.execute(statement, {"user_id": user_id, **params})
+        row = await cur.fetchone()
+        if row is not None and row["stale"]:
+            return STALE
+        return None if row is None else (_entry(row), row["created"])
+
     async def by_key(self, conn: Tx, idempotency_key: str) -> LedgerEntry | None:
         cur = await conn.execute(BY_KEY_SQL, {"idempotency_key": idempotency_key})
         row = await cur.fetchone()
@@ -234,10 +390,6 @@ class LedgerRepository:
 
     async def set_overage_cap(self, conn: Tx, user_id: UUID, cap: int) -> None:
         await conn.execute(SET_OVERAGE_CAP_SQL, {"user_id": user_id, "cap": cap})
-
-    async def last_plan_expiry_seq(self, conn: Tx, user_id: UUID) -> int | None:
-        cur = await conn.execute(LAST_PLAN_EXPIRY_SEQ_SQL, {"user_id": user_id})
-        return (await cur.fetchone())["seq"]
 
     async def user_exists(self, conn: Tx, user_id: UUID) -> bool:
         cur = await conn.execute(USER_EXISTS_SQL, {"user_id": user_id})

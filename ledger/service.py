@@ -5,8 +5,10 @@ Rules (docs/design.md, "Ledger rules"):
   `balance_after`, atomically. Debits are conditional (`WHERE balance >= x`), so no
   read-then-write race can take a balance below zero.
 - Buckets (`ledger/buckets.py`): the row also says how it moved the plan credits and the
-  overage drawn. A change whose split depends on the account (a reservation, a release, a
-  clawback, an expiry) locks the account row, decides the split, then writes.
+  overage drawn. A change whose split depends on the account decides it on the account row:
+  a reservation or a release in one statement that writes only if the row is still the
+  version it read (else again after locking it); a clawback or an expiry (rare) locks the
+  row, decides in Python, then writes.
 - Idempotency: every change carries a key, unique in the ledger. Calling again with a key
   already used returns the first entry and writes nothing — if the call asks for the same
   thing (same user, kind and amount; for a clawback, an amount at least what was taken).
@@ -28,8 +30,8 @@ from psycopg.errors import UniqueViolation
 from core.audit import AuditLog
 from core.db import Database, Tx
 from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
-from ledger.buckets import Buckets, Move, draw, give_back, take
-from ledger.repository import IDEMPOTENCY_CONSTRAINT, LedgerEntry, LedgerRepository, Posting
+from ledger.buckets import Buckets, Move, take
+from ledger.repository import IDEMPOTENCY_CONSTRAINT, STALE, LedgerEntry, LedgerRepository, Posting, Stale
 
 GRANT_KINDS = frozenset({"signup_grant", "purchase", "subscription_grant", "auto_topup"})
 PLAN_GRANT_KIND = "subscription_grant"  # the one kind that fills the plan bucket
@@ -38,6 +40,7 @@ PLAN_GRANT_KIND = "subscription_grant"  # the one kind that fills the plan bucke
 STATE_DEPENDENT_KINDS = frozenset({"plan_expiry", "overage_reset", "release"})
 
 Split = Callable[[Tx, Buckets], Awaitable[Move | None]]
+Change = tuple[LedgerEntry, bool] | Stale | None
 
 
 def _uuid(value: UUID | str) -> UUID:
@@ -107,13 +110,21 @@ class LedgerService:
         cannot cover it."""
         requested, user = _positive(credits), _uuid(user_id)
 
-        async def split(conn: Tx, buckets: Buckets) -> Move | None:
-            return draw(buckets, requested)
+        def change(conn: Tx, lock: bool) -> Awaitable[Change]:
+            return self.repo.reserve(
+                conn,
+                user,
+                requested,
+                idempotency_key=idempotency_key,
+                related_id=_text(related_id),
+                note=note,
+                lock=lock,
+            )
 
-        entry = await self._post_split(user, "reserve", idempotency_key, related_id, note, split, tx)
-        if entry is None:
+        result = await self._split_change(change, idempotency_key, tx)
+        if result is None:
             raise InsufficientCredits(f"This needs {credits} credits; the balance is lower")
-        return self._replayed(entry, user, "reserve", requested)
+        return self._replayed(result[0], user, "reserve", requested)
 
     async def release(
         self,
@@ -133,27 +144,22 @@ class LedgerService:
             return None
         requested, user = _positive(credits), _uuid(user_id)
 
-        async def split(conn: Tx, buckets: Buckets) -> Move | None:
-            reserved = await self.repo.by_key(conn, reservation_key) if reservation_key else None
-            if reserved is None:
-                return Move(purchased=requested)
-            expired_since = await self.repo.last_plan_expiry_seq(conn, user)
-            move = give_back(
-                Move(
-                    plan=reserved.plan_delta,
-                    purchased=reserved.delta - reserved.plan_delta,
-                    overage=reserved.overage_delta,
-                ),
+        def change(conn: Tx, lock: bool) -> Awaitable[Change]:
+            return self.repo.release(
+                conn,
+                user,
                 requested,
-                buckets,
-                plan_expired=expired_since is not None and expired_since > reserved.seq,
+                idempotency_key=idempotency_key,
+                reservation_key=reservation_key or "",
+                related_id=_text(related_id),
+                note=note,
+                lock=lock,
             )
-            return None if move.moves_nothing else move
 
-        entry = await self._post_split(user, "release", idempotency_key, related_id, note, split, tx)
-        if entry is None:
+        result = await self._split_change(change, idempotency_key, tx)
+        if result is None:
             return None
-        return self._replayed(entry, user, "release", requested)
+        return self._replayed(result[0], user, "release", requested)
 
     async def settle(
         self, user_id: UUID | str, *, reserved: int, charged: int, job_id: object, tx: Tx | None = None
@@ -374,6 +380,22 @@ class LedgerService:
                 return None if result is None else result[0]
         except UniqueViolation as exc:
             return await self._after_lost_race(exc, idempotency_key, tx)
+
+    async def _split_change(
+        self, change: Callable[[Tx, bool], Awaitable[Change]], idempotency_key: str, tx: Tx | None
+    ) -> tuple[LedgerEntry, bool] | None:
+        """A change whose split SQL decides on the account row: one statement, and only if the
+        row changed meanwhile, again after locking it (see `ledger/repository.py`)."""
+        try:
+            async with self._unit(tx, single_statement=True) as conn:
+                result = await change(conn, False)
+            if result is STALE:
+                async with self._unit(tx) as conn:
+                    result = await change(conn, True)
+        except UniqueViolation as exc:
+            return await self._after_lost_race(exc, idempotency_key, tx), False
+        assert result is not STALE  # the locked row cannot change under us
+        return result
 
     async def _after_lost_race(
         self, exc: UniqueViolation, idempotency_key: str, tx: Tx | None

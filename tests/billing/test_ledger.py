@@ -12,6 +12,7 @@ import pytest
 from core.db import Database
 from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from ledger import LedgerService
+from ledger.buckets import draw, give_back
 from ledger.check import check_ledger
 from tests.conftest import server_env
 
@@ -265,6 +266,58 @@ async def test_an_admin_adjustment_is_refused_when_it_is_wrong(ledger, ledger_db
         assert (await (await conn.execute("SELECT count(*) AS n FROM admin_audit_log")).fetchone())["n"] == 0
 
 
+async def test_reservations_and_releases_split_exactly_as_the_bucket_rules_say(
+    ledger, ledger_db, new_ledger_user
+):
+    """The SQL that splits a reservation and a release on the locked account row agrees with the
+    plain rules of `ledger.buckets` over a grid of account states, amounts and plan expiries."""
+    cases = [
+        (plan, purchased, overage, cap, credits, given_back, expire)
+        for plan, purchased, overage, cap in [(0, 0, 0, 0), (30, 0, 0, 40), (30, 20, 0, 0), (0, 20, 10, 40),
+                                              (30, 20, 10, 25), (5, 0, 0, 100)]
+        for credits, given_back in [(10, 4), (25, 25), (45, 30), (60, 1), (200, 100)]
+        for expire in (False, True)
+    ]  # fmt: skip
+    for plan, purchased, overage, cap, credits, given_back, expire in cases:
+        user = await new_ledger_user()
+        async with ledger_db.transaction() as tx:
+            await ledger.open_account(user, tx=tx)
+            await ledger.set_overage_cap(user, cap, tx=tx)
+        if overage:
+            await ledger.reserve(user, overage, idempotency_key=f"{user}:overage")
+        if plan:
+            await ledger.grant(user, plan, kind="subscription_grant", idempotency_key=f"{user}:plan")
+        if purchased:
+            await ledger.grant(user, purchased, kind="purchase", idempotency_key=f"{user}:pack")
+        before = await ledger.buckets(user)
+        expected = draw(before, credits)
+        if expected is None:
+            with pytest.raises(InsufficientCredits):
+                await ledger.reserve(user, credits, idempotency_key=f"job:{user}:reserve")
+            assert await ledger.buckets(user) == before
+            continue
+        entry = await ledger.reserve(user, credits, idempotency_key=f"job:{user}:reserve")
+        assert (entry.plan_delta, entry.delta - entry.plan_delta, entry.overage_delta) == (
+            expected.plan,
+            expected.purchased,
+            expected.overage,
+        ), (plan, purchased, overage, cap, credits)
+        expired = expire and await ledger.expire_plan_credits(user, idempotency_key=f"{user}:x", note="end")
+        back = give_back(expected, given_back, await ledger.buckets(user), plan_expired=bool(expired))
+        released = await ledger.settle(user, reserved=credits, charged=credits - given_back, job_id=user)
+        got = (0, 0, 0) if released is None else (released.plan_delta, released.delta - released.plan_delta,
+                                                  released.overage_delta)  # fmt: skip
+        assert got == (back.plan, back.purchased, back.overage), (
+            plan,
+            purchased,
+            overage,
+            cap,
+            credits,
+            expire,
+        )
+    await assert_ledger_clean(ledger_db)
+
+
 # -- races and database guarantees ----------------------------------------------------------
 
 
@@ -279,6 +332,30 @@ async def test_two_hundred_concurrent_reservations_never_overdraw(ledger, ledger
     assert (len(succeeded), len(refused)) == (66, 134)
     assert await ledger.balance(user) == 10
     assert sorted(e.balance_after for e in succeeded) == list(range(10, 1000, 15))
+    await assert_ledger_clean(ledger_db)
+
+
+async def test_concurrent_reservations_and_releases_on_a_subscribers_buckets_keep_them_explained(
+    ledger, ledger_db, new_ledger_user
+):
+    """Pairs racing on one account (plan credits, purchased credits, overage) each give back
+    what they reserved: the buckets end where they started and the ledger explains every row."""
+    user = await new_ledger_user(credits=50)
+    async with ledger_db.transaction() as tx:
+        await ledger.set_overage_cap(user, 100, tx=tx)
+    await ledger.grant(user, 40, kind="subscription_grant", idempotency_key=f"{user}:plan")
+    start = await ledger.buckets(user)
+
+    async def pair(i: int) -> None:
+        job = f"{user}-{i}"
+        try:
+            await ledger.reserve(user, 30, idempotency_key=f"job:{job}:reserve")
+        except InsufficientCredits:  # all buckets held by the other pairs: a refusal writes nothing
+            return
+        await ledger.settle(user, reserved=30, charged=0, job_id=job)
+
+    await asyncio.gather(*(pair(i) for i in range(40)))
+    assert await ledger.buckets(user) == start
     await assert_ledger_clean(ledger_db)
 
 
