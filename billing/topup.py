@@ -15,7 +15,7 @@ from billing.repository import BillingRepository, Payment
 from billing.stripe_gateway import PaymentProviderError, stripe_gateway
 from billing.stripe_objects import dig, object_id, uuid_or_none
 from core import outbox
-from core.db import Database, Tx
+from core.db import Database
 from core.mail import Mailer
 from core.outbox import OutboxRegistry
 from core.settings import Settings
@@ -26,12 +26,18 @@ STALE_TOPUP_AFTER = timedelta(hours=1)  # a pending top-up this old no longer bl
 AUTO_TOPUP_TASK = "billing.auto_topup"
 
 
-async def enqueue_auto_topup(tx: Tx, user_id: UUID, *, cause: str) -> None:
-    """Inside the transaction of a debit: when it left the balance below the account's threshold,
-    the outbox starts a top-up after commit. `cause` (say `job:{id}`) makes the task unique."""
-    account = await BillingRepository().auto_topup(tx, user_id)
-    if account is not None and account.enabled and account.balance < account.threshold_credits:
-        await outbox.enqueue(tx, AUTO_TOPUP_TASK, {"user_id": str(user_id)}, key=f"auto_topup:{cause}")
+def auto_topup_cte(*, source: str, cause: str) -> str:
+    """`WITH` items (`auto_topup`, read `auto_topup_notified`) for a statement that debits: when
+    the debit left the balance below the account's threshold, the outbox starts a top-up after
+    commit. `source` names the debited account `a` (with its balance after the debit and its
+    auto top-up settings); `cause` (SQL, say the job's key) makes the task unique."""
+    return outbox.enqueue_cte(
+        "auto_topup",
+        kind=AUTO_TOPUP_TASK,
+        payload="jsonb_build_object('user_id', a.user_id::text)",
+        key=f"'auto_topup:' || {cause}",
+        source=f"{source} WHERE a.auto_topup_enabled AND a.balance < a.auto_topup_threshold",
+    )
 
 
 class AutoTopup:

@@ -90,6 +90,20 @@ def retry_delay(attempts: int, first_secs: float) -> timedelta:
 
 # -- SQL ------------------------------------------------------------------------------------------
 
+
+def enqueue_cte(name: str, *, kind: str, payload: str, key: str, source: str) -> str:
+    """`WITH` items that add a task from inside a larger statement (its transaction), one per row
+    of `source` (a FROM list with its WHERE); `payload` and `key` are SQL expressions on it. The
+    statement must read `{name}_notified` for its NOTIFY to be sent."""
+    return f"""{name} AS (
+    INSERT INTO outbox_tasks (kind, payload, dedupe_key) SELECT '{kind}', {payload}, {key} FROM {source}
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+), {name}_notified AS (
+    SELECT count(pg_notify('{NOTIFY_CHANNEL}', '')) AS sent FROM {name}
+)"""
+
+
 ENQUEUE_SQL = """
 INSERT INTO outbox_tasks (kind, payload, dedupe_key) VALUES (%(kind)s, %(payload)s, %(key)s)
 ON CONFLICT (dedupe_key) DO NOTHING

@@ -115,8 +115,8 @@ WITH {_EXISTING}, account AS (
 # A split decided in SQL is applied only to the row version it was decided on: `account`
 # updates where `xmin` (the row version) is still the one read, which a concurrent writer's
 # commit changes (READ COMMITTED re-checks the condition on the newest version). Otherwise the
-# statement writes nothing and answers `stale`; the caller then runs it again after
-# LOCK_BUCKETS_SQL in a transaction, where the snapshot is the newest version. So the common,
+# statement writes nothing and answers `stale`; `LedgerService.on_account` then runs it again
+# after LOCK_BUCKETS_SQL in a transaction, where the snapshot is the newest version. So the common,
 # uncontended change is one statement and one round trip, and a contended one stays exact.
 _APPLY_MOVE = """account AS (
     UPDATE credit_accounts AS a SET balance = a.balance + m.delta, plan_credits = a.plan_credits + m.plan_delta,
@@ -160,20 +160,28 @@ def reserve_ctes(*, guard: str = "true") -> str:
 ), {_APPLY_MOVE}"""
 
 
-def _append(kind: str) -> str:
+def entry_cte(
+    kind: str,
+    *,
+    source: str = "account",
+    related_id: str = "%(related_id)s",
+    key: str = "%(idempotency_key)s",
+) -> str:
+    """The `entry` item: the ledger row of the move `account` wrote (`source` may join more,
+    for `related_id` and `key`, SQL expressions)."""
     return f"""entry AS (
     INSERT INTO credit_ledger (user_id, delta, plan_delta, overage_delta, balance_after, kind, related_id,
                                note, idempotency_key)
-    SELECT user_id, delta, plan_delta, overage_delta, balance, '{kind}', %(related_id)s, %(note)s,
-           %(idempotency_key)s
-    FROM account
+    SELECT account.user_id, account.delta, account.plan_delta, account.overage_delta, account.balance, '{kind}',
+           {related_id}, %(note)s, {key}
+    FROM {source}
     RETURNING *
 )"""
 
 
 # A reservation: the entry already holding the key, else the split and its ledger row.
 RESERVE_SQL = f"""
-WITH {_EXISTING}, {reserve_ctes(guard="NOT EXISTS (SELECT 1 FROM existing)")}, {_append("reserve")}
+WITH {_EXISTING}, {reserve_ctes(guard="NOT EXISTS (SELECT 1 FROM existing)")}, {entry_cte("reserve")}
 {_ANSWER}"""
 
 # The unused part of a reservation back to the buckets it came from, as `ledger.buckets.give_back`
@@ -203,7 +211,7 @@ WITH {_EXISTING}, buckets AS (
     FROM buckets b, to_plan t
 ), move AS (
     SELECT * FROM split WHERE delta <> 0 OR plan_delta <> 0 OR overage_delta <> 0
-), {_APPLY_MOVE}, {_append("release")}
+), {_APPLY_MOVE}, {entry_cte("release")}
 {_ANSWER}"""
 
 BY_KEY_SQL = "SELECT * FROM credit_ledger WHERE idempotency_key = %(idempotency_key)s"
@@ -320,18 +328,17 @@ class LedgerRepository:
         idempotency_key: str,
         related_id: str | None,
         note: str | None,
-        lock: bool = False,
     ) -> tuple[LedgerEntry, bool] | Stale | None:
         """The new reservation (created=True), the entry already holding the key (False), None
         when the account cannot cover it (or there is none), or STALE: the account changed
-        while the split was decided; run again with `lock=True` in a transaction."""
+        while the split was decided (see `LedgerService.on_account`)."""
         params = {
             "credits": credits,
             "idempotency_key": idempotency_key,
             "related_id": related_id,
             "note": note,
         }
-        return await self._change(conn, user_id, RESERVE_SQL, params, lock=lock)
+        return await self._change(conn, user_id, RESERVE_SQL, params)
 
     async def release(
         self,
@@ -343,7 +350,6 @@ class LedgerRepository:
         reservation_key: str,
         related_id: str | None,
         note: str | None,
-        lock: bool = False,
     ) -> tuple[LedgerEntry, bool] | Stale | None:
         """As `reserve`, giving back; None when nothing moves or there is no account."""
         params = {
@@ -353,13 +359,11 @@ class LedgerRepository:
             "related_id": related_id,
             "note": note,
         }
-        return await self._change(conn, user_id, RELEASE_SQL, params, lock=lock)
+        return await self._change(conn, user_id, RELEASE_SQL, params)
 
     async def _change(
-        self, conn: Tx, user_id: UUID, statement: str, params: dict, *, lock: bool
+        self, conn: Tx, user_id: UUID, statement: str, params: dict
     ) -> tuple[LedgerEntry, bool] | Stale | None:
-        if lock:
-            await conn.execute(LOCK_BUCKETS_SQL, {"user_id": user_id})
         cur = await conn.execute(statement, {"user_id": user_id, **params})
         row = await cur.fetchone()
         if row is not None and row["stale"]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import TypeVar
 from uuid import UUID
 
 from psycopg.errors import UniqueViolation
@@ -41,6 +42,7 @@ STATE_DEPENDENT_KINDS = frozenset({"plan_expiry", "overage_reset", "release"})
 
 Split = Callable[[Tx, Buckets], Awaitable[Move | None]]
 Change = tuple[LedgerEntry, bool] | Stale | None
+T = TypeVar("T")
 
 
 def _uuid(value: UUID | str) -> UUID:
@@ -110,7 +112,7 @@ class LedgerService:
         cannot cover it."""
         requested, user = _positive(credits), _uuid(user_id)
 
-        def change(conn: Tx, lock: bool) -> Awaitable[Change]:
+        def change(conn: Tx) -> Awaitable[Change]:
             return self.repo.reserve(
                 conn,
                 user,
@@ -118,10 +120,9 @@ class LedgerService:
                 idempotency_key=idempotency_key,
                 related_id=_text(related_id),
                 note=note,
-                lock=lock,
             )
 
-        result = await self._split_change(change, idempotency_key, tx)
+        result = await self._split_change(user, change, idempotency_key, tx)
         if result is None:
             raise InsufficientCredits(f"This needs {credits} credits; the balance is lower")
         return self._replayed(result[0], user, "reserve", requested)
@@ -144,7 +145,7 @@ class LedgerService:
             return None
         requested, user = _positive(credits), _uuid(user_id)
 
-        def change(conn: Tx, lock: bool) -> Awaitable[Change]:
+        def change(conn: Tx) -> Awaitable[Change]:
             return self.repo.release(
                 conn,
                 user,
@@ -153,10 +154,9 @@ class LedgerService:
                 reservation_key=reservation_key or "",
                 related_id=_text(related_id),
                 note=note,
-                lock=lock,
             )
 
-        result = await self._split_change(change, idempotency_key, tx)
+        result = await self._split_change(user, change, idempotency_key, tx)
         if result is None:
             return None
         return self._replayed(result[0], user, "release", requested)
@@ -381,21 +381,29 @@ class LedgerService:
         except UniqueViolation as exc:
             return await self._after_lost_race(exc, idempotency_key, tx)
 
+    async def on_account(
+        self, user_id: UUID, change: Callable[[Tx], Awaitable[T | Stale]], tx: Tx | None = None
+    ) -> T:
+        """Run a change whose SQL decides on the account row and writes only if that row is still
+        the version it read (`ledger/repository.py`): once, and only when the row changed
+        meanwhile, again with it locked (then it cannot be stale)."""
+        async with self._unit(tx, single_statement=True) as conn:
+            result = await change(conn)
+        if result is STALE:
+            async with self._unit(tx) as conn:
+                await self.repo.lock_buckets(conn, user_id)
+                result = await change(conn)
+        if isinstance(result, Stale):  # pragma: no cover - the locked row cannot change under us
+            raise RuntimeError("account row changed while locked")
+        return result
+
     async def _split_change(
-        self, change: Callable[[Tx, bool], Awaitable[Change]], idempotency_key: str, tx: Tx | None
+        self, user: UUID, change: Callable[[Tx], Awaitable[Change]], idempotency_key: str, tx: Tx | None
     ) -> tuple[LedgerEntry, bool] | None:
-        """A change whose split SQL decides on the account row: one statement, and only if the
-        row changed meanwhile, again after locking it (see `ledger/repository.py`)."""
         try:
-            async with self._unit(tx, single_statement=True) as conn:
-                result = await change(conn, False)
-            if result is STALE:
-                async with self._unit(tx) as conn:
-                    result = await change(conn, True)
+            return await self.on_account(user, change, tx)
         except UniqueViolation as exc:
             return await self._after_lost_race(exc, idempotency_key, tx), False
-        assert result is not STALE  # the locked row cannot change under us
-        return result
 
     async def _after_lost_race(
         self, exc: UniqueViolation, idempotency_key: str, tx: Tx | None

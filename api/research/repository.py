@@ -12,7 +12,9 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from api.research.schemas import TERMINAL_STATUSES
+from billing.topup import auto_topup_cte
 from core.db import utc_days_cte
+from ledger.repository import STALE, Stale, entry_cte, reserve_ctes
 
 NOTIFY_CHANNEL = "research_jobs"
 
@@ -158,6 +160,36 @@ VALUES (%(user_id)s, %(api_key_id)s, %(origin)s, %(mode)s, %(question)s, %(reque
 RETURNING {JOB_COLUMNS}
 """
 
+# A create in one statement: the job an earlier create with the same Idempotency-Key made, else
+# the job row, its credit reservation (ledger/repository.py: split on the account row, written
+# only if that row is unchanged) and ledger row, an auto top-up if the debit calls for one, and
+# the NOTIFY that wakes a worker. Answers the job (`created`), the earlier one, a `stale` row
+# (the account changed meanwhile: run it again with the account locked), or nothing (the
+# credits do not cover it).
+CREATE_SQL = f"""
+WITH earlier AS (
+    SELECT {JOB_COLUMNS} FROM research_jobs
+    WHERE user_id = %(user_id)s AND idempotency_key = %(idempotency_key)s AND created_at > now() - %(window)s
+), {reserve_ctes(guard="NOT EXISTS (SELECT 1 FROM earlier)")}, job AS (
+    INSERT INTO research_jobs (user_id, api_key_id, origin, mode, question, request, runs_async,
+                               credits_reserved, webhook_url, idempotency_key)
+    SELECT user_id, %(api_key_id)s, %(origin)s, %(mode)s, %(question)s, %(request)s, %(runs_async)s,
+           %(credits)s, %(webhook_url)s, %(idempotency_key)s
+    FROM account
+    RETURNING {JOB_COLUMNS}
+), {entry_cte("reserve", source="account, job", related_id="job.id::text", key="'job:' || job.id || ':reserve'")},
+{auto_topup_cte(source="account a, job", cause="'job:' || job.id")}, notified AS (
+    SELECT count(pg_notify('{NOTIFY_CHANNEL}', id::text)) AS sent FROM job
+)
+SELECT job.*, true AS created, false AS stale
+FROM job, entry, notified, auto_topup_notified  -- read, so that every item runs
+UNION ALL
+SELECT *, false AS created, false AS stale FROM earlier
+UNION ALL
+SELECT {JOB_COLUMNS}, false AS created, true AS stale FROM (SELECT (NULL::research_jobs).*) AS nothing
+WHERE EXISTS (SELECT 1 FROM move) AND NOT EXISTS (SELECT 1 FROM account)
+"""
+
 CLAIM_NEXT_SQL = f"""
 WITH next AS (
     SELECT id FROM research_jobs
@@ -238,8 +270,46 @@ class JobRepository:
         )
         return await cur.fetchone()
 
-    async def notify_queued(self, tx: AsyncConnection, job_id: UUID) -> None:
-        await tx.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(job_id)))
+    async def create(
+        self,
+        conn: AsyncConnection,
+        *,
+        user_id: UUID,
+        api_key_id: UUID | None,
+        origin: str,
+        mode: str,
+        question: str,
+        request: dict,
+        runs_async: bool,
+        credits_reserved: int,
+        webhook_url: str | None,
+        idempotency_key: str | None,
+        idempotency_window: timedelta,
+    ) -> tuple[JobRow, bool] | Stale | None:
+        """See CREATE_SQL: (the job, created?), STALE, or None when the credits do not cover it."""
+        cur = await conn.execute(
+            CREATE_SQL,
+            {
+                "user_id": user_id,
+                "api_key_id": api_key_id,
+                "origin": origin,
+                "mode": mode,
+                "question": question,
+                "request": Jsonb(request),
+                "runs_async": runs_async,
+                "credits": credits_reserved,
+                "webhook_url": webhook_url,
+                "idempotency_key": idempotency_key,
+                "window": idempotency_window,
+                "note": f"{mode} job",
+            },
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        if row["stale"]:
+            return STALE
+        return JobRow(**{f.name: row[f.name] for f in fields(JobRow)}), row["created"]
 
     async def get(self, conn: AsyncConnection, job_id: UUID, *, for_update: bool = False) -> JobRow | None:
         cur = conn.cursor(row_factory=class_row(JobRow))

@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,13 +33,13 @@ from api.research.schemas import (
 )
 from api.research.webhooks import WebhookRepository, check_webhook_url
 from billing.subscriptions import enqueue_overage_report
-from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
-from core.errors import Conflict, InvalidRequest, NotFound
+from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from core.settings import Settings
 from graph.context import corpus_search
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
 from graph.providers.corpus import CorpusIndex, corpus_url
+from ledger.repository import Stale
 from ledger.service import LedgerService
 
 log = logging.getLogger(__name__)
@@ -315,49 +316,35 @@ class JobService:
         api_key_id: UUID | None = None,
         idempotency_key: str | None = None,
     ) -> JobRow:
-        """Validate before any charge, then job row + reservation + ledger row + NOTIFY at once."""
+        """Validate before any charge, then idempotency check + job row + reservation + ledger row
+        + NOTIFY in one statement (one round trip; see `JobRepository.create`)."""
         plan = validated_plan(request)
         if request.web is False and not request.collections:
             raise InvalidRequest("web: false needs at least one of your collections to search", field="web")
         await CollectionService(self.db, self.settings).check_owned(user_id, request.collections or [])
         if request.webhook_url is not None:
             await check_webhook_url(request.webhook_url, allow_private=self.settings.allow_private_urls)
-        if idempotency_key is not None:
-            if len(idempotency_key) > 255:
-                raise InvalidRequest(
-                    "Idempotency-Key must be at most 255 characters", field="Idempotency-Key"
-                )
-            async with self.db.connection() as conn:
-                earlier = await self.jobs.find_by_idempotency_key(
-                    conn, user_id, idempotency_key, IDEMPOTENCY_WINDOW
-                )
-            if earlier is not None:
-                return same_request_or_conflict(earlier, request)
+        if idempotency_key is not None and len(idempotency_key) > 255:
+            raise InvalidRequest("Idempotency-Key must be at most 255 characters", field="Idempotency-Key")
+
+        def create(conn: Tx) -> Awaitable[tuple[JobRow, bool] | Stale | None]:
+            return self.jobs.create(
+                conn,
+                user_id=user_id,
+                api_key_id=api_key_id,
+                origin=origin,
+                mode=plan.mode,
+                question=request.question,
+                request=request.stored(),
+                runs_async=self.runs_async(request, plan),
+                credits_reserved=plan.credits_to_reserve,
+                webhook_url=request.webhook_url,
+                idempotency_key=idempotency_key,
+                idempotency_window=IDEMPOTENCY_WINDOW,
+            )
+
         try:
-            async with self.db.transaction() as tx:
-                job = await self.jobs.insert(
-                    tx,
-                    user_id=user_id,
-                    api_key_id=api_key_id,
-                    origin=origin,
-                    mode=plan.mode,
-                    question=request.question,
-                    request=request.stored(),
-                    runs_async=self.runs_async(request, plan),
-                    credits_reserved=plan.credits_to_reserve,
-                    webhook_url=request.webhook_url,
-                    idempotency_key=idempotency_key,
-                )
-                await self.ledger.reserve(
-                    user_id,
-                    plan.credits_to_reserve,
-                    idempotency_key=f"job:{job.id}:reserve",
-                    related_id=str(job.id),
-                    note=f"{plan.mode} job",
-                    tx=tx,
-                )
-                await enqueue_auto_topup(tx, user_id, cause=f"job:{job.id}")
-                await self.jobs.notify_queued(tx, job.id)
+            created = await self.ledger.on_account(user_id, create)
         except psycopg.errors.UniqueViolation:
             # The same Idempotency-Key raced us: answer with the job that won.
             async with self.db.connection() as conn:
@@ -367,6 +354,11 @@ class JobService:
             if earlier is None:
                 raise
             return same_request_or_conflict(earlier, request)
+        if created is None:
+            raise InsufficientCredits(f"This needs {plan.credits_to_reserve} credits; the balance is lower")
+        job, is_new = created
+        if not is_new:
+            return same_request_or_conflict(job, request)
         await self.events.append(
             job.id,
             "job.queued",
