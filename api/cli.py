@@ -71,6 +71,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, help="TCP port."),
     workers: int = typer.Option(2, min=0, help="Research worker processes, supervised by this one."),
+    http_workers: int = typer.Option(
+        1, min=1, help="HTTP processes sharing the port (uvicorn workers), supervised by this one."
+    ),
 ) -> None:
     """Run the API (migrating first) with N research worker child processes."""
     import uvicorn
@@ -86,17 +89,71 @@ def serve(
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         settings = settings.model_copy(update={"public_url": f"http://{shown_host}:{port}"})
     configure_logging(fmt=settings.log_format)
-    migrated_database_url(settings)
+    database_url = migrated_database_url(settings)
     build_if_missing()
-    application = create_app(
-        settings, background_services=background_services_for(settings, workers, processes=True)
-    )
     if log_format_for(configured=settings.log_format) == "text":
         typer.echo(startup_banner(settings, workers=workers))
     else:
         logging.getLogger("api.cli").info(startup_line(settings, workers=workers))
     # log_config=None: uvicorn's loggers keep ours (JSON, secrets redacted from access lines).
-    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True, log_config=None)
+    options = {"host": host, "port": port, "log_level": "info", "proxy_headers": True, "log_config": None}
+    if http_workers > 1:
+        serve_http_processes(settings, database_url, workers, http_workers, options)
+        return
+    application = create_app(
+        settings, background_services=background_services_for(settings, workers, processes=True)
+    )
+    uvicorn.run(application, **options)
+
+
+def serve_http_processes(
+    settings: Settings, database_url: str, workers: int, http_workers: int, options: dict
+) -> None:
+    """`serve --http-workers N`: uvicorn's process manager runs N HTTP processes on one socket
+    (each builds the app from the environment: `http_process_app`), while this process keeps
+    supervising the research workers from a thread, so there are N API processes and still
+    exactly `workers` research workers."""
+    import asyncio
+    import os
+    import threading
+
+    import uvicorn
+
+    from api.supervisor import WorkerSupervisor
+    from core.storage import resolve_storage
+
+    os.environ.update(
+        {
+            **settings.as_environment(),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": resolve_storage(settings).redis_url,
+        }
+    )
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    supervising = threading.Thread(
+        target=loop.run_until_complete,
+        args=(WorkerSupervisor(settings, workers).run(stop),),
+        name="worker-supervisor",
+        daemon=True,
+    )
+    supervising.start()
+    try:
+        uvicorn.run("api.cli:http_process_app", factory=True, workers=http_workers, **options)
+    finally:
+        loop.call_soon_threadsafe(stop.set)  # drain the research workers
+        supervising.join(timeout=60)
+
+
+def http_process_app():
+    """The app of one `serve --http-workers` process: its settings come from the environment the
+    parent set; research workers belong to the parent."""
+    from api.app import create_app
+    from api.runtime import background_services_for
+
+    settings = settings_or_exit()
+    configure_logging(fmt=settings.log_format)
+    return create_app(settings, background_services=background_services_for(settings, 0))
 
 
 @app.command()

@@ -161,19 +161,24 @@ def free_port() -> int:
 class ServerProcess:
     """A real `infrence serve` subprocess on TCP."""
 
-    def __init__(self, env: dict[str, str], port: int, workers: int = 1):
+    def __init__(self, env: dict[str, str], port: int, workers: int = 1, http_workers: int = 1):
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = Path(env["INFRENCE_DATA_DIR"]) / f"serve-{port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            self.command(port, workers, http_workers),
             cwd=REPO,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    @staticmethod
+    def command(port: int, workers: int, http_workers: int) -> list[str]:
+        serve = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)]
+        return [*serve, "--http-workers", str(http_workers)]
 
     def wait_healthy(self, timeout: float = 180.0) -> None:  # a loaded 2-core machine is slow to start
         deadline = time.monotonic() + timeout

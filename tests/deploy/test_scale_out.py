@@ -1,5 +1,6 @@
-"""Two API processes and two worker processes on one PostgreSQL and Redis behave as one service:
-a job created on one API process streams on the other and can be cancelled from either."""
+"""Three API processes and two worker processes on one PostgreSQL and Redis behave as one
+service: a job created on one API process streams on another and can be cancelled from either.
+One `serve` runs two HTTP processes on its port (`--http-workers 2`) and supervises a worker."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,33 +28,45 @@ def tavily():
         yield fake
 
 
+def children_of(pid: int) -> list[str]:
+    """The command lines of a process's children (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid:
+                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 @pytest.fixture
 def cluster(settings, clean_storage, tavily, tmp_path):
-    """Two `serve --workers 0` and two `worker` processes sharing the test database and Redis."""
+    """`serve --http-workers 2 --workers 1`, `serve --workers 0` and one `worker` process
+    sharing the test database and Redis."""
     env = server_env(settings, TAVILY_API_KEY=tavily.api_key, TAVILY_API_BASE=tavily.url)
-    apis = [ServerProcess(env, free_port(), workers=0) for _ in range(2)]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "worker", "--concurrency", "2"],
-            cwd=REPO,
-            env=env,
-            stdout=open(tmp_path / f"worker-{i}.log", "wb"),  # noqa: SIM115 (closed with the process)
-            stderr=subprocess.STDOUT,
-        )
-        for i in range(2)
+    apis = [
+        ServerProcess(env, free_port(), workers=1, http_workers=2),
+        ServerProcess(env, free_port(), workers=0),
     ]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--concurrency", "2"],
+        cwd=REPO,
+        env=env,
+        stdout=open(tmp_path / "worker.log", "wb"),  # noqa: SIM115 (closed with the process)
+        stderr=subprocess.STDOUT,
+    )
     try:
         for api in apis:
-            api.wait_healthy(timeout=180)  # four processes start at once on two cores
+            api.wait_healthy(timeout=180)  # five processes start at once on two cores
         yield apis
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
         for api in apis:
             api.stop()
 
@@ -76,6 +90,9 @@ async def _wait_for_status(http: httpx.AsyncClient, url: str, headers: dict, sta
 
 async def test_a_job_created_on_one_api_process_streams_and_cancels_on_the_other(cluster, db):
     first, second = cluster
+    children = children_of(first.proc.pid)
+    assert sum("spawn_main" in c for c in children) == 2, children  # two HTTP processes on one port
+    assert sum(" worker " in c for c in children) == 1, children  # and the research worker it supervises
     async with (
         httpx.AsyncClient(base_url=first.base_url, timeout=120) as one,
         httpx.AsyncClient(base_url=second.base_url, timeout=120) as two,
