@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 from redis.asyncio import Redis
 
 from api.research.schemas import TERMINAL_EVENT_TYPES
+from graph.events import PROGRESS
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +79,29 @@ class JobEvents:
 
     async def append(self, job_id: UUID | str, event_type: str, data: dict[str, Any]) -> str | None:
         """Append one event; a Redis outage is logged, never fatal to the job."""
+        ids = await self.append_many(job_id, [(event_type, data)])
+        return ids[0] if ids else None
+
+    async def append_many(self, job_id: UUID | str, events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Append events in order in one round trip (one pipeline); their ids, or [] when Redis
+        is down (logged, never fatal to the job)."""
         key = stream_key(job_id)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(
-                    key,
-                    {"type": event_type, "data": json.dumps(data, default=str)},
-                    maxlen=STREAM_MAXLEN,
-                    approximate=True,
-                )
-                pipe.expire(key, TERMINAL_TTL_SECS if event_type in TERMINAL_EVENT_TYPES else LIVE_TTL_SECS)
-                event_id, _ = await pipe.execute()
-            return event_id
+                for event_type, data in events:
+                    pipe.xadd(
+                        key,
+                        {"type": event_type, "data": json.dumps(data, default=str)},
+                        maxlen=STREAM_MAXLEN,
+                        approximate=True,
+                    )
+                ended = any(event_type in TERMINAL_EVENT_TYPES for event_type, _ in events)
+                pipe.expire(key, TERMINAL_TTL_SECS if ended else LIVE_TTL_SECS)
+                return (await pipe.execute())[:-1]
         except Exception as exc:  # redis down: the DB still has the truth
-            log.warning("event %s for job %s not streamed: %s", event_type, job_id, type(exc).__name__)
-            return None
+            types = ", ".join(event_type for event_type, _ in events)
+            log.warning("events %s for job %s not streamed: %s", types, job_id, type(exc).__name__)
+            return []
 
     async def read(self, job_id: UUID | str, after: str, block_ms: int | None) -> list[JobEvent]:
         """Events after stream id `after`, waiting up to block_ms for the first one (None: no wait)."""
@@ -108,6 +117,56 @@ class JobEvents:
     async def tail_id(self, job_id: UUID | str) -> str:
         last = await self.redis.xrevrange(stream_key(job_id), count=1)
         return last[0][0] if last else "0-0"
+
+
+PROGRESS_COALESCE_SECS = 0.1
+
+
+class EventWriter:
+    """One job's events on their way to its stream. `progress` events (each a full snapshot of
+    spend against budget) are held up to PROGRESS_COALESCE_SECS and only the newest is sent;
+    any other event goes out at once, in one pipeline with the progress held before it, so
+    order is kept and a burst of node boundaries costs one Redis round trip, not one each."""
+
+    def __init__(
+        self, events: JobEvents, job_id: UUID | str, *, coalesce_secs: float = PROGRESS_COALESCE_SECS
+    ):
+        self.events = events
+        self.job_id = job_id
+        self.coalesce_secs = coalesce_secs
+        self._progress: dict[str, Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    async def emit(self, event_type: str, data: dict[str, Any]) -> None:
+        if event_type == PROGRESS:
+            self._progress = data
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(self.coalesce_secs, self._flush_later)
+            return
+        await self._send([(event_type, data)])
+
+    async def close(self) -> None:
+        """Send what is held (the run ended)."""
+        await self._send([])
+        if self._flushing is not None:
+            await self._flushing
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        self._flushing = asyncio.create_task(self._send([]))
+
+    async def _send(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        async with self._lock:  # one batch at a time, so the stream keeps the order of emits
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._progress is not None:
+                events = [(PROGRESS, self._progress), *events]
+                self._progress = None
+            if events:
+                await self.events.append_many(self.job_id, events)
 
 
 SUBSCRIBER_QUEUE_MAX = 1000  # events buffered for one slow client before it is cut loose

@@ -21,7 +21,7 @@ from psycopg_pool import PoolTimeout
 from redis.asyncio import Redis
 
 from api import metrics
-from api.research.events import JobEvents
+from api.research.events import EventWriter, JobEvents
 from api.research.repository import NOTIFY_CHANNEL, JobRepository, JobRow
 from api.research.runner import GraphRunner
 from api.research.service import JobOutcome, JobSettlement
@@ -153,7 +153,8 @@ class ResearchWorker:
         await self.events.append(
             job.id, "job.started", {"id": str(job.id), "attempt": job.attempts, "worker": self.worker_id}
         )
-        run = asyncio.create_task(self.runner.run(job, control=control, on_event=self._streamer(job)))
+        writer = EventWriter(self.events, job.id)
+        run = asyncio.create_task(self.runner.run(job, control=control, on_event=self._streamer(job, writer)))
         heartbeat = asyncio.create_task(self._heartbeat(job, run))
         try:
             outcome = await run
@@ -185,6 +186,7 @@ class ResearchWorker:
             outcome = JobOutcome(status="failed", stop_reason=None, error=_public_error(exc))
         finally:
             heartbeat.cancel()
+            await writer.close()  # the last progress before the terminal event
         try:
             await self.settlement.settle(job, outcome)
         except OUTAGES as exc:  # not settled: the next claim finds the finished graph and settles
@@ -194,10 +196,10 @@ class ResearchWorker:
             status=outcome.status, mode=job.mode, cost_usd_micros=outcome.cost_usd_micros
         )
 
-    def _streamer(self, job: JobRow):
+    def _streamer(self, job: JobRow, writer: EventWriter):
         async def on_event(event_type: str, data: dict) -> None:
             metrics.record_job_event(event_type, data)
-            await self.events.append(job.id, event_type, data)
+            await writer.emit(event_type, data)
 
         return on_event
 

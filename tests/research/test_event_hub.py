@@ -8,7 +8,7 @@ import uuid
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from api.research.events import SUBSCRIBER_QUEUE_MAX, EventHub, JobEvents, SubscriberTooSlow
+from api.research.events import SUBSCRIBER_QUEUE_MAX, EventHub, EventWriter, JobEvents, SubscriberTooSlow
 
 WATCHED_JOBS = 150
 POOL_SIZE = 4  # far fewer connections than watched jobs
@@ -92,5 +92,37 @@ async def test_a_client_that_falls_too_far_behind_is_cut_loose_without_slowing_t
                 while await slow.next(timeout=10) is not None:
                     drained += 1
             assert drained == SUBSCRIBER_QUEUE_MAX  # what it had buffered, then the cut
+    finally:
+        await redis.aclose()
+
+
+async def test_progress_is_coalesced_and_every_other_event_keeps_its_place(redis_url, clean_storage):
+    """A burst of progress snapshots reaches the stream as its newest one, sent before the next
+    other event (in the same round trip); progress alone goes out within the coalescing window."""
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    events = JobEvents(redis)
+    job_id = str(uuid.uuid4())
+    writer = EventWriter(events, job_id, coalesce_secs=60)  # only the next event flushes it
+    try:
+        for i in range(20):
+            await writer.emit("progress", {"i": i})
+        await writer.emit("search.done", {"query": "q"})
+        await writer.emit("progress", {"i": 20})
+        await writer.emit("progress", {"i": 21})
+        await writer.close()
+        stream = await events.since(job_id, "0-0")
+        assert [(e.type, e.data) for e in stream] == [
+            ("progress", {"i": 19}),
+            ("search.done", {"query": "q"}),
+            ("progress", {"i": 21}),
+        ]
+
+        quick = EventWriter(events, job_id := str(uuid.uuid4()), coalesce_secs=0.05)
+        await quick.emit("progress", {"i": 1})
+        for _ in range(100):  # condition polling: the timer sends it without any further emit
+            if await events.since(job_id, "0-0"):
+                break
+            await asyncio.sleep(0.05)
+        assert [e.data for e in await events.since(job_id, "0-0")] == [{"i": 1}]
     finally:
         await redis.aclose()
