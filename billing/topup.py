@@ -15,7 +15,7 @@ from billing.repository import BillingRepository, Payment
 from billing.stripe_gateway import PaymentProviderError, stripe_gateway
 from billing.stripe_objects import dig, object_id, uuid_or_none
 from core import outbox
-from core.db import Database
+from core.db import Database, Tx
 from core.mail import Mailer
 from core.outbox import OutboxRegistry
 from core.settings import Settings
@@ -37,6 +37,18 @@ def auto_topup_cte(*, source: str, cause: str) -> str:
         payload="jsonb_build_object('user_id', a.user_id::text)",
         key=f"'auto_topup:' || {cause}",
         source=f"{source} WHERE a.auto_topup_enabled AND a.balance < a.auto_topup_threshold",
+    )
+
+
+async def enqueue_auto_topup(tx: Tx, user_id: UUID, *, cause: str) -> None:
+    """Inside the transaction of a debit: when it left the balance below the account's threshold,
+    the outbox starts a top-up after commit. `cause` (say `job:{id}`) makes the task unique."""
+    await tx.execute(
+        f"""WITH account AS (
+    SELECT user_id, balance, auto_topup_enabled, auto_topup_threshold FROM credit_accounts WHERE user_id = %(user_id)s
+), {auto_topup_cte(source="account a", cause="%(cause)s")}
+SELECT sent FROM auto_topup_notified""",
+        {"user_id": user_id, "cause": cause},
     )
 
 

@@ -311,6 +311,9 @@ class JobRepository:
             return STALE
         return JobRow(**{f.name: row[f.name] for f in fields(JobRow)}), row["created"]
 
+    async def notify_queued(self, tx: AsyncConnection, job_id: UUID) -> None:
+        await tx.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(job_id)))
+
     async def get(self, conn: AsyncConnection, job_id: UUID, *, for_update: bool = False) -> JobRow | None:
         cur = conn.cursor(row_factory=class_row(JobRow))
         lock = " FOR UPDATE" if for_update else ""

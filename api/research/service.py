@@ -33,6 +33,7 @@ from api.research.schemas import (
 )
 from api.research.webhooks import WebhookRepository, check_webhook_url
 from billing.subscriptions import enqueue_overage_report
+from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
 from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from core.settings import Settings
