@@ -8,7 +8,8 @@ baseline) and `bench.throughput` (worker vs `langgraph dev`). With `--before DIR
 of an earlier commit, e.g. a `git worktree`), the same benches run there first, back to back,
 so the before/after table compares figures taken minutes apart on the same machine. Every
 figure in the table is a ratio against a baseline measured in the same bench run: absolute
-numbers move 2–3× with the machine's load, the ratios much less.
+numbers move 2–3× with the machine's load, the ratios much less. The analysis below the notes
+mark in the output file (profiles, why a target is missed) is written by hand and kept.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+NOTES_MARK = "<!-- notes below: written by hand, kept by bench/report.py -->"
 
 BENCHES = {
     "http": ["-m", "bench.http_credits"],
@@ -210,7 +212,9 @@ def main() -> None:
         label = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=args.before, capture_output=True, text=True
         ).stdout.strip()
-    args.out.write_text(render(after, before, label, args.quick))
+    old = args.out.read_text() if args.out.exists() else ""
+    notes = old[old.index(NOTES_MARK) :] if NOTES_MARK in old else ""
+    args.out.write_text(render(after, before, label, args.quick) + ("\n" + notes if notes else ""))
     print(f"wrote {args.out}", file=sys.stderr)
 
 
