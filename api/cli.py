@@ -106,6 +106,9 @@ def serve(
     uvicorn.run(application, **options)
 
 
+HTTP_PROCESS_HEALTHCHECK_SECS = 60
+
+
 def serve_http_processes(
     settings: Settings, database_url: str, workers: int, http_workers: int, options: dict
 ) -> None:
@@ -139,7 +142,14 @@ def serve_http_processes(
     )
     supervising.start()
     try:
-        uvicorn.run("api.cli:http_process_app", factory=True, workers=http_workers, **options)
+        uvicorn.run(
+            "api.cli:http_process_app",
+            factory=True,
+            workers=http_workers,
+            # uvicorn's default (5 s) restarts a process still importing on a busy machine, forever
+            timeout_worker_healthcheck=HTTP_PROCESS_HEALTHCHECK_SECS,
+            **options,
+        )
     finally:
         loop.call_soon_threadsafe(stop.set)  # drain the research workers
         supervising.join(timeout=60)

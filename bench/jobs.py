@@ -66,9 +66,10 @@ def stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
-async def wait_healthy(base: str) -> None:
+async def wait_healthy(base: str, timeout_secs: float = 180.0) -> None:
+    """A loaded 2-core machine can take minutes to start a server (imports, embedded storage)."""
     async with httpx.AsyncClient() as http:
-        for _ in range(300):
+        for _ in range(int(timeout_secs / 0.2)):
             try:
                 if (await http.get(base + "/healthz")).status_code == 200:
                     return

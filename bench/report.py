@@ -74,7 +74,9 @@ def run(checkout: Path, quick: bool) -> dict[str, str]:
         done = subprocess.run(
             [sys.executable, *command, *extra], cwd=checkout, env=env, capture_output=True, text=True
         )
-        text = done.stdout.strip() or done.stderr.strip()[-2000:]
+        text = done.stdout.strip()
+        if done.returncode != 0:  # what it printed, then why it stopped
+            text += f"\n# exited {done.returncode}:\n" + "\n".join(done.stderr.strip().splitlines()[-15:])
         outputs[name] = f"{started}\n# {load}\n{text}"
     return outputs
 
