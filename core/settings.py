@@ -59,6 +59,10 @@ class Settings(GraphSettings, BaseSettings):
     collection_max_pdf_pages: int = Field(
         1000, ge=1, validation_alias=_env("INFRENCE_COLLECTION_MAX_PDF_PAGES")
     )
+    # An embeddings model on the OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_API_KEY): when
+    # set, collection chunks are embedded at ingestion and search adds pgvector nearest neighbours
+    # to full text (reciprocal rank fusion). Unset: full text only.
+    embeddings_model: str | None = Field(None, validation_alias=_env("INFRENCE_EMBEDDINGS_MODEL"))
 
     jwt_secret: str = Field(DEV_JWT_SECRET, repr=False, validation_alias=_env("JWT_SECRET"))
     # Opaque name of the current JWT key (the `kid` header); change it when JWT_SECRET changes.

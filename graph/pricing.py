@@ -35,6 +35,7 @@ SEARCH_PRICES: dict[str, int] = {
     "tavily": 8_000,
     "corpus": 0,
     "collection": 0,
+    "mcp": 0,  # the client's own connector: nothing we pay for
 }  # Tavily basic search: 1 credit = $0.008
 PAGE_PRICE = 100  # fetch + main-text extraction of one page (bandwidth, CPU)
 
@@ -53,7 +54,10 @@ class PriceTable:
         return self.models.get(name, self.unknown_model)
 
     def search(self, provider: str) -> int:
-        return self.searches.get(provider, max(self.searches.values(), default=0))
+        """One search's price; a merged search (`tavily+collection`) costs the sum of its parts,
+        and a provider the table does not know costs as much as the dearest one."""
+        dearest = max(self.searches.values(), default=0)
+        return sum(self.searches.get(part, dearest) for part in provider.split("+"))
 
     def llm_cost(self, model: str, input_tokens: int, output_tokens: int) -> int:
         price = self.model(model)

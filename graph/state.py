@@ -34,7 +34,7 @@ class SourceMeta(TypedDict):
 
 
 class ErrorRecord(TypedDict):
-    stage: str  # plan | search | read | extract | follow_ups | write | critic | cast
+    stage: str  # plan | search | connector | read | extract | follow_ups | write | critic | cast
     error: str
     wave: NotRequired[int]
     query: NotRequired[str]

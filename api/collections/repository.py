@@ -132,6 +132,32 @@ FROM hits h JOIN collection_documents d ON d.id = h.document_id AND d.user_id = 
 WHERE d.status = 'ready'
 ORDER BY h.rank DESC, h.document_id LIMIT %(limit)s"""
 
+# The nearest chunk per document by cosine distance to the query's embedding (pgvector), among
+# the owner's chosen collections and chunks embedded by the same model; nearest documents first.
+NEAREST = """
+WITH hits AS (
+    SELECT DISTINCT ON (c.document_id) c.document_id, c.collection_id, c.content,
+           1 - (c.embedding::vector <=> %(embedding)s::real[]::vector) AS rank
+    FROM collection_chunks c
+    WHERE c.user_id = %(user_id)s AND c.collection_id = ANY(%(collections)s)
+      AND c.embedding_model = %(model)s
+    ORDER BY c.document_id, c.embedding::vector <=> %(embedding)s::real[]::vector
+)
+SELECT h.document_id, h.collection_id, d.filename, d.url, h.content, h.rank, d.text
+FROM hits h JOIN collection_documents d ON d.id = h.document_id AND d.user_id = %(user_id)s
+WHERE d.status = 'ready'
+ORDER BY h.rank DESC, h.document_id LIMIT %(limit)s"""
+
+HAS_PGVECTOR = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS present"
+
+CHUNKS_TO_EMBED = """
+SELECT seq, content FROM collection_chunks
+WHERE document_id = %(document_id)s AND embedding_model IS DISTINCT FROM %(model)s ORDER BY seq"""
+
+STORE_EMBEDDING = """
+UPDATE collection_chunks SET embedding = %(embedding)s, embedding_model = %(model)s
+WHERE document_id = %(document_id)s AND seq = %(seq)s"""
+
 
 class CollectionRepository:
     async def insert(self, tx: Tx, user_id: UUID, name: str) -> CollectionRow:
@@ -223,6 +249,47 @@ class CollectionRepository:
         async with conn.cursor(row_factory=class_row(ChunkHit)) as cur:
             await cur.execute(SEARCH, params)
             return await cur.fetchall()
+
+    async def nearest(
+        self,
+        conn: AsyncConnection,
+        user_id: UUID,
+        collections: list[UUID],
+        embedding: list[float],
+        model: str,
+        limit: int,
+    ) -> list[ChunkHit]:
+        params = {
+            "user_id": user_id,
+            "collections": collections,
+            "embedding": embedding,
+            "model": model,
+            "limit": limit,
+        }
+        async with conn.cursor(row_factory=class_row(ChunkHit)) as cur:
+            await cur.execute(NEAREST, params)
+            return await cur.fetchall()
+
+    async def has_pgvector(self, conn: AsyncConnection) -> bool:
+        return (await (await conn.execute(HAS_PGVECTOR)).fetchone())["present"]
+
+    async def chunks_to_embed(
+        self, conn: AsyncConnection, document_id: UUID, model: str
+    ) -> list[tuple[int, str]]:
+        cur = await conn.execute(CHUNKS_TO_EMBED, {"document_id": document_id, "model": model})
+        return [(row["seq"], row["content"]) for row in await cur.fetchall()]
+
+    async def store_embeddings(
+        self, tx: Tx, document_id: UUID, model: str, embeddings: list[tuple[int, list[float]]]
+    ) -> None:
+        async with tx.cursor() as cur:
+            await cur.executemany(
+                STORE_EMBEDDING,
+                [
+                    {"document_id": document_id, "seq": seq, "model": model, "embedding": vector}
+                    for seq, vector in embeddings
+                ],
+            )
 
 
 async def _one(conn: AsyncConnection, row_type, query: str, params: dict):

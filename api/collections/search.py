@@ -1,64 +1,74 @@
 """Collections as a search provider of the research graph: full-text search over the job
-owner's chosen collections, each hit carrying its document's whole stored text so quotes are
-slices of it. Optionally merged with web search by reciprocal rank fusion."""
+owner's chosen collections and, when an embeddings model is configured and PostgreSQL has
+pgvector, nearest chunks by embedding, the two rankings fused by reciprocal rank fusion. Each
+hit carries its document's whole stored text so quotes are slices of it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from uuid import UUID
 
-from api.collections.repository import CollectionRepository
+from api.collections.embeddings import Embedder, say_pgvector_missing
+from api.collections.repository import ChunkHit, CollectionRepository
 from api.collections.service import source_id
 from core.db import Database
-from graph.providers.search import SearchProvider, SearchResult
+from graph.providers.search import SearchResult, reciprocal_rank_fusion
 
-RRF_K = 60  # the usual reciprocal-rank-fusion constant
+log = logging.getLogger(__name__)
+
+QUERY_EMBEDDING_TIMEOUT_SECS = 15.0
 
 
 class CollectionSearch:
     name = "collection"
 
-    def __init__(self, db: Database, user_id: UUID, collections: list[UUID]):
+    def __init__(
+        self, db: Database, user_id: UUID, collections: list[UUID], embedder: Embedder | None = None
+    ):
         self.db = db
         self.user_id = user_id
         self.collections = collections
+        self.embedder = embedder
         self.repo = CollectionRepository()
+        self._pgvector: bool | None = None
 
     async def search(self, query: str, max_results: int) -> list[SearchResult]:
         async with self.db.connection() as conn:
-            hits = await self.repo.search(conn, self.user_id, self.collections, query, max_results)
-        return [
-            SearchResult(
-                url=source_id(hit.collection_id, hit.document_id),
-                title=hit.filename,
-                snippet=hit.content[:300],
-                score=float(hit.rank),
-                domain="collection",
-                raw_content=hit.text,
+            rankings = [await self.repo.search(conn, self.user_id, self.collections, query, max_results)]
+            if self.embedder is not None and self._pgvector is None:
+                self._pgvector = await self.repo.has_pgvector(conn)
+                if not self._pgvector:
+                    say_pgvector_missing()
+        if self.embedder is not None and self._pgvector:
+            rankings.append(await self._nearest(self.embedder, query, max_results))
+        fused = reciprocal_rank_fusion(rankings, key=lambda hit: hit.document_id)[:max_results]
+        return [self._result(hit, score) for score, hit in fused]
+
+    async def _nearest(self, embedder: Embedder, query: str, limit: int) -> list[ChunkHit]:
+        """Documents nearest the query's embedding; none (full text alone) if it cannot be had."""
+        try:
+            async with asyncio.timeout(QUERY_EMBEDDING_TIMEOUT_SECS):
+                (embedding,) = await embedder.embed([query])
+        except Exception as exc:
+            log.warning("query embedding failed, full-text results only: %s", type(exc).__name__)
+            return []
+        async with self.db.connection() as conn:
+            return await self.repo.nearest(
+                conn, self.user_id, self.collections, embedding, embedder.model, limit
             )
-            for hit in hits
-        ]
+
+    @staticmethod
+    def _result(hit: ChunkHit, score: float) -> SearchResult:
+        return SearchResult(
+            url=source_id(hit.collection_id, hit.document_id),
+            title=hit.filename,
+            snippet=hit.content[:300],
+            score=score,
+            domain="collection",
+            raw_content=hit.text,
+        )
 
     async def aclose(self) -> None:
-        return None
-
-
-class MergedSearch:
-    """Several providers asked at once, their rankings fused (RRF). Priced as its dearest part:
-    the price table does not know the merged name, and an unknown provider costs the most."""
-
-    def __init__(self, providers: list[SearchProvider]):
-        self.providers = providers
-        self.name = "+".join(p.name for p in providers)
-
-    async def search(self, query: str, max_results: int) -> list[SearchResult]:
-        fused: dict[str, tuple[float, SearchResult]] = {}
-        for provider in self.providers:
-            for rank, result in enumerate(await provider.search(query, max_results)):
-                score, _ = fused.get(result.url, (0.0, result))
-                fused[result.url] = (score + 1 / (RRF_K + rank + 1), result)
-        ranked = sorted(fused.values(), key=lambda pair: pair[0], reverse=True)
-        return [result for _, result in ranked[:max_results]]
-
-    async def aclose(self) -> None:
-        for provider in self.providers:
-            await provider.aclose()
+        if self.embedder is not None:
+            await self.embedder.aclose()

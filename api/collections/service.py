@@ -8,6 +8,7 @@ import logging
 from datetime import date
 from uuid import UUID
 
+from api.collections.embeddings import EMBED_TASK, embedder_for, say_pgvector_missing
 from api.collections.extract import UnreadableDocument, chunks_of, content_type_for, extract_text
 from api.collections.repository import CollectionRepository, CollectionRow, DocumentRow
 from core import outbox
@@ -152,6 +153,38 @@ class CollectionService:
                 )
                 return
             await self.repo.mark_ready(tx, document_id, text, chunks_of(text), row)
+            if self.settings.embeddings_model:
+                await outbox.enqueue(
+                    tx, EMBED_TASK, {"document_id": str(document_id)}, key=f"embed:{document_id}"
+                )
+
+    async def embed(self, payload: dict) -> None:
+        """Outbox handler: embed a ready document's chunks for vector search. Idempotent (only
+        chunks not yet embedded by the current model are sent); an endpoint failure raises, so
+        the relay retries with backoff; a deleted document has no chunks left to embed."""
+        embedder = embedder_for(self.settings)
+        if embedder is None:
+            return
+        document_id = UUID(payload["document_id"])
+        try:
+            async with self.db.connection() as conn:
+                if not await self.repo.has_pgvector(conn):
+                    say_pgvector_missing()
+                    return
+                chunks = await self.repo.chunks_to_embed(conn, document_id, embedder.model)
+            if not chunks:
+                return
+            vectors = await embedder.embed([content for _, content in chunks])
+        finally:
+            await embedder.aclose()
+        async with self.db.transaction() as tx:
+            await self.repo.store_embeddings(
+                tx,
+                document_id,
+                embedder.model,
+                [(seq, vector) for (seq, _), vector in zip(chunks, vectors, strict=True)],
+            )
 
     def register(self, registry: outbox.OutboxRegistry) -> None:
         registry.register(INGEST_TASK, self.ingest)
+        registry.register(EMBED_TASK, self.embed)

@@ -16,7 +16,8 @@ from uuid import UUID
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.runtime import RunControl
 
-from api.collections.search import CollectionSearch, MergedSearch
+from api.collections.embeddings import embedder_for
+from api.collections.search import CollectionSearch
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobOutcome, plan_of_job
 from core.db import Database
@@ -26,7 +27,7 @@ from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import build_context, default_search
 from graph.extend import extend_thread
 from graph.providers.reasoning import ProviderUnavailable, TypedOutputError
-from graph.providers.search import SearchProvider
+from graph.providers.search import MergedSearch, SearchProvider
 from graph.result import result_fragment
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class GraphRunner:
         collections = [UUID(c) for c in job.request.get("collections") or ()]
         if not collections:
             return None
-        owned = CollectionSearch(self.db, job.user_id, collections)
+        owned = CollectionSearch(self.db, job.user_id, collections, embedder_for(self.settings))
         wants_web = job.request.get("web")
         if wants_web is False or (wants_web is None and not self.settings.tavily_api_key):
             return owned

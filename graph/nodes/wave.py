@@ -19,7 +19,7 @@ from graph.events import BRANCH_FAILED, SEARCH, SOURCE, emit
 from graph.nodes.common import context_of
 from graph.providers.reasoning import Page, ProviderUnavailable, StepBudget
 from graph.providers.retry import was_refused, with_retries
-from graph.providers.search import SearchResult, domain_of
+from graph.providers.search import SearchResult, domain_of, failures_of
 from graph.providers.text import clip, find_verbatim
 from graph.relevance import PAGE_BAR, Focus, focus_of
 from graph.state import Branch, Claim, ErrorRecord, SourceMeta, claim_id
@@ -39,6 +39,8 @@ async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
     try:
         async with asyncio.timeout(max(0.0, budget.seconds_left())):
             results = await search(ctx, branch, budget)
+            for failure in failures_of(results):  # a connector's trouble: recorded, never fatal
+                fail(runtime, branch, budget.errors, "connector", failure)
             focus = focus_of(branch["question"])
             focus = focus.discounting(
                 focus.common_terms([f"{r.title}\n{r.raw_content or r.snippet}" for r in results])

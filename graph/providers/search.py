@@ -3,8 +3,11 @@ when they have it, so a branch reads without refetching."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import httpx
 
@@ -13,6 +16,8 @@ from graph.providers.netguard import tls_context
 
 TAVILY_DEFAULT_BASE = "https://api.tavily.com"
 TAVILY_TIMEOUT_SECS = 30.0
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,55 @@ class SearchProvider(Protocol):
     async def search(self, query: str, max_results: int) -> list[SearchResult]: ...
 
     async def aclose(self) -> None: ...
+
+
+class SearchResults(list[SearchResult]):
+    """Results with the parts of the search that failed without failing it (a connector that
+    timed out, say): the branch records each as an error and goes on with what it got."""
+
+    def __init__(self, results: Iterable[SearchResult] = (), failures: Iterable[str] = ()):
+        super().__init__(results)
+        self.failures = list(failures)
+
+
+def failures_of(results: list[SearchResult]) -> list[str]:
+    return list(getattr(results, "failures", ()))
+
+
+def reciprocal_rank_fusion(
+    rankings: Iterable[Sequence[T]], key: Callable[[T], Hashable]
+) -> list[tuple[float, T]]:
+    """Several rankings of the same kind of thing merged: each adds 1/(k + rank) to an item's
+    score, so what several rank well wins without comparing their incomparable scores."""
+    fused: dict[Hashable, tuple[float, T]] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            score, first = fused.get(key(item), (0.0, item))
+            fused[key(item)] = (score + 1 / (RRF_K + rank + 1), first)
+    return sorted(fused.values(), key=lambda pair: pair[0], reverse=True)
+
+
+class MergedSearch:
+    """Several providers asked at once, their rankings fused (RRF); scores become the fused ones.
+    Priced as the sum of its parts (`PriceTable.search` reads the `+`-joined name)."""
+
+    def __init__(self, providers: list[SearchProvider]):
+        self.providers = providers
+        self.name = "+".join(p.name for p in providers)
+
+    async def search(self, query: str, max_results: int) -> list[SearchResult]:
+        async with asyncio.TaskGroup() as group:
+            asked = [group.create_task(p.search(query, max_results)) for p in self.providers]
+        rankings = [task.result() for task in asked]
+        fused = reciprocal_rank_fusion(rankings, key=lambda result: result.url)[:max_results]
+        return SearchResults(
+            (dataclasses.replace(result, score=score) for score, result in fused),
+            [failure for ranking in rankings for failure in failures_of(ranking)],
+        )
+
+    async def aclose(self) -> None:
+        for provider in self.providers:
+            await provider.aclose()
 
 
 class TavilySearch:

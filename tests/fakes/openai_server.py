@@ -7,6 +7,8 @@
 are the norm): the structured-output schema name picks a handler, which reads the JSON after
 `INPUT:` in the last user message. Defaults suit the research graph's stages; tests replace
 them with `llm.handlers[name] = fn(payload, request) -> dict` (or `Refusal(text)` to refuse).
+`POST /v1/embeddings` answers deterministic vectors: one axis per group of synonyms in
+`concepts` (so "doctor" is near "physician" although no word is shared), one for the rest.
 Also: `fail_when` (status codes and headers for matching requests, N times), `latency`,
 `usage` (token counts per answer), streaming
 (`stream: true`, usage in the last chunk), and a `calls` log.
@@ -261,6 +263,13 @@ def minimal_instance(schema: Any) -> Any:
     )
 
 
+SYNONYMS = (
+    ("doctor", "doctors", "physician", "physicians", "clinician", "clinicians"),
+    ("car", "cars", "automobile", "automobiles", "vehicle", "vehicles"),
+    ("money", "cash", "funds", "currency"),
+)
+
+
 class FakeOpenAI(FakeHTTPServer):
     api_key = "sk-fake-openai"
 
@@ -282,6 +291,8 @@ class FakeOpenAI(FakeHTTPServer):
         self.failures: list[FailureRule] = []
         self.calls: list[tuple[str, Any]] = []
         self.route("POST", "/v1/chat/completions", self._complete)
+        self.concepts: list[set[str]] = [set(group) for group in SYNONYMS]
+        self.route("POST", "/v1/embeddings", self._embeddings)
 
     @property
     def base_url(self) -> str:
@@ -306,6 +317,31 @@ class FakeOpenAI(FakeHTTPServer):
     def estimated_usage(request: dict[str, Any], content: str) -> tuple[int, int]:
         prompt_chars = sum(len(json.dumps(m.get("content"))) for m in request.get("messages") or [])
         return math.ceil(prompt_chars / 4), math.ceil(len(content) / 4)
+
+    def embedding_of(self, text: str) -> list[float]:
+        words = re.findall(r"[a-z]+", text.lower())
+        counts = [sum(word in group for word in words) for group in self.concepts]
+        vector = [*counts, 0.1 + sum(not any(word in g for g in self.concepts) for word in words) / 100]
+        norm = math.sqrt(sum(x * x for x in vector))
+        return [x / norm for x in vector]
+
+    def _embeddings(self, request: Request) -> Response:
+        body = request.json()
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return Response(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+        inputs = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        self.calls.append(("embeddings", inputs))
+        return Response(
+            body={
+                "object": "list",
+                "model": body["model"],
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": self.embedding_of(text)}
+                    for i, text in enumerate(inputs)
+                ],
+                "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+            }
+        )
 
     def _complete(self, request: Request) -> Response:
         body = request.json()
