@@ -172,9 +172,9 @@ WITH earlier AS (
     WHERE user_id = %(user_id)s AND idempotency_key = %(idempotency_key)s AND created_at > now() - %(window)s
 ), {reserve_ctes(guard="NOT EXISTS (SELECT 1 FROM earlier)")}, job AS (
     INSERT INTO research_jobs (user_id, api_key_id, origin, mode, question, request, runs_async,
-                               credits_reserved, webhook_url, idempotency_key)
+                               credits_reserved, webhook_url, idempotency_key, connector_headers)
     SELECT user_id, %(api_key_id)s, %(origin)s, %(mode)s, %(question)s, %(request)s, %(runs_async)s,
-           %(credits)s, %(webhook_url)s, %(idempotency_key)s
+           %(credits)s, %(webhook_url)s, %(idempotency_key)s, %(connector_headers)s
     FROM account
     RETURNING {JOB_COLUMNS}
 ), {entry_cte("reserve", source="account, job", related_id="job.id::text", key="'job:' || job.id || ':reserve'")},
@@ -211,7 +211,7 @@ SET status = %(status)s, stop_reason = %(stop_reason)s, credits_charged = %(cred
     cost_usd_micros = %(cost_usd_micros)s, result = %(result)s, error = %(error)s,
     wave_count = %(wave_count)s, source_count = %(source_count)s,
     latency_ms = GREATEST(0, (extract(epoch FROM now() - created_at) * 1000)::int),
-    completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
+    completed_at = now(), lease_owner = NULL, lease_expires_at = NULL, connector_headers = NULL
 WHERE id = %(id)s AND status IN ('queued', 'running')
 RETURNING {JOB_COLUMNS}
 """
@@ -285,8 +285,10 @@ class JobRepository:
         webhook_url: str | None,
         idempotency_key: str | None,
         idempotency_window: timedelta,
+        connector_headers: str | None = None,
     ) -> tuple[JobRow, bool] | Stale | None:
-        """See CREATE_SQL: (the job, created?), STALE, or None when the credits do not cover it."""
+        """See CREATE_SQL: (the job, created?), STALE, or None when the credits do not cover it.
+        `connector_headers` are sealed (the job's MCP connector headers, erased by `finish`)."""
         cur = await conn.execute(
             CREATE_SQL,
             {
@@ -302,6 +304,7 @@ class JobRepository:
                 "idempotency_key": idempotency_key,
                 "window": idempotency_window,
                 "note": f"{mode} job",
+                "connector_headers": connector_headers,
             },
         )
         row = await cur.fetchone()
@@ -383,6 +386,11 @@ class JobRepository:
             " WHERE id = %s AND lease_owner = %s AND status = 'running'",
             (job_id, worker_id),
         )
+
+    async def connector_headers(self, conn: AsyncConnection, job_id: UUID) -> bytes | None:
+        cur = await conn.execute("SELECT connector_headers FROM research_jobs WHERE id = %s", (job_id,))
+        row = await cur.fetchone()
+        return row["connector_headers"] if row else None
 
     async def request_cancel(self, tx: AsyncConnection, job_id: UUID) -> None:
         await tx.execute(

@@ -21,11 +21,13 @@ from api.collections.search import CollectionSearch
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobOutcome, plan_of_job
 from core.db import Database
+from core.sealing import unseal
 from core.settings import Settings
 from graph.budget import add_spend
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import build_context, default_search
 from graph.extend import extend_thread
+from graph.providers.mcp import McpSearch, McpServer
 from graph.providers.reasoning import ProviderUnavailable, TypedOutputError
 from graph.providers.search import MergedSearch, SearchProvider
 from graph.result import result_fragment
@@ -106,7 +108,7 @@ class GraphRunner:
                 "response_schema": job.request.get("response_schema"),
             }
         )
-        context = build_context(self.settings, plan.budgets, search=self._search_for(job))
+        context = build_context(self.settings, plan.budgets, search=await self._search_for(job))
         try:
             await asyncio.wait_for(
                 self._stream(graph, graph_input, config, context, control, on_event),
@@ -121,17 +123,42 @@ class GraphRunner:
         state = (await graph.aget_state(config)).values
         return outcome_from(state, status="succeeded", stop_reason=stop_reason)
 
-    def _search_for(self, job: JobRow) -> SearchProvider | None:
-        """The job's collections (its owner's only), with web search unless the client said not
-        to or none is configured; None leaves the default provider (web or corpus)."""
+    async def _search_for(self, job: JobRow) -> SearchProvider | None:
+        """The job's own sources — its owner's collections, its MCP connectors — with web search
+        unless the client said not to or none is configured; None leaves the default provider
+        (web or corpus)."""
         collections = [UUID(c) for c in job.request.get("collections") or ()]
-        if not collections:
+        own: list[SearchProvider] = []
+        if collections:
+            own.append(CollectionSearch(self.db, job.user_id, collections, embedder_for(self.settings)))
+        own.extend(await self._connectors(job))
+        if not own:
             return None
-        owned = CollectionSearch(self.db, job.user_id, collections, embedder_for(self.settings))
         wants_web = job.request.get("web")
         if wants_web is False or (wants_web is None and not self.settings.tavily_api_key):
-            return owned
-        return MergedSearch([default_search(self.settings), owned])
+            return own[0] if len(own) == 1 else MergedSearch(own)
+        return MergedSearch([default_search(self.settings), *own])
+
+    async def _connectors(self, job: JobRow) -> list[McpSearch]:
+        """The job's MCP servers, with their headers unsealed (a job row keeps only their names)."""
+        servers = job.request.get("mcp_servers") or []
+        headers: list[dict[str, str]] = [{} for _ in servers]
+        if servers:
+            async with self.db.connection() as conn:
+                sealed = await self.jobs.connector_headers(conn, job.id)
+            if sealed is not None:
+                headers = unseal(self.settings.jwt_secret, sealed) or headers
+        return [
+            McpSearch(
+                McpServer(
+                    url=server["url"],
+                    headers=given,
+                    allowed_tools=tuple(server["allowed_tools"]) if "allowed_tools" in server else None,
+                ),
+                allow_private=self.settings.allow_private_urls,
+            )
+            for server, given in zip(servers, headers, strict=True)
+        ]
 
     async def _stream(
         self, graph, graph_input, config, context, control: RunControl, on_event: EventSink

@@ -36,6 +36,26 @@ MAX_WALLCLOCK_SECS = 86_400
 OptionalObject = Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object"})]
 
 
+REDACTED = "[redacted]"
+
+
+class McpServerSpec(BaseModel):
+    """A remote MCP server (Streamable HTTP) whose query tools research searches beside the web."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2048, description="Its Streamable HTTP endpoint, e.g. `https://host/mcp`.")
+    headers: dict[str, Annotated[str, Field(max_length=4096)]] | None = Field(
+        None,
+        max_length=20,
+        description="Sent to that server only (e.g. `Authorization`); kept encrypted while the job runs, "
+        "erased when it ends, never logged or returned.",
+    )
+    allowed_tools: list[Annotated[str, Field(max_length=128)]] | None = Field(
+        None, max_length=50, description="Only these tools; default: every tool that takes a text query."
+    )
+
+
 class ResearchRequest(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -61,12 +81,28 @@ class ResearchRequest(BaseModel):
     web: bool | None = Field(
         None,
         description="Search the web (or the server's corpus) too. Default: true, or false when "
-        "`collections` are given and no web search provider is configured.",
+        "`collections` or `mcp_servers` are given and no web search provider is configured.",
+    )
+    mcp_servers: list[McpServerSpec] | None = Field(
+        None,
+        max_length=5,
+        description="Your own MCP servers: each tool taking a text query is searched too, its results "
+        "cited as `mcp://<host>/<tool>/…`. A connector's failure is recorded in `errors`, never fatal.",
     )
 
     def stored(self) -> dict[str, Any]:
-        """The request as the client sent it (by alias), for the job row."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The request as the client sent it (by alias), for the job row, connector header values
+        redacted: they travel sealed beside it (`core.sealing`) and only while the job runs."""
+        stored = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for server in stored.get("mcp_servers") or ():
+            if "headers" in server:
+                server["headers"] = dict.fromkeys(server["headers"], REDACTED)
+        return stored
+
+    def connector_headers(self) -> list[dict[str, str]] | None:
+        """Each connector's headers in `mcp_servers` order, or None when no connector has any."""
+        headers = [server.headers or {} for server in self.mcp_servers or ()]
+        return headers if any(headers) else None
 
 
 class ExtendRequest(BaseModel):

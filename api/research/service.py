@@ -36,6 +36,7 @@ from billing.subscriptions import enqueue_overage_report
 from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
 from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
+from core.secret_box import secret_box
 from core.settings import Settings
 from graph.context import corpus_search
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
@@ -320,11 +321,19 @@ class JobService:
         """Validate before any charge, then idempotency check + job row + reservation + ledger row
         + NOTIFY in one statement (one round trip; see `JobRepository.create`)."""
         plan = validated_plan(request)
-        if request.web is False and not request.collections:
-            raise InvalidRequest("web: false needs at least one of your collections to search", field="web")
+        if request.web is False and not request.collections and not request.mcp_servers:
+            raise InvalidRequest(
+                "web: false needs at least one of your collections or mcp_servers to search", field="web"
+            )
         await CollectionService(self.db, self.settings).check_owned(user_id, request.collections or [])
         if request.webhook_url is not None:
             await check_webhook_url(request.webhook_url, allow_private=self.settings.allow_private_urls)
+        for n, server in enumerate(request.mcp_servers or ()):
+            await check_webhook_url(
+                server.url, allow_private=self.settings.allow_private_urls, field=f"mcp_servers[{n}].url"
+            )
+        headers = request.connector_headers()
+        sealed_headers = secret_box(self.settings).seal(json.dumps(headers)) if headers else None
         if idempotency_key is not None and len(idempotency_key) > 255:
             raise InvalidRequest("Idempotency-Key must be at most 255 characters", field="Idempotency-Key")
 
@@ -342,6 +351,7 @@ class JobService:
                 webhook_url=request.webhook_url,
                 idempotency_key=idempotency_key,
                 idempotency_window=IDEMPOTENCY_WINDOW,
+                connector_headers=sealed_headers,
             )
 
         try:

@@ -39,22 +39,23 @@ DELIVERY_TIMEOUT_SECS = 10.0
 MAX_BACKOFF = timedelta(hours=1)
 
 
-async def check_webhook_url(url: str, *, allow_private: bool) -> None:
-    """Refuse non-http(s) URLs and hosts that resolve to private or reserved addresses (400)."""
+async def check_webhook_url(url: str, *, allow_private: bool, field: str = "webhook_url") -> None:
+    """Refuse non-http(s) URLs and hosts that resolve to private or reserved addresses (400,
+    naming `field`: the webhook, or an MCP connector's URL, which pass the same check)."""
     if not is_http_url(url):
-        raise InvalidRequest("webhook_url must be an absolute http(s) URL", field="webhook_url")
+        raise InvalidRequest(f"{field} must be an absolute http(s) URL", field=field)
     if allow_private:
         return
     parsed = httpx.URL(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     if port not in PUBLIC_PORTS:
-        raise InvalidRequest("webhook_url must use port 80 or 443", field="webhook_url")
+        raise InvalidRequest(f"{field} must use port 80 or 443", field=field)
     try:
         addresses = await resolve(parsed.host, port)
     except OSError:
-        raise InvalidRequest("webhook_url host does not resolve", field="webhook_url") from None
+        raise InvalidRequest(f"{field} host does not resolve", field=field) from None
     if not addresses or not all(is_public_address(a) for a in addresses):
-        raise InvalidRequest("webhook_url points at a private or reserved address", field="webhook_url")
+        raise InvalidRequest(f"{field} points at a private or reserved address", field=field)
 
 
 def _standard_webhooks_key(secret: str) -> bytes:

@@ -12,23 +12,28 @@ the tunnel prefixes whose embedded address a relay would dial for us are refused
 Only ports 80 and 443 are dialled unless private URLs are allowed (dev and tests), so a
 public host cannot be used to reach its own SMTP, Redis or admin ports.
 
-Reused by the reader and by the webhook sender: `guarded_client(allow_private=...)`.
+Reused by the reader and by the webhook sender: `guarded_client(allow_private=...)`; MCP
+connectors, whose SDK speaks httpx2, get the same backend on its httpcore2 pool
+(`guarded_httpx2_client`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
+from types import ModuleType
 from typing import Any
 
 import certifi
 import httpcore
+import httpcore2
 import httpx
-from httpcore._backends.auto import AutoBackend
+import httpx2
 
 
 class BlockedAddress(httpx.ConnectError):
@@ -70,14 +75,20 @@ async def resolve(host: str, port: int) -> list[str]:
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to public addresses (unless `allow_private`), resolving the host itself."""
+    """Connects only to public addresses (unless `allow_private`), resolving the host itself.
+    `core` is the httpcore flavour of the pool it serves (httpcore, or httpcore2 for httpx2)."""
 
     def __init__(
-        self, *, allow_private: bool = False, resolver: Callable[[str, int], Awaitable[list[str]]] = resolve
+        self,
+        *,
+        allow_private: bool = False,
+        resolver: Callable[[str, int], Awaitable[list[str]]] = resolve,
+        core: ModuleType = httpcore,
     ):
         self.allow_private = allow_private
         self.resolver = resolver
-        self._inner = AutoBackend()
+        self._core = core
+        self._inner = importlib.import_module(f"{core.__name__}._backends.auto").AutoBackend()
 
     async def connect_tcp(
         self,
@@ -90,27 +101,27 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         try:
             addresses = await asyncio.wait_for(self.resolver(host, port), timeout)
         except (TimeoutError, OSError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            raise self._core.ConnectError(f"cannot resolve {host}: {exc}") from exc
         if not addresses:
-            raise httpcore.ConnectError(f"cannot resolve {host}")
+            raise self._core.ConnectError(f"cannot resolve {host}")
         if not self.allow_private:
             refused = [a for a in addresses if not is_public_address(a)]
             if refused:
-                raise httpcore.ConnectError(f"refused: {host} resolves to non-public address {refused[0]}")
+                raise self._core.ConnectError(f"refused: {host} resolves to non-public address {refused[0]}")
             if port not in PUBLIC_PORTS:
-                raise httpcore.ConnectError(f"refused: port {port} is not 80 or 443")
+                raise self._core.ConnectError(f"refused: port {port} is not 80 or 443")
         last: Exception | None = None
         for address in addresses:
             try:
                 return await self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
-            except httpcore.ConnectError as exc:
+            except self._core.ConnectError as exc:
                 last = exc
-        raise last or httpcore.ConnectError(f"cannot connect to {host}")
+        raise last or self._core.ConnectError(f"cannot connect to {host}")
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not allowed")
+        raise self._core.ConnectError("unix sockets are not allowed")
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
@@ -147,6 +158,15 @@ def guarded_client(
         trust_env=False,
         **client_kwargs,
     )
+
+
+def guarded_httpx2_client(
+    *, allow_private: bool = False, timeout: float = 10.0, headers: dict[str, str] | None = None
+) -> httpx2.AsyncClient:
+    """`guarded_client` for httpx2 (the `mcp` SDK's HTTP client): guarded connects, no env proxies."""
+    transport = httpx2.AsyncHTTPTransport(verify=tls_context(), trust_env=False)
+    transport._pool._network_backend = GuardedBackend(allow_private=allow_private, core=httpcore2)
+    return httpx2.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
 
 
 def is_http_url(url: str) -> bool:
