@@ -7080,6 +7080,29 @@ export interface components {
             enabled: boolean;
         };
         /**
+         * McpServerSpec
+         * @description A remote MCP server (Streamable HTTP) whose query tools research searches beside the web.
+         */
+        McpServerSpec: {
+            /**
+             * Allowed Tools
+             * @description Only these tools; default: every tool that takes a text query.
+             */
+            allowed_tools?: string[] | null;
+            /**
+             * Headers
+             * @description Sent to that server only (e.g. `Authorization`); kept encrypted while the job runs, erased when it ends, never logged or returned.
+             */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Url
+             * @description Its Streamable HTTP endpoint, e.g. `https://host/mcp`.
+             */
+            url: string;
+        };
+        /**
          * ModeInfo
          * @description One mode of `GET /v1/modes`, from the price table the API charges by.
          */
@@ -7454,6 +7477,11 @@ export interface components {
              */
             max_wallclock_secs?: number | null;
             /**
+             * Mcp Servers
+             * @description Your own MCP servers: each tool taking a text query is searched too, its results cited as `mcp://<host>/<tool>/…`. A connector's failure is recorded in `errors`, never fatal.
+             */
+            mcp_servers?: components["schemas"]["McpServerSpec"][] | null;
+            /**
              * @description Budgets and price of each mode: `GET /v1/modes`.
              * @default standard
              */
@@ -7467,7 +7495,7 @@ export interface components {
             response_schema?: Record<string, unknown>;
             /**
              * Web
-             * @description Search the web (or the server's corpus) too. Default: true, or false when `collections` are given and no web search provider is configured.
+             * @description Search the web (or the server's corpus) too. Default: true, or false when `collections` or `mcp_servers` are given and no web search provider is configured.
              */
             web?: boolean | null;
             /**

@@ -426,6 +426,27 @@ class MarketingBody(BaseModel):
     enabled: bool = Field(..., title='Enabled')
 
 
+class McpServerSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    url: constr(max_length=2048) = Field(
+        ...,
+        description='Its Streamable HTTP endpoint, e.g. `https://host/mcp`.',
+        title='Url',
+    )
+    headers: dict[str, constr(max_length=4096)] | None = Field(
+        None,
+        description='Sent to that server only (e.g. `Authorization`); kept encrypted while the job runs, erased when it ends, never logged or returned.',
+        title='Headers',
+    )
+    allowed_tools: list[constr(max_length=128)] | None = Field(
+        None,
+        description='Only these tools; default: every tool that takes a text query.',
+        title='Allowed Tools',
+    )
+
+
 class ModelCard(BaseModel):
     id: str = Field(..., title='Id')
     object: Literal['model'] = Field('model', title='Object')
@@ -621,8 +642,13 @@ class ResearchRequest(BaseModel):
     )
     web: bool | None = Field(
         None,
-        description="Search the web (or the server's corpus) too. Default: true, or false when `collections` are given and no web search provider is configured.",
+        description="Search the web (or the server's corpus) too. Default: true, or false when `collections` or `mcp_servers` are given and no web search provider is configured.",
         title='Web',
+    )
+    mcp_servers: list[McpServerSpec] | None = Field(
+        None,
+        description="Your own MCP servers: each tool taking a text query is searched too, its results cited as `mcp://<host>/<tool>/…`. A connector's failure is recorded in `errors`, never fatal.",
+        title='Mcp Servers',
     )
 
 
