@@ -105,6 +105,10 @@ async def test_quotes_are_slices_of_the_extracted_text_and_a_deleted_document_is
     account, collection, pdf, note = two_accounts["a"]
     result = await _research(api, account, collections=[collection], web=False)
     texts = {pdf["source_id"]: pdf["text"], note["source_id"]: note["text"]}
+    citations = [c for entry in result["basis"] for c in entry["citations"]]
+    assert citations and {c["url"] for c in citations} <= set(texts)
+    for citation in citations:  # every quote is a slice of the text the document was read as
+        assert citation["quote"] in texts[citation["url"]], citation
     for source in result["sources"]:
         if source.get("summary"):
             assert (

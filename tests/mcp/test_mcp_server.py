@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import httpx2
@@ -43,8 +44,13 @@ async def test_an_mcp_client_lists_the_tools_and_researches_with_an_api_key(live
         async with streamable_http_client(f"{live_server.base_url}/mcp", http_client=http) as streams:
             async with ClientSession(*streams[:2]) as session:
                 await session.initialize()
-                tools = {tool.name for tool in (await session.list_tools()).tools}
-                assert tools == {"research", "get_research", "list_research", "cancel_research"}
+                listed_tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+                assert set(listed_tools) == {"research", "get_research", "list_research", "cancel_research"}
+                assert "collections" in listed_tools["research"].input_schema["properties"]
+                foreign = await session.call_tool(
+                    "research", {"question": QUESTION, "collections": [str(uuid.uuid4())]}
+                )
+                assert foreign.is_error and "No such collection" in foreign.content[0].text
 
                 answered = _structured(
                     await session.call_tool("research", {"question": QUESTION, "mode": "lite"})
