@@ -50,7 +50,7 @@ async def test_an_mcp_client_lists_the_tools_and_researches_with_an_api_key(live
                 foreign = await session.call_tool(
                     "research", {"question": QUESTION, "collections": [str(uuid.uuid4())]}
                 )
-                assert foreign.is_error and "No such collection" in foreign.content[0].text
+                assert foreign.is_error and "No such collection" in foreign.content[0].text  # and why
 
                 answered = _structured(
                     await session.call_tool("research", {"question": QUESTION, "mode": "lite"})
