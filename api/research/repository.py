@@ -387,7 +387,7 @@ class JobRepository:
             (job_id, worker_id),
         )
 
-    async def connector_headers(self, conn: AsyncConnection, job_id: UUID) -> bytes | None:
+    async def connector_headers(self, conn: AsyncConnection, job_id: UUID) -> str | None:
         cur = await conn.execute("SELECT connector_headers FROM research_jobs WHERE id = %s", (job_id,))
         row = await cur.fetchone()
         return row["connector_headers"] if row else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from api.collections.search import CollectionSearch
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobOutcome, plan_of_job
 from core.db import Database
-from core.sealing import unseal
+from core.secret_box import UnreadableSecret, secret_box
 from core.settings import Settings
 from graph.budget import add_spend
 from graph.builder import RECURSION_LIMIT, build_graph
@@ -147,7 +148,10 @@ class GraphRunner:
             async with self.db.connection() as conn:
                 sealed = await self.jobs.connector_headers(conn, job.id)
             if sealed is not None:
-                headers = unseal(self.settings.jwt_secret, sealed) or headers
+                try:
+                    headers = json.loads(secret_box(self.settings).open(sealed))
+                except UnreadableSecret:
+                    log.warning("job %s: connector headers unreadable (key rotated?); sent without", job.id)
         return [
             McpSearch(
                 McpServer(

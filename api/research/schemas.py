@@ -92,7 +92,7 @@ class ResearchRequest(BaseModel):
 
     def stored(self) -> dict[str, Any]:
         """The request as the client sent it (by alias), for the job row, connector header values
-        redacted: they travel sealed beside it (`core.sealing`) and only while the job runs."""
+        redacted: they travel sealed beside it (`core.secret_box`) and only while the job runs."""
         stored = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         for server in stored.get("mcp_servers") or ():
             if "headers" in server:
