@@ -77,7 +77,13 @@ class Tools:
 
     @_tool_errors
     async def research(
-        self, ctx: Context, question: str, mode: str, response_schema: dict | None, wait_secs: int
+        self,
+        ctx: Context,
+        question: str,
+        mode: str,
+        response_schema: dict | None,
+        collections: list[str] | None,
+        wait_secs: int,
     ) -> dict:
         caller = await self.caller(ctx)
         state = self.app.state
@@ -85,7 +91,9 @@ class Tools:
             f"research:key:{caller.api_key_id}", state.settings.research_creates_per_minute, 60
         )
         try:
-            request = ResearchRequest(question=question, mode=mode, response_schema=response_schema)
+            request = ResearchRequest(
+                question=question, mode=mode, response_schema=response_schema, collections=collections
+            )
         except ValueError as exc:
             raise InvalidRequest(f"invalid research request: {exc}") from None
         jobs = self.jobs()
@@ -141,9 +149,10 @@ def build_server(app: FastAPI) -> MCPServer:
         ctx: Context,
         mode: ResearchMode = ResearchMode.lite,
         response_schema: dict | None = None,
+        collections: list[str] | None = None,
         wait_secs: int = 60,
     ) -> dict:
-        return await tools.research(ctx, question, mode, response_schema, wait_secs)
+        return await tools.research(ctx, question, mode, response_schema, collections, wait_secs)
 
     @server.tool(description="A research job's status and result, optionally waiting for it to end.")
     async def get_research(job_id: str, ctx: Context, wait_secs: int = 0) -> dict:
