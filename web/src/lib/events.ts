@@ -62,19 +62,23 @@ async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (event: Job
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Stream `path` until a terminal event or `stop()`; returns `stop`. */
+/** Stream `path` until `ends` terminal events (a job extended n times ends n + 1 times: the
+ * server closes the stream at each, and Last-Event-ID picks up after it) or `stop()`. */
 export function followEvents(
   path: string,
   onEvent: (event: JobEvent) => void,
   onState: (state: StreamState, error?: ApiError) => void,
+  ends = 1,
 ): () => void {
   const controller = new AbortController();
   let lastId: string | undefined;
   let finished = false;
+  let ended = 0;
 
   const run = async () => {
     for (let attempt = 0; !finished && !controller.signal.aborted; attempt++) {
       onState(attempt ? "reconnecting" : "connecting");
+      let closedAtEnd = false; // the server closed the stream at a terminal event, and more follow
       try {
         const headers: Record<string, string> = { Accept: "text/event-stream" };
         if (lastId) headers["Last-Event-ID"] = lastId;
@@ -90,13 +94,15 @@ export function followEvents(
         attempt = 0;
         await readEvents(response.body, (event) => {
           if (event.id) lastId = event.id;
-          if (TERMINAL_EVENTS.has(event.type)) finished = true;
+          closedAtEnd = TERMINAL_EVENTS.has(event.type);
+          if (closedAtEnd) finished = ++ended >= ends;
           onEvent(event);
         });
       } catch {
         if (controller.signal.aborted) return;
       }
-      if (!finished) await sleep(Math.min(500 * 2 ** attempt, 8000));
+      if (closedAtEnd) attempt = -1; // no failure: pick up after it straight away
+      else if (!finished) await sleep(Math.min(500 * 2 ** attempt, 8000));
     }
     if (!controller.signal.aborted) onState("ended");
   };

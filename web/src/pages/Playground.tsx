@@ -11,6 +11,7 @@ import { Link, setQuery, useLocation } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { Meter } from "../ui/charts";
 import { Alert, Badge, Button, Card, Checkbox, CodeBlock, Empty, ErrorState, FormError, Loading, onSubmit, PageHeader, TextArea, TextField, useSubmit } from "../ui/kit";
+import { canExtend, ExtendPanel } from "./playground/ExtendPanel";
 import { ALL_OF_THE_WEB, type SourceChoice, sourceFields, SourcesPanel } from "./playground/SourcesPanel";
 
 const MAX_TIMELINE = 400;
@@ -36,6 +37,8 @@ type Job = {
   id: string;
   question?: string;
   status: string;
+  /** Read as finished when opened: its events are a replay and never change its status. */
+  final: boolean;
   events: JobEvent[];
   progress: Progress | null;
   result: Result | null;
@@ -43,7 +46,8 @@ type Job = {
   streamError?: ApiError;
 };
 
-function useJob(jobId: string | null) {
+/** The job's state, followed live; a new `round` (after an extension) reads it again. */
+function useJob(jobId: string | null, round: number) {
   const [job, setJob] = useState<Job | null>(null);
 
   useEffect(() => {
@@ -53,32 +57,36 @@ function useJob(jobId: string | null) {
     }
     let stop = () => {};
     let alive = true;
-    setJob({ id: jobId, status: "queued", events: [], progress: null, result: null, stream: "connecting" });
+    setJob({ id: jobId, status: "queued", final: false, events: [], progress: null, result: null, stream: "connecting" });
     const update = (change: (j: Job) => Job) => alive && setJob((j) => (j && j.id === jobId ? change(j) : j));
     const onEvent = (event: JobEvent) =>
       update((j) => {
         // A finished job replays its events: they fill the timeline, never turn it back to running.
-        const settled = isTerminal(j.status);
+        // An extension starts a finished job over, unless it is part of such a replay.
+        const extended = event.type === "job.extended" && !j.final;
+        const settled = isTerminal(j.status) && !extended;
         const progress = readProgress(event);
         if (progress) return { ...j, progress, status: settled ? j.status : "running" };
-        const announced = event.type.startsWith("job.") ? event.type.slice(4) : j.status === "queued" ? "running" : j.status;
+        const announced = extended ? "queued" : event.type.startsWith("job.") ? event.type.slice(4) : j.status === "queued" ? "running" : j.status;
         const status = settled && !isTerminal(announced) ? j.status : announced;
         const terminal = isTerminal(status);
         return {
           ...j,
           status,
           events: [...j.events, event].slice(-MAX_TIMELINE),
-          result: terminal && event.data && "id" in event.data ? (event.data as unknown as Result) : j.result,
+          result: extended ? null : terminal && event.data && "id" in event.data ? (event.data as unknown as Result) : j.result,
         };
       });
     const onState = (stream: StreamState, streamError?: ApiError) => update((j) => ({ ...j, stream, streamError }));
 
     unwrap(api.GET("/api/playground/research/{id}", { params: { path: { id: jobId } } })).then(
       (result) => {
-        const finished = isTerminal(result.status) ? { status: result.status, result } : {};
+        const finished = isTerminal(result.status) ? { status: result.status, result, final: true } : {};
         update((j) => ({ ...j, question: result.question, ...finished }));
-        // Always follow: the API replays a finished job's events (up to its terminal one).
-        stop = followEvents(`/api/playground/research/${jobId}/events`, onEvent, onState);
+        // Always follow: the API replays a finished job's events (up to its last terminal one:
+        // each extension ends once more).
+        const ends = (result.extensions?.length ?? 0) + 1;
+        stop = followEvents(`/api/playground/research/${jobId}/events`, onEvent, onState, ends);
       },
       (error: ApiError) => update((j) => ({ ...j, stream: "failed", streamError: error })),
     );
@@ -86,7 +94,7 @@ function useJob(jobId: string | null) {
       alive = false;
       stop();
     };
-  }, [jobId]);
+  }, [jobId, round]);
 
   // A terminal event without the result in it (or an unknown shape): read the job instead.
   const needsResult = !!job && isTerminal(job.status) && !job.result;
@@ -272,7 +280,7 @@ function TypedView({ result }: { result: Result }) {
   );
 }
 
-function JobPanel({ job }: { job: Job }) {
+function JobPanel({ job, modes, onExtended }: { job: Job; modes?: ModeInfo[]; onExtended: () => void }) {
   const cancel = useSubmit(() => unwrap(api.DELETE("/api/playground/research/{id}", { params: { path: { id: job.id } } })));
   const running = !isTerminal(job.status);
   const result = job.result;
@@ -305,6 +313,7 @@ function JobPanel({ job }: { job: Job }) {
           <p className="muted small">
             {fmt.credits(result.credits_charged)} charged · {fmt.usd(result.cost_usd)} provider cost · {fmt.latency(result.latency_ms)}
             {result.stop_reason ? ` · stopped: ${result.stop_reason}` : ""}
+            {result.extensions?.length ? ` · extended ${result.extensions.length}×` : ""}
           </p>
         )}
         {job.question && (
@@ -341,6 +350,11 @@ function JobPanel({ job }: { job: Job }) {
           </Card>
         </div>
       )}
+      {result && modes && canExtend(result) && (
+        <Card title="Continue this research">
+          <ExtendPanel result={result} modes={modes} onExtended={onExtended} />
+        </Card>
+      )}
     </>
   );
 }
@@ -348,7 +362,8 @@ function JobPanel({ job }: { job: Job }) {
 export function PlaygroundPage() {
   const { query } = useLocation();
   const jobId = query.get("job");
-  const job = useJob(jobId);
+  const [round, setRound] = useState(0);
+  const job = useJob(jobId, round);
   const balance = useAsync(() => unwrap(api.GET("/api/credits/balance")), [job?.status]);
   const modes = useAsync(() => unwrap(api.GET("/v1/modes")), []);
   const [question, setQuestion] = useState("");
@@ -424,7 +439,7 @@ export function PlaygroundPage() {
           </div>
         </form>
       </Card>
-      {job && job.stream === "connecting" && !job.events.length && !job.result ? <Loading label="Opening the job…" /> : job && <JobPanel job={job} />}
+      {job && job.stream === "connecting" && !job.events.length && !job.result ? <Loading label="Opening the job…" /> : job && <JobPanel job={job} modes={modes.data} onExtended={() => setRound((r) => r + 1)} />}
     </>
   );
 }

@@ -1,0 +1,54 @@
+"""The playground's research controls in headless Chromium against a real server: continue a
+finished job with more budget (same job, events continued, charged the difference)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from graph.modes import MODES
+from tests.web.conftest import log_in, shot, unique_email
+
+pytestmark = pytest.mark.timeout(300)
+QUESTION = "How do heat pumps work and how efficient are they?"
+
+
+@pytest.fixture
+def finished_lite_job(page, dashboard):
+    """A verified user, signed in, with one finished lite job run through the API."""
+    email = unique_email("controls")
+    http = dashboard.create_verified_user(email)
+    job = http.post("/api/playground/research", json={"question": QUESTION, "mode": "lite"})
+    assert job.status_code == 200 and job.json()["stop_reason"] == "complete", job.text
+    log_in(page, email)
+    yield http, job.json()
+    http.close()
+
+
+def test_continue_a_finished_job_with_more_budget(page, finished_lite_job, console):
+    http, job = finished_lite_job
+    lite, standard = MODES["lite"].price_credits, MODES["standard"].price_credits
+    page.goto(f"/playground?job={job['id']}")
+    form = page.get_by_role("form", name="Continue with more budget")
+    form.get_by_label("Continue as").select_option("standard")
+    form.get_by_role("button", name=f"Continue with more budget · {standard - lite} credits more").click()
+
+    # Running again: cancelable, the earlier result put away until the new brief is written.
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+    timeline = page.locator("ol.timeline")
+    expect(timeline.get_by_text(f"Continued in Standard · {standard - lite} more credits reserved")).to_be_visible()
+    expect(timeline.get_by_text("Research complete")).to_have_count(2, timeout=120_000)
+    expect(page.locator(".card-head .badge")).to_have_text("succeeded")
+    expect(page.get_by_text(f"{standard} credits charged")).to_be_visible()
+    expect(page.get_by_text("extended 1×")).to_be_visible()
+    expect(page.get_by_text("Connection lost")).to_have_count(0)
+    assert page.url.endswith(f"?job={job['id']}")  # the same job, continued
+    assert http.get("/api/credits/balance").json()["credits"] == 100 - standard
+    shot(page, "playground-extended")
+
+    # Reopened, the job replays both runs and keeps its final result.
+    page.reload()
+    expect(timeline.get_by_text("Research complete")).to_have_count(2)
+    expect(timeline.get_by_text("Continued in Standard", exact=False)).to_be_visible()
+    expect(page.get_by_text(f"{standard} credits charged")).to_be_visible()
+    assert console.errors == []
