@@ -25,20 +25,21 @@ from bench.jobs import free_port, measure_creates, open_funded_account, start, s
 from core.db import Database
 from core.storage import embedded_postgres_url
 
-LAYERS = [  # first match wins, on the frame's file path
-    ("ours", ("/api/", "/core/", "/auth/", "/billing/", "/ledger/", "/graph/")),
-    ("fastapi/starlette/pydantic", ("/fastapi/", "/starlette/", "/pydantic", "/anyio/")),
-    ("uvicorn/h11/httptools", ("/uvicorn/", "/h11/", "/httptools/")),
-    ("psycopg", ("/psycopg",)),
-    ("redis", ("/redis/",)),
-    ("logging/json", ("/logging/", "/json/")),
-    ("asyncio", ("/asyncio/",)),
+LAYERS = [  # first match wins, on the start of the frame's (py-spy shortened) file path
+    ("fastapi/starlette/pydantic", ("fastapi/", "starlette/", "pydantic", "anyio/")),
+    ("uvicorn/h11/httptools", ("uvicorn/", "h11/", "httptools/")),
+    ("ours", ("api/", "core/", "auth/", "billing/", "ledger/", "graph/")),
+    ("psycopg", ("psycopg",)),
+    ("redis", ("redis/",)),
+    ("logging/json", ("logging/", "json/")),
+    ("asyncio", ("asyncio/",)),
 ]
 
 
 def layer_of(frame: str) -> str:
-    for name, parts in LAYERS:
-        if any(part in frame for part in parts):
+    path = frame.rsplit("(", 1)[-1].lstrip("/")
+    for name, prefixes in LAYERS:
+        if any(path.startswith(prefix) or f"/{prefix}" in path for prefix in prefixes):
             return name
     return "other"
 
