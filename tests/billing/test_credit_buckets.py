@@ -73,7 +73,9 @@ class Jobs:
                 report = await BillingRepository().meter_report(conn, job_id)
             if reported:
                 return task is not None and task.status == "done" and (report,)
-            return task is not None and task.attempts > 0 and task.status == "pending" and (report,)
+            # a claim counts the attempt before it runs: wait for the attempt to have failed
+            failed = task is not None and task.status == "pending" and task.last_error is not None
+            return failed and (report,)
 
         return (await eventually(ready))[0]
 
