@@ -30,7 +30,6 @@ LOGIN_FAILURES_PER_IP = 50
 # Failures per account from every IP: past it the account is in soft lockout (see `login`).
 LOGIN_FAILURES_PER_ACCOUNT = 30
 KNOWN_IPS_TTL_SECS = 90 * 24 * 3600  # how long an IP that signed in stays trusted for soft lockout
-SIGNUPS_PER_IP_PER_HOUR = 10
 RESET_REQUESTS_PER_IP_PER_HOUR = 20
 VERIFICATION_RESENDS_PER_USER_PER_HOUR = 5
 
@@ -106,7 +105,7 @@ class AccountService:
     ) -> AuthSession:
         """A new unverified user with an empty credit account, signed in; the verification mail
         is written in the same transaction and sent after commit."""
-        await self.limits.enforce(f"signup:ip:{client_ip}", SIGNUPS_PER_IP_PER_HOUR, 3600)
+        await self.limits.enforce(f"signup:ip:{client_ip}", self.settings.signups_per_ip_per_hour, 3600)
         check_policy(password, field="password", email=email)
         password_hash = await self.passwords.hash(password)
         async with self.db.transaction() as tx:

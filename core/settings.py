@@ -110,6 +110,7 @@ class Settings(GraphSettings, BaseSettings):
     outbox_lease_secs: int = Field(300, ge=2, validation_alias=_env("INFRENCE_OUTBOX_LEASE_SECS"))
     sync_max_secs: int = Field(60, validation_alias=_env("INFRENCE_SYNC_MAX_SECS"))
     signup_grant_credits: int = Field(100, ge=0, validation_alias=_env("INFRENCE_SIGNUP_GRANT_CREDITS"))
+    signups_per_ip_per_hour: int = Field(10, ge=1, validation_alias=_env("INFRENCE_SIGNUPS_PER_IP_PER_HOUR"))
     checkpoint_retention_days: int = Field(
         7, ge=0, validation_alias=_env("INFRENCE_CHECKPOINT_RETENTION_DAYS")
     )

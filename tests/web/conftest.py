@@ -100,7 +100,9 @@ def dashboard(database_url, redis_url, tmp_path_factory) -> Iterator[Dashboard]:
     env = server_env(settings, INFRENCE_PUBLIC_URL=f"http://127.0.0.1:{port}",
                      STRIPE_SECRET_KEY=stripe.api_key, STRIPE_API_BASE=stripe.base_url,
                      STRIPE_WEBHOOK_SECRET=stripe.webhook_secret,
-                     INFRENCE_CORPUS_DIR=str(REPO / "tests" / "graph" / "corpus"))
+                     INFRENCE_CORPUS_DIR=str(REPO / "tests" / "graph" / "corpus"),
+                     # every browser test signs up its own users from 127.0.0.1, past the default 10/h
+                     INFRENCE_SIGNUPS_PER_IP_PER_HOUR="1000")
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TAVILY_API_KEY", "SMTP_HOST"):
         env.pop(name, None)
     server = ServerProcess(env, port, workers=2)

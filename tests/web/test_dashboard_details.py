@@ -43,7 +43,6 @@ def test_a_reopened_job_shows_its_question_events_and_result(page, finished_job,
     assert console.errors == []
 
 
-@pytest.mark.skip(reason="failing on main after the last merges (see the session note): signup rate limit hit by the shared browser server")
 def test_a_log_row_opens_its_request_and_response(page, finished_job, console):
     email, job = finished_job
     log_in(page, email)
@@ -58,7 +57,6 @@ def test_a_log_row_opens_its_request_and_response(page, finished_job, console):
     assert console.errors == []
 
 
-@pytest.mark.skip(reason="failing on main after the last merges (see the session note): signup rate limit hit by the shared browser server")
 def test_the_logs_status_column_fits_a_390px_phone(browser, dashboard, finished_job, console):
     email, _ = finished_job
     page = new_page(browser, dashboard, console, width=390)
@@ -74,7 +72,6 @@ def test_the_logs_status_column_fits_a_390px_phone(browser, dashboard, finished_
         page.context.close()
 
 
-@pytest.mark.skip(reason="failing on main after the last merges (see the session note): signup rate limit hit by the shared browser server")
 def test_a_ticket_shows_its_id_and_my_tickets_lists_it(page, dashboard, console):
     email = unique_email("ticket")
     dashboard.create_verified_user(email).close()
@@ -92,7 +89,6 @@ def test_a_ticket_shows_its_id_and_my_tickets_lists_it(page, dashboard, console)
     assert console.errors == []
 
 
-@pytest.mark.skip(reason="failing on main after the last merges (see the session note): signup rate limit hit by the shared browser server")
 def test_usage_chart_ticks_are_round_numbers(page, dashboard):
     """45 credits used: quarter ticks would read 13/25/38; round ones read 0/10/20/30/40/50."""
     email = unique_email("ticks")
