@@ -18,6 +18,7 @@ import pytest
 
 from api.app import create_app
 from api.research.repository import JobRepository
+from api.research.schemas import ResearchRequest
 from api.research.service import JobOutcome, JobSettlement
 from api.runtime import background_services_for
 from graph.modes import CREDIT_USD, MAX_MODE_COST_SHARE
@@ -258,11 +259,12 @@ async def test_max_mode_never_charges_above_max_credits_even_when_usage_overshoo
 # --- races ------------------------------------------------------------------------------------
 
 
-@pytest.mark.skip(
-    reason="failing on main after the last merges (see the session note): the race now meets the 409 body check"
-)
-async def test_an_idempotency_key_race_answers_with_the_winning_job(idle_api, idle_funded, app, settings):
-    """A create that loses the race on the key's unique index answers with the winner's job."""
+@pytest.mark.parametrize("same_body", [True, False], ids=["same-body", "other-body"])
+async def test_an_idempotency_key_race_answers_with_the_winning_job(
+    idle_api, idle_funded, app, settings, same_body
+):
+    """A create that loses the race on the key's unique index answers with the winner's job,
+    or 409 when its body differs from the winner's; either way one job, one reservation."""
     key = f"race-{uuid.uuid4().hex}"
     body = {"question": "What is a checkpoint?", "mode": "lite", "async": True}
     db = app.state.db
@@ -275,7 +277,7 @@ async def test_an_idempotency_key_race_answers_with_the_winning_job(idle_api, id
             origin="api",
             mode="lite",
             question=body["question"],
-            request=body,
+            request=ResearchRequest.model_validate(body).stored(),  # as a create stores it
             runs_async=True,
             credits_reserved=15,
             webhook_url=None,
@@ -284,8 +286,11 @@ async def test_an_idempotency_key_race_answers_with_the_winning_job(idle_api, id
         await LedgerService(db).reserve(
             idle_funded.user_id, 15, idempotency_key=f"job:{winner.id}:reserve", related_id=winner.id, tx=tx
         )
+        loser_body = body if same_body else {**body, "question": "What is a lease?"}
         loser = asyncio.create_task(
-            idle_api.post("/v1/research", headers={**idle_funded.key, "Idempotency-Key": key}, json=body)
+            idle_api.post(
+                "/v1/research", headers={**idle_funded.key, "Idempotency-Key": key}, json=loser_body
+            )
         )
 
         async def create_blocked_on_the_key() -> bool:
@@ -299,8 +304,12 @@ async def test_an_idempotency_key_race_answers_with_the_winning_job(idle_api, id
         await until(create_blocked_on_the_key, what="the second create to wait on the key")
         assert not loser.done()
     response = await loser
-    assert response.status_code == 202, response.text
-    assert response.json()["id"] == str(winner.id)
+    if same_body:
+        assert response.status_code == 202, response.text
+        assert response.json()["id"] == str(winner.id)
+    else:
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "idempotency_key_reused"
 
     canceled = await idle_api.delete(f"/v1/research/{winner.id}", headers=idle_funded.key)
     assert canceled.json()["status"] == "canceled"
