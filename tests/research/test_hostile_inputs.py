@@ -141,3 +141,34 @@ async def test_a_schema_that_cannot_be_cast_fails_naming_keyword_and_path_and_is
     assert balance == 1000 - job["credits_charged"]
     assert kinds == ["reserve", "release"]
     assert clean
+
+
+async def test_checking_a_large_schema_does_not_hold_the_event_loop(idle_api, idle_funded):
+    """Checking a 50 KB schema against the metaschema takes about a second of pure Python: the
+    API keeps answering meanwhile (it is checked on a thread of its own)."""
+    import asyncio
+    import time
+
+    schema = {
+        "type": "object",
+        "properties": {f"field_{i}": {"type": "string", "description": "d" * 10} for i in range(900)},
+    }
+    began = time.perf_counter()
+    create = asyncio.create_task(
+        idle_api.post(
+            "/v1/research",
+            headers=idle_funded.key,
+            json={"question": "q?", "mode": "lite", "async": True, "response_schema": schema},
+        )
+    )
+    answered_meanwhile, slowest = 0, 0.0
+    while not create.done():
+        started = time.perf_counter()
+        assert (await idle_api.get("/healthz")).status_code == 200
+        slowest = max(slowest, time.perf_counter() - started)
+        answered_meanwhile += not create.done()
+        await asyncio.sleep(0.01)
+    took = time.perf_counter() - began
+    assert (await create).status_code == 202
+    assert answered_meanwhile >= 5, f"{answered_meanwhile} /healthz answers in the {took:.2f}s create"
+    assert slowest < took / 3, f"a /healthz waited {slowest:.3f}s of the {took:.2f}s create"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import time
@@ -22,7 +23,12 @@ from tests.conftest import ServerProcess, free_port, server_env
 from tests.graph.test_response_schema_bounds import doubling_chain
 from tests.research.test_events_and_webhooks import _events
 
-HEALTHZ_BUDGET_SECS = 0.2
+# /healthz under the hostile load may be at most this many times slower (p95) than in the same
+# run without it, or the floor slower: a ratio holds on a loaded 2-core machine, where an
+# absolute ceiling measures the neighbours; casting on the API's event loop breaks both.
+HEALTHZ_SLOWDOWN_RATIO = 3.0
+HEALTHZ_SLOWDOWN_FLOOR_SECS = 0.05
+BASELINE_POLLS = 40
 
 
 @pytest.fixture
@@ -67,6 +73,15 @@ def _prop(schema: dict) -> dict:
     return {"type": "object", "properties": {"x": schema}, "required": ["x"]}
 
 
+# A fill near the bounds' limit (4,000 strings, 44,000 characters): accepted, and heavy on
+# purpose (a quarter of a second of casting each).
+HEAVIEST_FILL = _prop(
+    {
+        "type": "array",
+        "minItems": 100,
+        "items": {"type": "array", "minItems": 40, "items": {"type": "string", "minLength": 10}},
+    }
+)
 HOSTILE_SCHEMAS = [
     (doubling_chain(18), "$ref"),
     (
@@ -76,25 +91,15 @@ HOSTILE_SCHEMAS = [
         "minItems",
     ),
     (_prop({"type": "string", "pattern": "^(a+)+$"}), None),  # accepted: RE2 matches it in linear time
-    # Accepted and heavy on purpose: the largest fill the bounds allow, run by a worker process.
-    (
-        _prop(
-            {
-                "type": "array",
-                "minItems": 100,
-                "items": {
-                    "type": "object",
-                    "properties": {f"f{i}": {"type": "string", "minLength": 40} for i in range(3)},
-                },
-            }
-        ),
-        None,
-    ),
+    # Run by the worker processes, several at once, long enough to measure /healthz meanwhile.
+    *[(HEAVIEST_FILL, None)] * 4,
 ]
 
 
-async def _poll_healthz(http: httpx.AsyncClient, stop: asyncio.Event, latencies: list[float]) -> None:
-    while not stop.is_set():
+async def _poll_healthz(
+    http: httpx.AsyncClient, stop: asyncio.Event, latencies: list[float], *, polls: int | None = None
+) -> None:
+    while not stop.is_set() and (polls is None or len(latencies) < polls):
         started = time.perf_counter()
         response = await http.get("/healthz")
         latencies.append(time.perf_counter() - started)
@@ -102,9 +107,11 @@ async def _poll_healthz(http: httpx.AsyncClient, stop: asyncio.Event, latencies:
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.skip(
-    reason="failing on main after the last merges (see the session note): absolute 200 ms ceiling; needs a same-run ratio"
-)
+def p95(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
 async def test_healthz_stays_fast_while_hostile_schemas_are_submitted_and_run(served, db):
     async with (
         httpx.AsyncClient(base_url=served.base_url, timeout=120) as http,
@@ -117,6 +124,8 @@ async def test_healthz_stays_fast_while_hostile_schemas_are_submitted_and_run(se
         assert warm.status_code == 200 and warm.json()["status"] == "succeeded", warm.text
 
         with ahead_of_the_neighbours(served.proc.pid, 0):
+            baseline: list[float] = []
+            await _poll_healthz(probe, asyncio.Event(), baseline, polls=BASELINE_POLLS)
             stop, latencies = asyncio.Event(), []
             poller = asyncio.create_task(_poll_healthz(probe, stop, latencies))
             accepted = []
@@ -147,10 +156,14 @@ async def test_healthz_stays_fast_while_hostile_schemas_are_submitted_and_run(se
                 assert job["status"] in ("succeeded", "failed"), job
             stop.set()
             await poller
-    print(f"\nhealthz p-max {max(latencies) * 1000:.0f} ms over {len(latencies)} polls")
-
+    quiet, loaded = p95(baseline), p95(latencies)
+    print(
+        f"\nhealthz p95 {quiet * 1000:.0f} ms quiet, {loaded * 1000:.0f} ms under hostile schemas"
+        f" (max {max(latencies) * 1000:.0f} ms over {len(latencies)} polls)"
+    )
     assert len(latencies) >= 10
-    assert max(latencies) < HEALTHZ_BUDGET_SECS, f"p-max {max(latencies):.3f}s over {len(latencies)} polls"
+    allowed = max(HEALTHZ_SLOWDOWN_RATIO * quiet, quiet + HEALTHZ_SLOWDOWN_FLOOR_SECS)
+    assert loaded <= allowed, f"p95 {loaded:.3f}s under load against {quiet:.3f}s quiet"
 
 
 def _pid_of(worker_id: str) -> int:
