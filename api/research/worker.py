@@ -188,13 +188,33 @@ class ResearchWorker:
             heartbeat.cancel()
             await writer.close()  # the last progress before the terminal event
         try:
-            await self.settlement.settle(job, outcome)
+            outcome = await self._settle(job, outcome)
         except OUTAGES as exc:  # not settled: the next claim finds the finished graph and settles
             log.warning("job %s not settled during an outage (%s)", job.id, type(exc).__name__)
             return
         metrics.record_job_settled(
             status=outcome.status, mode=job.mode, cost_usd_micros=outcome.cost_usd_micros
         )
+
+    async def _settle(self, job: JobRow, outcome: JobOutcome) -> JobOutcome:
+        """Settle; when the outcome itself cannot be recorded (not an outage: retrying it would
+        fail the same way at every claim), the job fails on our side instead — nothing charged,
+        its reservation released — rather than staying `running` until the attempts run out."""
+        try:
+            await self.settlement.settle(job, outcome)
+            return outcome
+        except OUTAGES:
+            raise
+        except Exception:
+            log.exception("job %s: its %s outcome could not be recorded", job.id, outcome.status)
+        fallback = JobOutcome(
+            status="failed",
+            stop_reason=None,
+            cost_usd_micros=outcome.cost_usd_micros,
+            error="the job's result could not be recorded",
+        )
+        await self.settlement.settle(job, fallback)
+        return fallback
 
     def _streamer(self, job: JobRow, writer: EventWriter):
         async def on_event(event_type: str, data: dict) -> None:
