@@ -21,7 +21,7 @@ from api.research.repository import JobRepository
 from api.research.schemas import ResearchRequest
 from api.research.service import JobOutcome, JobSettlement
 from api.runtime import background_services_for
-from graph.modes import CREDIT_USD, MAX_MODE_COST_SHARE
+from graph.modes import CREDIT_USD, MAX_MODE_COST_SHARE, plan_for
 from graph.pricing import DEFAULT_PRICES
 from ledger.check import check_ledger
 from ledger.service import LedgerService
@@ -367,7 +367,8 @@ async def test_a_run_that_raises_fails_the_job_with_its_reason_and_settles_its_r
     online_api, settings
 ):
     """The model never produces an object matching the client's schema: the run raises, the
-    job fails with a readable error, and whatever it is charged leaves the rest released."""
+    job fails with an error naming keyword and path, and (the client's input failed it) is
+    charged its metered spend, never above the price; the rest is released."""
     http, llm, _tavily, db = online_api
     llm.handlers["typed_result"] = lambda payload, request: {"headline": 7}
     account = await open_account(http, db, credits=1000)
@@ -396,11 +397,11 @@ async def test_a_run_that_raises_fails_the_job_with_its_reason_and_settles_its_r
 
     job = await until(finished, timeout=180, interval=0.5, what="the job to end")
     assert job["status"] == "failed" and "response schema" in job["error"], job
-    assert "Traceback" not in job["error"]
-    assert 0 <= job["credits_charged"] <= 15
-    expected = [("reserve", -15)] + (
-        [("release", 15 - job["credits_charged"])] if job["credits_charged"] < 15 else []
-    )
+    assert "Traceback" not in job["error"] and "type at /headline" in job["error"], job["error"]
+    assert job["cost_usd"] > 0
+    charged = min(15, plan_for("lite").metered_credits(job["cost_usd"]))
+    assert job["credits_charged"] == charged > 0
+    expected = [("reserve", -15)] + ([("release", 15 - charged)] if charged < 15 else [])
     assert await ledger_rows(settings.database_url, job["id"]) == expected
     assert await balance_of(db, account) == 1000 - job["credits_charged"]
     assert (await check_ledger(db)).clean
