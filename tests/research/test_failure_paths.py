@@ -263,8 +263,8 @@ async def test_max_mode_never_charges_above_max_credits_even_when_usage_overshoo
 async def test_an_idempotency_key_race_answers_with_the_winning_job(
     idle_api, idle_funded, app, settings, same_body
 ):
-    """A create that loses the race on the key's unique index answers with the winner's job,
-    or 409 when its body differs from the winner's; either way one job, one reservation."""
+    """A create racing an uncommitted create with the same key answers with the winner's job once
+    it commits, or 409 when its body differs; either way one job, one reservation."""
     key = f"race-{uuid.uuid4().hex}"
     body = {"question": "What is a checkpoint?", "mode": "lite", "async": True}
     db = app.state.db
@@ -293,15 +293,17 @@ async def test_an_idempotency_key_race_answers_with_the_winning_job(
             )
         )
 
-        async def create_blocked_on_the_key() -> bool:
+        async def create_blocked_by_the_winner() -> bool:
+            """The second create waits on the winner's uncommitted transaction (on the account
+            row both reserve from, which serialises creates of one user)."""
             async with await psycopg.AsyncConnection.connect(settings.database_url) as probe:
                 cur = await probe.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO research_jobs%'"
+                    " AND wait_event_type = 'Lock'"
                 )
                 return (await cur.fetchone())[0] == 1
 
-        await until(create_blocked_on_the_key, what="the second create to wait on the key")
+        await until(create_blocked_by_the_winner, what="the second create to wait on the winner")
         assert not loser.done()
     response = await loser
     if same_body:
