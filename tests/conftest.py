@@ -26,7 +26,10 @@ from tests.accounts import Account, open_account
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 REPO = Path(__file__).resolve().parent.parent
-TEST_DB_NAME = "infrence_test"
+# Under pytest-xdist each worker process has its own embedded servers; on shared servers
+# (TEST_DATABASE_URL / TEST_REDIS_URL) each worker gets its own database and Redis db number.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_DB_NAME = f"infrence_test_{XDIST_WORKER}" if XDIST_WORKER else "infrence_test"
 _KEEP_TABLES = {"schema_migrations"}
 
 
@@ -79,6 +82,10 @@ def database_url(storage_dir) -> str:
 def redis_url(storage_dir) -> Iterator[str]:
     url = os.environ.get("TEST_REDIS_URL")
     if url:
+        if XDIST_WORKER:
+            from urllib.parse import urlsplit
+
+            url = urlsplit(url)._replace(path=f"/{int(XDIST_WORKER.removeprefix('gw')) + 1}").geturl()
         yield url
         return
     from core.storage import embedded_redis_url
