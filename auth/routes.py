@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from auth.deps import AccountServiceDep, ApiKeyServiceDep, CurrentSession, CurrentUser, WebhookSecretsDep
@@ -29,8 +29,8 @@ from auth.schemas import (
     WebhookSecretDto,
 )
 from auth.service import AuthSession
-from auth.tokens import ACCESS_TTL
-from core.errors import error_responses
+from auth.tokens import ACCESS_TTL, REFRESH_TTL
+from core.errors import Unauthorized, error_responses
 
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
 settings_router = APIRouter(prefix="/api/settings", tags=["settings"])
@@ -43,7 +43,23 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _auth_response(session: AuthSession) -> AuthResponse:
+# The dashboard's refresh token: a cookie script cannot read, sent only to the refresh endpoint,
+# never on a cross-site request. API clients keep using the JSON bodies.
+REFRESH_COOKIE = "infrence_refresh"
+REFRESH_COOKIE_PATH = "/api/auth/refresh"
+
+
+def _auth_response(session: AuthSession, response: Response) -> AuthResponse:
+    """The JSON pair for API clients, and the refresh token again as the dashboard's cookie."""
+    response.set_cookie(
+        REFRESH_COOKIE,
+        session.refresh_token,
+        max_age=int(REFRESH_TTL.total_seconds()),
+        path=REFRESH_COOKIE_PATH,
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
     return AuthResponse(
         access_token=session.access_token,
         refresh_token=session.refresh_token,
@@ -56,7 +72,9 @@ def _auth_response(session: AuthSession) -> AuthResponse:
 
 
 @auth_router.post("/signup", response_description="User created", responses=error_responses(400, 409, 429))
-async def signup(body: SignupBody, request: Request, accounts: AccountServiceDep) -> AuthResponse:
+async def signup(
+    body: SignupBody, request: Request, response: Response, accounts: AccountServiceDep
+) -> AuthResponse:
     """Create an account and sign in; a verification link is mailed."""
     session = await accounts.signup(
         email=body.email,
@@ -65,26 +83,50 @@ async def signup(body: SignupBody, request: Request, accounts: AccountServiceDep
         last_name=body.last_name,
         client_ip=_client_ip(request),
     )
-    return _auth_response(session)
+    return _auth_response(session, response)
 
 
 @auth_router.post("/login", response_description="Logged in", responses=error_responses(400, 401, 403, 429))
-async def login(body: LoginBody, request: Request, accounts: AccountServiceDep) -> AuthResponse:
+async def login(
+    body: LoginBody, request: Request, response: Response, accounts: AccountServiceDep
+) -> AuthResponse:
     session = await accounts.login(email=body.email, password=body.password, client_ip=_client_ip(request))
-    return _auth_response(session)
+    return _auth_response(session, response)
 
 
 @auth_router.post("/refresh", response_description="Refreshed", responses=error_responses(400, 401, 403))
-async def refresh(body: RefreshBody, accounts: AccountServiceDep) -> AuthResponse:
-    """Exchange a refresh token for a new pair; each refresh token works once."""
-    return _auth_response(await accounts.refresh(body.refresh_token))
+async def refresh(
+    body: RefreshBody, request: Request, response: Response, accounts: AccountServiceDep
+) -> AuthResponse:
+    """Exchange a refresh token for a new pair; each refresh token works once. Without
+    `refresh_token` in the body, the `infrence_refresh` cookie set at login is used."""
+    token = body.refresh_token or request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise Unauthorized("Missing refresh token")
+    return _auth_response(await accounts.refresh(token), response)
 
 
 @auth_router.post("/logout", response_description="Logged out", responses=error_responses(400))
-async def logout(body: RefreshBody, accounts: AccountServiceDep) -> Done:
-    """End the session the refresh token belongs to."""
-    await accounts.logout(body.refresh_token)
+async def logout(
+    body: RefreshBody, request: Request, response: Response, accounts: AccountServiceDep
+) -> Done:
+    """End the session the refresh token belongs to, or (without one in the body) the session
+    of the bearer access token; the refresh cookie is cleared either way."""
+    response.delete_cookie(
+        REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=True, httponly=True, samesite="strict"
+    )
+    if body.refresh_token:
+        await accounts.logout(body.refresh_token)
+    elif (bearer := _bearer_token(request)) is not None:
+        await accounts.logout_session(bearer)
     return Done()
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
 
 
 @auth_router.get("/me", response_description="Current user", responses=error_responses(401, 403))

@@ -59,7 +59,13 @@ class LoginBody(BaseModel):
 
 
 class RefreshBody(BaseModel):
-    refresh_token: Secret
+    # Published as required (API clients send it); the dashboard sends `{}` and the
+    # `infrence_refresh` cookie carries the token instead.
+    model_config = ConfigDict(json_schema_extra={"required": ["refresh_token"]})
+
+    refresh_token: Secret = Field(
+        "", description="Empty or omitted: the `infrence_refresh` cookie set at login is used."
+    )
 
 
 class ForgotBody(BaseModel):

@@ -198,6 +198,17 @@ class AccountService:
             if token is not None:
                 await self.users.revoke_family(tx, token.family_id)
 
+    async def logout_session(self, access_token: str) -> None:
+        """Revoke the session an access token was issued under (the dashboard signs out with
+        it: its refresh token is in a cookie only the refresh endpoint receives). Invalid or
+        expired tokens are ignored."""
+        try:
+            claims = self.access_tokens.decode(access_token)
+        except Unauthorized:
+            return
+        async with self.db.transaction() as tx:
+            await self.users.revoke_family(tx, claims.session_id)
+
     async def authenticate(self, access_token: str) -> Session:
         """The user behind an access token, while its session lives and the user is not suspended."""
         claims = self.access_tokens.decode(access_token)

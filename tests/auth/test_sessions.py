@@ -137,3 +137,61 @@ def test_the_kid_is_the_configured_name_and_reveals_nothing_of_the_secret():
     kid = jwt.get_unverified_header(token)["kid"]
     assert kid == "2026-11"
     assert kid not in hashlib.sha256(secret.encode()).hexdigest()
+
+
+def refresh_cookie(response) -> dict[str, str]:
+    """The `infrence_refresh` Set-Cookie of a response: its value and attributes."""
+    [header] = [h for h in response.headers.get_list("set-cookie") if h.startswith("infrence_refresh=")]
+    name_value, *attributes = [part.strip() for part in header.split(";")]
+    cookie = {"value": name_value.partition("=")[2]}
+    for attribute in attributes:
+        key, _, value = attribute.partition("=")
+        cookie[key.lower()] = value or "yes"
+    return cookie
+
+
+async def test_the_refresh_token_is_also_a_strict_cookie_only_the_refresh_path_receives(
+    client, accounts, signed_in
+):
+    login = await client.post(
+        "/api/auth/login", json={"email": signed_in.email, "password": "correct horse battery"}
+    )
+    cookie = refresh_cookie(login)
+    assert cookie["value"] == login.json()["refresh_token"]  # the JSON body is unchanged for API clients
+    assert cookie["path"] == "/api/auth/refresh" and cookie["samesite"].lower() == "strict"
+    assert {"httponly", "secure"} <= set(cookie) and int(cookie["max-age"]) > 0
+
+    refreshed = await client.post(
+        "/api/auth/refresh", json={}, headers={"Cookie": f"infrence_refresh={cookie['value']}"}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    rotated = refresh_cookie(refreshed)
+    assert rotated["value"] == refreshed.json()["refresh_token"] != cookie["value"]
+    assert (await accounts.refresh(cookie["value"])).status_code == 401  # spent: rotation as before
+    assert (await client.post("/api/auth/refresh", json={})).status_code == 401  # neither body nor cookie
+
+
+async def test_logout_with_the_access_token_ends_its_session_and_clears_the_cookie(client, accounts):
+    signed_in = await accounts.signup()
+    cookie = refresh_cookie(
+        await client.post(
+            "/api/auth/login", json={"email": signed_in.email, "password": "correct horse battery"}
+        )
+    )
+    other_session = await accounts.login(signed_in.email)
+    login = await client.post(
+        "/api/auth/refresh", json={}, headers={"Cookie": f"infrence_refresh={cookie['value']}"}
+    )
+    access, cookie = login.json()["access_token"], refresh_cookie(login)
+
+    out = await client.post("/api/auth/logout", json={}, headers={"Authorization": f"Bearer {access}"})
+    assert out.status_code == 200
+    cleared = refresh_cookie(out)
+    assert (
+        cleared["value"] in ("", '""')
+        and cleared["max-age"] == "0"
+        and cleared["path"] == "/api/auth/refresh"
+    )
+    assert (await accounts.me(access)).status_code == 401
+    assert (await accounts.refresh(cookie["value"])).status_code == 401
+    assert (await accounts.me(other_session.access_token)).status_code == 200  # only this session ended
