@@ -47,6 +47,8 @@ def _client_ip(request: Request) -> str:
 # never on a cross-site request. API clients keep using the JSON bodies.
 REFRESH_COOKIE = "infrence_refresh"
 REFRESH_COOKIE_PATH = "/api/auth/refresh"
+# Readable by the dashboard, holds nothing secret: tells it a refresh is worth trying on load.
+SIGNED_IN_COOKIE = "infrence_signed_in"
 
 
 def _auth_response(session: AuthSession, response: Response) -> AuthResponse:
@@ -58,6 +60,14 @@ def _auth_response(session: AuthSession, response: Response) -> AuthResponse:
         path=REFRESH_COOKIE_PATH,
         secure=True,
         httponly=True,
+        samesite="strict",
+    )
+    response.set_cookie(
+        SIGNED_IN_COOKIE,
+        "1",
+        max_age=int(REFRESH_TTL.total_seconds()),
+        path="/",
+        secure=True,
         samesite="strict",
     )
     return AuthResponse(
@@ -115,6 +125,7 @@ async def logout(
     response.delete_cookie(
         REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=True, httponly=True, samesite="strict"
     )
+    response.delete_cookie(SIGNED_IN_COOKIE, path="/", secure=True, samesite="strict")
     if body.refresh_token:
         await accounts.logout(body.refresh_token)
     elif (bearer := _bearer_token(request)) is not None:

@@ -160,6 +160,8 @@ async def test_the_refresh_token_is_also_a_strict_cookie_only_the_refresh_path_r
     assert cookie["value"] == login.json()["refresh_token"]  # the JSON body is unchanged for API clients
     assert cookie["path"] == "/api/auth/refresh" and cookie["samesite"].lower() == "strict"
     assert {"httponly", "secure"} <= set(cookie) and int(cookie["max-age"]) > 0
+    hint = [h for h in login.headers.get_list("set-cookie") if h.startswith("infrence_signed_in=1;")]
+    assert hint and "HttpOnly" not in hint[0]  # the dashboard may read it: it holds nothing secret
 
     refreshed = await client.post(
         "/api/auth/refresh", json={}, headers={"Cookie": f"infrence_refresh={cookie['value']}"}

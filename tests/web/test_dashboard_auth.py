@@ -1,4 +1,4 @@
-"""Sessions in the browser: the refresh token survives a reload (rotated), a 401 is refreshed
+"""Sessions in the browser: the refresh cookie survives a reload (rotated), a 401 is refreshed
 once, logout ends the session, the reset link works, server field errors show inline, and
 every page fits a 375 px screen and works from the keyboard."""
 
@@ -14,29 +14,45 @@ from tests.web.conftest import PASSWORD, log_in, new_page, shot, unique_email
 
 pytestmark = pytest.mark.timeout(180)
 
-REFRESH_KEY = "infrence.refresh_token"
 USER_PAGES = ["/", "/playground", "/keys", "/logs", "/billing", "/settings", "/support"]
 
 
-def stored_refresh_token(page) -> str | None:
-    return page.evaluate(f"localStorage.getItem('{REFRESH_KEY}')")
+def refresh_cookie(page) -> dict | None:
+    return next((c for c in page.context.cookies() if c["name"] == "infrence_refresh"), None)
 
 
-def test_a_reload_rotates_the_refresh_token_and_logout_ends_the_session(page, dashboard, console):
+def nothing_of_the_session_in_storage(page) -> bool:
+    """No token a script could read: localStorage and sessionStorage hold none, and the
+    refresh cookie is not in document.cookie."""
+    return page.evaluate(
+        """() => !JSON.stringify({...localStorage, ...sessionStorage}).match(/token/i)
+                && !document.cookie.includes('infrence_refresh')"""
+    )
+
+
+def test_a_reload_rotates_the_refresh_cookie_and_logout_ends_the_session(page, dashboard, console):
     email = unique_email("session")
     dashboard.create_verified_user(email)
     log_in(page, email)
     expect(page.get_by_role("heading", name="Hello, Grace")).to_be_visible()
-    first = stored_refresh_token(page)
+    first = refresh_cookie(page)
+    assert first["httpOnly"] and first["secure"] and first["sameSite"] == "Strict"
+    assert first["path"] == "/api/auth/refresh"
+    assert nothing_of_the_session_in_storage(page)
 
     page.reload()
     expect(page.get_by_role("heading", name="Hello, Grace")).to_be_visible()
-    second = stored_refresh_token(page)
-    assert first and second and first != second
+    second = refresh_cookie(page)["value"]
+    assert second != first["value"]
+    assert nothing_of_the_session_in_storage(page)
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
-    assert stored_refresh_token(page) is None
+    for _ in range(100):  # the logout request finishes after the page has moved on
+        if refresh_cookie(page) is None:
+            break
+        page.wait_for_timeout(100)
+    assert refresh_cookie(page) is None
     assert httpx.post(f"{dashboard.url}/api/auth/refresh", json={"refresh_token": second}).status_code == 401
     page.goto("/billing")
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fbilling$"))
@@ -53,8 +69,11 @@ def test_an_expired_access_token_is_refreshed_once_and_the_request_retried(page,
     def expire_first_call(route):
         if not answered:
             answered.append(route.request.headers.get("authorization"))
-            route.fulfill(status=401, content_type="application/json",
-                          body='{"detail": "Token expired", "code": "unauthorized"}')
+            route.fulfill(
+                status=401,
+                content_type="application/json",
+                body='{"detail": "Token expired", "code": "unauthorized"}',
+            )
         else:
             answered.append(route.request.headers.get("authorization"))
             route.continue_()

@@ -1,5 +1,5 @@
 // Who is signed in. The access token lives in memory (api/client.ts); a reload signs back in
-// with the stored refresh token.
+// through the HttpOnly refresh cookie.
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import { api, session, unwrap, type Schemas, type User } from "./api/client";
 
@@ -33,7 +33,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     const unsubscribe = session.onExpired(signedOut);
     (async () => {
-      if (!session.refreshToken || !(await session.refresh())) return signedOut();
+      if (!session.resumable || !(await session.refresh())) return signedOut();
       try {
         await reloadUser();
       } catch {
@@ -62,10 +62,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const logout = useCallback(async () => {
-    const refresh_token = session.refreshToken;
+    const access = session.token;
     session.clear();
     signedOut();
-    if (refresh_token) await api.POST("/api/auth/logout", { body: { refresh_token } }).catch(() => undefined);
+    // No refresh token in the body: the server ends the bearer's session and clears the cookie.
+    const headers = access ? { Authorization: `Bearer ${access}` } : undefined;
+    await api.POST("/api/auth/logout", { body: { refresh_token: "" }, headers }).catch(() => undefined);
   }, [signedOut]);
 
   const value = useMemo(() => ({ status, user, login, signup, logout, reloadUser }), [status, user, login, signup, logout, reloadUser]);

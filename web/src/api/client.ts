@@ -6,38 +6,46 @@ import type { components, paths } from "./schema";
 export type Schemas = components["schemas"];
 export type User = Schemas["UserDto"];
 
-const REFRESH_KEY = "infrence.refresh_token";
+// Where an older dashboard kept the refresh token; removed on load.
+const LEGACY_REFRESH_KEY = "infrence.refresh_token";
+// Set beside the refresh cookie (readable, nothing secret): a refresh is worth trying on load.
+const SIGNED_IN_COOKIE = "infrence_signed_in";
 // Endpoints that never carry or refresh a session themselves.
 const SESSIONLESS = /\/api\/auth\/(login|signup|refresh|logout|forgot-password|reset-password)$/;
 
-type Tokens = { access_token: string; refresh_token: string };
+type Tokens = { access_token: string };
 
-/** The signed-in session: access token in memory only, refresh token in localStorage. */
+/** The signed-in session: the access token in memory only. The refresh token is an HttpOnly
+ * cookie the server sets at login and sends back only to /api/auth/refresh: script never
+ * sees it, so an injected script cannot steal a long-lived session. */
 class Session {
   private accessToken: string | null = null;
   private refreshing: Promise<boolean> | null = null;
   private expiredListeners = new Set<() => void>();
 
+  constructor() {
+    try {
+      localStorage.removeItem(LEGACY_REFRESH_KEY);
+    } catch {
+      // storage disabled: nothing was kept there either
+    }
+  }
+
   get token(): string | null {
     return this.accessToken;
   }
 
-  get refreshToken(): string | null {
-    try {
-      return localStorage.getItem(REFRESH_KEY);
-    } catch {
-      return null;
-    }
+  /** Whether the browser holds a refresh cookie from an earlier sign-in. */
+  get resumable(): boolean {
+    return document.cookie.split("; ").some((c) => c.startsWith(`${SIGNED_IN_COOKIE}=`));
   }
 
   start(tokens: Tokens): void {
     this.accessToken = tokens.access_token;
-    localStorage.setItem(REFRESH_KEY, tokens.refresh_token);
   }
 
   clear(): void {
     this.accessToken = null;
-    localStorage.removeItem(REFRESH_KEY);
   }
 
   onExpired(listener: () => void): () => void {
@@ -45,7 +53,7 @@ class Session {
     return () => this.expiredListeners.delete(listener);
   }
 
-  /** Rotate the refresh token once; concurrent 401s share the same attempt. */
+  /** Rotate the refresh cookie once; concurrent 401s share the same attempt. */
   refresh(): Promise<boolean> {
     this.refreshing ??= this.rotate().finally(() => {
       this.refreshing = null;
@@ -54,20 +62,20 @@ class Session {
   }
 
   private async rotate(): Promise<boolean> {
-    const refresh_token = this.refreshToken;
-    if (!refresh_token) return false;
     let response: Response;
     try {
       response = await fetch("/api/auth/refresh", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token }),
+        body: "{}",
+        credentials: "same-origin",
       });
     } catch {
-      return false; // offline: keep the refresh token for a later try
+      return false; // offline: the cookie stays for a later try
     }
     if (!response.ok) {
       this.clear();
+      document.cookie = `${SIGNED_IN_COOKIE}=; Max-Age=0; Path=/; Secure; SameSite=Strict`;
       this.expiredListeners.forEach((listener) => listener());
       return false;
     }
@@ -88,7 +96,7 @@ export async function sessionFetch(request: Request): Promise<Response> {
   const sessionless = SESSIONLESS.test(new URL(request.url).pathname);
   const retry = sessionless ? null : request.clone();
   const response = await fetch(sessionless ? request : withToken(request));
-  if (response.status !== 401 || !retry || !session.refreshToken) return response;
+  if (response.status !== 401 || !retry || !session.token) return response;
   if (!(await session.refresh())) return response;
   return fetch(withToken(retry));
 }

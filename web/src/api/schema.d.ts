@@ -1662,7 +1662,8 @@ export interface paths {
         put?: never;
         /**
          * Logout
-         * @description End the session the refresh token belongs to.
+         * @description End the session the refresh token belongs to, or (without one in the body) the session
+         *     of the bearer access token; the refresh cookie is cleared either way.
          */
         post: {
             parameters: {
@@ -1807,7 +1808,8 @@ export interface paths {
         put?: never;
         /**
          * Refresh
-         * @description Exchange a refresh token for a new pair; each refresh token works once.
+         * @description Exchange a refresh token for a new pair; each refresh token works once. Without
+         *     `refresh_token` in the body, the `infrence_refresh` cookie set at login is used.
          */
         post: {
             parameters: {
@@ -7340,7 +7342,11 @@ export interface components {
         };
         /** RefreshBody */
         RefreshBody: {
-            /** Refresh Token */
+            /**
+             * Refresh Token
+             * @description Empty or omitted: the `infrence_refresh` cookie set at login is used.
+             * @default
+             */
             refresh_token: string;
         };
         /** RefundBody */
