@@ -182,7 +182,7 @@ class InstantReasoner(OfflineReasoner):
         quote = page.text.split(". ")[0]
         return Extraction(summary=quote, findings=[Finding(text=quote, quote=quote)])
 
-    async def write(self, question, sources, notes, budget=None):
+    async def write(self, question, sources, notes, budget=None, *, language=None):
         return "\n".join(f"- {s.claims[0]} [{s.n}]" for s in sources if s.claims)
 
     async def critique(self, question, brief, budget=None):

@@ -19,6 +19,7 @@ from typing import Any
 from langgraph.types import RetryPolicy
 
 from graph.budget import ResearchBudgets
+from graph.policy import OPEN, SourcePolicy
 from graph.pricing import DEFAULT_PRICES, PriceTable
 from graph.providers.corpus import CorpusIndex, index_path_for
 from graph.providers.llm import OpenAIReasoner
@@ -46,6 +47,8 @@ class ResearchContext:
     retry: RetryPolicy = DEFAULT_RETRY
     max_results_per_search: int = 6
     findings_per_page: int = 3
+    # Which hosts and dates sources may come from; the reader and Tavily get it too.
+    policy: SourcePolicy = OPEN
     # URLs a branch of this run has taken to read, so parallel siblings pick other results.
     # Only an optimisation: after a resume it starts empty, and `seen_urls` still guards waves.
     taken_urls: set[str] = field(default_factory=set)
@@ -66,9 +69,11 @@ def build_context(
     reasoner: Reasoner | None = None,
     search: SearchProvider | None = None,
     page_store_path: Path | str | None = "default",
+    policy: SourcePolicy = OPEN,
 ) -> ResearchContext:
     """A ResearchContext from plain settings: OpenAI when a key is set, else the offline reasoner;
     Tavily when a key is set, else the corpus (INFRENCE_CORPUS_DIR, or the small built-in one).
+    A given `search` should carry the same `policy` (see `default_search`).
 
     Nothing connects here; clients open on first use.
     """
@@ -88,25 +93,27 @@ def build_context(
             else OfflineReasoner()
         )
     if search is None:
-        search = default_search(config)
+        search = default_search(config, policy)
     if page_store_path == "default":
         page_store_path = config.data_dir / "pages.sqlite"
     return ResearchContext(
         budgets=budgets,
         reasoner=reasoner,
         search=search,
-        reader=PageReader(allow_private=config.allow_private_urls),
+        reader=PageReader(allow_private=config.allow_private_urls, policy=policy),
         pages=PageStore(Path(page_store_path) if page_store_path else None),
         prices=prices,
         retry=retry,
+        policy=policy,
     )
 
 
-def default_search(settings: Any) -> SearchProvider:
-    """Tavily when a key is set, else the corpus (INFRENCE_CORPUS_DIR, or the built-in one)."""
+def default_search(settings: Any, policy: SourcePolicy = OPEN) -> SearchProvider:
+    """Tavily when a key is set (told the policy), else the corpus (INFRENCE_CORPUS_DIR, or the
+    built-in one)."""
     config = GraphSettings.from_any(settings)
     if config.tavily_api_key:
-        return TavilySearch(config.tavily_api_key, config.tavily_api_base)
+        return TavilySearch(config.tavily_api_key, config.tavily_api_base, policy=policy)
     return corpus_search(config.corpus_dir, config.data_dir)
 
 

@@ -51,6 +51,7 @@ class SearchData(EventData):
     query: str
     results: int
     provider: str
+    off_policy: int = Field(0, description="Results dropped by the job's `source_policy` (never read).")
 
 
 class SourceData(EventData):

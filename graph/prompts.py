@@ -23,7 +23,8 @@ WRITER_PROMPT = (
     "You write a research brief in Markdown answering INPUT.question from INPUT.sources only. Each source has a "
     "number n and claims. Start with a direct answer of 2-4 sentences, then a `## Key findings` section of "
     "bullet points. Put a citation marker like [n] after every sentence or bullet that uses source n. Cite "
-    "only the given numbers; state nothing the claims do not support. Address INPUT.notes if any."
+    "only the given numbers; state nothing the claims do not support. Address INPUT.notes if any. When "
+    "INPUT.output_language (a BCP 47 tag) is given, write the brief in that language."
 )
 CRITIC_PROMPT = (
     "You review a research brief. Decide whether INPUT.brief actually answers INPUT.question. "
@@ -36,5 +37,6 @@ SUPPORT_PROMPT = (
 )
 CASTER_PROMPT = (
     "You convert a research brief into JSON matching the given schema exactly. Use only facts in "
-    "INPUT.brief and INPUT.sources. If INPUT.errors is present, your previous answer was invalid: fix those errors."
+    "INPUT.brief and INPUT.sources. If INPUT.errors is present, your previous answer was invalid: fix those errors. "
+    "When INPUT.output_language (a BCP 47 tag) is given, write string values in that language."
 )

@@ -6,6 +6,7 @@ from typing import Any
 
 from graph.budget import usd, zero_spend
 from graph.citations import default_typed, number_for_writer, renumber
+from graph.language import offline_note
 from graph.providers.offline import extractive_brief
 from graph.state import ResearchState, live_claims
 
@@ -51,8 +52,19 @@ def result_fragment(state: ResearchState, *, stop_reason: str | None = None) -> 
             "tokens": spend["tokens"],
             "llm_calls": spend.get("llm_calls", 0),
             "reasoner": state.get("reasoner"),
+            **language_usage(state),
         },
         "faithfulness": state.get("faithfulness"),
         "cost_usd": usd(spend["cost_micros"]),
         "errors": list(state.get("errors") or []),
     }
+
+
+def language_usage(state: ResearchState) -> dict[str, str]:
+    """`output_language` when the brief was written in it, else a note saying why not."""
+    tag = state.get("output_language")
+    if not tag:
+        return {}
+    if state.get("reasoner") == "offline":
+        return {"output_language_note": offline_note(tag)}
+    return {"output_language": tag}

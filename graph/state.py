@@ -70,6 +70,13 @@ class ResearchInput(TypedDict, total=False):
     mode: str
     response_schema: dict[str, Any] | None
     started_at: float  # epoch seconds the wall-clock budget counts from (default: first step)
+    output_language: str | None  # BCP 47 tag the brief and typed strings are written in (LLM path)
+    # A follow-up starts from an earlier run: its question and queries, and the claims and
+    # sources it found (seeded here with wave 0, so they are cited, never read again).
+    previous_question: str
+    previous_queries: list[str]
+    claims: list[Claim]
+    sources: dict[str, SourceMeta]
 
 
 class ResearchState(TypedDict, total=False):
@@ -77,6 +84,9 @@ class ResearchState(TypedDict, total=False):
     mode: str
     response_schema: dict[str, Any] | None
     started_at: float
+    output_language: str | None
+    previous_question: str
+    previous_queries: list[str]
     pending_queries: list[str]  # planned, not yet searched
     queries_done: Annotated[list[str], operator.add]
     claims: Annotated[list[Claim], operator.add]

@@ -47,6 +47,7 @@ class ChunkHit:
     content: str
     rank: float
     text: str
+    published_date: date | None = None
 
 
 _DOCUMENT_COLUMNS = (
@@ -127,7 +128,7 @@ hits AS (
       AND c.tsv @@ q.terms::tsquery
     ORDER BY c.document_id, rank DESC
 )
-SELECT h.document_id, h.collection_id, d.filename, d.url, h.content, h.rank, d.text
+SELECT h.document_id, h.collection_id, d.filename, d.url, h.content, h.rank, d.text, d.published_date
 FROM hits h JOIN collection_documents d ON d.id = h.document_id AND d.user_id = %(user_id)s
 WHERE d.status = 'ready'
 ORDER BY h.rank DESC, h.document_id LIMIT %(limit)s"""
@@ -143,7 +144,7 @@ WITH hits AS (
       AND c.embedding_model = %(model)s
     ORDER BY c.document_id, c.embedding::vector <=> %(embedding)s::real[]::vector
 )
-SELECT h.document_id, h.collection_id, d.filename, d.url, h.content, h.rank, d.text
+SELECT h.document_id, h.collection_id, d.filename, d.url, h.content, h.rank, d.text, d.published_date
 FROM hits h JOIN collection_documents d ON d.id = h.document_id AND d.user_id = %(user_id)s
 WHERE d.status = 'ready'
 ORDER BY h.rank DESC, h.document_id LIMIT %(limit)s"""

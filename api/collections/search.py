@@ -67,6 +67,7 @@ class CollectionSearch:
             score=score,
             domain="collection",
             raw_content=hit.text,
+            published=hit.published_date,
         )
 
     async def aclose(self) -> None:

@@ -20,7 +20,7 @@ from langgraph.runtime import RunControl
 from api.collections.embeddings import embedder_for
 from api.collections.search import CollectionSearch
 from api.research.repository import JobRepository, JobRow
-from api.research.service import JobOutcome, plan_of_job
+from api.research.service import JobOutcome, plan_of_job, source_policy_of
 from core.db import Database
 from core.secret_box import UnreadableSecret, secret_box
 from core.settings import Settings
@@ -28,10 +28,12 @@ from graph.budget import add_spend
 from graph.builder import RECURSION_LIMIT, build_graph
 from graph.context import build_context, default_search
 from graph.extend import extend_thread
+from graph.policy import SourcePolicy
 from graph.providers.mcp import McpSearch, McpServer
 from graph.providers.reasoning import ProviderUnavailable, TypedOutputError
 from graph.providers.search import MergedSearch, SearchProvider
 from graph.result import result_fragment
+from graph.state import Claim, SourceMeta, claim_id, live_claims
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class GraphRunner:
         resuming = (await graph.aget_state(config)).created_at is not None
         if job.extensions:
             await extend_thread(graph, config, extension=len(job.extensions), mode=job.mode)
+        policy = source_policy_of(job.request)
         graph_input = (
             None
             if resuming
@@ -107,9 +110,13 @@ class GraphRunner:
                 "mode": job.mode,
                 "started_at": time.time(),
                 "response_schema": job.request.get("response_schema"),
+                "output_language": job.request.get("output_language"),
+                **(await self._earlier_research(job, policy)),
             }
         )
-        context = build_context(self.settings, plan.budgets, search=await self._search_for(job))
+        context = build_context(
+            self.settings, plan.budgets, search=await self._search_for(job, policy), policy=policy
+        )
         try:
             await asyncio.wait_for(
                 self._stream(graph, graph_input, config, context, control, on_event),
@@ -124,7 +131,7 @@ class GraphRunner:
         state = (await graph.aget_state(config)).values
         return outcome_from(state, status="succeeded", stop_reason=stop_reason)
 
-    async def _search_for(self, job: JobRow) -> SearchProvider | None:
+    async def _search_for(self, job: JobRow, policy: SourcePolicy) -> SearchProvider | None:
         """The job's own sources — its owner's collections, its MCP connectors — with web search
         unless the client said not to or none is configured; None leaves the default provider
         (web or corpus)."""
@@ -138,7 +145,7 @@ class GraphRunner:
         wants_web = job.request.get("web")
         if wants_web is False or (wants_web is None and not self.settings.tavily_api_key):
             return own[0] if len(own) == 1 else MergedSearch(own)
-        return MergedSearch([default_search(self.settings), *own])
+        return MergedSearch([default_search(self.settings, policy), *own])
 
     async def _connectors(self, job: JobRow) -> list[McpSearch]:
         """The job's MCP servers, with their headers unsealed (a job row keeps only their names)."""
@@ -163,6 +170,33 @@ class GraphRunner:
             )
             for server, given in zip(servers, headers, strict=True)
         ]
+
+    async def _earlier_research(self, job: JobRow, policy: SourcePolicy) -> dict[str, Any]:
+        """What a follow-up starts from: its earlier job's question and queries, and the claims
+        still standing with their sources — from that job's checkpoint, or from its stored result
+        once the checkpoint is pruned. Sources outside this job's policy are left behind; the rest
+        come as wave 0, so they can be cited and are never read again."""
+        previous_id = job.request.get("previous_job_id")
+        if previous_id is None:
+            return {}
+        async with self.db.connection() as conn:
+            previous = await self.jobs.get(conn, UUID(previous_id))
+        if previous is None or previous.user_id != job.user_id:  # checked at submit; never trust it
+            return {}
+        state = (await self._graph().aget_state({"configurable": {"thread_id": previous_id}})).values or {}
+        if state.get("claims"):
+            claims, sources = live_claims(state), state.get("sources") or {}
+            queries = [*(state.get("previous_queries") or ()), *(state.get("queries_done") or ())]
+        else:
+            claims, sources = claims_of_result(previous.result or {})
+            queries = []
+        kept = [c for c in claims if c["url"] in sources and policy.allows_url(c["url"])]
+        return {
+            "previous_question": previous.question,
+            "previous_queries": list(dict.fromkeys(queries)),
+            "claims": [{**c, "wave": 0} for c in kept],
+            "sources": {c["url"]: {**sources[c["url"]], "wave": 0} for c in kept},
+        }
 
     async def _stream(
         self, graph, graph_input, config, context, control: RunControl, on_event: EventSink
@@ -208,3 +242,27 @@ class GraphRunner:
         async with self.db.connection() as conn:
             await self.jobs.mark_pruned(conn, job_ids)
         return len(job_ids)
+
+
+def claims_of_result(result: dict[str, Any]) -> tuple[list[Claim], dict[str, SourceMeta]]:
+    """Claims and sources as a stored result keeps them: each quote of the basis, with its source."""
+    sources: dict[str, SourceMeta] = {
+        s["url"]: SourceMeta(
+            url=s["url"],
+            title=s.get("title", ""),
+            domain=s.get("domain", ""),
+            summary=s.get("summary") or "",
+            wave=0,
+            query="",
+        )
+        for s in result.get("sources") or ()
+        if s.get("url")
+    }
+    claims: dict[str, Claim] = {}
+    for entry in result.get("basis") or ():
+        for citation in entry.get("citations") or ():
+            url, quote = citation.get("url", ""), citation.get("quote", "")
+            if url in sources and quote:
+                key = claim_id(url, quote)
+                claims[key] = Claim(id=key, url=url, query="", wave=0, text=quote, quote=quote)
+    return list(claims.values()), sources

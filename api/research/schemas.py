@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, 
 
 from graph.budget import StopReason
 from graph.events import EVENT_DATA
+from graph.language import MAX_TAG_CHARS
 from graph.modes import Mode, ResearchMode
+from graph.policy import MAX_DOMAINS
 
 
 # A new state (say `awaiting_approval`) is one more member here and in the `research_jobs` CHECK
@@ -56,6 +58,30 @@ class McpServerSpec(BaseModel):
     )
 
 
+class SourcePolicy(BaseModel):
+    """Which sources a job may use. Sent to the search provider where it supports it, and enforced
+    on every result and every page read (redirects included) whatever the provider returns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include_domains: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_DOMAINS,
+        description="Only these hosts and their subdomains (`example.com` covers `docs.example.com`).",
+    )
+    exclude_domains: list[str] = Field(
+        default_factory=list, max_length=MAX_DOMAINS, description="Never these hosts nor their subdomains."
+    )
+    after_date: date | None = Field(
+        None,
+        description="Only sources published on or after this date (YYYY-MM-DD), where their date is known.",
+    )
+    before_date: date | None = Field(
+        None,
+        description="Only sources published on or before this date (YYYY-MM-DD), where their date is known.",
+    )
+
+
 class ResearchRequest(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -88,6 +114,22 @@ class ResearchRequest(BaseModel):
         max_length=5,
         description="Your own MCP servers: each tool taking a text query is searched too, its results "
         "cited as `mcp://<host>/<tool>/…`. A connector's failure is recorded in `errors`, never fatal.",
+    )
+    source_policy: SourcePolicy | None = Field(
+        None,
+        description="Hosts and publication dates sources must fit; other sources are never read or cited.",
+    )
+    output_language: str | None = Field(
+        None,
+        max_length=MAX_TAG_CHARS,
+        description="BCP 47 tag (`de`, `pt-BR`) the brief and typed string values are written in. The "
+        "offline reasoner answers in its sources' language and says so in `usage.output_language_note`.",
+    )
+    previous_job_id: UUID | None = Field(
+        None,
+        description="A follow-up to this earlier, finished job of yours: starts from its question, claims and "
+        "sources (cited without being read again), researches only what the new question adds, and is "
+        "charged this request's own price. 404 if not yours, 409 while it is still running.",
     )
 
     def stored(self) -> dict[str, Any]:
@@ -180,6 +222,12 @@ class UsageDto(BaseModel):
     reasoner: str | None = Field(
         None, description="Who planned, read and wrote: `offline` (extractive, no model) or `openai`."
     )
+    output_language: str | None = Field(
+        None, description="The requested `output_language` the brief and typed values were written in."
+    )
+    output_language_note: str | None = Field(
+        None, description="Why the requested `output_language` was not applied (the offline reasoner)."
+    )
 
 
 class FaithfulnessDto(BaseModel):
@@ -223,6 +271,7 @@ class ResearchResult(BaseModel):
     status: JobStatus
     question: str
     mode: ResearchMode | None = None
+    previous_job_id: UUID | None = Field(None, description="The earlier job this one follows up, if any.")
     brief: str | None = None
     typed: dict[str, Any]
     basis: list[BasisEntry] = Field(default_factory=list)

@@ -40,7 +40,9 @@ from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from core.secret_box import secret_box
 from core.settings import Settings
 from graph.context import corpus_search
+from graph.language import language_tag
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
+from graph.policy import SourcePolicy
 from graph.providers.corpus import CorpusIndex, corpus_url
 from ledger.repository import Stale
 from ledger.service import LedgerService
@@ -109,8 +111,18 @@ async def checked_plan(request: ResearchRequest) -> ModePlan:
     return await asyncio.get_running_loop().run_in_executor(_SCHEMA_CHECKS, validated_plan, request)
 
 
+def source_policy_of(request: dict[str, Any]) -> SourcePolicy:
+    """The run's source policy from a stored (already validated) request."""
+    return SourcePolicy.parse(request.get("source_policy"))
+
+
 def validated_plan(request: ResearchRequest) -> ModePlan:
+    """The request's budgets and price, once every knob the graph reads is known to be valid."""
     try:
+        if request.source_policy is not None:
+            SourcePolicy.parse(request.source_policy.model_dump())
+        if request.output_language is not None:
+            language_tag(request.output_language)
         return plan_for(
             request.mode.value,
             max_credits=request.max_credits,
@@ -155,6 +167,11 @@ def check_extendable(job: JobRow) -> None:
         raise NotExtendable("This job's checkpoints were pruned after its retention period; it cannot resume")
 
 
+class PreviousJobNotFinished(Conflict):
+    code = "previous_job_not_finished"
+    detail = "previous_job_id: that job is still running; follow it up once it has finished"
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     detail = "This Idempotency-Key was already used with a different request body"
@@ -188,6 +205,7 @@ def result_of(job: JobRow) -> ResearchResult:
         status=job.status,
         question=job.question,
         mode=job.mode,
+        previous_job_id=job.request.get("previous_job_id"),
         brief=stored.get("brief"),
         typed=stored.get("typed") or {},
         basis=stored.get("basis") or [],
@@ -340,6 +358,8 @@ class JobService:
                 "web: false needs at least one of your collections or mcp_servers to search", field="web"
             )
         await CollectionService(self.db, self.settings).check_owned(user_id, request.collections or [])
+        if request.previous_job_id is not None:
+            await self.check_previous(user_id, request.previous_job_id)
         if request.webhook_url is not None:
             await check_webhook_url(request.webhook_url, allow_private=self.settings.allow_private_urls)
         for n, server in enumerate(request.mcp_servers or ()):
@@ -452,6 +472,16 @@ class JobService:
             {"id": str(job_id), "extension": number, "mode": plan.mode, "credits_reserved": reserve},
         )
         return job
+
+    async def check_previous(self, user_id: UUID, job_id: UUID) -> None:
+        """A follow-up needs an earlier job of the caller's (else 404, as for any job of another
+        user) that has finished (else 409): a running job's claims are not settled yet."""
+        try:
+            previous = await self.get(user_id, job_id)
+        except NotFound:
+            raise NotFound("previous_job_id: no such research job") from None
+        if not previous.is_terminal:
+            raise PreviousJobNotFinished()
 
     async def get(self, user_id: UUID, job_id: UUID) -> JobRow:
         async with self.db.connection() as conn:

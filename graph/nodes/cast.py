@@ -31,7 +31,12 @@ async def cast(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
         try:
             if cited:
                 typed, repairs = await ctx.reasoner.cast(
-                    state["question"], schema, state.get("brief") or "", numbered, budget
+                    state["question"],
+                    schema,
+                    state.get("brief") or "",
+                    numbered,
+                    budget,
+                    language=state.get("output_language"),
                 )
             else:  # no evidence: nothing to cast, every field the schema lets be null is null
                 typed = SchemaFiller(state["question"], state.get("brief") or "", []).fill_valid(schema)

@@ -1,4 +1,4 @@
-"""plan: turn the question into the first queries."""
+"""plan: turn the question into the first queries (a follow-up's: the ones its earlier run lacks)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from graph.context import ResearchContext
 from graph.events import PLAN, emit, progress
 from graph.nodes.common import context_of
 from graph.providers.reasoning import StepBudget
-from graph.state import ResearchState
+from graph.state import ResearchState, live_claims
 
 
 async def plan(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
@@ -28,8 +28,20 @@ async def plan(state: ResearchState, runtime: Runtime[ResearchContext]) -> dict:
         - ctx.prices.search(ctx.search.name)
     )
     budget = StepBudget(meter, wave_deadline(started, budgets))
-    # One wave's worth: later waves follow the gaps the gate finds in what was learned.
-    queries = await ctx.reasoner.plan(question, budgets.branches, budget)
+    previous = state.get("previous_question")
+    if previous:
+        # A follow-up plans only what it adds to what the earlier run learned and searched.
+        findings = [claim["text"] for claim in live_claims(state)]
+        queries = await ctx.reasoner.follow_ups(
+            f"{question} (follow-up to: {previous})",
+            findings,
+            state.get("previous_queries") or [],
+            budgets.branches,
+            budget,
+        )
+    else:
+        # One wave's worth: later waves follow the gaps the gate finds in what was learned.
+        queries = await ctx.reasoner.plan(question, budgets.branches, budget)
     emit(
         runtime,
         PLAN,

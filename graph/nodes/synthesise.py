@@ -36,7 +36,13 @@ async def synthesise(state: ResearchState, runtime: Runtime[ResearchContext]) ->
     )
     update: dict = {}
     if numbered:
-        brief = await ctx.reasoner.write(state["question"], numbered, state.get("critic_notes") or [], budget)
+        brief = await ctx.reasoner.write(
+            state["question"],
+            numbered,
+            state.get("critic_notes") or [],
+            budget,
+            language=state.get("output_language"),
+        )
         brief, cited = renumber(brief, numbered)
     if not numbered or not cited:
         # Nothing read bears on the question: say so plainly, cite nothing, spend nothing more.

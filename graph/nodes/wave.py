@@ -38,9 +38,11 @@ async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
     sources: dict[str, SourceMeta] = {}
     try:
         async with asyncio.timeout(max(0.0, budget.seconds_left())):
-            results = await search(ctx, branch, budget)
-            for failure in failures_of(results):  # a connector's trouble: recorded, never fatal
+            found = await search(ctx, branch, budget)
+            for failure in failures_of(found):  # a connector's trouble: recorded, never fatal
                 fail(runtime, branch, budget.errors, "connector", failure)
+            # Whatever the provider was told, a result outside the source policy is never read.
+            results = [r for r in found if ctx.policy.allows(r.url, r.published)]
             focus = focus_of(branch["question"])
             focus = focus.discounting(
                 focus.common_terms([f"{r.title}\n{r.raw_content or r.snippet}" for r in results])
@@ -54,6 +56,7 @@ async def wave(branch: Branch, runtime: Runtime[ResearchContext]) -> dict:
                     "query": branch["query"],
                     "results": len(results),
                     "relevant": len(relevant),
+                    "off_policy": len(found) - len(results),
                     "provider": ctx.search.name,
                 },
             )

@@ -303,7 +303,13 @@ class OpenAIReasoner:
         )
 
     async def write(
-        self, question: str, sources: list[NumberedSource], notes: list[str], budget: StepBudget
+        self,
+        question: str,
+        sources: list[NumberedSource],
+        notes: list[str],
+        budget: StepBudget,
+        *,
+        language: str | None = None,
     ) -> str:
         async def online():
             parsed = await self.call(
@@ -315,6 +321,7 @@ class OpenAIReasoner:
                     "question": question,
                     "notes": notes,
                     "sources": [{"n": s.n, "title": s.title, "claims": s.claims} for s in sources],
+                    **_language(language),
                 },
                 budget,
             )
@@ -352,6 +359,8 @@ class OpenAIReasoner:
         brief: str,
         sources: list[NumberedSource],
         budget: StepBudget,
+        *,
+        language: str | None = None,
     ) -> tuple[Any, int]:
         """Cast with the model, repairing up to twice; with no room for a model call, fill offline.
 
@@ -362,6 +371,7 @@ class OpenAIReasoner:
             "question": question,
             "brief": brief,
             "sources": [{"n": s.n, "title": s.title, "claims": s.claims} for s in sources],
+            **_language(language),
         }
         errors: list[str] = []
         violations: list[Any] = []
@@ -395,6 +405,11 @@ class OpenAIReasoner:
         raise TypedOutputError(
             f"the model's output does not match the response schema after {MAX_CAST_REPAIRS} repairs: {where[:500]}"
         )
+
+
+def _language(tag: str | None) -> dict[str, str]:
+    """The payload key the writer and caster prompts read; absent when none was asked for."""
+    return {"output_language": tag} if tag else {}
 
 
 def excerpt(text: str, question: str, query: str, limit: int = EXCERPT_CHARS) -> str:

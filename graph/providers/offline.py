@@ -134,8 +134,15 @@ class OfflineReasoner:
         return Extraction(summary=summarise(page, ranked), findings=findings)
 
     async def write(
-        self, question: str, sources: list[NumberedSource], notes: list[str], budget: StepBudget | None = None
+        self,
+        question: str,
+        sources: list[NumberedSource],
+        notes: list[str],
+        budget: StepBudget | None = None,
+        *,
+        language: str | None = None,
     ) -> str:
+        """Extractive: quotes its sources in their language, whatever `language` asks."""
         return extractive_brief(question, sources)
 
     async def critique(self, question: str, brief: str, budget: StepBudget | None = None) -> Critique:
@@ -160,6 +167,8 @@ class OfflineReasoner:
         brief: str,
         sources: list[NumberedSource],
         budget: StepBudget | None = None,
+        *,
+        language: str | None = None,
     ) -> tuple[Any, int]:
         return SchemaFiller(question, brief, sources).fill_valid(schema), 0
 

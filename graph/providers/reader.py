@@ -1,7 +1,8 @@
 """The reader: fetch a URL through the SSRF guard and keep its main text.
 
 Connect/read timeouts, a 5 MiB cap read as a stream, content-type checks, and at most a few
-concurrent requests per host so a wave never hammers one site.
+concurrent requests per host so a wave never hammers one site. Every request, redirect hops
+included, must pass the run's source policy: a redirect to an off-policy host is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections import defaultdict
 
 import httpx
 
+from graph.policy import OPEN, SourcePolicy
 from graph.providers.extract import html_text, pdf_text, plain_title
 from graph.providers.netguard import guarded_transport, is_http_url
 from graph.providers.reasoning import Page
@@ -28,6 +30,11 @@ class UnreadablePage(Exception):
     """The URL answered, but not with a page we read (type, size, scheme)."""
 
 
+class OffPolicy(UnreadablePage):
+    """The URL, or a redirect on the way, leads outside the run's source policy. The message
+    does not name the off-policy host: sources outside the policy appear nowhere."""
+
+
 class PageReader:
     def __init__(
         self,
@@ -36,6 +43,7 @@ class PageReader:
         transport: httpx.AsyncBaseTransport | None = None,
         max_bytes: int = MAX_PAGE_BYTES,
         per_host: int = PER_HOST_CONCURRENCY,
+        policy: SourcePolicy = OPEN,
     ):
         """`transport` replaces the SSRF-guarded one; a caller passing one guards it (evals wrap
         the guarded transport in a cassette)."""
@@ -46,7 +54,9 @@ class PageReader:
             follow_redirects=True,
             max_redirects=5,
             headers={"User-Agent": USER_AGENT},
+            event_hooks={"request": [self._check_policy]},
         )
+        self.policy = policy
         self.max_bytes = max_bytes
         self._per_host = per_host
         self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -55,6 +65,11 @@ class PageReader:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def _check_policy(self, request: httpx.Request) -> None:
+        """Called by httpx before every request it sends, each redirect hop included."""
+        if not self.policy.allows_url(str(request.url)):
+            raise OffPolicy("the page or a redirect on the way is outside the source policy")
 
     async def fetch(self, url: str) -> Page:
         """The page's title and main text. Raises httpx errors (status, network) or UnreadablePage."""

@@ -78,8 +78,16 @@ class Reasoner(Protocol):
     ) -> Extraction: ...
 
     async def write(
-        self, question: str, sources: list[NumberedSource], notes: list[str], budget: StepBudget
-    ) -> str: ...
+        self,
+        question: str,
+        sources: list[NumberedSource],
+        notes: list[str],
+        budget: StepBudget,
+        *,
+        language: str | None = None,
+    ) -> str:
+        """The cited brief; in `language` (a BCP 47 tag) when the reasoner can write one."""
+        ...
 
     async def critique(self, question: str, brief: str, budget: StepBudget) -> Critique: ...
 
@@ -94,6 +102,8 @@ class Reasoner(Protocol):
         brief: str,
         sources: list[NumberedSource],
         budget: StepBudget,
+        *,
+        language: str | None = None,
     ) -> tuple[Any, int]: ...
 
     def extraction_worst_case(self, question: str) -> int: ...

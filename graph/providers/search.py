@@ -7,10 +7,13 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from datetime import date
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from graph.policy import OPEN, SourcePolicy
 from graph.providers.corpus import CorpusIndex, corpus_url
 from graph.providers.netguard import tls_context
 
@@ -28,6 +31,22 @@ class SearchResult:
     score: float
     domain: str
     raw_content: str | None = None  # main text when the provider returned it
+    published: date | None = None  # publication date, when the provider knows it
+
+
+def published_date(value: Any) -> date | None:
+    """A provider's publication date (ISO 8601 or RFC 2822, as Tavily's news results give), or
+    None when absent or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).date()
+    except (TypeError, ValueError):
+        return None
 
 
 def domain_of(url: str) -> str:
@@ -96,7 +115,9 @@ class MergedSearch:
 
 
 class TavilySearch:
-    """Tavily through `AsyncTavilyClient`, asking for raw content so pages need no refetch."""
+    """Tavily through `AsyncTavilyClient`, asking for raw content so pages need no refetch, and
+    passing the run's source policy as Tavily's domain and date filters (the wave still checks
+    every result: a provider's filter is a hint, not a guarantee)."""
 
     name = "tavily"
 
@@ -107,6 +128,7 @@ class TavilySearch:
         *,
         depth: str = "basic",
         transport: httpx.AsyncBaseTransport | None = None,
+        policy: SourcePolicy = OPEN,
     ):
         """`transport` replaces the default HTTPS one (evals put a cassette there)."""
         if not api_key:
@@ -119,6 +141,7 @@ class TavilySearch:
         )
         self._client = AsyncTavilyClient(api_key=api_key, api_base_url=base, client=self._http)
         self.depth = depth
+        self.filters = tavily_filters(policy)
 
     async def search(self, query: str, max_results: int) -> list[SearchResult]:
         answer = await self._client.search(
@@ -127,6 +150,7 @@ class TavilySearch:
             max_results=max_results,
             include_raw_content="markdown",
             timeout=TAVILY_TIMEOUT_SECS,
+            **self.filters,
         )
         results = []
         for item in answer.get("results") or ():
@@ -141,12 +165,27 @@ class TavilySearch:
                     score=float(item.get("score") or 0.0),
                     domain=domain_of(url),
                     raw_content=item.get("raw_content") or None,
+                    published=published_date(item.get("published_date")),
                 )
             )
         return results
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def tavily_filters(policy: SourcePolicy) -> dict[str, Any]:
+    """Tavily's search parameters for a source policy (only those the policy sets)."""
+    filters: dict[str, Any] = {}
+    if policy.include_domains:
+        filters["include_domains"] = list(policy.include_domains)
+    if policy.exclude_domains:
+        filters["exclude_domains"] = list(policy.exclude_domains)
+    if policy.after_date:
+        filters["start_date"] = policy.after_date.isoformat()
+    if policy.before_date:
+        filters["end_date"] = policy.before_date.isoformat()
+    return filters
 
 
 class CorpusSearch:

@@ -3,11 +3,13 @@
     with FakeTavily(documents) as tavily:           # 127.0.0.1, random port, its own thread
         AsyncTavilyClient(api_key=tavily.api_key, api_base_url=tavily.url)
 
-`POST /search` ranks `documents` ({url, title, text}) by word overlap with the query and
-returns Tavily's response shape, with `raw_content` when asked. Answers depend on the request
-only. `fail_when(query_predicate, status, times)`, `delay_when(query_predicate, seconds)` and
-`latency` shape failures and timing; `calls` logs the queries; `on_request` lets a test act at
-the moment a given query arrives (e.g. kill a worker mid-wave).
+`POST /search` ranks `documents` ({url, title, text, optional published_date}) by word overlap
+with the query and returns Tavily's response shape, with `raw_content` when asked. Like a
+provider that ignores them, it does not apply `include_domains` or dates (`requests` shows
+what was asked). Answers depend on the request only. `fail_when(query_predicate, status,
+times)`, `delay_when(query_predicate, seconds)` and `latency` shape failures and timing;
+`calls` logs the queries; `on_request` lets a test act at the moment a given query arrives
+(e.g. kill a worker mid-wave).
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class FakeTavily(FakeHTTPServer):
                 "content": doc["text"][:300],
                 "score": round(score, 4),
             }
+            if doc.get("published_date"):
+                item["published_date"] = doc["published_date"]
             if body.get("include_raw_content") and self.raw_content:
                 item["raw_content"] = doc["text"]
             results.append(item)
