@@ -4,10 +4,11 @@ the way in, so the official clients' defaults pass)."""
 from __future__ import annotations
 
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.research.schemas import JobStatus
+from api.research.schemas import JobStatus, SourcePolicy
 from graph.budget import StopReason
 
 MODEL_PREFIX = "infrence-"
@@ -42,6 +43,15 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=256)
     stream: bool = False
     response_format: ResponseFormat | None = None
+    # Research controls, as on POST /v1/research (OpenAI clients send them with `extra_body`).
+    source_policy: SourcePolicy | None = None
+    output_language: str | None = Field(
+        None, max_length=35, description="BCP 47 tag the answer is written in."
+    )
+    previous_job_id: UUID | None = Field(
+        None,
+        description="Follow up an earlier finished research job (`infrence.job_id` of an earlier answer).",
+    )
 
 
 class ChatChoiceMessage(BaseModel):

@@ -59,7 +59,14 @@ def research_request_of(chat: ChatCompletionRequest) -> ResearchRequest:
                 field="response_format.json_schema.schema",
             )
     try:
-        return ResearchRequest(question=questions[-1][:4000], mode=mode, response_schema=schema)
+        return ResearchRequest(
+            question=questions[-1][:4000],
+            mode=mode,
+            response_schema=schema,
+            source_policy=chat.source_policy,
+            output_language=chat.output_language,
+            previous_job_id=chat.previous_job_id,
+        )
     except ValueError as exc:
         raise InvalidRequest(f"messages: {exc}", field="messages") from None
 

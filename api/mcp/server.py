@@ -22,7 +22,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
 
 from api.research.events import process_hub
-from api.research.schemas import JobStatus, ResearchMode, ResearchRequest
+from api.research.schemas import JobStatus, ResearchMode, ResearchRequest, SourcePolicy
 from api.research.service import MAX_WAIT_SECS, JobService, result_of
 from auth.api_keys import ApiKeyService
 from auth.models import Caller
@@ -76,24 +76,15 @@ class Tools:
         return JobService(state.db, state.redis, state.settings, process_hub(state, state.redis))
 
     @_tool_errors
-    async def research(
-        self,
-        ctx: Context,
-        question: str,
-        mode: str,
-        response_schema: dict | None,
-        collections: list[str] | None,
-        wait_secs: int,
-    ) -> dict:
+    async def research(self, ctx: Context, wait_secs: int, **fields: Any) -> dict:
+        """`fields` are ResearchRequest's (question, mode, source_policy, ...); None means unset."""
         caller = await self.caller(ctx)
         state = self.app.state
         await rate_limiter_of(state).enforce(
             f"research:key:{caller.api_key_id}", state.settings.research_creates_per_minute, 60
         )
         try:
-            request = ResearchRequest(
-                question=question, mode=mode, response_schema=response_schema, collections=collections
-            )
+            request = ResearchRequest(**{name: value for name, value in fields.items() if value is not None})
         except ValueError as exc:
             raise InvalidRequest(f"invalid research request: {exc}") from None
         jobs = self.jobs()
@@ -143,7 +134,11 @@ def build_server(app: FastAPI) -> MCPServer:
     tools = Tools(app)
     server = MCPServer(name="infrence", instructions=INSTRUCTIONS, version="0.1.0")
 
-    @server.tool(description="Research a question; answers within `wait_secs` or returns the running job.")
+    @server.tool(
+        description="Research a question; answers within `wait_secs` or returns the running job. "
+        "`source_policy` limits hosts and dates; `output_language` is a BCP 47 tag; `previous_job_id` "
+        "follows up an earlier finished job, starting from its sources."
+    )
     async def research(
         question: str,
         ctx: Context,
@@ -151,8 +146,21 @@ def build_server(app: FastAPI) -> MCPServer:
         response_schema: dict | None = None,
         collections: list[str] | None = None,
         wait_secs: int = 60,
+        source_policy: SourcePolicy | None = None,
+        output_language: str | None = None,
+        previous_job_id: str | None = None,
     ) -> dict:
-        return await tools.research(ctx, question, mode, response_schema, collections, wait_secs)
+        return await tools.research(
+            ctx,
+            wait_secs,
+            question=question,
+            mode=mode,
+            response_schema=response_schema,
+            collections=collections,
+            source_policy=source_policy,
+            output_language=output_language,
+            previous_job_id=previous_job_id,
+        )
 
     @server.tool(description="A research job's status and result, optionally waiting for it to end.")
     async def get_research(job_id: str, ctx: Context, wait_secs: int = 0) -> dict:

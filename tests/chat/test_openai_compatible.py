@@ -63,6 +63,30 @@ async def test_a_chat_completion_is_a_cited_brief_charged_as_a_research_job(clie
     assert await balance_of(db, account) == 1000 - charged
 
 
+async def test_research_controls_pass_through_extra_body(client):
+    oai, _ = client
+    first = oai.chat.completions.create(
+        model="infrence-lite", messages=[{"role": "user", "content": QUESTION}]
+    )
+    job_id = first.model_extra["infrence"]["job_id"]
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        oai.chat.completions.create(
+            model="infrence-lite",
+            messages=[{"role": "user", "content": QUESTION}],
+            extra_body={"output_language": "english"},
+        )
+    follow_up = oai.chat.completions.create(
+        model="infrence-lite",
+        messages=[{"role": "user", "content": "How are checkpoints stored?"}],
+        extra_body={"previous_job_id": job_id, "source_policy": {"exclude_domains": ["spam.test"]}},
+    )
+
+    assert "output_language" in str(refused.value)
+    assert follow_up.model_extra["infrence"]["status"] == "succeeded"
+    assert set(first.model_extra["citations"]) & set(follow_up.model_extra["citations"])
+
+
 async def test_a_streamed_completion_ends_with_stop_and_done(client):
     oai, _ = client
     stream = oai.chat.completions.create(

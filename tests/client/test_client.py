@@ -20,6 +20,7 @@ from infrence_client import (
     InsufficientCreditsError,
     RateLimitError,
     ResearchResult,
+    SourcePolicy,
     WebhookVerificationError,
     verify_webhook,
 )
@@ -40,6 +41,22 @@ def test_sync_client_researches_and_waits(client_server, account):
         done = client.get_research(str(accepted.id), wait=60)
         assert done.status == "succeeded" and done.credits_charged == 15
         assert client.credits()["credits"] == 1000 - 30
+
+
+def test_a_follow_up_with_typed_controls(client_server, account):
+    with Infrence(account.api_key, base_url=client_server.base_url) as client:
+        first = client.research(QUESTION, mode="lite")
+        follow_up = client.research(
+            "How are checkpoints stored?",
+            mode="lite",
+            previous_job_id=first.id,
+            output_language="de",
+            source_policy=SourcePolicy(exclude_domains=["spam.test"], after_date="2024-01-01"),
+        )
+
+    assert follow_up.status == "succeeded" and follow_up.previous_job_id == first.id
+    assert follow_up.usage.output_language_note  # the server's offline reasoner does not translate
+    assert {s.url for s in first.sources} & {s.url for s in follow_up.sources}
 
 
 async def test_async_client_researches_and_streams(client_server, account):

@@ -62,7 +62,26 @@ async def test_an_mcp_client_lists_the_tools_and_researches_with_an_api_key(live
                 assert again["id"] == answered["id"]
                 listed = _structured(await session.call_tool("list_research", {}))
                 assert [job["id"] for job in listed] == [answered["id"]]
-    assert await balance_of(db, account) == 1000 - answered["credits_charged"]
+
+                follow_up = _structured(
+                    await session.call_tool(
+                        "research",
+                        {
+                            "question": "How are checkpoints stored?",
+                            "previous_job_id": answered["id"],
+                            "output_language": "de",
+                            "source_policy": {"exclude_domains": ["spam.test"]},
+                        },
+                    )
+                )
+                assert follow_up["status"] == "succeeded" and follow_up["previous_job_id"] == answered["id"]
+                assert follow_up["usage"]["output_language_note"]
+                refused = await session.call_tool(
+                    "research", {"question": QUESTION, "source_policy": {"include_domains": ["not a host"]}}
+                )
+                assert refused.is_error and "source_policy.include_domains[0]" in refused.content[0].text
+    charged = answered["credits_charged"] + follow_up["credits_charged"]
+    assert await balance_of(db, account) == 1000 - charged
 
 
 async def test_mcp_without_a_valid_key_is_refused_before_the_sdk(live_server):

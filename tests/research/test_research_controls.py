@@ -306,3 +306,26 @@ async def test_a_follow_up_cites_the_earlier_jobs_source_without_reading_it_agai
     assert follow_up["previous_job_id"] == first["id"]
     assert follow_up["credits_charged"] == 15 and balance == 1000 - 15 - 15
     assert ledger.clean
+
+
+async def test_the_playground_takes_the_same_controls(idle_api, idle_funded):
+    refused = await idle_api.post(
+        "/api/playground/research",
+        headers=idle_funded.jwt,
+        json={
+            "question": QUESTION,
+            "mode": "lite",
+            "source_policy": {"exclude_domains": ["ok.org", "no/way"]},
+        },
+    )
+    accepted = await idle_api.post(
+        "/api/playground/research",
+        headers=idle_funded.jwt,
+        json={"question": QUESTION, "mode": "lite", "async": True, "output_language": "de"},
+    )
+
+    assert (
+        refused.status_code == 400
+        and refused.json()["errors"][0]["field"] == "source_policy.exclude_domains[1]"
+    )
+    assert accepted.status_code == 202, accepted.text

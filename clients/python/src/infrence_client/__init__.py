@@ -15,7 +15,7 @@ from infrence_client.errors import (
     ServiceUnavailableError,
 )
 from infrence_client.events import Event
-from infrence_client.models import AsyncAccepted, ResearchResult
+from infrence_client.models import AsyncAccepted, ResearchResult, SourcePolicy
 from infrence_client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "RateLimitError",
     "ResearchResult",
     "ServiceUnavailableError",
+    "SourcePolicy",
     "WebhookVerificationError",
     "verify_webhook",
 ]

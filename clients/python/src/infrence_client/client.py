@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from infrence_client.errors import APIConnectionError, error_for, retry_after_secs
 from infrence_client.events import Event, SSEParser
@@ -58,8 +59,20 @@ class _Config:
         return min(0.5 * 2 ** (attempt - 1), MAX_RETRY_WAIT_SECS)
 
 
+def _json_value(value: Any) -> Any:
+    """Typed parameters as JSON: models (`SourcePolicy(...)`) by their fields, ids as strings."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
 def _create_body(question: str, params: dict[str, Any]) -> dict[str, Any]:
-    body = {"question": question, **{k: v for k, v in params.items() if v is not None}}
+    """The create body from keyword parameters, e.g. `mode="lite"`, `run_async=True`,
+    `source_policy=SourcePolicy(include_domains=[...])`, `output_language="de"`,
+    `previous_job_id=earlier.id` (a follow-up)."""
+    body = {"question": question, **{k: _json_value(v) for k, v in params.items() if v is not None}}
     if "run_async" in body:  # `async` is a Python keyword
         body["async"] = body.pop("run_async")
     return body
