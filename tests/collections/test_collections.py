@@ -151,3 +151,21 @@ async def test_unreadable_unsupported_and_oversized_files_are_refused_clearly(ap
         files={"file": ("big.txt", b"x" * too_big)},
     )
     assert oversized.status_code == 413
+
+
+async def test_a_date_policy_judges_collection_documents_by_their_recorded_date(api, research_app):
+    account = await open_account(api, research_app.state.db, credits=1000)
+    collection = await _collection(api, account, "dated notes")
+    old = await _upload(api, account, collection, "old.md", NOTES["a"].encode(), published_date="2019-02-01")
+    new = await _upload(api, account, collection, "new.md", NOTES["b"].encode(), published_date="2025-02-01")
+    undated = await _upload(api, account, collection, "undated.md", b"Meeting minutes about the weather.")
+    for document in (old, new, undated):
+        assert (await _ingested(api, account, document))["status"] == "ready"
+
+    result = await _research(
+        api, account, collections=[collection], web=False, source_policy={"after_date": "2024-01-01"}
+    )
+
+    cited = {source["url"] for source in result["sources"]}
+    assert new["source_id"] in cited and old["source_id"] not in cited
+    assert "BLUEFIN" not in result["brief"] and "REDWOOD" in result["brief"]
