@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from api.app import create_app
 from api.runtime import background_services_for
@@ -265,8 +266,9 @@ WORKERS_PAGE = {
 }
 
 
+@pytest.mark.parametrize("checkpoint", ["kept", "pruned"])
 async def test_a_follow_up_cites_the_earlier_jobs_source_without_reading_it_again(
-    settings, clean_storage, pages
+    settings, clean_storage, pages, checkpoint
 ):
     pages.route(
         "GET",
@@ -287,6 +289,8 @@ async def test_a_follow_up_cites_the_earlier_jobs_source_without_reading_it_agai
             first = await research(http, account, question=QUESTION)
             reads_before = [r.path for r in pages.requests]
             searches_before = len(tavily.calls)
+            if checkpoint == "pruned":  # the follow-up starts from the stored result instead
+                await AsyncPostgresSaver(application.state.db.pool).adelete_thread(first["id"])
 
             follow_up = await research(
                 http,
