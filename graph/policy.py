@@ -88,10 +88,6 @@ class SourcePolicy:
             raise InvalidResearchRequest("source_policy.after_date", "must not be later than before_date")
         return cls(lists["include_domains"], lists["exclude_domains"], after, before)
 
-    @property
-    def is_open(self) -> bool:
-        return self == OPEN
-
     def allows_host(self, host: str) -> bool:
         host = host.lower().removesuffix(".")
         if self.include_domains and not _on_or_under(host, self.include_domains):
