@@ -533,7 +533,11 @@ class RecentJob(BaseModel):
 
 
 class RefreshBody(BaseModel):
-    refresh_token: constr(max_length=1024) = Field(..., title='Refresh Token')
+    refresh_token: constr(max_length=1024) = Field(
+        ...,
+        description='Empty or omitted: the `infrence_refresh` cookie set at login is used.',
+        title='Refresh Token',
+    )
 
 
 class RefundBody(BaseModel):
