@@ -10,11 +10,17 @@ import { type Basis, describe, envelope, isTerminal, type ModeId, type ModeInfo,
 import { Link, setQuery, useLocation } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { Meter } from "../ui/charts";
-import { Alert, Badge, Button, Card, Checkbox, CodeBlock, Empty, ErrorState, FormError, Loading, onSubmit, PageHeader, TextArea, TextField, useSubmit } from "../ui/kit";
+import { Alert, Badge, Button, Card, Checkbox, CodeBlock, Empty, ErrorState, FormError, Loading, onSubmit, PageHeader, Select, TextArea, TextField, useSubmit } from "../ui/kit";
 import { canExtend, ExtendPanel } from "./playground/ExtendPanel";
 import { ALL_OF_THE_WEB, type SourceChoice, sourceFields, SourcesPanel } from "./playground/SourcesPanel";
 
 const MAX_TIMELINE = 400;
+// BCP 47 tags for `output_language`; empty leaves the language to the sources.
+const LANGUAGES = [
+  { value: "", label: "Same as the sources" },
+  ...[["en", "English"], ["de", "German"], ["fr", "French"], ["es", "Spanish"], ["it", "Italian"], ["nl", "Dutch"], ["pt-BR", "Portuguese (Brazil)"], ["pl", "Polish"], ["ja", "Japanese"], ["zh", "Chinese"]]
+    .map(([value, label]) => ({ value, label: `${label} (${value})` })),
+];
 
 /** The modes with their prices and budgets, as GET /v1/modes serves them. */
 function ModePicker({ modes, mode, onChange }: { modes: ModeInfo[]; mode: ModeId; onChange: (mode: ModeId) => void }) {
@@ -280,7 +286,7 @@ function TypedView({ result }: { result: Result }) {
   );
 }
 
-function JobPanel({ job, modes, onExtended }: { job: Job; modes?: ModeInfo[]; onExtended: () => void }) {
+function JobPanel({ job, modes, onExtended, onFollowUp }: { job: Job; modes?: ModeInfo[]; onExtended: () => void; onFollowUp: () => void }) {
   const cancel = useSubmit(() => unwrap(api.DELETE("/api/playground/research/{id}", { params: { path: { id: job.id } } })));
   const running = !isTerminal(job.status);
   const result = job.result;
@@ -350,9 +356,12 @@ function JobPanel({ job, modes, onExtended }: { job: Job; modes?: ModeInfo[]; on
           </Card>
         </div>
       )}
-      {result && modes && canExtend(result) && (
+      {result && result.status === "succeeded" && (
         <Card title="Continue this research">
-          <ExtendPanel result={result} modes={modes} onExtended={onExtended} />
+          <p>
+            <Button onClick={onFollowUp}>Ask a follow-up</Button>
+          </p>
+          {modes && canExtend(result) && <ExtendPanel result={result} modes={modes} onExtended={onExtended} />}
         </Card>
       )}
     </>
@@ -370,6 +379,8 @@ export function PlaygroundPage() {
   const [mode, setMode] = useState<ModeId>("standard");
   const [maxCredits, setMaxCredits] = useState("500");
   const [sources, setSources] = useState<SourceChoice>(ALL_OF_THE_WEB);
+  const [language, setLanguage] = useState("");
+  const followUpTo = query.get("follow_up");
   const [withSchema, setWithSchema] = useState(false);
   const [schemaText, setSchemaText] = useState(EXAMPLE_SCHEMA);
   const schema = withSchema ? checkSchema(schemaText) : {};
@@ -389,12 +400,22 @@ export function PlaygroundPage() {
           ...(mode === "max" ? { max_credits: Number(maxCredits) } : {}),
           ...(schema.schema ? { response_schema: schema.schema } : {}),
           ...sourceFields(sources),
+          ...(language ? { output_language: language } : {}),
+          ...(followUpTo ? { previous_job_id: followUpTo } : {}),
         },
       }),
     );
-    setQuery({ job: accepted.id });
+    setQuery({ job: accepted.id, follow_up: null });
   });
+  // A follow-up keeps the earlier job on screen and puts an empty question box in front of it.
+  const followUp = () => {
+    setQuestion("");
+    setQuery({ follow_up: jobId });
+    window.scrollTo(0, 0);
+    document.querySelector<HTMLTextAreaElement>(".playground-form textarea")?.focus();
+  };
   const schemaError = schema.error ?? run.fields.response_schema;
+  const policyErrors = Object.entries(run.fields).filter(([field]) => field.startsWith("source_policy")).map(([field, message]) => `${field}: ${message}`);
   const price = modes.data?.find((m) => m.mode === mode)?.price_credits;
 
   return (
@@ -412,6 +433,14 @@ export function PlaygroundPage() {
               <Link href="/billing">Buy credits</Link> to run this mode.
             </p>
           )}
+          {followUpTo && (
+            <Alert kind="info" title="A follow-up">
+              <p>It starts from the earlier job's findings and sources, and researches only what your new question adds.</p>
+              <Button small variant="ghost" onClick={() => setQuery({ follow_up: null })}>
+                Ask a new question instead
+              </Button>
+            </Alert>
+          )}
           <TextArea label="Question" rows={3} required value={question} onChange={(e) => setQuestion(e.target.value)}
             error={run.fields.question} placeholder="What changed in EU battery regulation in 2025, and who is affected?" />
           {modes.data ? <ModePicker modes={modes.data} mode={mode} onChange={setMode} /> : <Loading />}
@@ -420,7 +449,9 @@ export function PlaygroundPage() {
               onChange={(e) => setMaxCredits(e.target.value)} error={run.fields.max_credits}
               hint="Max is metered: you pay for what it uses, never more than this cap." />
           )}
-          <SourcesPanel value={sources} onChange={setSources} errors={[run.fields.web, run.fields.collections]} />
+          <SourcesPanel value={sources} onChange={setSources} errors={[run.fields.web, run.fields.collections, ...policyErrors]} />
+          <Select label="Answer language" options={LANGUAGES} value={language} onChange={(e) => setLanguage(e.target.value)}
+            error={run.fields.output_language} className="language-field" />
           <Checkbox label="Return typed JSON that follows my schema" checked={withSchema} onChange={(e) => setWithSchema(e.target.checked)} />
           {withSchema && (
             <TextArea label="JSON Schema" className="mono" rows={10} spellCheck={false} value={schemaText}
@@ -439,7 +470,7 @@ export function PlaygroundPage() {
           </div>
         </form>
       </Card>
-      {job && job.stream === "connecting" && !job.events.length && !job.result ? <Loading label="Opening the job…" /> : job && <JobPanel job={job} modes={modes.data} onExtended={() => setRound((r) => r + 1)} />}
+      {job && job.stream === "connecting" && !job.events.length && !job.result ? <Loading label="Opening the job…" /> : job && <JobPanel job={job} modes={modes.data} onExtended={() => setRound((r) => r + 1)} onFollowUp={followUp} />}
     </>
   );
 }
