@@ -3,6 +3,8 @@ finished job with more budget (same job, events continued, charged the differenc
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -49,4 +51,35 @@ def test_continue_a_finished_job_with_more_budget(page, finished_lite_job, conso
     expect(timeline.get_by_text("Research complete")).to_have_count(2)
     expect(timeline.get_by_text("Continued in Standard", exact=False)).to_be_visible()
     expect(page.get_by_text(f"{standard} credits charged")).to_be_visible()
+    assert console.errors == []
+
+
+def test_source_policy_language_and_a_follow_up(page, finished_lite_job, console):
+    http, job = finished_lite_job
+    page.goto(f"/playground?job={job['id']}")
+    page.get_by_role("button", name="Ask a follow-up").click()
+    expect(page).to_have_url(re.compile(rf"follow_up={job['id']}"))
+    expect(page.get_by_label("Question")).to_have_value("")
+    page.get_by_label("Question").fill("And how do they compare with solar power?")
+    page.get_by_text("Lite", exact=True).click()
+    page.locator("summary", has_text="Sources").click()
+    page.get_by_label("Only these sites").fill("not a host!")
+    page.get_by_label("Answer language").select_option("de")
+    page.get_by_role("button", name=re.compile("Run research")).click()
+    expect(page.locator(".panel .field-error")).to_contain_text("source_policy.include_domains[0]")
+    assert console.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    console.errors.clear()
+
+    page.get_by_label("Only these sites").fill("")
+    page.get_by_label("Never these sites").fill("example.com")
+    page.get_by_label("Published on or before").fill("2030-01-01")
+    expect(page.locator(".panel summary")).to_contain_text("Web · filtered")
+    page.get_by_role("button", name=re.compile("Run research")).click()
+    expect(page.get_by_text("Research complete")).to_be_visible(timeout=120_000)
+    follow_up_id = re.search(r"job=([0-9a-f-]{36})", page.url).group(1)
+    assert follow_up_id != job["id"]
+    follow_up = http.get(f"/api/playground/research/{follow_up_id}").json()
+    assert follow_up["previous_job_id"] == job["id"]
+    assert follow_up["usage"].get("output_language_note")  # the offline reasoner says it kept the sources' language
+    shot(page, "playground-follow-up")
     assert console.errors == []
