@@ -63,7 +63,7 @@ def test_source_policy_language_and_a_follow_up(page, finished_lite_job, console
     page.get_by_label("Question").fill("And how do they compare with solar power?")
     page.get_by_text("Lite", exact=True).click()
     page.locator("summary", has_text="Sources").click()
-    page.get_by_label("Only these sites").fill("not a host!")
+    page.get_by_label("Only these sites").fill("bad_host!")
     page.get_by_label("Answer language").select_option("de")
     page.get_by_role("button", name=re.compile("Run research")).click()
     expect(page.locator(".panel .field-error")).to_contain_text("source_policy.include_domains[0]")
@@ -75,6 +75,7 @@ def test_source_policy_language_and_a_follow_up(page, finished_lite_job, console
     page.get_by_label("Published on or before").fill("2030-01-01")
     expect(page.locator(".panel summary")).to_contain_text("Web · filtered")
     page.get_by_role("button", name=re.compile("Run research")).click()
+    expect(page).not_to_have_url(re.compile(rf"job={job['id']}"))
     expect(page.get_by_text("Research complete")).to_be_visible(timeout=120_000)
     follow_up_id = re.search(r"job=([0-9a-f-]{36})", page.url).group(1)
     assert follow_up_id != job["id"]

@@ -415,7 +415,7 @@ export function PlaygroundPage() {
     document.querySelector<HTMLTextAreaElement>(".playground-form textarea")?.focus();
   };
   const schemaError = schema.error ?? run.fields.response_schema;
-  const policyErrors = Object.entries(run.fields).filter(([field]) => field.startsWith("source_policy")).map(([field, message]) => `${field}: ${message}`);
+  const policyErrors = Object.entries(run.fields).filter(([field]) => field.startsWith("source_policy")).map(([, message]) => message);
   const price = modes.data?.find((m) => m.mode === mode)?.price_credits;
 
   return (
