@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
@@ -18,7 +18,7 @@ from api.metrics import HttpMetrics
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.spa import mount_spa
 from core.db import Database
-from core.errors import install_error_handlers
+from core.errors import install_error_handlers, refuse_nul_characters
 from core.logging import RequestId
 from core.settings import Settings, load_settings
 from core.storage import resolve_storage
@@ -175,6 +175,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # api/docs.py serves /docs and /redoc from the app itself (no CDN)
         redoc_url=None,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.clock = time.time  # rate-limit windows; tests pin it

@@ -189,6 +189,44 @@ def _unknown_field_message(request: Request, loc: tuple | list) -> str:
     return f"Unknown field {name!r}{hint} Allowed fields: {', '.join(allowed)}"
 
 
+def _nul_path(value: Any, path: str) -> str | None:
+    """The dotted path of the first string holding a NUL character, keys included."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            found = inner if "\x00" in str(key) else _nul_path(item, inner)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """PostgreSQL stores no NUL character in text or jsonb: a JSON body carrying one is a 400
+    naming the field, not a 500 from the first INSERT. The byte search keeps it off other bodies."""
+    if request.method not in ("POST", "PUT", "PATCH") or "json" not in request.headers.get(
+        "content-type", ""
+    ):
+        return
+    body = await request.body()
+    if b"\\u0000" not in body and b"\x00" not in body:
+        return
+    import json
+
+    try:
+        field = _nul_path(json.loads(body), "")
+    except ValueError:
+        return  # malformed JSON: the route's own parsing answers it
+    if field:
+        raise InvalidRequest(f"{field} may not contain a NUL character", field=field)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:

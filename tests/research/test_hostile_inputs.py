@@ -172,3 +172,24 @@ async def test_checking_a_large_schema_does_not_hold_the_event_loop(idle_api, id
     assert (await create).status_code == 202
     assert answered_meanwhile >= 5, f"{answered_meanwhile} /healthz answers in the {took:.2f}s create"
     assert slowest < took / 3, f"a /healthz waited {slowest:.3f}s of the {took:.2f}s create"
+
+
+async def test_a_nul_character_anywhere_in_a_json_body_is_a_400_naming_its_field(idle_api, idle_funded):
+    cases = [
+        ({"question": "a\u0000b"}, "question"),
+        ({"question": "q?", "metadata": {"k\u0000": "v"}}, "metadata.k\u0000"),
+        (
+            {"question": "q?", "source_policy": {"include_domains": ["ok.com", "x\u0000.com"]}},
+            "source_policy.include_domains[1]",
+        ),
+    ]
+    for body, field in cases:
+        response = await idle_api.post("/v1/research", headers=idle_funded.key, json=body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["errors"] == [
+            {"field": field, "message": f"{field} may not contain a NUL character"}
+        ]
+    ticket = await idle_api.post(
+        "/api/support", headers=idle_funded.jwt, json={"subject": "s", "body": "b\u0000"}
+    )
+    assert ticket.status_code == 400, ticket.text
