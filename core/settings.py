@@ -114,6 +114,9 @@ class Settings(GraphSettings, BaseSettings):
     checkpoint_retention_days: int = Field(
         7, ge=0, validation_alias=_env("INFRENCE_CHECKPOINT_RETENTION_DAYS")
     )
+    plan_approval_ttl_secs: int = Field(
+        86_400, ge=1, validation_alias=_env("INFRENCE_PLAN_APPROVAL_TTL_SECS")
+    )
     max_body_bytes: int = Field(1024 * 1024, validation_alias=_env("INFRENCE_MAX_BODY_BYTES"))
     max_streams_per_user: int = Field(20, ge=1, validation_alias=_env("INFRENCE_MAX_STREAMS_PER_USER"))
     # host:port of a second listener serving only /metrics without credentials (for Prometheus

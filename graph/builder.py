@@ -1,4 +1,4 @@
-"""The research graph: plan -> gate -> wave x N (Send) -> gate ... -> synthesise -> critic -> cast.
+"""The research graph: plan -> approve -> gate -> wave x N (Send) -> gate ... -> synthesise -> critic -> cast.
 
     graph = build_graph(checkpointer)        # a compiled graph; the worker runs it with
     await graph.ainvoke({"question": q, "mode": m, "response_schema": s},
@@ -17,6 +17,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
+from graph.nodes.approve import approve
 from graph.nodes.cast import cast
 from graph.nodes.critic import critic
 from graph.nodes.gate import gate
@@ -38,12 +39,14 @@ def build_graph(checkpointer: Any = None, *, name: str = "research", critic_revi
     # pass a ready ResearchContext; runs without one get a default built from the environment.
     builder = StateGraph(ResearchState, input_schema=ResearchInput)
     builder.add_node("plan", plan)
+    builder.add_node("approve", approve)  # a no-op unless the client reviews the plan
     builder.add_node("gate", gate, destinations=("wave", "synthesise"))
     builder.add_node("wave", wave)
     builder.add_node("synthesise", synthesise)
     builder.add_node("cast", cast)
     builder.add_edge(START, "plan")
-    builder.add_edge("plan", "gate")
+    builder.add_edge("plan", "approve")
+    builder.add_edge("approve", "gate")
     builder.add_edge("wave", "gate")
     if critic_review:
         builder.add_node("critic", critic, destinations=("synthesise", "cast"))

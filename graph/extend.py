@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-AS_NODE = "plan"  # the update is written as if planning had just ended: the gate runs next
+AS_NODE = "approve"  # written as if the plan had just been approved: the gate runs next
 
 
 async def extend_thread(graph: Any, config: dict[str, Any], *, extension: int, mode: str) -> bool:

@@ -77,6 +77,7 @@ class ResearchInput(TypedDict, total=False):
     previous_queries: list[str]
     claims: list[Claim]
     sources: dict[str, SourceMeta]
+    plan_approval: bool  # stop after planning until the caller resumes with the queries to run
 
 
 class ResearchState(TypedDict, total=False):
@@ -106,6 +107,7 @@ class ResearchState(TypedDict, total=False):
     stop_reason: str
     reasoner: str  # offline | openai: who planned, extracted and wrote
     faithfulness: dict[str, int]  # brief sentences checked, supported, removed
+    plan_approval: bool
     extension: int  # how many times the finished run was continued with a larger budget
 
 

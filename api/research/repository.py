@@ -51,6 +51,8 @@ class JobRow:
     completed_at: datetime | None
     checkpoints_pruned_at: datetime | None
     extensions: list[dict[str, Any]]
+    plan: dict[str, Any] | None
+    approval_expires_at: datetime | None
 
     @property
     def is_terminal(self) -> bool:
@@ -212,7 +214,7 @@ SET status = %(status)s, stop_reason = %(stop_reason)s, credits_charged = %(cred
     wave_count = %(wave_count)s, source_count = %(source_count)s,
     latency_ms = GREATEST(0, (extract(epoch FROM now() - created_at) * 1000)::int),
     completed_at = now(), lease_owner = NULL, lease_expires_at = NULL, connector_headers = NULL
-WHERE id = %(id)s AND status IN ('queued', 'running')
+WHERE id = %(id)s AND status IN ('queued', 'running', 'awaiting_approval')
 RETURNING {JOB_COLUMNS}
 """
 
@@ -226,6 +228,29 @@ SET status = 'queued', mode = %(mode)s, stop_reason = NULL, completed_at = NULL,
     credits_reserved = credits_reserved + %(reserved)s, extensions = extensions || %(extension)s
 WHERE id = %(id)s AND status = 'succeeded'
 RETURNING {JOB_COLUMNS}
+"""
+
+# The run paused after planning: no lease, the plan kept for the client, a deadline to answer by.
+AWAIT_APPROVAL_SQL = f"""
+UPDATE research_jobs
+SET status = 'awaiting_approval', plan = %(plan)s, approval_expires_at = now() + %(ttl)s,
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE id = %(id)s AND lease_owner = %(worker)s AND status = 'running'
+RETURNING {JOB_COLUMNS}
+"""
+
+APPROVE_PLAN_SQL = f"""
+UPDATE research_jobs
+SET status = 'queued', plan = plan || %(approved)s, approval_expires_at = NULL
+WHERE id = %(id)s AND status = 'awaiting_approval'
+RETURNING {JOB_COLUMNS}
+"""
+
+LOCK_EXPIRED_APPROVALS_SQL = f"""
+SELECT {JOB_COLUMNS} FROM research_jobs
+WHERE status = 'awaiting_approval' AND approval_expires_at < now()
+ORDER BY approval_expires_at LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
 """
 
 RECORD_EXTENSION_CHARGE_SQL = """
@@ -441,6 +466,29 @@ class JobRepository:
         )
         return await cur.fetchone()
 
+    async def await_approval(
+        self, conn: AsyncConnection, job_id: UUID, worker_id: str, plan: dict, ttl: timedelta
+    ) -> JobRow | None:
+        """Park a planned job until its client approves the plan; None when the lease was lost."""
+        cur = conn.cursor(row_factory=class_row(JobRow))
+        await cur.execute(
+            AWAIT_APPROVAL_SQL, {"id": job_id, "worker": worker_id, "plan": Jsonb(plan), "ttl": ttl}
+        )
+        return await cur.fetchone()
+
+    async def approve_plan(self, tx: AsyncConnection, job_id: UUID, queries: list[str]) -> JobRow | None:
+        """Queue a parked job again with the approved queries; None when it was not awaiting approval."""
+        cur = tx.cursor(row_factory=class_row(JobRow))
+        await cur.execute(
+            APPROVE_PLAN_SQL, {"id": job_id, "approved": Jsonb({"queries": queries, "approved": True})}
+        )
+        return await cur.fetchone()
+
+    async def lock_expired_approvals(self, tx: AsyncConnection, limit: int) -> list[JobRow]:
+        cur = tx.cursor(row_factory=class_row(JobRow))
+        await cur.execute(LOCK_EXPIRED_APPROVALS_SQL, {"limit": limit})
+        return await cur.fetchall()
+
     async def record_extension_charge(self, tx: AsyncConnection, job_id: UUID, credits: int) -> None:
         """The credits the latest extension added, once it is settled."""
         await tx.execute(RECORD_EXTENSION_CHARGE_SQL, {"id": job_id, "credits": credits})
@@ -468,7 +516,9 @@ class JobRepository:
 
     async def live_job_ids_for_user(self, conn: AsyncConnection, user_id: UUID) -> list[UUID]:
         cur = await conn.execute(
-            "SELECT id FROM research_jobs WHERE user_id = %s AND status IN ('queued', 'running')", (user_id,)
+            "SELECT id FROM research_jobs WHERE user_id = %s"
+            " AND status IN ('queued', 'running', 'awaiting_approval')",
+            (user_id,),
         )
         return [row["id"] for row in await cur.fetchall()]
 

@@ -18,6 +18,7 @@ from api.research.schemas import (
     ExtendRequest,
     JobStatus,
     ModeInfo,
+    PlanApproval,
     ResearchLogRow,
     ResearchRequest,
     ResearchResult,
@@ -68,6 +69,10 @@ CREATE_RESPONSES = {
 EXTEND_RESPONSES = {
     202: {"model": ResearchResult, "description": "Extended: the job is queued again under its new budget"},
     **error_responses(400, 401, 402, 404, 409),
+}
+PLAN_RESPONSES = {
+    202: {"model": ResearchResult, "description": "Approved: the job is queued again with these queries"},
+    **error_responses(400, 401, 404, 409),
 }
 EVENTS_RESPONSES = {
     200: {
@@ -270,6 +275,22 @@ async def extend_research(
     return result_of(await jobs.extend(caller.user.id, id, body, idempotency_key=idempotency_key))
 
 
+@router.post(
+    "/v1/research/{id}/plan",
+    status_code=202,
+    response_model=ResearchResult,
+    responses=PLAN_RESPONSES,
+    summary="Approve (or edit) the plan of a job awaiting approval",
+    operation_id="approve_plan",
+)
+async def approve_plan(
+    id: ResearchJobId, body: PlanApproval, caller: ApiKeyCaller, jobs: JobServiceDep
+) -> ResearchResult:
+    """For a job created with `plan_approval: true` and now `awaiting_approval`: these queries
+    (the plan's, edited or as they are) are the first wave's; the job resumes on its thread."""
+    return result_of(await jobs.approve_plan(caller.user.id, id, body))
+
+
 @router.get(
     "/v1/research/{id}/events",
     responses=EVENTS_RESPONSES,
@@ -345,6 +366,19 @@ async def playground_extend(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ResearchResult:
     return result_of(await jobs.extend(user.id, id, body, idempotency_key=idempotency_key))
+
+
+@playground.post(
+    "/research/{id}/plan",
+    status_code=202,
+    response_model=ResearchResult,
+    responses=PLAN_RESPONSES,
+    operation_id="playground_approve_plan",
+)
+async def playground_approve_plan(
+    id: ResearchJobId, body: PlanApproval, user: CurrentUser, jobs: JobServiceDep
+) -> ResearchResult:
+    return result_of(await jobs.approve_plan(user.id, id, body))
 
 
 @playground.get(

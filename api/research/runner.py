@@ -16,6 +16,7 @@ from uuid import UUID
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.runtime import RunControl
+from langgraph.types import Command
 
 from api.collections.embeddings import embedder_for
 from api.collections.search import CollectionSearch
@@ -98,22 +99,24 @@ class GraphRunner:
         plan = plan_of_job(job)
         graph = self._graph()
         config = _config(job)
-        resuming = (await graph.aget_state(config)).created_at is not None
+        saved = await graph.aget_state(config)
         if job.extensions:
             await extend_thread(graph, config, extension=len(job.extensions), mode=job.mode)
         policy = source_policy_of(job.request)
-        graph_input = (
-            None
-            if resuming
-            else {
+        if saved.interrupts and job.plan and job.plan.get("approved"):
+            graph_input = Command(resume={"queries": job.plan["queries"]})
+        elif saved.created_at is not None:
+            graph_input = None  # resume where the last attempt stopped
+        else:
+            graph_input = {
                 "question": job.question,
                 "mode": job.mode,
                 "started_at": time.time(),
                 "response_schema": job.request.get("response_schema"),
                 "output_language": job.request.get("output_language"),
                 **(await self._earlier_research(job, policy)),
+                "plan_approval": bool(job.request.get("plan_approval")),
             }
-        )
         context = build_context(
             self.settings, plan.budgets, search=await self._search_for(job, policy), policy=policy
         )
@@ -128,8 +131,10 @@ class GraphRunner:
             stop_reason = "deadline"
         finally:
             await context.aclose()
-        state = (await graph.aget_state(config)).values
-        return outcome_from(state, status="succeeded", stop_reason=stop_reason)
+        final = await graph.aget_state(config)
+        if final.interrupts and stop_reason is None:  # paused for the client to approve the plan
+            return JobOutcome(status="awaiting_approval", stop_reason=None, plan=final.interrupts[0].value)
+        return outcome_from(final.values, status="succeeded", stop_reason=stop_reason)
 
     async def _search_for(self, job: JobRow, policy: SourcePolicy) -> SearchProvider | None:
         """The job's own sources — its owner's collections, its MCP connectors — with web search

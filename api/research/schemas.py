@@ -17,13 +17,14 @@ from graph.modes import Mode, ResearchMode
 from graph.policy import MAX_DOMAINS
 
 
-# A new state (say `awaiting_approval`) is one more member here and in the `research_jobs` CHECK
+# A new state is one more member here and in the `research_jobs` CHECK
 # constraint; the dashboard and clients read the list from the OpenAPI enum.
 class JobStatus(StrEnum):
     """A research job's status; `succeeded`, `failed` and `canceled` are final."""
 
     queued = "queued"
     running = "running"
+    awaiting_approval = "awaiting_approval"
     succeeded = "succeeded"
     failed = "failed"
     canceled = "canceled"
@@ -131,6 +132,11 @@ class ResearchRequest(BaseModel):
         "sources (cited without being read again), researches only what the new question adds, and is "
         "charged this request's own price. 404 if not yours, 409 while it is still running.",
     )
+    plan_approval: bool = Field(
+        False,
+        description="Stop after planning with status `awaiting_approval` until `POST /v1/research/{id}/plan` "
+        "approves the queries (answered 202).",
+    )
 
     def stored(self) -> dict[str, Any]:
         """The request as the client sent it (by alias), for the job row, connector header values
@@ -164,6 +170,30 @@ class ExtendRequest(BaseModel):
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+MAX_PLAN_QUERY_CHARS = 400
+
+
+class PlanApproval(BaseModel):
+    """The queries the first wave searches: the plan's as they are, or edited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queries: list[Annotated[str, Field(min_length=1, max_length=MAX_PLAN_QUERY_CHARS)]] = Field(
+        min_length=1, description="At most the mode's branches per wave (`GET /v1/modes`)."
+    )
+
+
+class PlanDto(BaseModel):
+    """What a job with `plan_approval` proposes to research, for the client to approve or edit."""
+
+    sub_questions: list[str] = Field(default_factory=list)
+    queries: list[str]
+    approved: bool = False
+    expires_at: datetime | None = Field(
+        None, description="While `awaiting_approval`: when the job is canceled if nobody approves it."
+    )
 
 
 class ExtensionDto(BaseModel):
@@ -300,6 +330,7 @@ class ResearchResult(BaseModel):
         default_factory=list,
         description="Each `POST /v1/research/{id}/extend`, in order; `credits_charged` includes them.",
     )
+    plan: PlanDto | None = Field(None, description="With `plan_approval`: the plan, once made.")
 
 
 class AsyncAccepted(BaseModel):
@@ -341,6 +372,16 @@ class JobCancelRequestedData(BaseModel):
     id: UUID
 
 
+class PlanReadyData(BaseModel):
+    id: UUID
+    plan: PlanDto
+
+
+class PlanApprovedData(BaseModel):
+    id: UUID
+    queries: list[str]
+
+
 class JobExtendedData(BaseModel):
     id: UUID
     extension: int = Field(description="1 for the first extension of this job, and so on.")
@@ -355,6 +396,8 @@ JOB_EVENT_DATA: dict[str, type[BaseModel]] = {
     "job.started": JobStartedData,
     "job.cancel_requested": JobCancelRequestedData,
     "job.extended": JobExtendedData,
+    "plan.ready": PlanReadyData,
+    "plan.approved": PlanApprovedData,
     **{f"job.{status}": ResearchResult for status in TERMINAL_STATUSES},
 }
 TERMINAL_EVENT_TYPES = tuple(f"job.{status}" for status in TERMINAL_STATUSES)

@@ -26,6 +26,8 @@ from api.research.schemas import (
     CorpusDocument,
     ExtendRequest,
     ExtensionDto,
+    PlanApproval,
+    PlanDto,
     ResearchRequest,
     ResearchResult,
     SourceDto,
@@ -172,6 +174,11 @@ class PreviousJobNotFinished(Conflict):
     detail = "previous_job_id: that job is still running; follow it up once it has finished"
 
 
+class NotAwaitingApproval(Conflict):
+    code = "not_awaiting_approval"
+    detail = "This job is not waiting for its plan to be approved"
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     detail = "This Idempotency-Key was already used with a different request body"
@@ -225,6 +232,7 @@ def result_of(job: JobRow) -> ResearchResult:
         created_at=job.created_at,
         completed_at=job.completed_at,
         extensions=[ExtensionDto.model_validate(extension) for extension in job.extensions],
+        plan=PlanDto(**job.plan, expires_at=job.approval_expires_at) if job.plan else None,
     )
 
 
@@ -236,7 +244,7 @@ def result_event_data(job: JobRow) -> dict[str, Any]:
 class JobOutcome:
     """What a run produced, ready to settle."""
 
-    status: str  # succeeded | failed | canceled
+    status: str  # succeeded | failed | canceled, or awaiting_approval (paused, not settled)
     stop_reason: str | None
     cost_usd_micros: int = 0
     result: dict[str, Any] | None = None
@@ -245,6 +253,8 @@ class JobOutcome:
     source_count: int | None = None
     # Failed on the client's input (a schema that could not be cast): charged its metered spend.
     client_fault: bool = False
+    # status `awaiting_approval`: the run paused after planning; this is what it proposes.
+    plan: dict[str, Any] | None = None
 
 
 class JobSettlement:
@@ -337,6 +347,7 @@ class JobService:
     def runs_async(self, request: ResearchRequest, plan: ModePlan) -> bool:
         return (
             request.run_async
+            or request.plan_approval
             or request.webhook_url is not None
             or plan.budgets.max_wallclock_secs > self.settings.sync_max_secs
         )
@@ -483,6 +494,28 @@ class JobService:
         if not previous.is_terminal:
             raise PreviousJobNotFinished()
 
+    async def approve_plan(self, user_id: UUID, job_id: UUID, approval: PlanApproval) -> JobRow:
+        """Queue a job paused after planning again; the worker resumes its thread with these queries."""
+        async with self.db.transaction() as tx:
+            job = await self.jobs.get(tx, job_id, for_update=True)
+            if job is None or job.user_id != user_id:
+                raise NotFound("No such research job")
+            if job.status != "awaiting_approval":
+                raise NotAwaitingApproval(f"This job is {job.status}, not awaiting_approval")
+            branches = plan_of_job(job).budgets.branches
+            if len(approval.queries) > branches:
+                raise InvalidRequest(
+                    f"queries: at most {branches} for a {job.mode} job (its branches per wave)",
+                    field="queries",
+                )
+            queries = [" ".join(q.split()) for q in approval.queries]
+            if not all(queries):
+                raise InvalidRequest("queries: must not be blank", field="queries")
+            job = await self.jobs.approve_plan(tx, job_id, queries)
+            await self.jobs.notify_queued(tx, job_id)
+        await self.events.append(job_id, "plan.approved", {"id": str(job_id), "queries": queries})
+        return job
+
     async def get(self, user_id: UUID, job_id: UUID) -> JobRow:
         async with self.db.connection() as conn:
             job = await self.jobs.get_for_user(conn, job_id, user_id)
@@ -527,7 +560,7 @@ class JobService:
                 return job
             await self.jobs.request_cancel(tx, job_id)
             finished = None
-            if job.status == "queued":
+            if job.status in ("queued", "awaiting_approval"):  # no worker holds it: end it here
                 finished = await self.settlement.settle(
                     job, JobOutcome(status="canceled", stop_reason="canceled"), tx=tx
                 )

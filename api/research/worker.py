@@ -38,6 +38,7 @@ HEARTBEAT_SECS = 1.0
 POLL_SECS = 1.0  # also how soon a lapsed lease is noticed without a NOTIFY
 DRAIN_TIMEOUT_SECS = 20.0
 RETENTION_EVERY_SECS = 3600.0
+EXPIRE_BATCH = 50
 # A database outage interrupts a run without failing it: the lease lapses and the job resumes
 # from its last checkpoint once PostgreSQL is back.
 OUTAGES = (psycopg.OperationalError, PoolTimeout, OSError)
@@ -77,6 +78,7 @@ class ResearchWorker:
         maintenance = asyncio.create_task(self._maintain(stop), name="research-maintenance")
         try:
             while not stop.is_set():
+                await self._expire_unapproved_plans()
                 claimed = await self._claim_while_free()
                 if not claimed:
                     await self._sleep_until_woken(stop)
@@ -187,6 +189,9 @@ class ResearchWorker:
         finally:
             heartbeat.cancel()
             await writer.close()  # the last progress before the terminal event
+        if outcome.status == "awaiting_approval":
+            await self._await_approval(job, outcome.plan or {})
+            return
         try:
             outcome = await self._settle(job, outcome)
         except OUTAGES as exc:  # not settled: the next claim finds the finished graph and settles
@@ -238,6 +243,32 @@ class ResearchWorker:
             if not ours or cancel_requested:
                 run.cancel()
                 return "canceled" if ours else "lost"
+
+    async def _await_approval(self, job: JobRow, plan: dict) -> None:
+        """Park the job until its client approves the plan (its reservation stays held)."""
+        ttl = timedelta(seconds=self.settings.plan_approval_ttl_secs)
+        async with self.db.connection() as conn:
+            parked = await self.jobs.await_approval(conn, job.id, self.worker_id, plan, ttl)
+        if parked is not None:
+            ready = {**plan, "expires_at": parked.approval_expires_at}
+            await self.events.append(job.id, "plan.ready", {"id": str(job.id), "plan": ready})
+
+    async def _expire_unapproved_plans(self) -> None:
+        """Cancel the jobs whose plan nobody approved in time, releasing their reservations. Any
+        worker may do it (the rows are locked with SKIP LOCKED), so it survives any one's death."""
+        try:
+            async with self.db.transaction() as tx:
+                expired = await self.jobs.lock_expired_approvals(tx, EXPIRE_BATCH)
+                outcome = JobOutcome(
+                    status="canceled", stop_reason="canceled", error="the plan was not approved in time"
+                )
+                finished = [await self.settlement.settle(job, outcome, tx=tx) for job in expired]
+        except OUTAGES as exc:
+            log.warning("worker %s cannot expire plans: %s", self.worker_id, type(exc).__name__)
+            return
+        for job in finished:
+            if job is not None:
+                await self.settlement.announce(job)
 
     async def _give_back(self, job: JobRow) -> None:
         async with self.db.connection() as conn:

@@ -7,69 +7,20 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
 
 import httpx
 import psycopg
-import pytest
 
-from api.app import create_app
-from api.runtime import background_services_for
 from graph.modes import plan_for
 from ledger.check import check_ledger
 from tests.accounts import Account, balance_of, open_account
 from tests.conftest import REPO, server_env
 from tests.fakes.tavily_server import FakeTavily
+from tests.research.pages import PAGES, QUESTION
 from tests.research.test_events_and_webhooks import _events
 from tests.research.test_failure_paths import ledger_rows
-from tests.research.test_live import DOCUMENTS, _lease_owner_pid, _start_worker
+from tests.research.test_live import _lease_owner_pid, _start_worker
 from tests.waiting import until
-
-QUESTION = "How do checkpoints work, and what do leases and budgets do?"
-# Pages whose sentences name things the question does not: each name is a lead the offline
-# reasoner follows in later waves (so a larger budget finds more to search).
-NAMED = [
-    ("Postgres Saver", "Checkpoints are written by the Postgres Saver after every step of a run."),
-    ("Redis Streams", "Leases are renewed while Redis Streams carry every event of a job."),
-    ("Budget Gate", "Budgets are enforced by the Budget Gate before each wave of searches."),
-    ("Lease Keeper", "Leases expire unless the Lease Keeper renews them with heartbeats."),
-    ("Wave Planner", "Checkpoints let the Wave Planner resume the branches that did not finish."),
-    ("Cost Meter", "Budgets are counted by the Cost Meter in micro-dollars for every call."),
-]
-PAGES = DOCUMENTS + [
-    {"url": f"https://docs.example.org/{name.lower().replace(' ', '-')}", "title": name, "text": text}
-    for name, text in NAMED
-]
-
-
-@pytest.fixture
-def tavily() -> AsyncIterator[FakeTavily]:
-    with FakeTavily(PAGES) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def web_app(settings, clean_storage, tavily):
-    """The app with two in-process workers searching the fake Tavily (each search is priced)."""
-    web_settings = settings.model_copy(
-        update={"tavily_api_key": tavily.api_key, "tavily_api_base": tavily.url}
-    )
-    application = create_app(web_settings, background_services=background_services_for(web_settings, 2))
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def web_api(web_app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=web_app), base_url="http://testserver", timeout=120
-    ) as http:
-        yield http
-
-
-@pytest.fixture
-async def account(web_api, web_app) -> Account:
-    return await open_account(web_api, web_app.state.db, credits=1000)
 
 
 async def _finished(api: httpx.AsyncClient, account: Account, job_id: str) -> dict:

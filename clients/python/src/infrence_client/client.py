@@ -176,6 +176,11 @@ class Infrence:
         )
         return ResearchResult.model_validate(response.json())
 
+    def approve_plan(self, job_id: str, queries: list[str]) -> ResearchResult:
+        """POST /v1/research/{id}/plan: run a job awaiting approval with these queries (edited or not)."""
+        response = self._request("POST", f"/v1/research/{job_id}/plan", json={"queries": queries})
+        return ResearchResult.model_validate(response.json())
+
     def credits(self) -> dict[str, Any]:
         return self._request("GET", "/v1/credits").json()
 
@@ -304,6 +309,10 @@ class AsyncInfrence:
             json=_extend_body(max_credits, mode),
             headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())},
         )
+        return ResearchResult.model_validate(response.json())
+
+    async def approve_plan(self, job_id: str, queries: list[str]) -> ResearchResult:
+        response = await self._request("POST", f"/v1/research/{job_id}/plan", json={"queries": queries})
         return ResearchResult.model_validate(response.json())
 
     async def credits(self) -> dict[str, Any]:
