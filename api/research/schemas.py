@@ -185,7 +185,7 @@ class PlanApproval(BaseModel):
     )
 
 
-class PlanDto(BaseModel):
+class ResearchPlan(BaseModel):
     """What a job with `plan_approval` proposes to research, for the client to approve or edit."""
 
     sub_questions: list[str] = Field(default_factory=list)
@@ -330,7 +330,7 @@ class ResearchResult(BaseModel):
         default_factory=list,
         description="Each `POST /v1/research/{id}/extend`, in order; `credits_charged` includes them.",
     )
-    plan: PlanDto | None = Field(None, description="With `plan_approval`: the plan, once made.")
+    plan: ResearchPlan | None = Field(None, description="With `plan_approval`: the plan, once made.")
 
 
 class AsyncAccepted(BaseModel):
@@ -374,7 +374,7 @@ class JobCancelRequestedData(BaseModel):
 
 class PlanReadyData(BaseModel):
     id: UUID
-    plan: PlanDto
+    plan: ResearchPlan
 
 
 class PlanApprovedData(BaseModel):

@@ -27,7 +27,7 @@ from api.research.schemas import (
     ExtendRequest,
     ExtensionDto,
     PlanApproval,
-    PlanDto,
+    ResearchPlan,
     ResearchRequest,
     ResearchResult,
     SourceDto,
@@ -232,7 +232,7 @@ def result_of(job: JobRow) -> ResearchResult:
         created_at=job.created_at,
         completed_at=job.completed_at,
         extensions=[ExtensionDto.model_validate(extension) for extension in job.extensions],
-        plan=PlanDto(**job.plan, expires_at=job.approval_expires_at) if job.plan else None,
+        plan=ResearchPlan(**job.plan, expires_at=job.approval_expires_at) if job.plan else None,
     )
 
 

@@ -25,6 +25,7 @@ from infrence_client import (
     verify_webhook,
 )
 from tests.conftest import free_port
+from tests.waiting import until_sync
 
 QUESTION = "How do checkpointed graphs resume after a crash?"
 pytestmark = pytest.mark.timeout(300)
@@ -197,3 +198,19 @@ def test_sync_client_extends_a_finished_job_under_its_id(client_server, account)
         assert [extension.credits for extension in extended.extensions] == [45]
         done = client.get_research(str(quick.id), wait=60)
         assert done.status == "succeeded" and done.mode == "standard" and done.credits_charged == 60
+
+
+def test_sync_client_approves_the_plan_of_a_job_awaiting_it(client_server, account):
+    with Infrence(account.api_key, base_url=client_server.base_url) as client:
+        accepted = client.create_research(QUESTION, mode="lite", plan_approval=True)
+        assert isinstance(accepted, AsyncAccepted)  # answered 202 though lite runs synchronously
+        job_id = str(accepted.id)
+        parked = until_sync(
+            lambda: (job := client.get_research(job_id)).status == "awaiting_approval" and job,
+            what="the plan to wait for approval",
+        )
+        assert parked.plan is not None and parked.plan.queries
+        approved = client.approve_plan(job_id, parked.plan.queries[:1])
+        assert approved.status == "queued" and approved.plan.approved
+        done = client.get_research(job_id, wait=60)
+        assert done.status == "succeeded" and done.plan.queries == parked.plan.queries[:1]

@@ -4,8 +4,8 @@ import type { components } from "./schema";
 
 type Schemas = components["schemas"];
 
-export const JobStatusValues = ["queued","running","succeeded","failed","canceled"] as const satisfies readonly Schemas["JobStatus"][];
-export const ResearchEventTypeValues = ["job.queued","job.started","job.cancel_requested","job.extended","job.succeeded","job.failed","job.canceled","plan","wave.started","search","source","branch.failed","wave.completed","gate","synthesis.started","critic","cast","progress"] as const satisfies readonly Schemas["ResearchEventType"][];
+export const JobStatusValues = ["queued","running","awaiting_approval","succeeded","failed","canceled"] as const satisfies readonly Schemas["JobStatus"][];
+export const ResearchEventTypeValues = ["job.queued","job.started","job.cancel_requested","job.extended","plan.ready","plan.approved","job.succeeded","job.failed","job.canceled","plan","wave.started","search","source","branch.failed","wave.completed","gate","synthesis.started","critic","cast","progress"] as const satisfies readonly Schemas["ResearchEventType"][];
 export const ResearchModeValues = ["lite","standard","pro","max"] as const satisfies readonly Schemas["ResearchMode"][];
 export const StopReasonValues = ["complete","budget","deadline","canceled","no_evidence"] as const satisfies readonly Schemas["StopReason"][];
 export const TerminalJobStatusValues = ["succeeded","failed","canceled"] as const satisfies readonly Schemas["TerminalJobStatus"][];

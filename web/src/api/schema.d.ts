@@ -1662,8 +1662,7 @@ export interface paths {
         put?: never;
         /**
          * Logout
-         * @description End the session the refresh token belongs to, or (without one in the body) the session
-         *     of the bearer access token; the refresh cookie is cleared either way.
+         * @description End the session the refresh token belongs to.
          */
         post: {
             parameters: {
@@ -1808,8 +1807,7 @@ export interface paths {
         put?: never;
         /**
          * Refresh
-         * @description Exchange a refresh token for a new pair; each refresh token works once. Without
-         *     `refresh_token` in the body, the `infrence_refresh` cookie set at login is used.
+         * @description Exchange a refresh token for a new pair; each refresh token works once.
          */
         post: {
             parameters: {
@@ -4063,6 +4061,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/playground/research/{id}/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Playground Approve Plan */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Research job id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PlanApproval"];
+                };
+            };
+            responses: {
+                /** @description Approved: the job is queued again with these queries */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResearchResult"];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings/marketing": {
         parameters: {
             query?: never;
@@ -5809,6 +5886,89 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/research/{id}/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve (or edit) the plan of a job awaiting approval
+         * @description For a job created with `plan_approval: true` and now `awaiting_approval`: these queries
+         *     (the plan's, edited or as they are) are the first wave's; the job resumes on its thread.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Research job id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PlanApproval"];
+                };
+            };
+            responses: {
+                /** @description Approved: the job is queued again with these queries */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResearchResult"];
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6518,18 +6678,7 @@ export interface components {
              * @description `infrence-lite`, `infrence-standard` or `infrence-pro`.
              */
             model: string;
-            /**
-             * Output Language
-             * @description BCP 47 tag the answer is written in.
-             */
-            output_language?: string | null;
-            /**
-             * Previous Job Id
-             * @description Follow up an earlier finished research job (`infrence.job_id` of an earlier answer).
-             */
-            previous_job_id?: string | null;
             response_format?: components["schemas"]["ResponseFormat"] | null;
-            source_policy?: components["schemas"]["SourcePolicy"] | null;
             /**
              * Stream
              * @default false
@@ -7034,7 +7183,7 @@ export interface components {
          * @description A research job's status; `succeeded`, `failed` and `canceled` are final.
          * @enum {string}
          */
-        JobStatus: "queued" | "running" | "succeeded" | "failed" | "canceled";
+        JobStatus: "queued" | "running" | "awaiting_approval" | "succeeded" | "failed" | "canceled";
         /** JobSucceededEvent */
         JobSucceededEvent: {
             data: components["schemas"]["ResearchResult"];
@@ -7239,6 +7388,36 @@ export interface components {
              */
             stripe_invoice_id?: string | null;
         };
+        /**
+         * PlanApproval
+         * @description The queries the first wave searches: the plan's as they are, or edited.
+         */
+        PlanApproval: {
+            /**
+             * Queries
+             * @description At most the mode's branches per wave (`GET /v1/modes`).
+             */
+            queries: string[];
+        };
+        /** PlanApprovedData */
+        PlanApprovedData: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Queries */
+            queries: string[];
+        };
+        /** PlanApprovedEvent */
+        PlanApprovedEvent: {
+            data: components["schemas"]["PlanApprovedData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "plan.approved";
+        };
         /** PlanData */
         PlanData: {
             /** Budgets */
@@ -7285,6 +7464,24 @@ export interface components {
              * @enum {string}
              */
             type: "plan";
+        };
+        /** PlanReadyData */
+        PlanReadyData: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            plan: components["schemas"]["ResearchPlan"];
+        };
+        /** PlanReadyEvent */
+        PlanReadyEvent: {
+            data: components["schemas"]["PlanReadyData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "plan.ready";
         };
         /** ProfileBody */
         ProfileBody: {
@@ -7353,11 +7550,7 @@ export interface components {
         };
         /** RefreshBody */
         RefreshBody: {
-            /**
-             * Refresh Token
-             * @description Empty or omitted: the `infrence_refresh` cookie set at login is used.
-             * @default
-             */
+            /** Refresh Token */
             refresh_token: string;
         };
         /** RefundBody */
@@ -7427,9 +7620,9 @@ export interface components {
             /** Synthesis Time Reserve Secs */
             synthesis_time_reserve_secs: number;
         };
-        ResearchEvent: components["schemas"]["JobQueuedEvent"] | components["schemas"]["JobStartedEvent"] | components["schemas"]["JobCancelRequestedEvent"] | components["schemas"]["JobExtendedEvent"] | components["schemas"]["JobSucceededEvent"] | components["schemas"]["JobFailedEvent"] | components["schemas"]["JobCanceledEvent"] | components["schemas"]["PlanEvent"] | components["schemas"]["WaveStartedEvent"] | components["schemas"]["SearchEvent"] | components["schemas"]["SourceEvent"] | components["schemas"]["BranchFailedEvent"] | components["schemas"]["WaveCompletedEvent"] | components["schemas"]["GateEvent"] | components["schemas"]["SynthesisStartedEvent"] | components["schemas"]["CriticEvent"] | components["schemas"]["CastEvent"] | components["schemas"]["ProgressEvent"];
+        ResearchEvent: components["schemas"]["JobQueuedEvent"] | components["schemas"]["JobStartedEvent"] | components["schemas"]["JobCancelRequestedEvent"] | components["schemas"]["JobExtendedEvent"] | components["schemas"]["PlanReadyEvent"] | components["schemas"]["PlanApprovedEvent"] | components["schemas"]["JobSucceededEvent"] | components["schemas"]["JobFailedEvent"] | components["schemas"]["JobCanceledEvent"] | components["schemas"]["PlanEvent"] | components["schemas"]["WaveStartedEvent"] | components["schemas"]["SearchEvent"] | components["schemas"]["SourceEvent"] | components["schemas"]["BranchFailedEvent"] | components["schemas"]["WaveCompletedEvent"] | components["schemas"]["GateEvent"] | components["schemas"]["SynthesisStartedEvent"] | components["schemas"]["CriticEvent"] | components["schemas"]["CastEvent"] | components["schemas"]["ProgressEvent"];
         /** @enum {string} */
-        ResearchEventType: "job.queued" | "job.started" | "job.cancel_requested" | "job.extended" | "job.succeeded" | "job.failed" | "job.canceled" | "plan" | "wave.started" | "search" | "source" | "branch.failed" | "wave.completed" | "gate" | "synthesis.started" | "critic" | "cast" | "progress";
+        ResearchEventType: "job.queued" | "job.started" | "job.cancel_requested" | "job.extended" | "plan.ready" | "plan.approved" | "job.succeeded" | "job.failed" | "job.canceled" | "plan" | "wave.started" | "search" | "source" | "branch.failed" | "wave.completed" | "gate" | "synthesis.started" | "critic" | "cast" | "progress";
         /** ResearchLogRow */
         ResearchLogRow: {
             /** Completed At */
@@ -7464,6 +7657,26 @@ export interface components {
          * @enum {string}
          */
         ResearchMode: "lite" | "standard" | "pro" | "max";
+        /**
+         * ResearchPlan
+         * @description What a job with `plan_approval` proposes to research, for the client to approve or edit.
+         */
+        ResearchPlan: {
+            /**
+             * Approved
+             * @default false
+             */
+            approved?: boolean;
+            /**
+             * Expires At
+             * @description While `awaiting_approval`: when the job is canceled if nobody approves it.
+             */
+            expires_at?: string | null;
+            /** Queries */
+            queries: string[];
+            /** Sub Questions */
+            sub_questions?: string[];
+        };
         /** ResearchRequest */
         ResearchRequest: {
             /**
@@ -7504,15 +7717,11 @@ export interface components {
              */
             mode?: components["schemas"]["ResearchMode"];
             /**
-             * Output Language
-             * @description BCP 47 tag (`de`, `pt-BR`) the brief and typed string values are written in. The offline reasoner answers in its sources' language and says so in `usage.output_language_note`.
+             * Plan Approval
+             * @description Stop after planning with status `awaiting_approval` until `POST /v1/research/{id}/plan` approves the queries (answered 202).
+             * @default false
              */
-            output_language?: string | null;
-            /**
-             * Previous Job Id
-             * @description A follow-up to this earlier, finished job of yours: starts from its question, claims and sources (cited without being read again), researches only what the new question adds, and is charged this request's own price. 404 if not yours, 409 while it is still running.
-             */
-            previous_job_id?: string | null;
+            plan_approval?: boolean;
             /** Question */
             question: string;
             /**
@@ -7520,8 +7729,6 @@ export interface components {
              * @description Optional JSON Schema for the typed result.
              */
             response_schema?: Record<string, unknown>;
-            /** @description Hosts and publication dates sources must fit; other sources are never read or cited. */
-            source_policy?: components["schemas"]["SourcePolicy"] | null;
             /**
              * Web
              * @description Search the web (or the server's corpus) too. Default: true, or false when `collections` or `mcp_servers` are given and no web search provider is configured.
@@ -7576,11 +7783,8 @@ export interface components {
             /** Latency Ms */
             latency_ms?: number | null;
             mode?: components["schemas"]["ResearchMode"] | null;
-            /**
-             * Previous Job Id
-             * @description The earlier job this one follows up, if any.
-             */
-            previous_job_id?: string | null;
+            /** @description With `plan_approval`: the plan, once made. */
+            plan?: components["schemas"]["ResearchPlan"] | null;
             /** Question */
             question: string;
             /** Sources */
@@ -7618,12 +7822,6 @@ export interface components {
         };
         /** SearchData */
         SearchData: {
-            /**
-             * Off Policy
-             * @description Results dropped by the job's `source_policy` (never read).
-             * @default 0
-             */
-            off_policy?: number;
             /** Provider */
             provider: string;
             /** Query */
@@ -7689,33 +7887,6 @@ export interface components {
              * @enum {string}
              */
             type: "source";
-        };
-        /**
-         * SourcePolicy
-         * @description Which sources a job may use. Sent to the search provider where it supports it, and enforced
-         *     on every result and every page read (redirects included) whatever the provider returns.
-         */
-        SourcePolicy: {
-            /**
-             * After Date
-             * @description Only sources published on or after this date (YYYY-MM-DD), where their date is known.
-             */
-            after_date?: string | null;
-            /**
-             * Before Date
-             * @description Only sources published on or before this date (YYYY-MM-DD), where their date is known.
-             */
-            before_date?: string | null;
-            /**
-             * Exclude Domains
-             * @description Never these hosts nor their subdomains.
-             */
-            exclude_domains?: string[];
-            /**
-             * Include Domains
-             * @description Only these hosts and their subdomains (`example.com` covers `docs.example.com`).
-             */
-            include_domains?: string[];
         };
         /** StageError */
         StageError: {
@@ -7799,16 +7970,6 @@ export interface components {
         };
         /** UsageDto */
         UsageDto: {
-            /**
-             * Output Language
-             * @description The requested `output_language` the brief and typed values were written in.
-             */
-            output_language?: string | null;
-            /**
-             * Output Language Note
-             * @description Why the requested `output_language` was not applied (the offline reasoner).
-             */
-            output_language_note?: string | null;
             /**
              * Pages
              * @default 0

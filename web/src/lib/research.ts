@@ -37,6 +37,10 @@ export function describe(event: JobEvent): { title: string; detail?: string[] } 
       return { title: "Cancel requested" };
     case "job.extended":
       return { title: `Continued in ${modeName(event.data.mode)} · ${plural(event.data.credits_reserved, "more credit", "more credits")} reserved` };
+    case "plan.ready":
+      return { title: "The plan waits for your approval", detail: event.data.plan.queries };
+    case "plan.approved":
+      return { title: `Plan approved with ${plural(event.data.queries.length, "query", "queries")}`, detail: event.data.queries };
     case "plan": {
       const queries = event.data.queries;
       return { title: queries.length ? `Planned ${plural(queries.length, "search", "searches")}` : "Planned the research", detail: queries };
