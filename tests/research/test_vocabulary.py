@@ -27,7 +27,14 @@ async def test_statuses_modes_and_stop_reasons_are_enums_in_the_schema(client):
     spec = (await client.get("/openapi.json")).json()
     schemas = spec["components"]["schemas"]
 
-    assert schemas["JobStatus"]["enum"] == ["queued", "running", "succeeded", "failed", "canceled"]
+    assert schemas["JobStatus"]["enum"] == [
+        "queued",
+        "running",
+        "awaiting_approval",
+        "succeeded",
+        "failed",
+        "canceled",
+    ]
     assert schemas["ResearchMode"]["enum"] == list(MODES)
     assert schemas["StopReason"]["enum"] == [reason.value for reason in StopReason]
     for dto in (
