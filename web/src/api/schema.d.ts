@@ -1662,7 +1662,8 @@ export interface paths {
         put?: never;
         /**
          * Logout
-         * @description End the session the refresh token belongs to.
+         * @description End the session the refresh token belongs to, or (without one in the body) the session
+         *     of the bearer access token; the refresh cookie is cleared either way.
          */
         post: {
             parameters: {
@@ -1807,7 +1808,8 @@ export interface paths {
         put?: never;
         /**
          * Refresh
-         * @description Exchange a refresh token for a new pair; each refresh token works once.
+         * @description Exchange a refresh token for a new pair; each refresh token works once. Without
+         *     `refresh_token` in the body, the `infrence_refresh` cookie set at login is used.
          */
         post: {
             parameters: {
@@ -6678,7 +6680,18 @@ export interface components {
              * @description `infrence-lite`, `infrence-standard` or `infrence-pro`.
              */
             model: string;
+            /**
+             * Output Language
+             * @description BCP 47 tag the answer is written in.
+             */
+            output_language?: string | null;
+            /**
+             * Previous Job Id
+             * @description Follow up an earlier finished research job (`infrence.job_id` of an earlier answer).
+             */
+            previous_job_id?: string | null;
             response_format?: components["schemas"]["ResponseFormat"] | null;
+            source_policy?: components["schemas"]["SourcePolicy"] | null;
             /**
              * Stream
              * @default false
@@ -7550,7 +7563,11 @@ export interface components {
         };
         /** RefreshBody */
         RefreshBody: {
-            /** Refresh Token */
+            /**
+             * Refresh Token
+             * @description Empty or omitted: the `infrence_refresh` cookie set at login is used.
+             * @default
+             */
             refresh_token: string;
         };
         /** RefundBody */
@@ -7717,11 +7734,21 @@ export interface components {
              */
             mode?: components["schemas"]["ResearchMode"];
             /**
+             * Output Language
+             * @description BCP 47 tag (`de`, `pt-BR`) the brief and typed string values are written in. The offline reasoner answers in its sources' language and says so in `usage.output_language_note`.
+             */
+            output_language?: string | null;
+            /**
              * Plan Approval
              * @description Stop after planning with status `awaiting_approval` until `POST /v1/research/{id}/plan` approves the queries (answered 202).
              * @default false
              */
             plan_approval?: boolean;
+            /**
+             * Previous Job Id
+             * @description A follow-up to this earlier, finished job of yours: starts from its question, claims and sources (cited without being read again), researches only what the new question adds, and is charged this request's own price. 404 if not yours, 409 while it is still running.
+             */
+            previous_job_id?: string | null;
             /** Question */
             question: string;
             /**
@@ -7729,6 +7756,8 @@ export interface components {
              * @description Optional JSON Schema for the typed result.
              */
             response_schema?: Record<string, unknown>;
+            /** @description Hosts and publication dates sources must fit; other sources are never read or cited. */
+            source_policy?: components["schemas"]["SourcePolicy"] | null;
             /**
              * Web
              * @description Search the web (or the server's corpus) too. Default: true, or false when `collections` or `mcp_servers` are given and no web search provider is configured.
@@ -7785,6 +7814,11 @@ export interface components {
             mode?: components["schemas"]["ResearchMode"] | null;
             /** @description With `plan_approval`: the plan, once made. */
             plan?: components["schemas"]["ResearchPlan"] | null;
+            /**
+             * Previous Job Id
+             * @description The earlier job this one follows up, if any.
+             */
+            previous_job_id?: string | null;
             /** Question */
             question: string;
             /** Sources */
@@ -7822,6 +7856,12 @@ export interface components {
         };
         /** SearchData */
         SearchData: {
+            /**
+             * Off Policy
+             * @description Results dropped by the job's `source_policy` (never read).
+             * @default 0
+             */
+            off_policy?: number;
             /** Provider */
             provider: string;
             /** Query */
@@ -7887,6 +7927,33 @@ export interface components {
              * @enum {string}
              */
             type: "source";
+        };
+        /**
+         * SourcePolicy
+         * @description Which sources a job may use. Sent to the search provider where it supports it, and enforced
+         *     on every result and every page read (redirects included) whatever the provider returns.
+         */
+        SourcePolicy: {
+            /**
+             * After Date
+             * @description Only sources published on or after this date (YYYY-MM-DD), where their date is known.
+             */
+            after_date?: string | null;
+            /**
+             * Before Date
+             * @description Only sources published on or before this date (YYYY-MM-DD), where their date is known.
+             */
+            before_date?: string | null;
+            /**
+             * Exclude Domains
+             * @description Never these hosts nor their subdomains.
+             */
+            exclude_domains?: string[];
+            /**
+             * Include Domains
+             * @description Only these hosts and their subdomains (`example.com` covers `docs.example.com`).
+             */
+            include_domains?: string[];
         };
         /** StageError */
         StageError: {
@@ -7970,6 +8037,16 @@ export interface components {
         };
         /** UsageDto */
         UsageDto: {
+            /**
+             * Output Language
+             * @description The requested `output_language` the brief and typed values were written in.
+             */
+            output_language?: string | null;
+            /**
+             * Output Language Note
+             * @description Why the requested `output_language` was not applied (the offline reasoner).
+             */
+            output_language_note?: string | null;
             /**
              * Pages
              * @default 0

@@ -547,7 +547,11 @@ class RecentJob(BaseModel):
 
 
 class RefreshBody(BaseModel):
-    refresh_token: constr(max_length=1024) = Field(..., title='Refresh Token')
+    refresh_token: constr(max_length=1024) = Field(
+        ...,
+        description='Empty or omitted: the `infrence_refresh` cookie set at login is used.',
+        title='Refresh Token',
+    )
 
 
 class RefundBody(BaseModel):
@@ -623,67 +627,6 @@ class ResearchPlan(BaseModel):
     )
 
 
-class ResearchRequest(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    question: constr(min_length=1, max_length=4000) = Field(..., title='Question')
-    mode: Literal['lite', 'standard', 'pro', 'max'] | None = Field(
-        'standard',
-        description='Budgets and price of each mode: `GET /v1/modes`.',
-        title='ResearchMode',
-    )
-    max_credits: conint(ge=0, le=1000000000) | None = Field(
-        None,
-        description='Hard credit cap. Required for `max` mode.',
-        title='Max Credits',
-    )
-    max_wallclock_secs: conint(ge=0, le=86400) | None = Field(
-        None,
-        description="Override the mode's wall-clock cap.",
-        title='Max Wallclock Secs',
-    )
-    response_schema: dict[str, Any] | None = Field(
-        None,
-        description='Optional JSON Schema for the typed result.',
-        title='Response Schema',
-    )
-    webhook_url: constr(max_length=2048) | None = Field(
-        None, description='POSTed the final result, signed.', title='Webhook Url'
-    )
-    async_: bool | None = Field(
-        False,
-        alias='async',
-        description='Force async mode regardless of budget.',
-        title='Async',
-    )
-    include_sources: bool | None = Field(
-        True,
-        description='Include per-source `summary` fields.',
-        title='Include Sources',
-    )
-    collections: list[UUID] | None = Field(
-        None,
-        description='Your collections to search (ids from `/v1/collections`); cited as `collection://…`.',
-        title='Collections',
-    )
-    web: bool | None = Field(
-        None,
-        description="Search the web (or the server's corpus) too. Default: true, or false when `collections` or `mcp_servers` are given and no web search provider is configured.",
-        title='Web',
-    )
-    mcp_servers: list[McpServerSpec] | None = Field(
-        None,
-        description="Your own MCP servers: each tool taking a text query is searched too, its results cited as `mcp://<host>/<tool>/…`. A connector's failure is recorded in `errors`, never fatal.",
-        title='Mcp Servers',
-    )
-    plan_approval: bool | None = Field(
-        False,
-        description='Stop after planning with status `awaiting_approval` until `POST /v1/research/{id}/plan` approves the queries (answered 202).',
-        title='Plan Approval',
-    )
-
-
 class ResetBody(BaseModel):
     token: constr(max_length=1024) = Field(..., title='Token')
     password: constr(max_length=1024) = Field(..., title='Password')
@@ -708,6 +651,34 @@ class SourceDto(BaseModel):
     title: str = Field(..., title='Title')
     domain: str = Field(..., title='Domain')
     summary: str | None = Field(None, title='Summary')
+
+
+class SourcePolicy(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    include_domains: list[str] | None = Field(
+        None,
+        description='Only these hosts and their subdomains (`example.com` covers `docs.example.com`).',
+        max_length=50,
+        title='Include Domains',
+    )
+    exclude_domains: list[str] | None = Field(
+        None,
+        description='Never these hosts nor their subdomains.',
+        max_length=50,
+        title='Exclude Domains',
+    )
+    after_date: date | None = Field(
+        None,
+        description='Only sources published on or after this date (YYYY-MM-DD), where their date is known.',
+        title='After Date',
+    )
+    before_date: date | None = Field(
+        None,
+        description='Only sources published on or before this date (YYYY-MM-DD), where their date is known.',
+        title='Before Date',
+    )
 
 
 class StageError(BaseModel):
@@ -742,6 +713,16 @@ class UsageDto(BaseModel):
         None,
         description='Who planned, read and wrote: `offline` (extractive, no model) or `openai`.',
         title='Reasoner',
+    )
+    output_language: str | None = Field(
+        None,
+        description='The requested `output_language` the brief and typed values were written in.',
+        title='Output Language',
+    )
+    output_language_note: str | None = Field(
+        None,
+        description='Why the requested `output_language` was not applied (the offline reasoner).',
+        title='Output Language Note',
     )
 
 
@@ -961,6 +942,11 @@ class SearchData(BaseModel):
     query: str = Field(..., title='Query')
     results: int = Field(..., title='Results')
     provider: str = Field(..., title='Provider')
+    off_policy: int | None = Field(
+        0,
+        description="Results dropped by the job's `source_policy` (never read).",
+        title='Off Policy',
+    )
 
 
 class SearchEvent(BaseModel):
@@ -1205,6 +1191,17 @@ class ChatCompletionRequest(BaseModel):
     )
     stream: bool | None = Field(False, title='Stream')
     response_format: ResponseFormat | None = None
+    source_policy: SourcePolicy | None = None
+    output_language: constr(max_length=35) | None = Field(
+        None,
+        description='BCP 47 tag the answer is written in.',
+        title='Output Language',
+    )
+    previous_job_id: UUID | None = Field(
+        None,
+        description='Follow up an earlier finished research job (`infrence.job_id` of an earlier answer).',
+        title='Previous Job Id',
+    )
 
 
 class ErrorBody(BaseModel):
@@ -1293,6 +1290,81 @@ class ModeInfo(BaseModel):
     budgets: ResearchBudgets
 
 
+class ResearchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    question: constr(min_length=1, max_length=4000) = Field(..., title='Question')
+    mode: Literal['lite', 'standard', 'pro', 'max'] | None = Field(
+        'standard',
+        description='Budgets and price of each mode: `GET /v1/modes`.',
+        title='ResearchMode',
+    )
+    max_credits: conint(ge=0, le=1000000000) | None = Field(
+        None,
+        description='Hard credit cap. Required for `max` mode.',
+        title='Max Credits',
+    )
+    max_wallclock_secs: conint(ge=0, le=86400) | None = Field(
+        None,
+        description="Override the mode's wall-clock cap.",
+        title='Max Wallclock Secs',
+    )
+    response_schema: dict[str, Any] | None = Field(
+        None,
+        description='Optional JSON Schema for the typed result.',
+        title='Response Schema',
+    )
+    webhook_url: constr(max_length=2048) | None = Field(
+        None, description='POSTed the final result, signed.', title='Webhook Url'
+    )
+    async_: bool | None = Field(
+        False,
+        alias='async',
+        description='Force async mode regardless of budget.',
+        title='Async',
+    )
+    include_sources: bool | None = Field(
+        True,
+        description='Include per-source `summary` fields.',
+        title='Include Sources',
+    )
+    collections: list[UUID] | None = Field(
+        None,
+        description='Your collections to search (ids from `/v1/collections`); cited as `collection://…`.',
+        title='Collections',
+    )
+    web: bool | None = Field(
+        None,
+        description="Search the web (or the server's corpus) too. Default: true, or false when `collections` or `mcp_servers` are given and no web search provider is configured.",
+        title='Web',
+    )
+    mcp_servers: list[McpServerSpec] | None = Field(
+        None,
+        description="Your own MCP servers: each tool taking a text query is searched too, its results cited as `mcp://<host>/<tool>/…`. A connector's failure is recorded in `errors`, never fatal.",
+        title='Mcp Servers',
+    )
+    source_policy: SourcePolicy | None = Field(
+        None,
+        description='Hosts and publication dates sources must fit; other sources are never read or cited.',
+    )
+    output_language: constr(max_length=35) | None = Field(
+        None,
+        description="BCP 47 tag (`de`, `pt-BR`) the brief and typed string values are written in. The offline reasoner answers in its sources' language and says so in `usage.output_language_note`.",
+        title='Output Language',
+    )
+    previous_job_id: UUID | None = Field(
+        None,
+        description="A follow-up to this earlier, finished job of yours: starts from its question, claims and sources (cited without being read again), researches only what the new question adds, and is charged this request's own price. 404 if not yours, 409 while it is still running.",
+        title='Previous Job Id',
+    )
+    plan_approval: bool | None = Field(
+        False,
+        description='Stop after planning with status `awaiting_approval` until `POST /v1/research/{id}/plan` approves the queries (answered 202).',
+        title='Plan Approval',
+    )
+
+
 class ResearchResult(BaseModel):
     id: UUID = Field(..., title='Id')
     status: Literal[
@@ -1304,6 +1376,11 @@ class ResearchResult(BaseModel):
     )
     question: str = Field(..., title='Question')
     mode: Literal['lite', 'standard', 'pro', 'max'] | None = None
+    previous_job_id: UUID | None = Field(
+        None,
+        description='The earlier job this one follows up, if any.',
+        title='Previous Job Id',
+    )
     brief: str | None = Field(None, title='Brief')
     typed: dict[str, Any] = Field(..., title='Typed')
     basis: list[BasisEntry] | None = Field(None, title='Basis')
