@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import ServerProcess, free_port
+from tests.conftest import ServerProcess, free_port, traversable_tempdir
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, shot, unique_email
 
 pytestmark = pytest.mark.timeout(400)
@@ -37,7 +37,7 @@ LINK = re.compile(r"^(http://\S+/api/auth/verify-email\?token=[\w-]+)$", re.MULT
 
 
 @pytest.fixture(scope="module")
-def fresh_server(tmp_path_factory) -> Iterator[ServerProcess]:
+def fresh_server() -> Iterator[ServerProcess]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
     from api.spa import WEB_DIST
@@ -46,7 +46,7 @@ def fresh_server(tmp_path_factory) -> Iterator[ServerProcess]:
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     # A person at a terminal gets text lines; the server's console here is a file.
     env.update(
-        INFRENCE_DATA_DIR=str(tmp_path_factory.mktemp("fresh-clone") / ".infrence"),
+        INFRENCE_DATA_DIR=str(traversable_tempdir("infrence-fresh-clone-") / ".infrence"),
         INFRENCE_LOG_FORMAT="text",
     )
     server = ServerProcess(env, free_port(), workers=2)
