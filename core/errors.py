@@ -220,9 +220,15 @@ async def refuse_nul_characters(request: Request) -> None:
     import json
 
     try:
-        field = _nul_path(json.loads(body), "")
+        data = json.loads(body)
     except ValueError:
         return  # malformed JSON: the route's own parsing answers it
+    model = _body_model(request, ("body", "")) if isinstance(data, dict) else None
+    if model is None:  # no model to name the field by
+        field = "body" if _nul_path(data, "") else None
+    else:  # keys the model does not know are its validation's business
+        known = {*model.model_fields, *(f.alias for f in model.model_fields.values() if f.alias)}
+        field = _nul_path({key: value for key, value in data.items() if key in known}, "")
     if field:
         raise InvalidRequest(f"{field} may not contain a NUL character", field=field)
 

@@ -77,6 +77,13 @@ class JobEvents:
     def __init__(self, redis: Redis):
         self.redis = redis
 
+    async def drop(self, job_id: UUID | str) -> None:
+        """Forget the stream of a job that was never created; a Redis outage only leaves it to expire."""
+        try:
+            await self.redis.delete(stream_key(job_id))
+        except Exception as exc:
+            log.warning("stream of uncreated job %s not dropped: %s", job_id, type(exc).__name__)
+
     async def append(self, job_id: UUID | str, event_type: str, data: dict[str, Any]) -> str | None:
         """Append one event; a Redis outage is logged, never fatal to the job."""
         ids = await self.append_many(job_id, [(event_type, data)])

@@ -173,9 +173,9 @@ WITH earlier AS (
     SELECT {JOB_COLUMNS} FROM research_jobs
     WHERE user_id = %(user_id)s AND idempotency_key = %(idempotency_key)s AND created_at > now() - %(window)s
 ), {reserve_ctes(guard="NOT EXISTS (SELECT 1 FROM earlier)")}, job AS (
-    INSERT INTO research_jobs (user_id, api_key_id, origin, mode, question, request, runs_async,
+    INSERT INTO research_jobs (id, user_id, api_key_id, origin, mode, question, request, runs_async,
                                credits_reserved, webhook_url, idempotency_key, connector_headers)
-    SELECT user_id, %(api_key_id)s, %(origin)s, %(mode)s, %(question)s, %(request)s, %(runs_async)s,
+    SELECT %(job_id)s, user_id, %(api_key_id)s, %(origin)s, %(mode)s, %(question)s, %(request)s, %(runs_async)s,
            %(credits)s, %(webhook_url)s, %(idempotency_key)s, %(connector_headers)s
     FROM account
     RETURNING {JOB_COLUMNS}
@@ -299,6 +299,7 @@ class JobRepository:
         self,
         conn: AsyncConnection,
         *,
+        job_id: UUID,
         user_id: UUID,
         api_key_id: UUID | None,
         origin: str,
@@ -317,6 +318,7 @@ class JobRepository:
         cur = await conn.execute(
             CREATE_SQL,
             {
+                "job_id": job_id,
                 "user_id": user_id,
                 "api_key_id": api_key_id,
                 "origin": origin,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 from redis.asyncio import Redis
@@ -382,9 +382,19 @@ class JobService:
         if idempotency_key is not None and len(idempotency_key) > 255:
             raise InvalidRequest("Idempotency-Key must be at most 255 characters", field="Idempotency-Key")
 
+        # `job.queued` goes out before the row commits: the NOTIFY in the same statement can start
+        # a worker whose `job.started` would otherwise land first. No job, no stream: it is dropped.
+        job_id = uuid4()
+        await self.events.append(
+            job_id,
+            "job.queued",
+            {"id": str(job_id), "mode": plan.mode, "credits_reserved": plan.credits_to_reserve},
+        )
+
         def create(conn: Tx) -> Awaitable[tuple[JobRow, bool] | Stale | None]:
             return self.jobs.create(
                 conn,
+                job_id=job_id,
                 user_id=user_id,
                 api_key_id=api_key_id,
                 origin=origin,
@@ -403,6 +413,7 @@ class JobService:
             created = await self.ledger.on_account(user_id, create)
         except psycopg.errors.UniqueViolation:
             # The same Idempotency-Key raced us: answer with the job that won.
+            await self.events.drop(job_id)
             async with self.db.connection() as conn:
                 earlier = await self.jobs.find_by_idempotency_key(
                     conn, user_id, idempotency_key or "", IDEMPOTENCY_WINDOW
@@ -410,16 +421,16 @@ class JobService:
             if earlier is None:
                 raise
             return same_request_or_conflict(earlier, request)
+        except BaseException:
+            await self.events.drop(job_id)
+            raise
         if created is None:
+            await self.events.drop(job_id)
             raise InsufficientCredits(f"This needs {plan.credits_to_reserve} credits; the balance is lower")
         job, is_new = created
         if not is_new:
+            await self.events.drop(job_id)
             return same_request_or_conflict(job, request)
-        await self.events.append(
-            job.id,
-            "job.queued",
-            {"id": str(job.id), "mode": job.mode, "credits_reserved": job.credits_reserved},
-        )
         return job
 
     async def extend(

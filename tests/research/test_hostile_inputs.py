@@ -177,7 +177,10 @@ async def test_checking_a_large_schema_does_not_hold_the_event_loop(idle_api, id
 async def test_a_nul_character_anywhere_in_a_json_body_is_a_400_naming_its_field(idle_api, idle_funded):
     cases = [
         ({"question": "a\u0000b"}, "question"),
-        ({"question": "q?", "metadata": {"k\u0000": "v"}}, "metadata.k\u0000"),
+        (
+            {"question": "q?", "response_schema": {"type": "object", "properties": {"a\u0000": {}}}},
+            "response_schema.properties.a\u0000",
+        ),
         (
             {"question": "q?", "source_policy": {"include_domains": ["ok.com", "x\u0000.com"]}},
             "source_policy.include_domains[1]",
