@@ -244,8 +244,7 @@ def live_server(settings, clean_storage) -> Iterator[ServerProcess]:
 # --- research: the app with or without in-process workers, and funded accounts ---------------
 
 
-@pytest.fixture
-async def research_app(settings, clean_storage) -> AsyncIterator:
+async def app_with_workers(settings) -> AsyncIterator:
     """The app with two in-process research workers and the webhook sender running."""
     from api.app import create_app
     from api.runtime import background_services_for
@@ -255,11 +254,22 @@ async def research_app(settings, clean_storage) -> AsyncIterator:
         yield application
 
 
+async def asgi_client(application, timeout: float = 120) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application), base_url="http://testserver", timeout=timeout
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def research_app(settings, clean_storage) -> AsyncIterator:
+    async for application in app_with_workers(settings):
+        yield application
+
+
 @pytest.fixture
 async def api(research_app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=research_app), base_url="http://testserver", timeout=120
-    ) as http:
+    async for http in asgi_client(research_app):
         yield http
 
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.accounts import Account, open_account
+from tests.conftest import app_with_workers, asgi_client
 from tests.fakes.tavily_server import FakeTavily
 from tests.research.pages import PAGES
 
@@ -24,21 +25,15 @@ def web_settings(settings, tavily):
 
 
 @pytest.fixture
-async def web_app(web_settings, clean_storage):
+async def web_app(web_settings, clean_storage) -> AsyncIterator:
     """The app with two in-process workers searching the fake Tavily."""
-    from api.app import create_app
-    from api.runtime import background_services_for
-
-    application = create_app(web_settings, background_services=background_services_for(web_settings, 2))
-    async with application.router.lifespan_context(application):
+    async for application in app_with_workers(web_settings):
         yield application
 
 
 @pytest.fixture
 async def web_api(web_app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=web_app), base_url="http://testserver", timeout=120
-    ) as http:
+    async for http in asgi_client(web_app):
         yield http
 
 
