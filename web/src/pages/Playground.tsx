@@ -80,7 +80,8 @@ function useJob(jobId: string | null, round: number) {
           ...j,
           status,
           events: [...j.events, event].slice(-MAX_TIMELINE),
-          result: extended ? null : terminal && event.data && "id" in event.data ? (event.data as unknown as Result) : j.result,
+          // A replay keeps the job as read (the stored result is newer than any replayed event's).
+          result: extended ? null : terminal && !j.final && event.data && "id" in event.data ? (event.data as unknown as Result) : j.result,
         };
       });
     const onState = (stream: StreamState, streamError?: ApiError) => update((j) => ({ ...j, stream, streamError }));
