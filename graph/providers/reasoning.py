@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from graph.budget import Meter, Spend
+from graph.providers.text import printable
 from graph.state import ErrorRecord
 
 
@@ -29,11 +30,16 @@ class StepBudget:
 
 @dataclass(frozen=True)
 class Page:
-    """A page as read: main text, kept out of graph state."""
+    """A page as read: main text, kept out of graph state. Control characters are dropped on
+    the way in, whichever provider read it (see `printable`)."""
 
     url: str
     title: str
     text: str
+
+    def __post_init__(self) -> None:
+        for name in ("url", "title", "text"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
 
 
 @dataclass(frozen=True)

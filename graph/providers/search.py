@@ -16,6 +16,7 @@ import httpx
 from graph.policy import OPEN, SourcePolicy
 from graph.providers.corpus import CorpusIndex, corpus_url
 from graph.providers.netguard import tls_context
+from graph.providers.text import printable
 
 TAVILY_DEFAULT_BASE = "https://api.tavily.com"
 TAVILY_TIMEOUT_SECS = 30.0
@@ -32,6 +33,14 @@ class SearchResult:
     domain: str
     raw_content: str | None = None  # main text when the provider returned it
     published: date | None = None  # publication date, when the provider knows it
+
+    def __post_init__(self) -> None:
+        """Control characters are dropped on the way in, whichever provider found it (see
+        `printable`)."""
+        for name in ("url", "title", "snippet", "raw_content"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, printable(value))
 
 
 def published_date(value: Any) -> date | None:

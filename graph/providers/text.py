@@ -279,6 +279,21 @@ def find_verbatim(quote: str, text: str) -> tuple[int, int] | None:
     return (match.start(), match.end()) if match else None
 
 
+# C0 control characters other than tab and line breaks are dropped; vertical tab and form feed
+# (PDF page breaks) become newlines.
+_CONTROLS = {code: None for code in range(0x20) if chr(code) not in "\t\n\r\v\f"} | {
+    ord("\v"): "\n",
+    ord("\f"): "\n",
+}
+
+
+def printable(text: str) -> str:
+    """Text from the outside (a page, a search snippet) as the run may keep it: PostgreSQL
+    refuses NUL in text and jsonb, so one NUL in a page would make the job's result
+    unrecordable; the other controls are no prose either."""
+    return text.translate(_CONTROLS)
+
+
 def squash(text: str) -> str:
     """One line: whitespace runs collapsed."""
     return " ".join(text.split())

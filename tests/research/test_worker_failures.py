@@ -3,9 +3,12 @@ a failed cast and its settlement, and a settlement that raises."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import timedelta
 
 from langgraph.runtime import RunControl
+from psycopg import sql
 
 from api.app import create_app
 from api.research.repository import JobRepository
@@ -85,13 +88,48 @@ async def test_a_job_reclaimed_after_its_cast_failed_fails_on_the_clients_schema
     assert (await check_ledger(db)).clean
 
 
-# A page whose text holds a NUL byte: PostgreSQL refuses it in the job's result (jsonb).
+# A page whose text, title and snippet hold a NUL byte and other control characters:
+# PostgreSQL refuses NUL in the job's result (jsonb), so they must not get that far.
 NUL_PAGE = {
     "url": "https://docs.example.org/nul",
     "title": "Checkpoints\x00",
-    "text": "A checkpoint stores\x00 the state of a graph after each step. Checkpoints let a crashed"
+    "text": "A checkpoint stores the state of a graph after each step.\x07 Checkpoints let a crashed\x00"
     " job resume from its last step.",
 }
+
+
+async def submit_lite_job(idle_api, account) -> str:
+    accepted = await idle_api.post(
+        "/v1/research",
+        headers=account.key,
+        json={"question": "How do checkpoints let a crashed job resume?", "mode": "lite", "async": True},
+    )
+    return accepted.json()["id"]
+
+
+async def run_to_its_end(idle_api, account, settings, tavily: FakeTavily, job_id: str) -> dict:
+    """The job as it ends, run by a worker started for it that searches `tavily`."""
+    online = settings.model_copy(update={"tavily_api_key": tavily.api_key, "tavily_api_base": tavily.url})
+    worker = create_app(online, background_services=background_services_for(online, 1))
+    async with worker.router.lifespan_context(worker):
+        return (await idle_api.get(f"/v1/research/{job_id}", params={"wait": 60}, headers=account.key)).json()
+
+
+async def test_a_page_holding_nul_bytes_is_cited_without_them(idle_api, idle_funded, app, settings):
+    """Control characters in a search result are dropped on the way in: the job succeeds and
+    its citation is an exact slice of the page's text without them."""
+    with FakeTavily([NUL_PAGE]) as tavily:
+        job_id = await submit_lite_job(idle_api, idle_funded)
+        done = await run_to_its_end(idle_api, idle_funded, settings, tavily, job_id)
+
+    assert done["status"] == "succeeded", done
+    [source] = done["sources"]
+    assert source["title"] == "Checkpoints"
+    cited = {citation["quote"] for entry in done["basis"] for citation in entry["citations"]}
+    assert cited == {"Checkpoints let a crashed job resume from its last step."}, done["basis"]
+    assert "\\u0000" not in json.dumps(done)
+    assert await ledger_rows(settings.database_url, done["id"]) == [("reserve", -15)]
+    assert await balance_of(app.state.db, idle_funded) == 1000 - 15
 
 
 async def test_a_result_that_cannot_be_recorded_fails_the_job_at_once_and_releases_it(
@@ -99,21 +137,25 @@ async def test_a_result_that_cannot_be_recorded_fails_the_job_at_once_and_releas
 ):
     """Settlement raising an error that is not an outage: the job ends failed on its first
     attempt (not `running` until its attempts run out), nothing charged, the reservation
-    released in one row."""
+    released in one row. The trigger is PostgreSQL refusing the success itself: a check
+    constraint, planted for this one job, that no succeeded row may satisfy."""
     db = app.state.db
+    constraint = f"unrecordable_{uuid.uuid4().hex[:8]}"
     with FakeTavily([NUL_PAGE]) as tavily:
-        online = settings.model_copy(update={"tavily_api_key": tavily.api_key, "tavily_api_base": tavily.url})
-        accepted = await idle_api.post(
-            "/v1/research",
-            headers=idle_funded.key,
-            json={"question": "How do checkpoints let a crashed job resume?", "mode": "lite", "async": True},
-        )
-        job_id = accepted.json()["id"]
-        worker = create_app(online, background_services=background_services_for(online, 1))
-        async with worker.router.lifespan_context(worker):
-            done = (
-                await idle_api.get(f"/v1/research/{job_id}", params={"wait": 60}, headers=idle_funded.key)
-            ).json()
+        job_id = await submit_lite_job(idle_api, idle_funded)
+        async with db.connection() as conn:
+            await conn.execute(
+                sql.SQL(
+                    "ALTER TABLE research_jobs ADD CONSTRAINT {} CHECK (id <> {} OR status <> 'succeeded') NOT VALID"
+                ).format(sql.Identifier(constraint), sql.Literal(job_id))
+            )
+        try:
+            done = await run_to_its_end(idle_api, idle_funded, settings, tavily, job_id)
+        finally:
+            async with db.connection() as conn:
+                await conn.execute(
+                    sql.SQL("ALTER TABLE research_jobs DROP CONSTRAINT {}").format(sql.Identifier(constraint))
+                )
 
     assert done["status"] == "failed", done
     assert done["error"] == "the job's result could not be recorded"
