@@ -154,14 +154,6 @@ SELECT (SELECT count(*) FROM research_jobs WHERE status = 'queued') AS queued,
           FROM research_jobs WHERE status = 'queued') AS oldest_queued_secs
 """
 
-INSERT_SQL = f"""
-INSERT INTO research_jobs (user_id, api_key_id, origin, mode, question, request, runs_async,
-                           credits_reserved, webhook_url, idempotency_key)
-VALUES (%(user_id)s, %(api_key_id)s, %(origin)s, %(mode)s, %(question)s, %(request)s, %(runs_async)s,
-        %(credits_reserved)s, %(webhook_url)s, %(idempotency_key)s)
-RETURNING {JOB_COLUMNS}
-"""
-
 # A create in one statement: the job an earlier create with the same Idempotency-Key made, else
 # the job row, its credit reservation (ledger/repository.py: split on the account row, written
 # only if that row is unchanged) and ledger row, an auto top-up if the debit calls for one, and
@@ -262,39 +254,6 @@ WHERE id = %(id)s AND jsonb_array_length(extensions) > 0
 
 
 class JobRepository:
-    async def insert(
-        self,
-        tx: AsyncConnection,
-        *,
-        user_id: UUID,
-        api_key_id: UUID | None,
-        origin: str,
-        mode: str,
-        question: str,
-        request: dict,
-        runs_async: bool,
-        credits_reserved: int,
-        webhook_url: str | None,
-        idempotency_key: str | None,
-    ) -> JobRow:
-        cur = tx.cursor(row_factory=class_row(JobRow))
-        await cur.execute(
-            INSERT_SQL,
-            {
-                "user_id": user_id,
-                "api_key_id": api_key_id,
-                "origin": origin,
-                "mode": mode,
-                "question": question,
-                "request": Jsonb(request),
-                "runs_async": runs_async,
-                "credits_reserved": credits_reserved,
-                "webhook_url": webhook_url,
-                "idempotency_key": idempotency_key,
-            },
-        )
-        return await cur.fetchone()
-
     async def create(
         self,
         conn: AsyncConnection,
@@ -368,11 +327,15 @@ class JobRepository:
         )
         return await cur.fetchone()
 
-    async def forget_idempotency_keys_older_than(self, conn: AsyncConnection, age: timedelta) -> int:
+    async def forget_idempotency_keys_older_than(
+        self, conn: AsyncConnection, age: timedelta, *, user_id: UUID | None = None, key: str | None = None
+    ) -> int:
+        """Free the keys of jobs older than `age`: all of them, or the one `user_id` and `key` name."""
+        one_key = " AND user_id = %(user_id)s AND idempotency_key = %(key)s" if key is not None else ""
         cur = await conn.execute(
             "UPDATE research_jobs SET idempotency_key = NULL"
-            " WHERE idempotency_key IS NOT NULL AND created_at < now() - %s",
-            (age,),
+            " WHERE idempotency_key IS NOT NULL AND created_at < now() - %(age)s" + one_key,
+            {"age": age, "user_id": user_id, "key": key},
         )
         return cur.rowcount
 

@@ -52,6 +52,7 @@ from ledger.service import LedgerService
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+IDEMPOTENCY_CONSTRAINT = "research_jobs_idempotency_key"  # unique (user_id, idempotency_key)
 
 MAX_WAIT_SECS = 60
 SYNC_GRACE_SECS = 15
@@ -410,17 +411,19 @@ class JobService:
             )
 
         try:
-            created = await self.ledger.on_account(user_id, create)
-        except psycopg.errors.UniqueViolation:
-            # The same Idempotency-Key raced us: answer with the job that won.
-            await self.events.drop(job_id)
-            async with self.db.connection() as conn:
-                earlier = await self.jobs.find_by_idempotency_key(
-                    conn, user_id, idempotency_key or "", IDEMPOTENCY_WINDOW
-                )
-            if earlier is None:
-                raise
-            return same_request_or_conflict(earlier, request)
+            try:
+                created = await self.ledger.on_account(user_id, create)
+            except psycopg.errors.UniqueViolation as exc:
+                # A concurrent create with the key is seen by the statement (it waits on the
+                # account row), so only a job past the replay window can still hold the key:
+                # retention forgets such keys hourly; forget this one now and create.
+                if exc.diag.constraint_name != IDEMPOTENCY_CONSTRAINT:
+                    raise
+                async with self.db.connection() as conn:
+                    await self.jobs.forget_idempotency_keys_older_than(
+                        conn, IDEMPOTENCY_WINDOW, user_id=user_id, key=idempotency_key
+                    )
+                created = await self.ledger.on_account(user_id, create)
         except BaseException:
             await self.events.drop(job_id)
             raise

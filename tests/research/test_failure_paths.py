@@ -19,12 +19,11 @@ import pytest
 from api.app import create_app
 from api.research.repository import JobRepository
 from api.research.schemas import ResearchRequest
-from api.research.service import JobOutcome, JobSettlement
+from api.research.service import IDEMPOTENCY_WINDOW, JobOutcome, JobSettlement
 from api.runtime import background_services_for
 from graph.modes import CREDIT_USD, MAX_MODE_COST_SHARE, plan_for
 from graph.pricing import DEFAULT_PRICES
 from ledger.check import check_ledger
-from ledger.service import LedgerService
 from tests.accounts import balance_of, open_account
 from tests.conftest import REPO, server_env
 from tests.fakes.openai_server import FakeOpenAI, schema_name
@@ -269,9 +268,10 @@ async def test_an_idempotency_key_race_answers_with_the_winning_job(
     body = {"question": "What is a checkpoint?", "mode": "lite", "async": True}
     db = app.state.db
     async with db.transaction() as tx:
-        # The winner: the same job insert and reservation a create makes, not yet committed.
-        winner = await JobRepository().insert(
+        # The winner: the create statement the service runs, its transaction not yet committed.
+        winner, created = await JobRepository().create(
             tx,
+            job_id=uuid.uuid4(),
             user_id=idle_funded.user_id,
             api_key_id=None,
             origin="api",
@@ -282,10 +282,9 @@ async def test_an_idempotency_key_race_answers_with_the_winning_job(
             credits_reserved=15,
             webhook_url=None,
             idempotency_key=key,
+            idempotency_window=IDEMPOTENCY_WINDOW,
         )
-        await LedgerService(db).reserve(
-            idle_funded.user_id, 15, idempotency_key=f"job:{winner.id}:reserve", related_id=winner.id, tx=tx
-        )
+        assert created
         loser_body = body if same_body else {**body, "question": "What is a lease?"}
         loser = asyncio.create_task(
             idle_api.post(
@@ -329,6 +328,36 @@ async def test_an_idempotency_key_race_answers_with_the_winning_job(
     assert sorted(kinds) == [("release", 15), ("reserve", -15)]  # one reservation, one release
     assert await balance_of(db, idle_funded) == 1000
     assert (await check_ledger(db)).clean
+
+
+async def test_an_idempotency_key_past_its_window_starts_a_new_job(idle_api, idle_funded, app, settings):
+    """A key reused after its 24-hour replay window, before retention has forgotten it (it does
+    so hourly), is a new request: a new job and reservation, neither the old job nor an error."""
+    headers = {**idle_funded.key, "Idempotency-Key": f"old-{uuid.uuid4().hex}"}
+    body = {"question": "What is a checkpoint?", "mode": "lite", "async": True}
+    first = (await idle_api.post("/v1/research", headers=headers, json=body)).json()
+    assert (await idle_api.delete(f"/v1/research/{first['id']}", headers=idle_funded.key)).status_code == 200
+    async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
+        await conn.execute(
+            "UPDATE research_jobs SET created_at = created_at - interval '25 hours' WHERE id = %s",
+            (first["id"],),
+        )
+
+    again = await idle_api.post("/v1/research", headers=headers, json=body)
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] != first["id"]
+    replayed = await idle_api.post("/v1/research", headers=headers, json=body)
+    assert replayed.json()["id"] == again.json()["id"]  # within its window, the key answers the new job
+
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        cur = await conn.execute(
+            "SELECT id::text, idempotency_key IS NOT NULL FROM research_jobs WHERE user_id = %s ORDER BY created_at",
+            (idle_funded.user_id,),
+        )
+        assert await cur.fetchall() == [(first["id"], False), (again.json()["id"], True)]
+    assert await ledger_rows(settings.database_url, again.json()["id"]) == [("reserve", -15)]
+    assert await balance_of(app.state.db, idle_funded) == 1000 - 15
+    assert (await check_ledger(app.state.db)).clean
 
 
 async def test_a_job_settled_twice_at_once_settles_exactly_once(idle_api, idle_funded, app, settings):
