@@ -76,6 +76,7 @@ class StoredEvent:
 @dataclass(frozen=True, slots=True)
 class MeterReport:
     job_id: UUID
+    extension: int  # 0: the job's first run; n: its nth extension
     user_id: UUID
     stripe_subscription_id: str
     period_start: datetime
@@ -280,16 +281,18 @@ MARK_EVENT_DEAD_SQL = "UPDATE stripe_events SET dead_at = now() WHERE id = %(id)
 # Metered overage --------------------------------------------------------------------------
 
 INSERT_METER_REPORT_SQL = """
-INSERT INTO meter_reports (job_id, user_id, stripe_subscription_id, period_start, credits_charged,
-                           overage_credits)
-VALUES (%(job_id)s, %(user_id)s, %(stripe_subscription_id)s, %(period_start)s, %(credits_charged)s,
-        %(overage_credits)s)
-ON CONFLICT (job_id) DO NOTHING
+INSERT INTO meter_reports (job_id, extension, user_id, stripe_subscription_id, period_start,
+                           credits_charged, overage_credits)
+VALUES (%(job_id)s, %(extension)s, %(user_id)s, %(stripe_subscription_id)s, %(period_start)s,
+        %(credits_charged)s, %(overage_credits)s)
+ON CONFLICT (job_id, extension) DO NOTHING
 """
 
-METER_REPORT_SQL = "SELECT * FROM meter_reports WHERE job_id = %(job_id)s"
+METER_REPORT_SQL = "SELECT * FROM meter_reports WHERE job_id = %(job_id)s AND extension = %(extension)s"
 
-MARK_METER_REPORTED_SQL = "UPDATE meter_reports SET reported_at = now() WHERE job_id = %(job_id)s"
+MARK_METER_REPORTED_SQL = """
+UPDATE meter_reports SET reported_at = now() WHERE job_id = %(job_id)s AND extension = %(extension)s
+"""
 
 
 class BillingRepository:
@@ -487,6 +490,7 @@ class BillingRepository:
         conn: Tx,
         *,
         job_id: UUID,
+        extension: int,
         user_id: UUID,
         stripe_subscription_id: str,
         period_start: datetime,
@@ -497,6 +501,7 @@ class BillingRepository:
             INSERT_METER_REPORT_SQL,
             {
                 "job_id": job_id,
+                "extension": extension,
                 "user_id": user_id,
                 "stripe_subscription_id": stripe_subscription_id,
                 "period_start": period_start,
@@ -505,11 +510,14 @@ class BillingRepository:
             },
         )
 
-    async def meter_report(self, conn: Tx, job_id: UUID) -> MeterReport | None:
-        return await self._one(conn, METER_REPORT_SQL, {"job_id": job_id}, MeterReport)
+    async def meter_report(self, conn: Tx, job_id: UUID, extension: int = 0) -> MeterReport | None:
+        """The report of one round of a job: its first run (0) or its nth extension."""
+        return await self._one(
+            conn, METER_REPORT_SQL, {"job_id": job_id, "extension": extension}, MeterReport
+        )
 
-    async def mark_meter_reported(self, conn: Tx, job_id: UUID) -> None:
-        await conn.execute(MARK_METER_REPORTED_SQL, {"job_id": job_id})
+    async def mark_meter_reported(self, conn: Tx, job_id: UUID, extension: int) -> None:
+        await conn.execute(MARK_METER_REPORTED_SQL, {"job_id": job_id, "extension": extension})
 
     # -- helpers ------------------------------------------------------------------------
 

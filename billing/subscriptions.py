@@ -43,12 +43,31 @@ SWEEP_BATCH = 500  # accounts ended per sweep; the next sweep continues
 PERIOD_SWEEP_EVERY_SECS = 60.0
 
 
-async def enqueue_overage_report(tx: Tx, *, user_id: UUID, job_id: UUID, credits_charged: int) -> None:
-    """Inside the transaction that charges a job: the outbox reports its overage after commit
-    (nothing to report for non-subscribers; the handler finds that out)."""
+def job_round(job_id: UUID, extension: int) -> str:
+    """A job's round as its ledger keys name it: `job:<id>` for its first run, `job:<id>:extend:<n>`
+    for its nth extension. Each round is charged, and its overage metered, on its own."""
+    return f"job:{job_id}" + (f":extend:{extension}" if extension else "")
+
+
+def overage_identifier(job_id: UUID, extension: int) -> str:
+    """The Billing Meter identifier (and outbox key) of one round's overage: Stripe counts it once."""
+    return "overage:" + job_round(job_id, extension).removeprefix("job:")
+
+
+async def enqueue_overage_report(
+    tx: Tx, *, user_id: UUID, job_id: UUID, credits_charged: int, extension: int = 0
+) -> None:
+    """Inside the transaction that charges a job's round (`credits_charged` is what this round
+    added): the outbox reports its overage after commit (nothing to report for non-subscribers;
+    the handler finds that out)."""
     if credits_charged > 0:
-        payload = {"user_id": str(user_id), "job_id": str(job_id), "credits_charged": credits_charged}
-        await outbox.enqueue(tx, OVERAGE_TASK, payload, key=f"overage:{job_id}")
+        payload = {
+            "user_id": str(user_id),
+            "job_id": str(job_id),
+            "extension": extension,
+            "credits_charged": credits_charged,
+        }
+        await outbox.enqueue(tx, OVERAGE_TASK, payload, key=overage_identifier(job_id, extension))
 
 
 class UnknownPlanPrice(Exception):
@@ -220,18 +239,24 @@ class Subscriptions:
 
     async def _report_task(self, payload: dict) -> None:
         await self.report_overage(
-            UUID(payload["user_id"]), UUID(payload["job_id"]), payload["credits_charged"]
+            UUID(payload["user_id"]),
+            UUID(payload["job_id"]),
+            payload["credits_charged"],
+            extension=payload.get("extension", 0),  # tasks queued before extensions were metered
         )
 
-    async def report_overage(self, user_id: UUID, job_id: UUID, credits_charged: int) -> MeterReport | None:
-        """Send what a charged job drew beyond its subscriber's buckets to the Billing Meter,
-        identified by the job so a retry never double-reports. The charge is drawn in the
-        reservation's order, so the overage is what it charged beyond the credits its
-        reservation took from the buckets. None when the user has no current subscription.
-        Raises `PaymentProviderError` when Stripe did not take it (the row stays unreported)."""
+    async def report_overage(
+        self, user_id: UUID, job_id: UUID, credits_charged: int, *, extension: int = 0
+    ) -> MeterReport | None:
+        """Send what a charged round of a job (its first run, or its nth `extension`) drew beyond
+        its subscriber's buckets to the Billing Meter, identified by job and round so a retry never
+        double-reports. The charge is drawn in the reservation's order, so the overage is what it
+        charged beyond the credits the round's reservation took from the buckets. None when the
+        user has no current subscription. Raises `PaymentProviderError` when Stripe did not take
+        it (the row stays unreported)."""
         if credits_charged <= 0:
             return None
-        reservation = await self.ledger.entry(f"job:{job_id}:reserve")
+        reservation = await self.ledger.entry(f"{job_round(job_id, extension)}:reserve")
         from_buckets = -reservation.delta if reservation is not None else credits_charged
         async with self.db.transaction() as tx:
             subscription = await self.repo.current_subscription(tx, user_id)
@@ -240,13 +265,14 @@ class Subscriptions:
             await self.repo.insert_meter_report(
                 tx,
                 job_id=job_id,
+                extension=extension,
                 user_id=user_id,
                 stripe_subscription_id=subscription.stripe_subscription_id,
                 period_start=subscription.current_period_start,
                 credits_charged=credits_charged,
                 overage_credits=max(0, credits_charged - from_buckets),
             )
-            report = await self.repo.meter_report(tx, job_id)
+            report = await self.repo.meter_report(tx, job_id, extension)
             customer = await self.repo.customer(tx, user_id)
         if report.overage_credits == 0 or report.reported_at is not None:
             return report
@@ -257,11 +283,11 @@ class Subscriptions:
             event_name=catalog().meter_event_name,
             customer_id=customer.stripe_customer_id,
             value=report.overage_credits,
-            identifier=f"overage:{job_id}",
+            identifier=overage_identifier(job_id, extension),
         )
         async with self.db.connection() as conn:
-            await self.repo.mark_meter_reported(conn, job_id)
-            return await self.repo.meter_report(conn, job_id)
+            await self.repo.mark_meter_reported(conn, job_id, extension)
+            return await self.repo.meter_report(conn, job_id, extension)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from api.research.schemas import (
     UsageDto,
 )
 from api.research.webhooks import WebhookRepository, check_webhook_url
-from billing.subscriptions import enqueue_overage_report
+from billing.subscriptions import enqueue_overage_report, job_round
 from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
 from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
@@ -86,7 +86,7 @@ class ChargeRound:
 
     @property
     def key_prefix(self) -> str:
-        return f"job:{self.job_id}" + (f":extend:{self.number}" if self.number else "")
+        return job_round(self.job_id, self.number)
 
     def charge(self, credits: int) -> int:
         """The job's total charge for a round priced at `credits` in total: never less than what
@@ -329,9 +329,14 @@ class JobSettlement:
             finished = await self.jobs.get(tx, job.id)
         if job.webhook_url:
             body = json.dumps(result_event_data(finished), separators=(",", ":"))
-            await self.webhooks.enqueue(tx, job.id, job.webhook_url, body)
-        if not charge_round.number:  # meter reports are one per job (an extension's overage is not metered)
-            await enqueue_overage_report(tx, user_id=job.user_id, job_id=job.id, credits_charged=charged)
+            await self.webhooks.enqueue(tx, job.id, charge_round.number, job.webhook_url, body)
+        await enqueue_overage_report(
+            tx,
+            user_id=job.user_id,
+            job_id=job.id,
+            extension=charge_round.number,
+            credits_charged=charged - charge_round.charged_before,
+        )
         return finished
 
 

@@ -96,11 +96,13 @@ def next_backoff(attempts: int, first_secs: float) -> timedelta:
 
 
 class WebhookRepository:
-    async def enqueue(self, tx: AsyncConnection, job_id: UUID, url: str, body: str) -> None:
+    async def enqueue(self, tx: AsyncConnection, job_id: UUID, extension: int, url: str, body: str) -> None:
+        """One delivery per job and round (0: its first run, n: its nth extension): a settlement
+        retried delivers nothing twice, an extension's new result is delivered again."""
         await tx.execute(
-            "INSERT INTO webhook_deliveries (job_id, url, body) VALUES (%s, %s, %s)"
-            " ON CONFLICT (job_id) DO NOTHING",
-            (job_id, url, body),
+            "INSERT INTO webhook_deliveries (job_id, extension, url, body) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (job_id, extension) DO NOTHING",
+            (job_id, extension, url, body),
         )
 
     async def claim_due(self, tx: AsyncConnection, limit: int) -> list[dict]:

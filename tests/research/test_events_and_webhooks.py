@@ -142,6 +142,26 @@ def webhook_receiver():
     server.shutdown()
 
 
+def assert_signed(headers: dict, body: bytes, secret: str) -> None:
+    """Both schemes verify with the account's secret, over a fresh timestamp that is signed too."""
+    timestamp = headers["X-Infrence-Timestamp"]
+    assert abs(int(timestamp) - time.time()) < 300 and timestamp == headers["webhook-timestamp"]
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert headers["X-Infrence-Signature"] == f"sha256={expected}"
+    unbound = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Infrence-Signature"] != f"sha256={unbound}"  # the timestamp is signed too
+
+    key = base64.b64decode(secret.removeprefix("whsec_") + "=" * (-len(secret.removeprefix("whsec_")) % 4))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    standard = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert headers["webhook-signature"] == f"v1,{standard}"
+    assert headers["X-Infrence-Delivery"] == headers["webhook-id"]
+
+
+async def _webhook_secret(api: httpx.AsyncClient, account) -> str:
+    return (await api.get("/api/settings/webhook-secret", headers=account.jwt)).json()["webhook_secret"]
+
+
 async def test_a_webhook_is_delivered_signed_under_both_schemes(api, funded, webhook_receiver):
     url, received = webhook_receiver
     job = (
@@ -157,17 +177,27 @@ async def test_a_webhook_is_delivered_signed_under_both_schemes(api, funded, web
     headers, body = received[0]
     payload = json.loads(body)
     assert payload["id"] == job["id"] and payload["status"] == "succeeded"
+    assert_signed(headers, body, await _webhook_secret(api, funded))
 
-    secret = (await api.get("/api/settings/webhook-secret", headers=funded.jwt)).json()["webhook_secret"]
-    timestamp = headers["X-Infrence-Timestamp"]
-    assert abs(int(timestamp) - time.time()) < 300 and timestamp == headers["webhook-timestamp"]
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    assert headers["X-Infrence-Signature"] == f"sha256={expected}"
-    unbound = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    assert headers["X-Infrence-Signature"] != f"sha256={unbound}"  # the timestamp is signed too
 
-    key = base64.b64decode(secret.removeprefix("whsec_") + "=" * (-len(secret.removeprefix("whsec_")) % 4))
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    standard = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    assert headers["webhook-signature"] == f"v1,{standard}"
-    assert headers["X-Infrence-Delivery"] == headers["webhook-id"]
+async def test_an_extended_job_delivers_its_new_result_to_the_webhook_again(api, funded, webhook_receiver):
+    url, received = webhook_receiver
+    job = (
+        await api.post(
+            "/v1/research",
+            headers=funded.key,
+            json={"question": "What is LangGraph?", "mode": "lite", "webhook_url": url},
+        )
+    ).json()
+    await until(lambda: received, what="the first run's webhook")
+    extend = await api.post(f"/v1/research/{job['id']}/extend", headers=funded.key, json={"mode": "standard"})
+    assert extend.status_code == 202, extend.text
+
+    await until(lambda: len(received) == 2, what="the extension's webhook")
+    (first_headers, first_body), (headers, body) = received
+    first, extended = json.loads(first_body), json.loads(body)
+    assert (first["id"], first["credits_charged"], first["extensions"]) == (job["id"], 15, [])
+    assert extended["id"] == job["id"] and extended["status"] == "succeeded"
+    assert extended["credits_charged"] == 60 and [e["credits"] for e in extended["extensions"]] == [45]
+    assert headers["webhook-id"] != first_headers["webhook-id"]  # a new delivery, not a retry
+    assert_signed(headers, body, await _webhook_secret(api, funded))
