@@ -195,7 +195,7 @@ class _Levels:
             jobs = GaugeMetricFamily(
                 "infrence_research_jobs", "Research jobs not yet finished, by status.", labels=["status"]
             )
-            for status in ("queued", "running"):
+            for status in ("queued", "running", "awaiting_approval"):
                 jobs.add_metric([status], levels[status])
             yield jobs
             yield GaugeMetricFamily(

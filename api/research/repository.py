@@ -147,9 +147,15 @@ SELECT d.day, coalesce(c.count, 0) AS count,
        coalesce(c.cost_usd_micros_sum, 0)::bigint AS cost_usd_micros_sum
 FROM days d LEFT JOIN counted c USING (day) ORDER BY d.day"""
 
+# Not finished: a job awaiting its plan's approval holds a reservation and resumes when approved,
+# so it counts as live everywhere live jobs are counted (not in the queue depth: no worker waits
+# for it).
+LIVE = "status IN ('queued', 'running', 'awaiting_approval')"
+
 LIVE_LEVELS_SQL = """
 SELECT (SELECT count(*) FROM research_jobs WHERE status = 'queued') AS queued,
        (SELECT count(*) FROM research_jobs WHERE status = 'running') AS running,
+       (SELECT count(*) FROM research_jobs WHERE status = 'awaiting_approval') AS awaiting_approval,
        (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)
           FROM research_jobs WHERE status = 'queued') AS oldest_queued_secs
 """
@@ -206,7 +212,7 @@ SET status = %(status)s, stop_reason = %(stop_reason)s, credits_charged = %(cred
     wave_count = %(wave_count)s, source_count = %(source_count)s,
     latency_ms = GREATEST(0, (extract(epoch FROM now() - created_at) * 1000)::int),
     completed_at = now(), lease_owner = NULL, lease_expires_at = NULL, connector_headers = NULL
-WHERE id = %(id)s AND status IN ('queued', 'running', 'awaiting_approval')
+WHERE id = %(id)s AND {LIVE}
 RETURNING {JOB_COLUMNS}
 """
 
@@ -473,18 +479,12 @@ class JobRepository:
         return (await cur.fetchone())["n"]
 
     async def count_live(self, conn: AsyncConnection) -> int:
-        """Jobs queued or running (research_jobs_status_idx)."""
-        cur = await conn.execute(
-            "SELECT count(*) AS n FROM research_jobs WHERE status IN ('queued', 'running')"
-        )
+        """Jobs queued, running or awaiting approval (research_jobs_status_idx)."""
+        cur = await conn.execute(f"SELECT count(*) AS n FROM research_jobs WHERE {LIVE}")
         return (await cur.fetchone())["n"]
 
     async def live_job_ids_for_user(self, conn: AsyncConnection, user_id: UUID) -> list[UUID]:
-        cur = await conn.execute(
-            "SELECT id FROM research_jobs WHERE user_id = %s"
-            " AND status IN ('queued', 'running', 'awaiting_approval')",
-            (user_id,),
-        )
+        cur = await conn.execute(f"SELECT id FROM research_jobs WHERE user_id = %s AND {LIVE}", (user_id,))
         return [row["id"] for row in await cur.fetchall()]
 
     async def terminal_unpruned_before(self, conn: AsyncConnection, age: timedelta, limit: int) -> list[UUID]:

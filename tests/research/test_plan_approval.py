@@ -10,6 +10,7 @@ from api.research.events import JobEvents
 from api.runtime import background_services_for
 from ledger.check import check_ledger
 from tests.accounts import Account, balance_of, open_account
+from tests.observability.test_metrics import _scrape, _value, open_admin
 from tests.research.pages import QUESTION
 from tests.research.test_failure_paths import ledger_rows
 from tests.waiting import until
@@ -77,6 +78,23 @@ async def test_plan_answers_are_checked_before_anything_runs(web_api, web_app, a
     assert (await web_api.post(url, headers=account.key, json={"queries": EDITED})).status_code == 202
     again = await web_api.post(url, headers=account.key, json={"queries": EDITED})
     assert again.status_code == 409 and again.json()["code"] == "not_awaiting_approval"
+
+
+async def test_a_job_awaiting_approval_is_live_not_finished(web_api, web_app, account):
+    job = await _awaiting(web_api, account)
+    follow_up = await web_api.post(
+        "/v1/research",
+        headers=account.key,
+        json={"question": "And what do they cost?", "mode": "lite", "previous_job_id": job["id"]},
+    )
+    assert follow_up.status_code == 409 and follow_up.json()["code"] == "previous_job_not_finished"
+
+    operator = await open_admin(web_api, web_app.state.db)
+    samples = await _scrape(web_api, operator)
+    assert _value(samples, "infrence_research_jobs", status="awaiting_approval") == 1
+    assert _value(samples, "infrence_research_queue_depth") == 0  # no worker waits for it
+    stats = (await web_api.get("/api/admin/stats", headers=operator)).json()
+    assert stats["in_flight_jobs"] == 1
 
 
 async def test_a_job_awaiting_approval_is_canceled_by_delete_and_released(
