@@ -71,7 +71,7 @@ async def test_the_sender_refuses_a_delivery_to_loopback_and_the_receiver_gets_n
         )
     ).json()
     async with app.state.db.transaction() as tx:
-        await WebhookRepository().enqueue(tx, job["id"], url, json.dumps({"id": job["id"]}))
+        await WebhookRepository().enqueue(tx, job["id"], 0, url, json.dumps({"id": job["id"]}))
 
     sender = WebhookSender(app.state.db, settings.model_copy(update={"allow_private_urls": False}))
     stop = asyncio.Event()

@@ -1,5 +1,6 @@
 """The playground's research controls in headless Chromium against a real server: continue a
-finished job with more budget (same job, events continued, charged the difference)."""
+finished job with more budget (same job, events continued, charged the difference), and review
+a job's plan before it searches (the edited queries are the ones searched)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from graph.modes import MODES
+from tests.research.test_events_and_webhooks import parse_sse
 from tests.web.conftest import log_in, shot, unique_email
 
 pytestmark = pytest.mark.timeout(300)
@@ -83,4 +85,44 @@ def test_source_policy_language_and_a_follow_up(page, finished_lite_job, console
     assert follow_up["previous_job_id"] == job["id"]
     assert follow_up["usage"].get("output_language_note")  # the offline reasoner says it kept the sources' language
     shot(page, "playground-follow-up")
+    assert console.errors == []
+
+
+def test_review_the_plan_then_search_the_edited_queries(page, dashboard, console):
+    email = unique_email("plan")
+    http = dashboard.create_verified_user(email)
+    log_in(page, email)
+    page.goto("/playground")
+    page.get_by_label("Question").fill(QUESTION)
+    page.get_by_text("Lite", exact=True).click()
+    page.get_by_label("Review the plan before searching").check()
+    page.get_by_role("button", name=re.compile("Run research")).click()
+
+    review = page.get_by_role("form", name="Review the plan")
+    expect(review).to_be_visible(timeout=120_000)
+    job_id = re.search(r"job=([0-9a-f-]{36})", page.url).group(1)
+    plan = http.get(f"/api/playground/research/{job_id}").json()["plan"]
+    assert len(plan["queries"]) >= 2, plan
+    expect(page.locator(".card-head .badge")).to_have_text("awaiting_approval")
+    expect(review.get_by_text(plan["sub_questions"][0])).to_be_visible()
+    expect(page.locator("ol.timeline").get_by_text("The plan waits for your approval")).to_be_visible()
+    shot(page, "playground-plan-review")
+
+    edited = "heat pump efficiency in cold climates"
+    review.get_by_label("Query 1", exact=True).fill(edited)
+    review.get_by_role("button", name="Remove query 2").click()
+    approved = [edited, *plan["queries"][2:]]
+    expect(review.get_by_role("textbox", name=re.compile(r"^Query \d+$"))).to_have_count(len(approved))
+    review.get_by_role("button", name="Approve and search").click()
+
+    timeline = page.locator("ol.timeline")
+    expect(timeline.get_by_text(re.compile(r"Plan approved with \d+ quer"))).to_be_visible()
+    expect(timeline.get_by_text("Research complete")).to_be_visible(timeout=120_000)
+    expect(page.locator(".card-head .badge")).to_have_text("succeeded")
+    expect(review).to_have_count(0)
+    assert page.url.endswith(f"?job={job_id}")  # the same job, followed to its result
+
+    events = parse_sse(http.get(f"/api/playground/research/{job_id}/events").text)
+    assert [e["data"]["queries"] for e in events if e["type"] == "wave.started"] == [approved]
+    assert sorted(e["data"]["query"] for e in events if e["type"] == "search") == sorted(approved)
     assert console.errors == []

@@ -104,6 +104,11 @@ export function readProgress(event: JobEvent): Progress | null {
   return { stage, elapsed_secs, max_wallclock_secs, cost_usd, max_cost_usd, searches, max_searches, pages, max_pages, waves_done, max_waves };
 }
 
+/** The plan a `plan.ready` event proposes (the job now waits for its approval). */
+export function readPlan(event: JobEvent): Schemas["ResearchPlan"] | null {
+  return "unknown" in event || event.type !== "plan.ready" ? null : event.data.plan;
+}
+
 const CORPUS = "corpus://";
 const COLLECTION = /^collection:\/\/([^/]+)\/([^/?#]+)$/;
 

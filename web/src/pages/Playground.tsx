@@ -6,12 +6,13 @@ import { followEvents, type JobEvent, type StreamState } from "../lib/events";
 import * as fmt from "../lib/format";
 import { checkSchema, EXAMPLE_SCHEMA } from "../lib/jsonSchema";
 import { renderBrief } from "../lib/markdown";
-import { type Basis, describe, envelope, isTerminal, type ModeId, type ModeInfo, modeName, pathKey, type Progress, quotesByUrl, readProgress, type Result, sourceHref } from "../lib/research";
+import { type Basis, describe, envelope, isTerminal, type ModeId, type ModeInfo, modeName, pathKey, type Progress, quotesByUrl, readPlan, readProgress, type Result, sourceHref } from "../lib/research";
 import { Link, setQuery, useLocation } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
 import { Meter } from "../ui/charts";
 import { Alert, Badge, Button, Card, Checkbox, CodeBlock, Empty, ErrorState, FormError, Loading, onSubmit, PageHeader, Select, TextArea, TextField, useSubmit } from "../ui/kit";
 import { canExtend, ExtendPanel } from "./playground/ExtendPanel";
+import { type Plan, PlanReview } from "./playground/PlanReview";
 import { ALL_OF_THE_WEB, type SourceChoice, sourceFields, SourcesPanel } from "./playground/SourcesPanel";
 
 const MAX_TIMELINE = 400;
@@ -42,11 +43,14 @@ function ModePicker({ modes, mode, onChange }: { modes: ModeInfo[]; mode: ModeId
 type Job = {
   id: string;
   question?: string;
+  mode?: ModeId;
   status: string;
   /** Read as finished when opened: its events are a replay and never change its status. */
   final: boolean;
   events: JobEvent[];
   progress: Progress | null;
+  /** What the job proposes to search while it is `awaiting_approval`. */
+  plan: Plan | null;
   result: Result | null;
   stream: StreamState;
   streamError?: ApiError;
@@ -63,7 +67,7 @@ function useJob(jobId: string | null, round: number) {
     }
     let stop = () => {};
     let alive = true;
-    setJob({ id: jobId, status: "queued", final: false, events: [], progress: null, result: null, stream: "connecting" });
+    setJob({ id: jobId, status: "queued", final: false, events: [], progress: null, plan: null, result: null, stream: "connecting" });
     const update = (change: (j: Job) => Job) => alive && setJob((j) => (j && j.id === jobId ? change(j) : j));
     const onEvent = (event: JobEvent) =>
       update((j) => {
@@ -73,13 +77,17 @@ function useJob(jobId: string | null, round: number) {
         const settled = isTerminal(j.status) && !extended;
         const progress = readProgress(event);
         if (progress) return { ...j, progress, status: settled ? j.status : "running" };
-        const announced = extended ? "queued" : event.type.startsWith("job.") ? event.type.slice(4) : j.status === "queued" ? "running" : j.status;
+        // A plan waits for approval (plan.ready) until it is approved and queued again (plan.approved).
+        const plan = readPlan(event);
+        const requeued = extended || event.type === "plan.approved";
+        const announced = requeued ? "queued" : plan ? "awaiting_approval" : event.type.startsWith("job.") ? event.type.slice(4) : j.status === "queued" ? "running" : j.status;
         const status = settled && !isTerminal(announced) ? j.status : announced;
         const terminal = isTerminal(status);
         return {
           ...j,
           status,
           events: [...j.events, event].slice(-MAX_TIMELINE),
+          plan: plan ?? j.plan,
           // A replay keeps the job as read (the stored result is newer than any replayed event's).
           result: extended ? null : terminal && !j.final && event.data && "id" in event.data ? (event.data as unknown as Result) : j.result,
         };
@@ -89,7 +97,8 @@ function useJob(jobId: string | null, round: number) {
     unwrap(api.GET("/api/playground/research/{id}", { params: { path: { id: jobId } } })).then(
       (result) => {
         const finished = isTerminal(result.status) ? { status: result.status, result, final: true } : {};
-        update((j) => ({ ...j, question: result.question, ...finished }));
+        const awaiting = result.status === "awaiting_approval" ? { status: result.status, plan: result.plan ?? null } : {};
+        update((j) => ({ ...j, question: result.question, mode: result.mode ?? undefined, ...awaiting, ...finished }));
         // Always follow: the API replays a finished job's events (up to its last terminal one:
         // each extension ends once more).
         const ends = (result.extensions?.length ?? 0) + 1;
@@ -344,6 +353,9 @@ function JobPanel({ job, modes, onExtended, onFollowUp }: { job: Job; modes?: Mo
           </div>
         </div>
       </Card>
+      {job.status === "awaiting_approval" && job.plan && (
+        <PlanReview key={job.id} jobId={job.id} plan={job.plan} maxQueries={modes?.find((m) => m.mode === job.mode)?.budgets.branches} />
+      )}
       {result && (
         <div className="result-grid">
           <Card title="Brief" className="result-brief">
@@ -381,6 +393,7 @@ export function PlaygroundPage() {
   const [maxCredits, setMaxCredits] = useState("500");
   const [sources, setSources] = useState<SourceChoice>(ALL_OF_THE_WEB);
   const [language, setLanguage] = useState("");
+  const [reviewPlan, setReviewPlan] = useState(false);
   const followUpTo = query.get("follow_up");
   const [withSchema, setWithSchema] = useState(false);
   const [schemaText, setSchemaText] = useState(EXAMPLE_SCHEMA);
@@ -403,6 +416,7 @@ export function PlaygroundPage() {
           ...sourceFields(sources),
           ...(language ? { output_language: language } : {}),
           ...(followUpTo ? { previous_job_id: followUpTo } : {}),
+          ...(reviewPlan ? { plan_approval: true } : {}),
         },
       }),
     );
@@ -453,6 +467,8 @@ export function PlaygroundPage() {
           <SourcesPanel value={sources} onChange={setSources} errors={[run.fields.web, run.fields.collections, ...policyErrors]} />
           <Select label="Answer language" options={LANGUAGES} value={language} onChange={(e) => setLanguage(e.target.value)}
             error={run.fields.output_language} className="language-field" />
+          <Checkbox label="Review the plan before searching" hint="The job stops after planning; you edit or approve its queries, then it searches them."
+            checked={reviewPlan} onChange={(e) => setReviewPlan(e.target.checked)} />
           <Checkbox label="Return typed JSON that follows my schema" checked={withSchema} onChange={(e) => setWithSchema(e.target.checked)} />
           {withSchema && (
             <TextArea label="JSON Schema" className="mono" rows={10} spellCheck={false} value={schemaText}

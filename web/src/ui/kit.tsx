@@ -191,7 +191,7 @@ export function Stat({ label, value, sub }: { label: string; value: ReactNode; s
 const STATUS_TONE: Record<string, string> = {
   succeeded: "good", paid: "good", completed: "good", active: "good", open: "info", running: "info",
   queued: "neutral", pending: "neutral", closed: "neutral", canceled: "warn", cancelled: "warn",
-  expired: "warn", failed: "bad", suspended: "bad", refunded: "warn", ready: "good", processing: "info",
+  expired: "warn", failed: "bad", suspended: "bad", refunded: "warn", ready: "good", processing: "info", awaiting_approval: "info",
 };
 
 export function Badge({ status, children }: { status: string; children?: ReactNode }) {
