@@ -541,7 +541,7 @@ class JobRepository:
         return await cur.fetchall()
 
     async def live_levels(self, conn: AsyncConnection) -> dict[str, float]:
-        """Queued and running counts and the oldest queued job's age, for the metrics scrape."""
+        """Live jobs by status (queued, running, awaiting approval) and the oldest queued job's age."""
         row = await (await conn.execute(LIVE_LEVELS_SQL)).fetchone()
         return {key: float(value) for key, value in row.items()}
 

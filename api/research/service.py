@@ -172,7 +172,9 @@ def check_extendable(job: JobRow) -> None:
 
 class PreviousJobNotFinished(Conflict):
     code = "previous_job_not_finished"
-    detail = "previous_job_id: that job is still running; follow it up once it has finished"
+    detail = (
+        "previous_job_id: that job has not finished (running or awaiting approval); follow it up once it has"
+    )
 
 
 class NotAwaitingApproval(Conflict):
