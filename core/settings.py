@@ -100,6 +100,7 @@ class Settings(GraphSettings, BaseSettings):
         60, ge=1, validation_alias=_env("INFRENCE_RESEARCH_CREATES_PER_MINUTE")
     )
     worker_lease_secs: int = Field(30, ge=2, validation_alias=_env("INFRENCE_WORKER_LEASE_SECS"))
+    job_max_attempts: int = Field(5, ge=1, le=100, validation_alias=_env("INFRENCE_JOB_MAX_ATTEMPTS"))
     webhook_retry_first_secs: float = Field(
         5.0, gt=0, validation_alias=_env("INFRENCE_WEBHOOK_RETRY_FIRST_SECS")
     )

@@ -33,7 +33,6 @@ from graph.providers.reasoning import ProviderUnavailable, TypedOutputError
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 HEARTBEAT_SECS = 1.0
 POLL_SECS = 1.0  # also how soon a lapsed lease is noticed without a NOTIFY
 DRAIN_TIMEOUT_SECS = 20.0
@@ -142,13 +141,13 @@ class ResearchWorker:
             await self._execute_in_context(job, control)
 
     async def _execute_in_context(self, job: JobRow, control: RunControl) -> None:
-        if job.attempts > MAX_ATTEMPTS:
+        if job.attempts > self.settings.job_max_attempts:
             await self.settlement.settle(
                 job,
                 JobOutcome(
                     status="failed",
                     stop_reason=None,
-                    error=f"gave up after {MAX_ATTEMPTS} interrupted attempts",
+                    error=f"gave up after {self.settings.job_max_attempts} interrupted attempts",
                 ),
             )
             return
