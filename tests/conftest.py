@@ -110,6 +110,10 @@ def _app_tables(conn) -> list[str]:
 @pytest.fixture
 def clean_storage(database_url, redis_url) -> None:
     """Empty every application table and the Redis database before a test."""
+    empty_storage(database_url, redis_url)
+
+
+def empty_storage(database_url: str, redis_url: str) -> None:
     import redis
 
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -125,11 +129,16 @@ def clean_storage(database_url, redis_url) -> None:
 
 @pytest.fixture
 def settings(database_url, redis_url, tmp_path):
+    return settings_for_tests(database_url, redis_url, tmp_path / "data")
+
+
+def settings_for_tests(database_url: str, redis_url: str, data_dir: Path):
+    """What every test app runs with: the test storage, dev mode, cheap password hashing."""
     from core.settings import Settings
 
     return Settings(
         INFRENCE_ENV="dev",
-        INFRENCE_DATA_DIR=tmp_path / "data",
+        INFRENCE_DATA_DIR=data_dir,
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         INFRENCE_ALLOW_PRIVATE_URLS=True,

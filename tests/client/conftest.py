@@ -11,15 +11,22 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from core.db import Database
 from tests.accounts import Account, open_account
-from tests.conftest import ServerProcess, free_port, server_env
+from tests.conftest import ServerProcess, empty_storage, free_port, server_env, settings_for_tests
 
 
-@pytest.fixture
-def client_server(settings, clean_storage) -> Iterator[ServerProcess]:
-    """`infrence serve` with a low research-create limit (so a test can meet a 429)."""
+@pytest.fixture(scope="module")
+def client_server(database_url, redis_url, tmp_path_factory) -> Iterator[ServerProcess]:
+    """One `infrence serve` for the module (each test opens its own accounts), with a low
+    research-create limit so a test can meet a 429. Storage is emptied once, before it starts."""
+    empty_storage(database_url, redis_url)
+    settings = settings_for_tests(database_url, redis_url, tmp_path_factory.mktemp("client") / "data")
     env = server_env(
-        settings, INFRENCE_RESEARCH_CREATES_PER_MINUTE="4", INFRENCE_PUBLIC_URL="http://testserver"
+        settings,
+        INFRENCE_RESEARCH_CREATES_PER_MINUTE="4",
+        INFRENCE_PUBLIC_URL="http://testserver",
+        INFRENCE_SIGNUPS_PER_IP_PER_HOUR="1000",  # every test signs up from 127.0.0.1
     )
     server = ServerProcess(env, free_port(), workers=2)
     try:
@@ -29,16 +36,24 @@ def client_server(settings, clean_storage) -> Iterator[ServerProcess]:
         server.stop()
 
 
-@pytest.fixture
-async def account(client_server, app) -> Account:
-    async with httpx.AsyncClient(base_url=client_server.base_url, timeout=60) as http:
-        return await open_account(http, app.state.db, credits=1000)
+async def _open_account(server: ServerProcess, database_url: str, credits: int) -> Account:
+    db = Database(database_url, min_size=1, max_size=2)
+    await db.open()
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+            return await open_account(http, db, credits=credits)
+    finally:
+        await db.close()
 
 
 @pytest.fixture
-async def broke_account(client_server, app) -> Account:
-    async with httpx.AsyncClient(base_url=client_server.base_url, timeout=60) as http:
-        return await open_account(http, app.state.db, credits=0)
+async def account(client_server, database_url) -> Account:
+    return await _open_account(client_server, database_url, credits=1000)
+
+
+@pytest.fixture
+async def broke_account(client_server, database_url) -> Account:
+    return await _open_account(client_server, database_url, credits=0)
 
 
 @dataclass
