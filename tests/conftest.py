@@ -241,8 +241,27 @@ def server_env(settings, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def live_server(settings, clean_storage) -> Iterator[ServerProcess]:
-    """`infrence serve` on a free TCP port against the test database."""
-    server = ServerProcess(server_env(settings), free_port())
+    """`infrence serve` on a free TCP port against the test database, for one test."""
+    yield from running_server(server_env(settings))
+
+
+@pytest.fixture(scope="module")
+def shared_server(database_url, redis_url, tmp_path_factory) -> Iterator[ServerProcess]:
+    """One `infrence serve` for a module whose tests each open their own accounts."""
+    yield from module_server(database_url, redis_url, tmp_path_factory)
+
+
+def module_server(database_url, redis_url, tmp_path_factory, workers: int = 1, **extra: str):
+    """A server started once for a module: storage is emptied before it starts, not between
+    its tests, and signups from 127.0.0.1 are not throttled (every test signs up from there)."""
+    empty_storage(database_url, redis_url)
+    settings = settings_for_tests(database_url, redis_url, tmp_path_factory.mktemp("server") / "data")
+    env = server_env(settings, INFRENCE_SIGNUPS_PER_IP_PER_HOUR="1000", **extra)
+    yield from running_server(env, workers)
+
+
+def running_server(env: dict[str, str], workers: int = 1) -> Iterator[ServerProcess]:
+    server = ServerProcess(env, free_port(), workers=workers)
     try:
         server.wait_healthy()
         yield server

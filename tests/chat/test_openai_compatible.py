@@ -29,12 +29,12 @@ async def db(settings):
 
 
 @pytest.fixture
-async def client(live_server, db):
+async def client(shared_server, db):
     import httpx
 
-    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=shared_server.base_url, timeout=60) as http:
         account = await open_account(http, db, credits=1000)
-    oai = openai.OpenAI(base_url=f"{live_server.base_url}/v1", api_key=account.api_key, max_retries=0)
+    oai = openai.OpenAI(base_url=f"{shared_server.base_url}/v1", api_key=account.api_key, max_retries=0)
     yield oai, account
     oai.close()
 
@@ -110,11 +110,11 @@ async def test_response_format_json_schema_returns_an_object_that_validates(clie
     jsonschema.validate(json.loads(completion.choices[0].message.content), SCHEMA)
 
 
-async def test_bad_model_and_missing_key_are_refused_as_openai_errors(client, live_server):
+async def test_bad_model_and_missing_key_are_refused_as_openai_errors(client, shared_server):
     oai, _ = client
     with pytest.raises(openai.BadRequestError) as refused:
         oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": QUESTION}])
     assert "infrence-lite" in str(refused.value)
-    anonymous = openai.OpenAI(base_url=f"{live_server.base_url}/v1", api_key="ifr_wrong", max_retries=0)
+    anonymous = openai.OpenAI(base_url=f"{shared_server.base_url}/v1", api_key="ifr_wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         anonymous.models.list()

@@ -13,27 +13,21 @@ import pytest
 
 from core.db import Database
 from tests.accounts import Account, open_account
-from tests.conftest import ServerProcess, empty_storage, free_port, server_env, settings_for_tests
+from tests.conftest import ServerProcess, module_server
 
 
 @pytest.fixture(scope="module")
 def client_server(database_url, redis_url, tmp_path_factory) -> Iterator[ServerProcess]:
-    """One `infrence serve` for the module (each test opens its own accounts), with a low
-    research-create limit so a test can meet a 429. Storage is emptied once, before it starts."""
-    empty_storage(database_url, redis_url)
-    settings = settings_for_tests(database_url, redis_url, tmp_path_factory.mktemp("client") / "data")
-    env = server_env(
-        settings,
+    """One `infrence serve` for the module, with a low research-create limit so a test can
+    meet a 429."""
+    yield from module_server(
+        database_url,
+        redis_url,
+        tmp_path_factory,
+        workers=2,
         INFRENCE_RESEARCH_CREATES_PER_MINUTE="4",
         INFRENCE_PUBLIC_URL="http://testserver",
-        INFRENCE_SIGNUPS_PER_IP_PER_HOUR="1000",  # every test signs up from 127.0.0.1
     )
-    server = ServerProcess(env, free_port(), workers=2)
-    try:
-        server.wait_healthy(timeout=120)
-        yield server
-    finally:
-        server.stop()
 
 
 async def _open_account(server: ServerProcess, database_url: str, credits: int) -> Account:

@@ -26,8 +26,8 @@ async def db(settings):
 
 
 @pytest.fixture
-async def account(live_server, db):
-    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=60) as http:
+async def account(shared_server, db):
+    async with httpx.AsyncClient(base_url=shared_server.base_url, timeout=60) as http:
         return await open_account(http, db, credits=1000)
 
 
@@ -38,10 +38,10 @@ def _structured(result) -> dict:
     return json.loads(result.content[0].text)
 
 
-async def test_an_mcp_client_lists_the_tools_and_researches_with_an_api_key(live_server, account, db):
+async def test_an_mcp_client_lists_the_tools_and_researches_with_an_api_key(shared_server, account, db):
     headers = {"Authorization": f"Bearer {account.api_key}"}
     async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
-        async with streamable_http_client(f"{live_server.base_url}/mcp", http_client=http) as streams:
+        async with streamable_http_client(f"{shared_server.base_url}/mcp", http_client=http) as streams:
             async with ClientSession(*streams[:2]) as session:
                 await session.initialize()
                 listed_tools = {tool.name: tool for tool in (await session.list_tools()).tools}
@@ -84,8 +84,8 @@ async def test_an_mcp_client_lists_the_tools_and_researches_with_an_api_key(live
     assert await balance_of(db, account) == 1000 - charged
 
 
-async def test_mcp_without_a_valid_key_is_refused_before_the_sdk(live_server):
-    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=30) as http:
+async def test_mcp_without_a_valid_key_is_refused_before_the_sdk(shared_server):
+    async with httpx.AsyncClient(base_url=shared_server.base_url, timeout=30) as http:
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
         missing = await http.post("/mcp", json=body)
         wrong = await http.post("/mcp", json=body, headers={"Authorization": "Bearer ifr_wrong"})
