@@ -168,8 +168,8 @@ def test_embedded_storage_is_shared_and_stopped_by_the_last_process(embedded_dat
     )
 
 
-def test_serve_answers_over_tcp(live_server):
-    response = httpx.get(live_server.base_url + "/healthz", timeout=30)
+def test_serve_answers_over_tcp(shared_server):
+    response = httpx.get(shared_server.base_url + "/healthz", timeout=30)
     assert response.status_code == 200
-    spec = httpx.get(live_server.base_url + "/openapi.json", timeout=30).json()
+    spec = httpx.get(shared_server.base_url + "/openapi.json", timeout=30).json()
     assert spec["info"]["title"] == "Infrence API"
