@@ -52,11 +52,13 @@ class ResearchWorker:
         *,
         concurrency: int = 2,
         worker_id: str | None = None,
+        drain_timeout_secs: float = DRAIN_TIMEOUT_SECS,
     ):
         self.db = db
         self.redis = redis
         self.settings = settings
         self.concurrency = max(1, concurrency)
+        self.drain_timeout_secs = drain_timeout_secs
         self.lease = timedelta(seconds=settings.worker_lease_secs)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.jobs = JobRepository()
@@ -160,7 +162,7 @@ class ResearchWorker:
         try:
             outcome = await run
         except GraphDrained:
-            await self._give_back(job)
+            await self._give_back(job.id)
             return
         except OUTAGES as exc:
             log.warning(
@@ -269,21 +271,25 @@ class ResearchWorker:
             if job is not None:
                 await self.settlement.announce(job)
 
-    async def _give_back(self, job: JobRow) -> None:
+    async def _give_back(self, job_id: uuid.UUID) -> None:
         async with self.db.connection() as conn:
-            await self.jobs.release_lease(conn, job.id, self.worker_id)
-        log.info("job %s drained back to the queue", job.id)
+            await self.jobs.release_lease(conn, job_id, self.worker_id)
+        log.info("job %s drained back to the queue", job_id)
 
     async def _drain(self) -> None:
+        """Stop every running job at its next step boundary; one still in a step when the drain
+        times out is canceled there and given back too (it resumes from its last checkpoint)."""
         if not self.running:
             return
         for _task, control in self.running.values():
             control.request_drain("shutdown")
-        tasks = [task for task, _ in self.running.values()]
-        _done, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_SECS)
+        running = {task: job_id for job_id, (task, _) in self.running.items()}
+        _done, pending = await asyncio.wait(running, timeout=self.drain_timeout_secs)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        for task in pending:
+            await self._give_back(running[task])
 
 
 def _public_error(exc: Exception) -> str:

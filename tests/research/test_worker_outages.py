@@ -1,0 +1,193 @@
+"""A worker interrupted by the world rather than by its job: a shutdown whose drain times out,
+its database connection lost mid-run or mid-settlement, its lease taken by another worker. In
+each case the job is not failed and not charged twice: it resumes from its last checkpoint and
+is settled exactly once.
+
+Connections are lost for real: the test makes the worker's statement wait on a lock it holds,
+then terminates that backend (`pg_terminate_backend`), as a PostgreSQL restart or a network
+cut would."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import psycopg
+import pytest
+
+from api.research.worker import ResearchWorker
+from ledger.check import check_ledger
+from tests.accounts import balance_of
+from tests.fakes.tavily_server import FakeTavily
+from tests.research.test_failure_paths import ledger_rows
+from tests.research.test_live import DOCUMENTS
+from tests.waiting import until
+
+LITE_PRICE = 15
+
+
+@pytest.fixture
+def held_search() -> Iterator[tuple[FakeTavily, threading.Event]]:
+    """A search API that holds every query until `release` is set: a job in flight stays in
+    its search step. The event is set once the first query arrived."""
+    with FakeTavily(DOCUMENTS) as tavily:
+        searching = threading.Event()
+        tavily.on_request = lambda _query: searching.set()
+        tavily.delay_when(lambda _query: True, 120)
+        yield tavily, searching
+        tavily.release.set()
+
+
+@pytest.fixture
+def online(settings, held_search):
+    tavily, _ = held_search
+    return settings.model_copy(
+        update={"tavily_api_key": tavily.api_key, "tavily_api_base": tavily.url, "worker_lease_secs": 3}
+    )
+
+
+@asynccontextmanager
+async def running_worker(app, settings, **options) -> AsyncIterator[ResearchWorker]:
+    """One research worker on the app's pool, stopped (and drained) on exit."""
+    stop = asyncio.Event()
+    worker = ResearchWorker(app.state.db, app.state.redis, settings, concurrency=1, **options)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+async def submit_lite_job(idle_api, account) -> str:
+    accepted = await idle_api.post(
+        "/v1/research",
+        headers=account.key,
+        json={"question": "How are checkpoints stored?", "mode": "lite", "async": True},
+    )
+    assert accepted.status_code == 202, accepted.text
+    return accepted.json()["id"]
+
+
+async def finished(idle_api, account, job_id: str) -> dict:
+    return (await idle_api.get(f"/v1/research/{job_id}", params={"wait": 60}, headers=account.key)).json()
+
+
+async def job_row(database_url: str, job_id: str) -> dict:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "SELECT status, lease_owner, attempts FROM research_jobs WHERE id = %s", (job_id,)
+        )
+        status, owner, attempts = await cur.fetchone()
+    return {"status": status, "lease_owner": owner, "attempts": attempts}
+
+
+async def cut_connections_waiting_on(conn: psycopg.AsyncConnection, table: str) -> int:
+    """Terminate the backends blocked on a lock while writing `table` (at least one, waited
+    for): their clients see the connection drop mid-statement."""
+
+    async def terminated() -> int:
+        cur = await conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query ILIKE %s",
+            (f"%{table}%",),
+        )
+        return (await cur.fetchone())[0]
+
+    return await until(terminated, what=f"a worker's write to {table} to wait on the lock")
+
+
+async def assert_settled_once(settings, app, account, done: dict, *, attempts: int) -> None:
+    """Succeeded on its `attempts`-th claim, charged the lite price once, the ledger clean."""
+    assert done["status"] == "succeeded", done
+    assert done["credits_charged"] == LITE_PRICE
+    assert (await job_row(settings.database_url, done["id"]))["attempts"] == attempts
+    assert await ledger_rows(settings.database_url, done["id"]) == [("reserve", -LITE_PRICE)]
+    assert await balance_of(app.state.db, account) == 1000 - LITE_PRICE
+    assert (await check_ledger(app.state.db)).clean
+
+
+async def test_a_job_still_in_a_step_when_the_drain_times_out_is_given_back_and_resumes(
+    idle_api, idle_funded, app, settings, online, held_search
+):
+    tavily, searching = held_search
+    job_id = await submit_lite_job(idle_api, idle_funded)
+    async with running_worker(app, online, drain_timeout_secs=0.5):
+        await until(searching.is_set, what="the job to start searching")
+    # The search never answered, so the step never ended: the run was canceled in it.
+    assert await job_row(settings.database_url, job_id) == {
+        "status": "running",
+        "lease_owner": None,
+        "attempts": 1,
+    }
+
+    tavily.release.set()
+    async with running_worker(app, online):
+        done = await finished(idle_api, idle_funded, job_id)
+    await assert_settled_once(settings, app, idle_funded, done, attempts=2)
+
+
+async def test_a_connection_lost_mid_run_interrupts_the_job_and_it_resumes_when_its_lease_lapses(
+    idle_api, idle_funded, app, settings, online, held_search
+):
+    tavily, searching = held_search
+    job_id = await submit_lite_job(idle_api, idle_funded)
+    async with running_worker(app, online):
+        await until(searching.is_set, what="the job to start searching")
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as locker:
+            # The run's next checkpoint write waits on this lock; then its connection is cut.
+            await locker.execute("LOCK TABLE checkpoint_writes, checkpoints IN EXCLUSIVE MODE")
+            tavily.release.set()
+            async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as admin:
+                await cut_connections_waiting_on(admin, "checkpoint")
+            await locker.rollback()
+        done = await finished(idle_api, idle_funded, job_id)
+    await assert_settled_once(settings, app, idle_funded, done, attempts=2)
+
+
+async def test_a_connection_lost_while_settling_leaves_the_job_to_the_next_claim_which_settles_it_once(
+    idle_api, idle_funded, app, settings, online, held_search
+):
+    tavily, _ = held_search
+    tavily.release.set()
+    job_id = await submit_lite_job(idle_api, idle_funded)
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as locker:
+        # The settlement's overage-report task has this key: its insert waits on this
+        # uncommitted twin, and its connection is cut there, mid-transaction.
+        await locker.execute(
+            "INSERT INTO outbox_tasks (kind, payload, dedupe_key) VALUES ('planted', '{}', %s)",
+            (f"overage:{job_id}",),
+        )
+        async with running_worker(app, online):
+            async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as admin:
+                await cut_connections_waiting_on(admin, "outbox_tasks")
+            # Nothing of the settlement was kept: the job is still running, its reservation held.
+            assert (await job_row(settings.database_url, job_id))["status"] == "running"
+            assert await ledger_rows(settings.database_url, job_id) == [("reserve", -LITE_PRICE)]
+            await locker.rollback()
+            done = await finished(idle_api, idle_funded, job_id)
+    await assert_settled_once(settings, app, idle_funded, done, attempts=2)
+
+
+async def test_a_worker_whose_lease_was_taken_stops_the_run_without_settling_it(
+    idle_api, idle_funded, app, settings, online, held_search
+):
+    tavily, searching = held_search
+    job_id = await submit_lite_job(idle_api, idle_funded)
+    async with running_worker(app, online) as worker:
+        await until(searching.is_set, what="the job to start searching")
+        async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
+            await conn.execute(
+                "UPDATE research_jobs SET lease_owner = 'another-worker',"
+                " lease_expires_at = now() + interval '3 seconds' WHERE id = %s",
+                (job_id,),
+            )
+        await until(lambda: worker.busy_slots == 0, what="the worker to notice it lost the lease")
+        row = await job_row(settings.database_url, job_id)
+        assert (row["status"], row["lease_owner"]) == ("running", "another-worker")  # left to its owner
+        tavily.release.set()
+        # "another-worker" never renews: its lease lapses and the job is claimed again.
+        done = await finished(idle_api, idle_funded, job_id)
+    await assert_settled_once(settings, app, idle_funded, done, attempts=2)
