@@ -309,18 +309,6 @@ def plan_billed_by(invoice: dict) -> tuple[Plan | None, dict]:
     return None, {}
 
 
-async def report_overage(
-    db: Database, settings: Settings, user_id: UUID, job_id: UUID, credits_charged: int
-) -> MeterReport | None:
-    """Report one charged job now, outside the outbox (admin tools, tests). Never raises: an
-    unreported row is retried by calling again."""
-    try:
-        return await Subscriptions(db, settings).report_overage(user_id, job_id, credits_charged)
-    except Exception:
-        log.exception("overage report for job %s failed", job_id)
-        return None
-
-
 async def run_period_sweeps(
     subscriptions: Subscriptions,
     stop: asyncio.Event,
