@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 import psycopg
 import pytest
 
+from api.research.repository import NOTIFY_CHANNEL
 from api.research.worker import ResearchWorker
 from ledger.check import check_ledger
 from tests.accounts import balance_of
@@ -82,6 +83,12 @@ async def job_row(database_url: str, job_id: str) -> dict:
         )
         status, owner, attempts = await cur.fetchone()
     return {"status": status, "lease_owner": owner, "attempts": attempts}
+
+
+async def lease_expiry(database_url: str, job_id: str):
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute("SELECT lease_expires_at FROM research_jobs WHERE id = %s", (job_id,))
+        return (await cur.fetchone())[0]
 
 
 async def cut_connections_waiting_on(conn: psycopg.AsyncConnection, table: str) -> int:
@@ -191,3 +198,50 @@ async def test_a_worker_whose_lease_was_taken_stops_the_run_without_settling_it(
         # "another-worker" never renews: its lease lapses and the job is claimed again.
         done = await finished(idle_api, idle_funded, job_id)
     await assert_settled_once(settings, app, idle_funded, done, attempts=2)
+
+
+async def test_a_heartbeat_that_loses_its_connection_keeps_the_job_running(
+    idle_api, idle_funded, app, settings, online, held_search
+):
+    """A renewal lost to an outage is skipped, not fatal: the next one holds the lease and the
+    job ends on its first attempt."""
+    tavily, searching = held_search
+    patient = online.model_copy(update={"worker_lease_secs": 10})  # outlives the cut renewal
+    job_id = await submit_lite_job(idle_api, idle_funded)
+    async with running_worker(app, patient):
+        await until(searching.is_set, what="the job to start searching")
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as locker:
+            await locker.execute("SELECT 1 FROM research_jobs WHERE id = %s FOR UPDATE", (job_id,))
+            async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as admin:
+                await cut_connections_waiting_on(admin, "lease_expires_at")
+            await locker.rollback()
+        held_until = await lease_expiry(settings.database_url, job_id)
+
+        async def renewed() -> bool:
+            expiry = await lease_expiry(settings.database_url, job_id)
+            return expiry is not None and expiry > held_until
+
+        await until(renewed, timeout=30, what="a renewal after the one that was cut")
+        tavily.release.set()
+        done = await finished(idle_api, idle_funded, job_id)
+    await assert_settled_once(settings, app, idle_funded, done, attempts=1)
+
+
+async def test_the_worker_listens_again_after_its_listen_connection_is_cut(app, settings):
+    async def listeners(conn) -> set[int]:
+        cur = await conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query = %s", (f"LISTEN {NOTIFY_CHANNEL}",)
+        )
+        return {pid for (pid,) in await cur.fetchall()}
+
+    async with (
+        running_worker(app, settings),
+        await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as admin,
+    ):
+        [first] = await until(lambda: listeners(admin), what="the worker to LISTEN")
+        await admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+
+        async def a_new_listener() -> bool:
+            return bool((await listeners(admin)) - {first})
+
+        await until(a_new_listener, timeout=30, what="the worker to LISTEN on a new connection")
