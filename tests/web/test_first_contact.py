@@ -120,6 +120,14 @@ def test_from_serve_to_a_cited_answer_with_the_link_from_the_console(page, fresh
     expect(brief).to_contain_text(re.compile(r"checkpoint", re.IGNORECASE))
     expect(brief.locator("a.cite").first).to_be_visible()
     shot(page, "first-contact-answer")
+
+    # Nothing configured takes no payments: Billing says so and offers no button that would fail.
+    page.get_by_role("link", name="Billing").click()
+    expect(page.get_by_text("Payments are not set up")).to_be_visible()
+    buy = page.get_by_role("button", name=re.compile(r"^(Buy|Subscribe) "))
+    expect(buy.first).to_be_visible()
+    assert buy.count() > 0 and all(buy.nth(n).is_disabled() for n in range(buy.count()))
+    expect(page.get_by_role("button", name="Manage payment methods")).to_be_disabled()
     assert page.errors == []
 
 
