@@ -256,12 +256,27 @@ def module_server(database_url, redis_url, tmp_path_factory, workers: int = 1, *
     its tests, and signups from 127.0.0.1 are not throttled (every test signs up from there)."""
     empty_storage(database_url, redis_url)
     settings = settings_for_tests(database_url, redis_url, tmp_path_factory.mktemp("server") / "data")
+    port = free_port()
+    extra = {"INFRENCE_PUBLIC_URL": f"http://127.0.0.1:{port}", **extra}
     env = server_env(settings, INFRENCE_SIGNUPS_PER_IP_PER_HOUR="1000", **extra)
-    yield from running_server(env, workers)
+    yield from running_server(env, workers, port)
 
 
-def running_server(env: dict[str, str], workers: int = 1) -> Iterator[ServerProcess]:
-    server = ServerProcess(env, free_port(), workers=workers)
+async def open_account_on(server: ServerProcess, database_url: str, credits: int) -> Account:
+    """An account opened through a module's server, funded directly in the database."""
+    from core.db import Database
+
+    db = Database(database_url, min_size=1, max_size=2)
+    await db.open()
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+            return await open_account(http, db, credits=credits)
+    finally:
+        await db.close()
+
+
+def running_server(env: dict[str, str], workers: int = 1, port: int | None = None) -> Iterator[ServerProcess]:
+    server = ServerProcess(env, port or free_port(), workers=workers)
     try:
         server.wait_healthy()
         yield server

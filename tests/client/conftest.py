@@ -8,12 +8,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 
-from core.db import Database
-from tests.accounts import Account, open_account
-from tests.conftest import ServerProcess, module_server
+from tests.accounts import Account
+from tests.conftest import ServerProcess, module_server, open_account_on
 
 
 @pytest.fixture(scope="module")
@@ -30,24 +28,14 @@ def client_server(database_url, redis_url, tmp_path_factory) -> Iterator[ServerP
     )
 
 
-async def _open_account(server: ServerProcess, database_url: str, credits: int) -> Account:
-    db = Database(database_url, min_size=1, max_size=2)
-    await db.open()
-    try:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
-            return await open_account(http, db, credits=credits)
-    finally:
-        await db.close()
-
-
 @pytest.fixture
 async def account(client_server, database_url) -> Account:
-    return await _open_account(client_server, database_url, credits=1000)
+    return await open_account_on(client_server, database_url, credits=1000)
 
 
 @pytest.fixture
 async def broke_account(client_server, database_url) -> Account:
-    return await _open_account(client_server, database_url, credits=0)
+    return await open_account_on(client_server, database_url, credits=0)
 
 
 @dataclass

@@ -9,11 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.accounts import Account, open_account
-from tests.conftest import REPO, ServerProcess, free_port, server_env
+from tests.accounts import Account
+from tests.conftest import REPO, ServerProcess, module_server, open_account_on
 from tests.docs.readme import Example, examples
 
 README = REPO / "README.md"
@@ -21,23 +20,14 @@ README_URL = "http://127.0.0.1:8000"
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture
-def readme_server(settings, clean_storage) -> Iterator[ServerProcess]:
-    port = free_port()
-    server = ServerProcess(
-        server_env(settings, INFRENCE_PUBLIC_URL=f"http://127.0.0.1:{port}"), port, workers=2
-    )
-    try:
-        server.wait_healthy(timeout=120)
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture(scope="module")
+def readme_server(database_url, redis_url, tmp_path_factory) -> Iterator[ServerProcess]:
+    yield from module_server(database_url, redis_url, tmp_path_factory, workers=2)
 
 
 @pytest.fixture
-async def readme_account(readme_server, app) -> Account:
-    async with httpx.AsyncClient(base_url=readme_server.base_url, timeout=60) as http:
-        return await open_account(http, app.state.db, credits=2000)
+async def readme_account(readme_server, database_url) -> Account:
+    return await open_account_on(readme_server, database_url, credits=2000)
 
 
 def run_example(example: Example, server: ServerProcess, api_key: str) -> str | None:
