@@ -17,8 +17,8 @@ from tests.billing.test_credit_buckets import Jobs, buckets, buckets_of
 from tests.billing.test_plan_entitlement import stored_event, subscription_row
 from tests.billing.test_plan_expiry import _plan_credits_are, period_end_of
 from tests.clock import PinnedClock
+from tests.outages import cut_connections_waiting_on
 from tests.outbox.conftest import eventually
-from tests.waiting import until
 
 
 async def test_invoices_that_bill_no_subscription_of_ours_change_nothing(
@@ -81,18 +81,8 @@ async def test_a_period_sweep_that_loses_its_connection_expires_the_period_on_th
             run_period_sweeps(Subscriptions(db, app.state.settings), stop, clock, every_secs=0.05)
         )
         try:
-            async with await psycopg.AsyncConnection.connect(
-                settings.database_url, autocommit=True
-            ) as admin_conn:
-
-                async def cut() -> int:
-                    cur = await admin_conn.execute(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event_type"
-                        " = 'Lock' AND pid <> pg_backend_pid() AND query ILIKE '%FROM subscriptions%'"
-                    )
-                    return (await cur.fetchone())[0]
-
-                await until(cut, what="the sweep to wait on the subscriptions table")
+            async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
+                await cut_connections_waiting_on(conn, "FROM subscriptions")
             assert not sweeping.done()  # the sweep survived the lost connection
             await locker.rollback()
             await eventually(lambda: _plan_credits_are(client, customer, 0), timeout=30)

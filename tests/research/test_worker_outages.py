@@ -3,9 +3,8 @@ its database connection lost mid-run or mid-settlement, its lease taken by anoth
 each case the job is not failed and not charged twice: it resumes from its last checkpoint and
 is settled exactly once.
 
-Connections are lost for real: the test makes the worker's statement wait on a lock it holds,
-then terminates that backend (`pg_terminate_backend`), as a PostgreSQL restart or a network
-cut would."""
+Connections are lost for real (`tests/outages.py`): a worker's statement waits on a lock the
+test holds, and its backend is terminated."""
 
 from __future__ import annotations
 
@@ -22,6 +21,7 @@ from api.research.worker import ResearchWorker
 from ledger.check import check_ledger
 from tests.accounts import balance_of
 from tests.fakes.tavily_server import FakeTavily
+from tests.outages import cut_connections_waiting_on
 from tests.research.test_failure_paths import ledger_rows
 from tests.research.test_live import DOCUMENTS
 from tests.waiting import until
@@ -89,21 +89,6 @@ async def lease_expiry(database_url: str, job_id: str):
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cur = await conn.execute("SELECT lease_expires_at FROM research_jobs WHERE id = %s", (job_id,))
         return (await cur.fetchone())[0]
-
-
-async def cut_connections_waiting_on(conn: psycopg.AsyncConnection, table: str) -> int:
-    """Terminate the backends blocked on a lock while writing `table` (at least one, waited
-    for): their clients see the connection drop mid-statement."""
-
-    async def terminated() -> int:
-        cur = await conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query ILIKE %s",
-            (f"%{table}%",),
-        )
-        return (await cur.fetchone())[0]
-
-    return await until(terminated, what=f"a worker's write to {table} to wait on the lock")
 
 
 async def assert_settled_once(settings, app, account, done: dict, *, attempts: int) -> None:
@@ -230,7 +215,8 @@ async def test_a_heartbeat_that_loses_its_connection_keeps_the_job_running(
 async def test_the_worker_listens_again_after_its_listen_connection_is_cut(app, settings):
     async def listeners(conn) -> set[int]:
         cur = await conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE query = %s", (f"LISTEN {NOTIFY_CHANNEL}",)
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            (f"LISTEN {NOTIFY_CHANNEL}",),
         )
         return {pid for (pid,) in await cur.fetchall()}
 
