@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import copy
 
-import psycopg
-
 from billing.subscriptions import Subscriptions, run_period_sweeps
 from ledger import LedgerService
 from ledger.check import check_ledger
@@ -17,7 +15,7 @@ from tests.billing.test_credit_buckets import Jobs, buckets, buckets_of
 from tests.billing.test_plan_entitlement import stored_event, subscription_row
 from tests.billing.test_plan_expiry import _plan_credits_are, period_end_of
 from tests.clock import PinnedClock
-from tests.outages import cut_connections_waiting_on
+from tests.outages import cut_connections_waiting_on, holding
 from tests.outbox.conftest import eventually
 
 
@@ -74,21 +72,18 @@ async def test_a_period_sweep_that_loses_its_connection_expires_the_period_on_th
     subscription_id = await subscribe(fake_stripe, client, customer, "plan_starter")
     clock = PinnedClock((await period_end_of(db, subscription_id)).timestamp() + 10)  # the period ended
     stop = asyncio.Event()
-    async with await psycopg.AsyncConnection.connect(settings.database_url) as locker:
+    sweeping = asyncio.create_task(
+        run_period_sweeps(Subscriptions(db, app.state.settings), stop, clock, every_secs=0.05)
+    )
+    try:
         # The sweep's read of ended periods waits on this lock, and its connection is cut there.
-        await locker.execute("LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE")
-        sweeping = asyncio.create_task(
-            run_period_sweeps(Subscriptions(db, app.state.settings), stop, clock, every_secs=0.05)
-        )
-        try:
-            async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
-                await cut_connections_waiting_on(conn, "FROM subscriptions")
+        async with holding(settings.database_url, "LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE"):
+            await cut_connections_waiting_on(settings.database_url, "FROM subscriptions")
             assert not sweeping.done()  # the sweep survived the lost connection
-            await locker.rollback()
-            await eventually(lambda: _plan_credits_are(client, customer, 0), timeout=30)
-        finally:
-            stop.set()
-            await sweeping
+        await eventually(lambda: _plan_credits_are(client, customer, 0), timeout=30)
+    finally:
+        stop.set()
+        await sweeping
     expiries = [
         row["delta"] for row in await ledger_of(client, admin, customer) if row["kind"] == "plan_expiry"
     ]

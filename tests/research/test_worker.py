@@ -19,7 +19,7 @@ from tests.research.test_live import DOCUMENTS
 from tests.waiting import until
 
 
-async def _job_row(database_url: str, job_id: str) -> dict:
+async def job_row(database_url: str, job_id: str) -> dict:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cur = await conn.execute(
             "SELECT status, lease_owner, attempts FROM research_jobs WHERE id = %s", (job_id,)
@@ -47,7 +47,7 @@ async def test_shutdown_drains_a_running_job_back_to_the_queue_and_it_resumes(id
         first = create_app(fake_settings, background_services=background_services_for(fake_settings, 1))
         async with first.router.lifespan_context(first):
             await until(searching.is_set, what="the job to start searching")
-        drained = await _job_row(settings.database_url, job["id"])
+        drained = await job_row(settings.database_url, job["id"])
         assert drained == {"status": "running", "lease_owner": None, "attempts": 1}
 
         second = create_app(fake_settings, background_services=background_services_for(fake_settings, 1))
@@ -56,7 +56,7 @@ async def test_shutdown_drains_a_running_job_back_to_the_queue_and_it_resumes(id
                 await idle_api.get(f"/v1/research/{job['id']}", params={"wait": 60}, headers=account.key)
             ).json()
     assert done["status"] == "succeeded" and done["credits_charged"] == 60
-    assert (await _job_row(settings.database_url, job["id"]))["attempts"] == 2
+    assert (await job_row(settings.database_url, job["id"]))["attempts"] == 2
     assert await balance_of(app.state.db, account) == 1000 - 60
 
 

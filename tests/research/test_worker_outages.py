@@ -21,9 +21,10 @@ from api.research.worker import ResearchWorker
 from ledger.check import check_ledger
 from tests.accounts import balance_of
 from tests.fakes.tavily_server import FakeTavily
-from tests.outages import cut_connections_waiting_on
+from tests.outages import cut_connections_waiting_on, holding
 from tests.research.test_failure_paths import ledger_rows
 from tests.research.test_live import DOCUMENTS
+from tests.research.test_worker import job_row
 from tests.waiting import until
 
 LITE_PRICE = 15
@@ -76,15 +77,6 @@ async def finished(idle_api, account, job_id: str) -> dict:
     return (await idle_api.get(f"/v1/research/{job_id}", params={"wait": 60}, headers=account.key)).json()
 
 
-async def job_row(database_url: str, job_id: str) -> dict:
-    async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute(
-            "SELECT status, lease_owner, attempts FROM research_jobs WHERE id = %s", (job_id,)
-        )
-        status, owner, attempts = await cur.fetchone()
-    return {"status": status, "lease_owner": owner, "attempts": attempts}
-
-
 async def lease_expiry(database_url: str, job_id: str):
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cur = await conn.execute("SELECT lease_expires_at FROM research_jobs WHERE id = %s", (job_id,))
@@ -128,13 +120,12 @@ async def test_a_connection_lost_mid_run_interrupts_the_job_and_it_resumes_when_
     job_id = await submit_lite_job(idle_api, idle_funded)
     async with running_worker(app, online):
         await until(searching.is_set, what="the job to start searching")
-        async with await psycopg.AsyncConnection.connect(settings.database_url) as locker:
-            # The run's next checkpoint write waits on this lock; then its connection is cut.
-            await locker.execute("LOCK TABLE checkpoint_writes, checkpoints IN EXCLUSIVE MODE")
+        # The run's next checkpoint write waits on this lock; then its connection is cut.
+        async with holding(
+            settings.database_url, "LOCK TABLE checkpoint_writes, checkpoints IN EXCLUSIVE MODE"
+        ):
             tavily.release.set()
-            async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as admin:
-                await cut_connections_waiting_on(admin, "checkpoint")
-            await locker.rollback()
+            await cut_connections_waiting_on(settings.database_url, "checkpoint")
         done = await finished(idle_api, idle_funded, job_id)
     await assert_settled_once(settings, app, idle_funded, done, attempts=2)
 
@@ -145,21 +136,19 @@ async def test_a_connection_lost_while_settling_leaves_the_job_to_the_next_claim
     tavily, _ = held_search
     tavily.release.set()
     job_id = await submit_lite_job(idle_api, idle_funded)
-    async with await psycopg.AsyncConnection.connect(settings.database_url) as locker:
+    async with running_worker(app, online):
         # The settlement's overage-report task has this key: its insert waits on this
         # uncommitted twin, and its connection is cut there, mid-transaction.
-        await locker.execute(
+        async with holding(
+            settings.database_url,
             "INSERT INTO outbox_tasks (kind, payload, dedupe_key) VALUES ('planted', '{}', %s)",
             (f"overage:{job_id}",),
-        )
-        async with running_worker(app, online):
-            async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as admin:
-                await cut_connections_waiting_on(admin, "outbox_tasks")
+        ):
+            await cut_connections_waiting_on(settings.database_url, "outbox_tasks")
             # Nothing of the settlement was kept: the job is still running, its reservation held.
             assert (await job_row(settings.database_url, job_id))["status"] == "running"
             assert await ledger_rows(settings.database_url, job_id) == [("reserve", -LITE_PRICE)]
-            await locker.rollback()
-            done = await finished(idle_api, idle_funded, job_id)
+        done = await finished(idle_api, idle_funded, job_id)
     await assert_settled_once(settings, app, idle_funded, done, attempts=2)
 
 
@@ -195,11 +184,10 @@ async def test_a_heartbeat_that_loses_its_connection_keeps_the_job_running(
     job_id = await submit_lite_job(idle_api, idle_funded)
     async with running_worker(app, patient):
         await until(searching.is_set, what="the job to start searching")
-        async with await psycopg.AsyncConnection.connect(settings.database_url) as locker:
-            await locker.execute("SELECT 1 FROM research_jobs WHERE id = %s FOR UPDATE", (job_id,))
-            async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as admin:
-                await cut_connections_waiting_on(admin, "lease_expires_at")
-            await locker.rollback()
+        async with holding(
+            settings.database_url, "SELECT 1 FROM research_jobs WHERE id = %s FOR UPDATE", (job_id,)
+        ):
+            await cut_connections_waiting_on(settings.database_url, "lease_expires_at")
         held_until = await lease_expiry(settings.database_url, job_id)
 
         async def renewed() -> bool:
