@@ -9,10 +9,12 @@
                `infrence serve` and against `bare`: one FastAPI route under uvicorn, one process,
                inserting one row into a one-table database on the same embedded PostgreSQL in one
                transaction and NOTIFYing.
-  SSE fan-out  `bench/jobs.py`'s fan-out (N subscribers on one standard job) and `bare`'s SSE
-               endpoint broadcasting the same number of events through in-memory asyncio queues,
-               read by the same subscriber code: delay = receive time minus the timestamp in the
-               event id.
+  SSE fan-out  the same N subscribers, read by the same code, first all subscribed, then the same
+               events at the same pace: `bench/jobs.py`'s fan-out appends them to a queued job's
+               Redis stream (as the worker does; no worker runs the job) for Infrence's SSE, and
+               `bare`'s SSE endpoint broadcasts them through in-memory asyncio queues. Delay =
+               receive time minus the timestamp in the event id; only events sent after every
+               subscriber is attached count.
   ledger       `bench/ledger.py`'s "own accounts" pairs against raw psycopg pairs (a conditional
                `UPDATE credit_accounts ... - 15`, then `+ 15`, autocommit, no ledger rows) on the
                same pool, same clients, same accounts: the floor of two committed writes.
@@ -43,7 +45,7 @@ from psycopg.conninfo import make_conninfo
 from bench import jobs, ledger
 from core.db import Database
 from core.migrate import apply_migrations
-from core.storage import embedded_postgres_url
+from core.storage import embedded_postgres_url, embedded_redis_url
 from ledger import LedgerService
 
 
@@ -98,7 +100,7 @@ async def publish(count: int, interval: float) -> dict:
 
     async def broadcast() -> None:
         for i in range(count):
-            name = "job.succeeded" if i == count - 1 else "job.progress"
+            name = "job.succeeded" if i == count - 1 else "progress"
             frame = f'id: {int(time.time() * 1000)}-0\nevent: {name}\ndata: {{"seq": {i}}}\n\n'
             for queue in subscribers:
                 queue.put_nowait(frame)
@@ -134,15 +136,10 @@ async def bare_fanout(base: str, args: argparse.Namespace) -> None:
             asyncio.create_task(jobs.subscriber(http, "/events", {}, delays, ready))
             for _ in range(args.subscribers)
         ]
-        while len(ready) < args.subscribers:
-            await asyncio.sleep(0.05)
+        await jobs.attached(tasks, ready, args.subscribers)
         await http.post("/publish", params={"count": args.events, "interval": args.event_interval})
         await asyncio.gather(*tasks)
-    print(
-        f"SSE fan-out          p50 {jobs.percentile(delays, 0.5) * 1000:6.1f} ms   "
-        f"p99 {jobs.percentile(delays, 0.99) * 1000:6.1f} ms   ({args.subscribers} subscribers, "
-        f"{len(delays)} deliveries)"
-    )
+    print(jobs.fanout_line(delays, args.subscribers))
 
 
 async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> None:
@@ -195,7 +192,9 @@ async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str
             f"p99 {ours['p99'] / theirs['p99']:.2f}x"
         )
         with captured("infrence") as ours:
-            await jobs.measure_fanout(api, key, args.subscribers, env, data_dir)
+            await jobs.measure_fanout(
+                api, key, args.subscribers, embedded_redis_url(data_dir), args.events, args.event_interval
+            )
         with captured("bare") as theirs:
             await bare_fanout(base, args)
         print(
@@ -254,6 +253,7 @@ async def main(args: argparse.Namespace) -> None:
             "INFRENCE_DATA_DIR": str(data_dir),
             "INFRENCE_RESEARCH_CREATES_PER_MINUTE": "1000000",
             "INFRENCE_DB_POOL_MAX": "40",
+            "INFRENCE_MAX_STREAMS_PER_USER": str(args.subscribers + 10),  # the fan-out's one account
         }
     )
     for sub in ("http", "ledger"):

@@ -5,8 +5,9 @@
 Starts the API (no in-process workers) on embedded storage in a temp dir, then measures:
   creates/s        async lite creates from one API key (job row + reservation + NOTIFY each)
   POST→started     with one `infrence worker` running, from POST to the job.started SSE event
-  SSE fan-out      N subscribers on one job; per-event delivery delay = receive time minus the
-                   Redis stream id's timestamp (same machine clock)
+  SSE fan-out      N subscribers on one queued job, then 30 events 0.1 s apart appended to its
+                   stream; per-event delivery delay = receive time minus the Redis stream id's
+                   timestamp (same machine clock)
 Research runs on the offline reasoner and the built-in corpus: instant fakes, no network.
 """
 
@@ -29,8 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
+from redis.asyncio import Redis  # noqa: E402
+
+from api.research.events import JobEvents  # noqa: E402
 from core.db import Database  # noqa: E402
-from core.storage import embedded_postgres_url  # noqa: E402
+from core.storage import embedded_postgres_url, embedded_redis_url  # noqa: E402
 from tests.accounts import grant_credits  # noqa: E402
 
 
@@ -145,18 +149,48 @@ async def measure_start_latency(http: httpx.AsyncClient, key: dict, jobs: int) -
 
 
 async def subscriber(http: httpx.AsyncClient, url: str, key: dict, delays: list[float], ready: list) -> None:
+    """One SSE client. It counts as ready once the server has subscribed it — its first event or
+    comment after subscribing (Infrence's backlog `job.queued`, bare's `: subscribed`) — and
+    records the delay of every event after that, so only live deliveries are counted."""
     async with http.stream("GET", url, headers=key) as response:
-        ready.append(1)
+        if response.status_code != 200:
+            raise SystemExit(f"subscriber refused: {response.status_code} {(await response.aread())[:200]!r}")
+        subscribed = False
         async for line in response.aiter_lines():
-            if line.startswith("id: "):
+            if not subscribed:
+                if line.startswith("id: ") or line == ": subscribed":
+                    subscribed = True
+                    ready.append(1)
+            elif line.startswith("id: "):
                 stream_ms = int(line[4:].split("-")[0])
                 delays.append(time.time() - stream_ms / 1000)
             elif line.startswith("event: job.") and line[11:] in ("succeeded", "failed", "canceled"):
                 return
 
 
-async def measure_fanout(base: str, key: dict, subscribers: int, env: dict, log_dir: Path) -> None:
+async def attached(tasks: list[asyncio.Task], ready: list, subscribers: int) -> None:
+    """Wait until every subscriber is subscribed (a failed one stops the bench)."""
+    while len(ready) < subscribers:
+        if failed := next((t for t in tasks if t.done() and t.exception()), None):
+            raise failed.exception()  # type: ignore[misc]
+        await asyncio.sleep(0.05)
+
+
+def fanout_line(delays: list[float], subscribers: int) -> str:
+    return (
+        f"SSE fan-out          p50 {percentile(delays, 0.5) * 1000:6.1f} ms   "
+        f"p99 {percentile(delays, 0.99) * 1000:6.1f} ms   ({subscribers} subscribers, {len(delays)} deliveries)"
+    )
+
+
+async def measure_fanout(
+    base: str, key: dict, subscribers: int, redis_url: str, events: int = 30, interval: float = 0.1
+) -> None:
+    """N subscribers on one queued job (no worker runs it); once all are subscribed, the bench
+    appends `events` events `interval` s apart to the job's stream the way the worker does
+    (`JobEvents.append`), the last one terminal: the same load as bare's in-memory broadcast."""
     limits = httpx.Limits(max_connections=subscribers + 10, max_keepalive_connections=subscribers + 10)
+    redis = Redis.from_url(redis_url, decode_responses=True)
     async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as http:
         accepted = (
             await http.post(
@@ -171,19 +205,16 @@ async def measure_fanout(base: str, key: dict, subscribers: int, env: dict, log_
             asyncio.create_task(subscriber(http, accepted["events_url"], key, delays, ready))
             for _ in range(subscribers)
         ]
-        while len(ready) < subscribers:
-            await asyncio.sleep(0.05)
-        # Skip what was already in the stream before everyone listened (job.queued).
-        backlog = len(delays)
-        began = time.time()
-        worker = start(["worker", "--concurrency", "1"], env, log_dir / "fanout-worker.log")
+        await attached(tasks, ready, subscribers)
+        stream = JobEvents(redis)
+        for i in range(events):
+            await stream.append(
+                accepted["id"], "job.succeeded" if i == events - 1 else "progress", {"seq": i}
+            )
+            await asyncio.sleep(interval)
         await asyncio.gather(*tasks)
-        stop(worker)
-    live = [d for d in delays[backlog:] if d >= 0 and d < time.time() - began + 1]
-    print(
-        f"SSE fan-out          p50 {percentile(live, 0.5) * 1000:6.1f} ms   p99 {percentile(live, 0.99) * 1000:6.1f} ms"
-        f"   ({subscribers} subscribers, {len(live)} deliveries)"
-    )
+    await redis.aclose()
+    print(fanout_line(delays, subscribers))
 
 
 async def main() -> None:
@@ -206,6 +237,7 @@ async def main() -> None:
             "INFRENCE_DATA_DIR": str(data_dir),
             "INFRENCE_RESEARCH_CREATES_PER_MINUTE": "1000000",
             "INFRENCE_DB_POOL_MAX": "40",
+            "INFRENCE_MAX_STREAMS_PER_USER": str(args.subscribers + 10),  # the fan-out's one account
         }
     )
     port = free_port()
@@ -232,7 +264,7 @@ async def main() -> None:
                 await measure_start_latency(http, key, args.latency_jobs)
             finally:
                 stop(worker)
-        await measure_fanout(base, key, args.subscribers, env, data_dir)
+        await measure_fanout(base, key, args.subscribers, embedded_redis_url(data_dir))
         await db.close()
     finally:
         stop(server)
