@@ -14,12 +14,10 @@ from redis.asyncio import Redis
 
 from api import health
 from api.collections.routes import UPLOAD_PATH
-from api.metrics import HttpMetrics
-from api.middleware import BodySizeLimit, SecurityHeaders
+from api.middleware import HttpEdge
 from api.spa import mount_spa
 from core.db import Database
 from core.errors import install_error_handlers, refuse_nul_characters
-from core.logging import RequestId
 from core.settings import Settings, load_settings
 from core.storage import resolve_storage
 
@@ -188,14 +186,11 @@ def create_app(
     mount_mcp(app)
     mount_spa(app)  # last: the dashboard answers only paths no router claims
     app.add_middleware(
-        BodySizeLimit,
+        HttpEdge,
         max_bytes=settings.max_body_bytes,
         upload_path=UPLOAD_PATH,
         upload_bytes=settings.collection_max_file_bytes + 64 * 1024,  # the file plus its form
     )
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(HttpMetrics)
-    app.add_middleware(RequestId)  # outermost: every line and every answer carries the id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

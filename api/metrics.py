@@ -2,9 +2,10 @@
 listener when `INFRENCE_METRICS_ADDR` is set (bind it to an interface only Prometheus reaches).
 
 Counters and the latency histogram live in the process's default registry and are updated
-where things happen (the HTTP middleware, the worker's event sink, the webhook sender). Levels
-that the database already knows (jobs queued or running, queue age) are read at scrape time
-with queries served by partial indexes, so a scrape stays cheap however large the tables grow.
+where things happen (the HTTP middleware in `api/middleware.py`, the worker's event sink, the
+webhook sender). Levels that the database already knows (jobs queued or running, queue age) are
+read at scrape time with queries served by partial indexes, so a scrape stays cheap however
+large the tables grow.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,7 +31,6 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.research.repository import JobRepository
 from auth.deps import AdminUser
@@ -81,37 +80,6 @@ def record_job_settled(*, status: str, mode: str, cost_usd_micros: int) -> None:
 
 def record_webhook_delivery(delivered: bool) -> None:
     WEBHOOK_DELIVERIES.labels(outcome="delivered" if delivered else "failed_attempt").inc()
-
-
-class HttpMetrics:
-    """Time every HTTP request, labelled by the matched route's template (never the raw path,
-    which would make one series per job id)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            if template != "/metrics":
-                HTTP_LATENCY.labels(method=scope["method"], route=template, status=str(status)).observe(
-                    time.perf_counter() - started
-                )
 
 
 router = APIRouter()

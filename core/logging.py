@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -180,31 +179,3 @@ def configure_logging(level: str = "INFO", stream=None, fmt: str | None = None) 
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if fmt == "text":  # the start-up banner says all that uvicorn's start-up lines would
         root.handlers[0].addFilter(lambda r: r.name != "uvicorn.error" or r.levelno >= logging.WARNING)
-
-
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class RequestId:
-    """Give every HTTP request an id (the caller's `X-Request-ID` when it is sane, else a new
-    one), log everything under it, and echo it in the response."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        offered = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = offered if _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
-        header = (b"x-request-id", request_id.encode())
-
-        async def send_with_id(message) -> None:
-            if message["type"] == "http.response.start":
-                others = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-                message["headers"] = [*others, header]
-            await send(message)
-
-        with log_context(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
