@@ -142,12 +142,11 @@ class ApiKeyService:
         if not is_well_formed(plaintext):
             raise Unauthorized("Invalid API key")
         async with self.db.connection() as conn:
-            found = await self.keys.caller_by_hash(conn, key_hash(plaintext))
-            if found is None:
+            caller = await self.keys.caller_by_hash(conn, key_hash(plaintext))
+            if caller is None:
                 raise Unauthorized("Invalid API key")
-            api_key_id, user = found
-            if user.is_suspended:
+            if caller.user.is_suspended:
                 raise AccountSuspended()
-            if _touch_due(api_key_id):
-                await self.keys.touch(conn, api_key_id)
-        return Caller(user=user, api_key_id=api_key_id)
+            if _touch_due(caller.api_key_id):
+                await self.keys.touch(conn, caller.api_key_id)
+        return caller

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from ledger.buckets import Buckets
+
 
 @dataclass(frozen=True)
 class User:
@@ -27,10 +29,13 @@ class User:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling `/v1/*`: the key's owner and the key itself."""
+    """Who is calling `/v1/*`: the key's owner and the key itself, with the owner's credit
+    buckets as read in the same query (all 0 without an account), so a balance read costs no
+    second round trip."""
 
     user: User
     api_key_id: UUID
+    buckets: Buckets
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from auth.models import ApiKey, RefreshToken, User
+from auth.models import ApiKey, Caller, RefreshToken, User
+from ledger.buckets import Buckets
 
 _USER_COLUMNS = """u.id, u.email, u.first_name, u.last_name, u.email_verified_at IS NOT NULL AS email_verified,
     u.marketing_emails_enabled, u.is_admin, u.suspended_at, u.created_at, u.stripe_customer_id"""
@@ -134,9 +136,12 @@ UPDATE api_keys SET prefix = %(prefix)s, key_hash = %(key_hash)s, last_used_at =
 WHERE id = %(id)s AND user_id = %(user_id)s AND revoked_at IS NULL
 RETURNING {_KEY_COLUMNS}"""
 
+# The key's owner and, in the same round trip, their account's buckets (no account: nulls).
 CALLER_BY_KEY_HASH = f"""
-SELECT k.id AS api_key_id, {_USER_COLUMNS}
+SELECT k.id AS api_key_id, {_USER_COLUMNS},
+    a.balance, a.plan_credits, a.overage_credits, a.overage_cap
 FROM api_keys k JOIN users u ON u.id = k.user_id
+LEFT JOIN credit_accounts a ON a.user_id = u.id
 WHERE k.key_hash = %(key_hash)s AND k.revoked_at IS NULL"""
 
 TOUCH_API_KEY = "UPDATE api_keys SET last_used_at = now() WHERE id = %(id)s"
@@ -327,12 +332,13 @@ class ApiKeyRepository:
         )
         return ApiKey(**row) if row else None
 
-    async def caller_by_hash(self, conn: AsyncConnection, key_hash: bytes) -> tuple[UUID, User] | None:
+    async def caller_by_hash(self, conn: AsyncConnection, key_hash: bytes) -> Caller | None:
         row = await _one(conn, CALLER_BY_KEY_HASH, {"key_hash": key_hash})
         if row is None:
             return None
         api_key_id = row.pop("api_key_id")
-        return api_key_id, User(**row)
+        buckets = Buckets(*(row.pop(f.name) or 0 for f in fields(Buckets)))
+        return Caller(user=User(**row), api_key_id=api_key_id, buckets=buckets)
 
     async def touch(self, conn: AsyncConnection, key_id: UUID) -> None:
         await conn.execute(TOUCH_API_KEY, {"id": key_id})

@@ -45,10 +45,12 @@ def layer_of(frame: str) -> str:
 
 
 def summarise(raw: Path, title: str, top: int = 12) -> None:
-    """py-spy's raw (collapsed) stacks: share of samples by the innermost frame's layer, and the
-    functions with the most own samples."""
+    """py-spy's raw (collapsed) stacks: share of samples by the innermost frame's layer, the
+    functions with the most own samples, and our functions by inclusive time (a sample counts
+    once for each of our functions on its stack: where a request's CPU goes, callees included)."""
     by_layer: collections.Counter[str] = collections.Counter()
     by_function: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -58,11 +60,17 @@ def summarise(raw: Path, title: str, top: int = 12) -> None:
         total += int(count)
         by_layer[layer_of(leaf)] += int(count)
         by_function[leaf.split(" (")[0] + " " + leaf.rsplit("/", 1)[-1].rstrip(")")] += int(count)
+        frames = [f for f in stack.split(";") if layer_of(f) == "ours"]
+        for name in {f.split(" (")[0] + " " + f.rsplit("(", 1)[-1].rsplit(":", 1)[0] for f in frames}:
+            inclusive[name] += int(count)
     print(f"{title}: {total} samples of the API process (own time, innermost frame)")
     for name, count in by_layer.most_common():
         print(f"  {name:<28} {count / total:6.1%}")
     print("  top functions:")
     for name, count in by_function.most_common(top):
+        print(f"    {count / total:6.1%}  {name}")
+    print("  our functions, inclusive:")
+    for name, count in inclusive.most_common(top):
         print(f"    {count / total:6.1%}  {name}")
 
 
@@ -101,6 +109,8 @@ async def main(args: argparse.Namespace) -> None:
         figures = wrk(api + "/v1/credits", key, args.seconds, 32)
         sampler.wait()
         summarise(data_dir / "credits.txt", f"GET /v1/credits, {figures.requests_per_sec:.0f} req/s")
+        if not args.creates:
+            return
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(base_url=api, timeout=120, limits=limits) as http:
             sampler = record(server.pid, args.seconds, data_dir / "creates.txt")
@@ -109,11 +119,15 @@ async def main(args: argparse.Namespace) -> None:
         summarise(data_dir / "creates.txt", "POST /v1/research (async lite creates, 32 clients)")
     finally:
         stop(server)
+        if args.keep:  # the raw stacks, for reading further (py-spy's collapsed format)
+            for raw in data_dir.glob("*.txt"):
+                shutil.copy(raw, Path(args.keep) / raw.name)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--creates", type=int, default=1500)
+    parser.add_argument("--creates", type=int, default=1500, help="0: profile GET /v1/credits only")
+    parser.add_argument("--keep", help="a directory to copy the raw stacks (credits.txt, creates.txt) to")
     sys.exit(asyncio.run(main(parser.parse_args())))

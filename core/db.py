@@ -25,22 +25,25 @@ class Database:
     """Wraps the pool. Connections are autocommit (the LangGraph saver needs that too);
     `transaction()` opens an explicit transaction for a unit of work.
 
-    A connection that sat idle is checked with an empty query before use, so one a PostgreSQL
-    restart killed is replaced instead of failing a request; a busy one is handed out as is, so
-    the hot path pays no extra round trip. Statements are prepared after `prepare_threshold`
-    executions (0 turns that off, for PgBouncer in transaction mode before 1.21).
+    A connection that may have sat idle is checked with an empty query before use, so one a
+    PostgreSQL restart killed is replaced instead of failing a request; a busy one is handed out as
+    is, so the hot path pays no extra round trip. "May have sat idle" is judged by when it was last
+    handed out (it cannot have been idle for longer than that): no `reset` callback on return,
+    which would make the pool put every returned connection back through a background task, a
+    task switch per statement-using request during which the connection is not available.
+    Statements are prepared after `prepare_threshold` executions (0 turns that off, for PgBouncer
+    in transaction mode before 1.21).
     """
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 20, prepare_threshold: int = 5):
         self.url = url
-        self._returned_at: WeakKeyDictionary[AsyncConnection, float] = WeakKeyDictionary()
+        self._handed_out_at: WeakKeyDictionary[AsyncConnection, float] = WeakKeyDictionary()
         self.pool = AsyncConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
             open=False,
             check=self._check_if_idle,
-            reset=self._note_return,
             kwargs={
                 "autocommit": True,
                 "row_factory": dict_row,
@@ -49,12 +52,11 @@ class Database:
             name="infrence",
         )
 
-    async def _note_return(self, conn: AsyncConnection) -> None:
-        self._returned_at[conn] = time.monotonic()
-
     async def _check_if_idle(self, conn: AsyncConnection) -> None:
-        if time.monotonic() - self._returned_at.get(conn, 0.0) > IDLE_CHECK_SECS:
+        now = time.monotonic()
+        if now - self._handed_out_at.get(conn, 0.0) > IDLE_CHECK_SECS:
             await AsyncConnectionPool.check_connection(conn)
+        self._handed_out_at[conn] = now
 
     async def open(self, timeout: float = 10.0) -> None:
         try:
