@@ -19,6 +19,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from core.errors import RateLimited
 
@@ -69,14 +70,16 @@ class RateLimiter:
         reset_after = max(1, math.ceil((index + 1) * window_secs - now))
         return f"{_PREFIX}:{key}:{window_secs}:{index}", reset_after
 
+    def quota(self, key: str, limit: int, window_secs: int) -> Quota:
+        return Quota(self, key, limit, window_secs)
+
     async def hit(self, key: str, limit: int, window_secs: int) -> RateLimitState:
         """Count one event in the current window and report where the caller stands."""
-        redis_key, reset_after = self._window(key, window_secs)
+        quota = self.quota(key, limit, window_secs)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(redis_key)
-            pipe.expire(redis_key, window_secs + 1)
+            quota.count_on(pipe)
             count, _ = await pipe.execute()
-        return RateLimitState(limit=limit, count=int(count), reset_after_secs=reset_after)
+        return quota.settle(count)
 
     async def peek(self, key: str, limit: int, window_secs: int) -> RateLimitState:
         """Where the caller stands, without counting anything."""
@@ -95,6 +98,26 @@ class RateLimiter:
         """Forget the current window's count (e.g. failures after a successful login)."""
         redis_key, _ = self._window(key, window_secs)
         await self.redis.delete(redis_key)
+
+
+class Quota:
+    """One hit on a limit, counted in the round trip of whoever talks to Redis next: `count_on`
+    queues it on their pipeline (its replies come first), `settle` reads the INCR's reply. A
+    research create counts its limit in the pipeline that appends its `job.queued` event."""
+
+    def __init__(self, limiter: RateLimiter, key: str, limit: int, window_secs: int):
+        self.limiter, self.key, self.limit, self.window_secs = limiter, key, limit, window_secs
+        self.state: RateLimitState | None = None
+        self._reset_after = window_secs
+
+    def count_on(self, pipe: Pipeline) -> None:
+        redis_key, self._reset_after = self.limiter._window(self.key, self.window_secs)
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, self.window_secs + 1)
+
+    def settle(self, count: int) -> RateLimitState:
+        self.state = RateLimitState(limit=self.limit, count=int(count), reset_after_secs=self._reset_after)
+        return self.state
 
 
 def rate_limiter_of(state) -> RateLimiter:

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from api.research.schemas import TERMINAL_EVENT_TYPES
 from graph.events import PROGRESS
@@ -92,23 +93,29 @@ class JobEvents:
     async def append_many(self, job_id: UUID | str, events: list[tuple[str, dict[str, Any]]]) -> list[str]:
         """Append events in order in one round trip (one pipeline); their ids, or [] when Redis
         is down (logged, never fatal to the job)."""
-        key = stream_key(job_id)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for event_type, data in events:
-                    pipe.xadd(
-                        key,
-                        {"type": event_type, "data": json.dumps(data, default=str)},
-                        maxlen=STREAM_MAXLEN,
-                        approximate=True,
-                    )
-                ended = any(event_type in TERMINAL_EVENT_TYPES for event_type, _ in events)
-                pipe.expire(key, TERMINAL_TTL_SECS if ended else LIVE_TTL_SECS)
+                self.add_to(pipe, job_id, events)
                 return (await pipe.execute())[:-1]
         except Exception as exc:  # redis down: the DB still has the truth
             types = ", ".join(event_type for event_type, _ in events)
             log.warning("events %s for job %s not streamed: %s", types, job_id, type(exc).__name__)
             return []
+
+    @staticmethod
+    def add_to(pipe: Pipeline, job_id: UUID | str, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue the appends on a caller's pipeline: one XADD reply (the id) per event, then the
+        EXPIRE's."""
+        key = stream_key(job_id)
+        for event_type, data in events:
+            pipe.xadd(
+                key,
+                {"type": event_type, "data": json.dumps(data, default=str)},
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+        ended = any(event_type in TERMINAL_EVENT_TYPES for event_type, _ in events)
+        pipe.expire(key, TERMINAL_TTL_SECS if ended else LIVE_TTL_SECS)
 
     async def read(self, job_id: UUID | str, after: str, block_ms: int | None) -> list[JobEvent]:
         """Events after stream id `after`, waiting up to block_ms for the first one (None: no wait)."""

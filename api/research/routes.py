@@ -198,12 +198,16 @@ async def run_research(
     settings: SettingsDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ):
-    limit = await limits.enforce(
-        f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60
-    )
+    quota = limits.quota(f"research:key:{caller.api_key_id}", settings.research_creates_per_minute, 60)
     job = await jobs.submit(
-        caller.user.id, body, origin="api", api_key_id=caller.api_key_id, idempotency_key=idempotency_key
+        caller.user.id,
+        body,
+        origin="api",
+        api_key_id=caller.api_key_id,
+        idempotency_key=idempotency_key,
+        quota=quota,
     )
+    limit = quota.state
     answer = await _answer_create(http, jobs, job, "/v1/research")
     if isinstance(answer, Response):
         limit.apply(answer)

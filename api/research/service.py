@@ -39,6 +39,7 @@ from billing.subscriptions import enqueue_overage_report, job_round
 from billing.topup import enqueue_auto_topup
 from core.db import Database, Tx
 from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
+from core.ratelimit import Quota
 from core.secret_box import secret_box
 from core.settings import Settings
 from graph.context import corpus_search
@@ -368,9 +369,12 @@ class JobService:
         origin: str,
         api_key_id: UUID | None = None,
         idempotency_key: str | None = None,
+        quota: Quota | None = None,
     ) -> JobRow:
         """Validate before any charge, then idempotency check + job row + reservation + ledger row
-        + NOTIFY in one statement (one round trip; see `JobRepository.create`)."""
+        + NOTIFY in one statement (one round trip; see `JobRepository.create`). A `quota` (the
+        caller's rate limit) is counted in the Redis round trip that announces the job, after
+        validation: a request refused as invalid does not count."""
         plan = await checked_plan(request)
         if request.web is False and not request.collections and not request.mcp_servers:
             raise InvalidRequest(
@@ -393,11 +397,14 @@ class JobService:
         # `job.queued` goes out before the row commits: the NOTIFY in the same statement can start
         # a worker whose `job.started` would otherwise land first. No job, no stream: it is dropped.
         job_id = uuid4()
-        await self.events.append(
-            job_id,
+        queued = (
             "job.queued",
             {"id": str(job_id), "mode": plan.mode, "credits_reserved": plan.credits_to_reserve},
         )
+        if quota is None:
+            await self.events.append(job_id, *queued)
+        else:
+            await self._count_and_announce(quota, job_id, queued)
 
         def create(conn: Tx) -> Awaitable[tuple[JobRow, bool] | Stale | None]:
             return self.jobs.create(
@@ -442,6 +449,21 @@ class JobService:
             await self.events.drop(job_id)
             return same_request_or_conflict(job, request)
         return job
+
+    async def _count_and_announce(
+        self, quota: Quota, job_id: UUID, queued: tuple[str, dict[str, Any]]
+    ) -> None:
+        """The rate limit's count and the `job.queued` event in one Redis round trip (one
+        MULTI/EXEC); over the limit, the event is taken back and the create refused. Redis being
+        down fails the create, as the limit's own round trip did."""
+        async with self.events.redis.pipeline(transaction=True) as pipe:
+            quota.count_on(pipe)
+            self.events.add_to(pipe, job_id, [queued])
+            count, *_ = await pipe.execute()
+        state = quota.settle(count)
+        if state.exceeded:
+            await self.events.drop(job_id)
+            raise state.refuse()
 
     async def extend(
         self, user_id: UUID, job_id: UUID, request: ExtendRequest, *, idempotency_key: str | None = None

@@ -215,3 +215,18 @@ async def test_creates_are_rate_limited_per_key(idle_api, idle_funded, app):
     assert int(response.headers["Retry-After"]) >= 1
     assert response.headers["X-RateLimit-Remaining"] == "0"
     assert response.json()["code"] == "rate_limited"
+
+
+async def test_a_create_over_the_rate_limit_leaves_no_job_and_no_event_stream(idle_api, idle_funded, app):
+    """The limit is counted in the round trip that announces `job.queued`: a refused create
+    takes its event back and never writes the job."""
+    app.state.settings = app.state.settings.model_copy(update={"research_creates_per_minute": 1})
+    body = {"question": "q", "mode": "lite", "async": True}
+    assert (await idle_api.post("/v1/research", json=body, headers=idle_funded.key)).status_code == 202
+    streams_before = set(await app.state.redis.keys("job:*:events"))
+    refused = await idle_api.post("/v1/research", json=body, headers=idle_funded.key)
+    assert refused.status_code == 429
+    assert set(await app.state.redis.keys("job:*:events")) == streams_before
+    async with app.state.db.connection() as conn:
+        jobs = await (await conn.execute("SELECT count(*) AS n FROM research_jobs")).fetchone()
+    assert jobs["n"] == 1
