@@ -43,6 +43,8 @@ from fastapi.responses import StreamingResponse
 from psycopg.conninfo import make_conninfo
 
 from bench import jobs, ledger
+from bench.http_credits import process_cpu_seconds
+from bench.ledger import postgres_cpu_seconds
 from core.db import Database
 from core.migrate import apply_migrations
 from core.storage import embedded_postgres_url, embedded_redis_url
@@ -125,6 +127,19 @@ def captured(figure: str) -> Iterator[dict[str, float]]:
     out.update({k: float(v) for k, v in re.findall(r"(p50|p99|creates/s)\s+([\d.]+)", text)})
 
 
+def cpu_seconds(pid: int, postmaster_pid: int) -> tuple[float, float]:
+    return process_cpu_seconds(pid), postgres_cpu_seconds(postmaster_pid)
+
+
+def print_cpu(name: str, since: tuple[float, float], pid: int, postmaster_pid: int, count: int) -> None:
+    """CPU per create of the server process and of PostgreSQL: on a shared machine that says
+    where the time goes better than creates/s alone."""
+    server, postgres = (now - then for now, then in zip(cpu_seconds(pid, postmaster_pid), since, strict=True))
+    print(
+        f"  {name:<9} CPU per create: server {server / count * 1000:.2f} ms + PostgreSQL {postgres / count * 1000:.2f} ms"
+    )
+
+
 async def bare_fanout(base: str, args: argparse.Namespace) -> None:
     limits = httpx.Limits(
         max_connections=args.subscribers + 10, max_keepalive_connections=args.subscribers + 10
@@ -176,8 +191,11 @@ async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str
             key = await jobs.open_funded_account(http, db, 15 * (args.creates + 10) + 1000)
             with contextlib.redirect_stdout(io.StringIO()):  # warm-up, as below
                 await jobs.measure_creates(http, key, 10, args.concurrency)
+            postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+            since = cpu_seconds(server.pid, postmaster)
             with captured("infrence") as ours:
                 await jobs.measure_creates(http, key, args.creates, args.concurrency)
+            print_cpu("infrence", since, server.pid, postmaster, args.creates)
         async with db.connection() as conn:  # no worker ran: nothing would start the queued jobs
             await conn.execute(
                 "UPDATE research_jobs SET status = 'canceled', completed_at = now() WHERE status = 'queued'"
@@ -185,8 +203,10 @@ async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str
         async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
             with contextlib.redirect_stdout(io.StringIO()):
                 await jobs.measure_creates(http, key, 10, args.concurrency)
+            since = cpu_seconds(baseline.pid, postmaster)
             with captured("bare") as theirs:
                 await jobs.measure_creates(http, key, args.creates, args.concurrency)
+            print_cpu("bare", since, baseline.pid, postmaster, args.creates)
         print(
             f"  ratio infrence / bare: creates/s {ours['creates/s'] / theirs['creates/s']:.2f}x   "
             f"p99 {ours['p99'] / theirs['p99']:.2f}x"
