@@ -12,6 +12,7 @@ LangGraph does not checkpoint runtime context, so a resumed run must get a conte
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,4 +120,11 @@ def default_search(settings: Any, policy: SourcePolicy = OPEN) -> SearchProvider
 
 def corpus_search(corpus_dir: Path | None, data_dir: Path) -> CorpusSearch:
     folder = Path(corpus_dir) if corpus_dir else BUILTIN_CORPUS
-    return CorpusSearch(CorpusIndex(folder, index_path_for(folder, Path(data_dir))))
+    return CorpusSearch(_corpus_index(folder, index_path_for(folder, Path(data_dir))))
+
+
+@functools.cache
+def _corpus_index(folder: Path, index_path: Path) -> CorpusIndex:
+    """One index per folder per process: its first search brings it up to date with the folder
+    (a scan of every file), once per process rather than once per job."""
+    return CorpusIndex(folder, index_path)

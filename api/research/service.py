@@ -4,7 +4,6 @@ cancelling, and settlement — the rules; SQL lives in the repositories."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import time
@@ -12,7 +11,6 @@ from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -46,7 +44,7 @@ from graph.context import corpus_search
 from graph.language import language_tag
 from graph.modes import InvalidResearchRequest, ModePlan, plan_for
 from graph.policy import SourcePolicy
-from graph.providers.corpus import CorpusIndex, corpus_url
+from graph.providers.corpus import corpus_url
 from ledger.repository import Stale
 from ledger.service import LedgerService
 
@@ -614,15 +612,10 @@ class JobService:
         return await self.wait_until_terminal(job, wait_secs)
 
 
-@functools.cache
-def _corpus_index(corpus_dir: Path | None, data_dir: Path) -> CorpusIndex:
-    return corpus_search(corpus_dir, data_dir).index
-
-
 async def corpus_document(settings: Settings, path: str) -> CorpusDocument:
     """A document of the local corpus the offline search reads, as stored and quoted, for a
     client following a `corpus://` citation. Only indexed paths answer (no file system walk)."""
-    found = await _corpus_index(settings.corpus_dir, settings.data_dir).adocument(path)
+    found = await corpus_search(settings.corpus_dir, settings.data_dir).index.adocument(path)
     if found is None:
         raise NotFound("No such corpus document")
     title, text = found

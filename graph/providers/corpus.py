@@ -12,11 +12,14 @@ import hashlib
 import re
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from graph.providers.extract import DOCUMENT_SUFFIXES, document_text
 from graph.providers.text import terms
+
+REFRESH_SECS = 30.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -83,7 +86,7 @@ class CorpusIndex:
         self.corpus_dir = corpus_dir.resolve()
         self.index_path = index_path
         self._lock = threading.Lock()
-        self._refreshed = False
+        self._refreshed_at: float | None = None
 
     def _connect(self) -> sqlite3.Connection:
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,12 +123,17 @@ class CorpusIndex:
                 changed += 1
             for rel in set(known) - present:
                 conn.execute("DELETE FROM documents WHERE path = ?", (rel,))
-            self._refreshed = True
+            self._refreshed_at = time.monotonic()
             return changed
 
-    def search(self, query: str, limit: int) -> list[CorpusHit]:
-        if not self._refreshed:
+    def _refresh_if_due(self) -> None:
+        """A long-lived index (one per process) looks at the folder again every REFRESH_SECS, so
+        files added or changed are found without a restart and a search does not scan each time."""
+        if self._refreshed_at is None or time.monotonic() - self._refreshed_at > REFRESH_SECS:
             self.refresh()
+
+    def search(self, query: str, limit: int) -> list[CorpusHit]:
+        self._refresh_if_due()
         match = fts_query(query)
         if not match:
             return []
@@ -136,8 +144,7 @@ class CorpusIndex:
     def document(self, relative_path: str) -> tuple[str, str] | None:
         """(title, stored text) of an indexed document; only indexed paths answer, so no path
         a caller sends can reach outside the corpus."""
-        if not self._refreshed:
-            self.refresh()
+        self._refresh_if_due()
         with self._connect() as conn:
             row = conn.execute(
                 "SELECT title, body FROM documents WHERE path = ?", (relative_path,)
