@@ -53,11 +53,14 @@ class ResearchContext:
     # URLs a branch of this run has taken to read, so parallel siblings pick other results.
     # Only an optimisation: after a resume it starts empty, and `seen_urls` still guards waves.
     taken_urls: set[str] = field(default_factory=set)
+    # A reasoner given to build_context is its giver's (a worker shares one across its jobs).
+    owns_reasoner: bool = True
 
     async def aclose(self) -> None:
         """Close the HTTP clients and files the context opened."""
         for closer in (self.reasoner, self.search, self.reader):
-            await closer.aclose()
+            if closer is not self.reasoner or self.owns_reasoner:
+                await closer.aclose()
         self.pages.close()
 
 
@@ -81,18 +84,9 @@ def build_context(
     config = GraphSettings.from_any(settings)
     prices = prices or DEFAULT_PRICES
     retry = retry or DEFAULT_RETRY
+    owns_reasoner = reasoner is None
     if reasoner is None:
-        reasoner = (
-            OpenAIReasoner(
-                api_key=config.openai_api_key,
-                base_url=config.openai_base_url,
-                models=config.models,
-                prices=prices,
-                retry=retry,
-            )
-            if config.openai_api_key
-            else OfflineReasoner()
-        )
+        reasoner = build_reasoner(config, prices=prices, retry=retry)
     if search is None:
         search = default_search(config, policy)
     if page_store_path == "default":
@@ -106,6 +100,24 @@ def build_context(
         prices=prices,
         retry=retry,
         policy=policy,
+        owns_reasoner=owns_reasoner,
+    )
+
+
+def build_reasoner(
+    settings: Any, *, prices: PriceTable = DEFAULT_PRICES, retry: RetryPolicy = DEFAULT_RETRY
+) -> Reasoner:
+    """OpenAI when a key is set, else the offline reasoner. It keeps no per-run state, so one
+    can serve many runs (and keep its HTTP connections and chat models between them)."""
+    config = GraphSettings.from_any(settings)
+    if not config.openai_api_key:
+        return OfflineReasoner()
+    return OpenAIReasoner(
+        api_key=config.openai_api_key,
+        base_url=config.openai_base_url,
+        models=config.models,
+        prices=prices,
+        retry=retry,
     )
 
 

@@ -27,11 +27,11 @@ from core.secret_box import UnreadableSecret, secret_box
 from core.settings import Settings
 from graph.budget import add_spend
 from graph.builder import RECURSION_LIMIT, build_graph
-from graph.context import build_context, default_search
+from graph.context import build_context, build_reasoner, default_search
 from graph.extend import extend_thread
 from graph.policy import SourcePolicy
 from graph.providers.mcp import McpSearch, McpServer
-from graph.providers.reasoning import ProviderUnavailable, TypedOutputError
+from graph.providers.reasoning import ProviderUnavailable, Reasoner, TypedOutputError
 from graph.providers.search import MergedSearch, SearchProvider
 from graph.result import result_fragment
 from graph.state import Claim, SourceMeta, claim_id, live_claims
@@ -77,6 +77,16 @@ class GraphRunner:
         self.settings = settings
         self.jobs = JobRepository()
 
+    @functools.cached_property
+    def reasoner(self) -> Reasoner:
+        """One for every job of this worker: its HTTP connections (and TLS sessions) and chat
+        models are built once, not per job."""
+        return build_reasoner(self.settings)
+
+    async def aclose(self) -> None:
+        if "reasoner" in self.__dict__:
+            await self.reasoner.aclose()
+
     async def setup(self) -> None:
         """Create the checkpointer's tables once, even with many workers starting together."""
         async with self.db.connection() as conn:
@@ -118,7 +128,11 @@ class GraphRunner:
                 "plan_approval": bool(job.request.get("plan_approval")),
             }
         context = build_context(
-            self.settings, plan.budgets, search=await self._search_for(job, policy), policy=policy
+            self.settings,
+            plan.budgets,
+            reasoner=self.reasoner,
+            search=await self._search_for(job, policy),
+            policy=policy,
         )
         try:
             await asyncio.wait_for(

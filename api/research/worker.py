@@ -87,6 +87,7 @@ class ResearchWorker:
             listener.cancel()
             maintenance.cancel()
             await self._drain()
+            await self.runner.aclose()
 
     async def _claim_while_free(self) -> bool:
         claimed_any = False
