@@ -228,9 +228,10 @@ class Subscription:
                 event = self.backlog.pop(0)
             elif not self.queue.empty():  # the common case under load: no timer per event
                 event = self.queue.get_nowait()
-            else:
+            else:  # asyncio.timeout, not wait_for: no task per wait (Python 3.11)
                 try:
-                    event = await asyncio.wait_for(self.queue.get(), timeout)
+                    async with asyncio.timeout(timeout):
+                        event = await self.queue.get()
                 except TimeoutError:
                     return None
             if event.position > self.last:
