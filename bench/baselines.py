@@ -5,6 +5,8 @@
                                      [--events 30] [--event-interval 0.1] [--clients 50] [--pool 20]
                                      [--seconds 10]
 
+(`--creates 0` or `--clients 0` leaves that comparison out.)
+
   creates/s    `bench/jobs.py`'s create client (same code, same concurrency) against
                `infrence serve` and against `bare`: one FastAPI route under uvicorn, one process,
                inserting one row into a one-table database on the same embedded PostgreSQL in one
@@ -157,6 +159,35 @@ async def bare_fanout(base: str, args: argparse.Namespace) -> None:
     print(jobs.fanout_line(delays, args.subscribers))
 
 
+async def compare_creates(
+    args: argparse.Namespace, api: str, base: str, key: dict, db: Database, pids: tuple[int, int, int]
+) -> None:
+    server, baseline, postmaster = pids
+    limits = httpx.Limits(max_connections=args.concurrency + 4)
+    async with httpx.AsyncClient(base_url=api, timeout=120, limits=limits) as http:
+        with contextlib.redirect_stdout(io.StringIO()):  # warm-up, as below
+            await jobs.measure_creates(http, key, 10, args.concurrency)
+        since = cpu_seconds(server, postmaster)
+        with captured("infrence") as ours:
+            await jobs.measure_creates(http, key, args.creates, args.concurrency)
+        print_cpu("infrence", since, server, postmaster, args.creates)
+    async with db.connection() as conn:  # no worker ran: nothing would start the queued jobs
+        await conn.execute(
+            "UPDATE research_jobs SET status = 'canceled', completed_at = now() WHERE status = 'queued'"
+        )
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+        with contextlib.redirect_stdout(io.StringIO()):
+            await jobs.measure_creates(http, key, 10, args.concurrency)
+        since = cpu_seconds(baseline, postmaster)
+        with captured("bare") as theirs:
+            await jobs.measure_creates(http, key, args.creates, args.concurrency)
+        print_cpu("bare", since, baseline, postmaster, args.creates)
+    print(
+        f"  ratio infrence / bare: creates/s {ours['creates/s'] / theirs['creates/s']:.2f}x   "
+        f"p99 {ours['p99'] / theirs['p99']:.2f}x"
+    )
+
+
 async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> None:
     port, bare_port = jobs.free_port(), jobs.free_port()
     api, base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
@@ -186,37 +217,22 @@ async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str
             stderr=subprocess.STDOUT,
         )
         await jobs.wait_healthy(base)
-        limits = httpx.Limits(max_connections=args.concurrency + 4)
-        async with httpx.AsyncClient(base_url=api, timeout=120, limits=limits) as http:
+        async with httpx.AsyncClient(base_url=api, timeout=120) as http:
             key = await jobs.open_funded_account(http, db, 15 * (args.creates + 10) + 1000)
-            with contextlib.redirect_stdout(io.StringIO()):  # warm-up, as below
-                await jobs.measure_creates(http, key, 10, args.concurrency)
-            postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
-            since = cpu_seconds(server.pid, postmaster)
-            with captured("infrence") as ours:
-                await jobs.measure_creates(http, key, args.creates, args.concurrency)
-            print_cpu("infrence", since, server.pid, postmaster, args.creates)
-        async with db.connection() as conn:  # no worker ran: nothing would start the queued jobs
-            await conn.execute(
-                "UPDATE research_jobs SET status = 'canceled', completed_at = now() WHERE status = 'queued'"
-            )
-        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
-            with contextlib.redirect_stdout(io.StringIO()):
-                await jobs.measure_creates(http, key, 10, args.concurrency)
-            since = cpu_seconds(baseline.pid, postmaster)
-            with captured("bare") as theirs:
-                await jobs.measure_creates(http, key, args.creates, args.concurrency)
-            print_cpu("bare", since, baseline.pid, postmaster, args.creates)
-        print(
-            f"  ratio infrence / bare: creates/s {ours['creates/s'] / theirs['creates/s']:.2f}x   "
-            f"p99 {ours['p99'] / theirs['p99']:.2f}x"
-        )
+        postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+        if args.creates:
+            await compare_creates(args, api, base, key, db, (server.pid, baseline.pid, postmaster))
+        deliveries = args.subscribers * args.events
+        since = cpu_seconds(server.pid, postmaster)
         with captured("infrence") as ours:
             await jobs.measure_fanout(
                 api, key, args.subscribers, embedded_redis_url(data_dir), args.events, args.event_interval
             )
+        print_cpu("infrence", since, server.pid, postmaster, deliveries, "delivery (subscribing included)")
+        since = cpu_seconds(baseline.pid, postmaster)
         with captured("bare") as theirs:
             await bare_fanout(base, args)
+        print_cpu("bare", since, baseline.pid, postmaster, deliveries, "delivery (subscribing included)")
         print(
             f"  ratio infrence / bare: fan-out p99 {ours['p99'] / theirs['p99']:.2f}x   "
             f"p50 {ours['p50'] / theirs['p50']:.2f}x"
@@ -288,10 +304,11 @@ async def main(args: argparse.Namespace) -> None:
             f" (bare: {args.events} events {args.event_interval:g}s apart)"
         )
         await http_baselines(args, data_dir / "http", env | {"INFRENCE_DATA_DIR": str(data_dir / "http")})
-        print(
-            f"ledger: {args.clients} clients, pool {args.pool}, {args.seconds:g}s each, {args.clients} accounts"
-        )
-        await ledger_baseline(args, data_dir / "ledger")
+        if args.clients:
+            print(
+                f"ledger: {args.clients} clients, pool {args.pool}, {args.seconds:g}s each, {args.clients} accounts"
+            )
+            await ledger_baseline(args, data_dir / "ledger")
         print(f"  load average {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
