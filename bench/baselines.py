@@ -133,12 +133,15 @@ def cpu_seconds(pid: int, postmaster_pid: int) -> tuple[float, float]:
     return process_cpu_seconds(pid), postgres_cpu_seconds(postmaster_pid)
 
 
-def print_cpu(name: str, since: tuple[float, float], pid: int, postmaster_pid: int, count: int) -> None:
-    """CPU per create of the server process and of PostgreSQL: on a shared machine that says
-    where the time goes better than creates/s alone."""
+def print_cpu(
+    name: str, since: tuple[float, float], pid: int, postmaster_pid: int, count: int, unit: str = "create"
+) -> None:
+    """CPU per create (or delivery) of the server process and of PostgreSQL: on a shared machine
+    that says where the time goes better than rates alone."""
     server, postgres = (now - then for now, then in zip(cpu_seconds(pid, postmaster_pid), since, strict=True))
     print(
-        f"  {name:<9} CPU per create: server {server / count * 1000:.2f} ms + PostgreSQL {postgres / count * 1000:.2f} ms"
+        f"  {name:<9} CPU per {unit}: server {server / count * 1000:.3f} ms"
+        f" + PostgreSQL {postgres / count * 1000:.3f} ms"
     )
 
 

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import profile
 from bench.http_credits import process_cpu_seconds
 from bench.jobs import REPO, free_port, open_funded_account, start, stop, wait_healthy
 from bench.ledger import postgres_cpu_seconds
@@ -124,9 +126,14 @@ async def bench_infrence(args: argparse.Namespace, questions: list[str]) -> floa
                     postgres_cpu_seconds(postmaster),
                 ]
 
+            sampler = profile.record(worker.pid, 3600, data_dir / "worker.txt") if args.profile else None
             before = cpu_now()
             succeeded, elapsed = await infrence_burst(http, db, key, questions, args.mode)
             cpu = [(b - a) / len(questions) * 1000 for a, b in zip(before, cpu_now(), strict=True)]
+            if sampler:  # py-spy writes its samples when interrupted
+                sampler.send_signal(signal.SIGINT)
+                sampler.wait()
+                profile.summarise(data_dir / "worker.txt", f"infrence worker, {len(questions)} jobs")
         await db.close()
         return report(
             f"infrence worker (--concurrency {args.concurrency})",
@@ -222,6 +229,8 @@ async def main(args: argparse.Namespace) -> None:
         f"and built-in corpus, load average {os.getloadavg()[0]:.2f}"
     )
     ours = await bench_infrence(args, questions)
+    if args.profile:
+        return
     theirs = await bench_langgraph(args, questions)
     print(f"  ratio infrence / langgraph dev: {ours / theirs:.2f}x jobs/min")
 
@@ -231,4 +240,7 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--mode", default="lite", choices=MODE_NAMES)
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the worker during the burst (ours only, no ratio)"
+    )
     asyncio.run(main(parser.parse_args()))
