@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
-from redis.asyncio import Redis
 
 from api import health
 from api.collections.routes import UPLOAD_PATH
@@ -19,7 +18,7 @@ from api.spa import mount_spa
 from core.db import Database
 from core.errors import install_error_handlers, refuse_nul_characters
 from core.settings import Settings, load_settings
-from core.storage import resolve_storage
+from core.storage import redis_client, resolve_storage
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepare_threshold=settings.db_prepare_threshold,
     )
     await db.open()
-    redis = Redis.from_url(storage.redis_url, decode_responses=True, health_check_interval=30)
+    redis = redis_client(storage.redis_url, health_check_interval=30)
     app.state.db, app.state.redis = db, redis
     stops = [await start(app) for start in app.state.background_services]
     try:

@@ -6,12 +6,10 @@ import asyncio
 import signal
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from api.app import BackgroundService
 from core.db import Database
 from core.settings import Settings
-from core.storage import resolve_storage
+from core.storage import redis_client, resolve_storage
 
 
 def background_services_for(
@@ -42,7 +40,7 @@ async def run_workers(settings: Settings, concurrency: int, heartbeat_file: Path
     storage = resolve_storage(settings)
     db = Database(storage.database_url, min_size=1, max_size=max(4, concurrency * 3))
     await db.open()
-    redis = Redis.from_url(storage.redis_url, decode_responses=True)
+    redis = redis_client(storage.redis_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
