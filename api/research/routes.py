@@ -153,7 +153,7 @@ async def _sse(jobs: JobService, hub: EventHub, job: JobRow, after: str, slot: S
                         return
                     continue
                 job = await jobs.get(job.user_id, job.id)
-                if job.is_terminal and not subscription.backlog and subscription.queue.empty():
+                if job.is_terminal and subscription.drained:
                     millis, seq = subscription.last
                     yield JobEvent(f"{millis}-{seq + 1}", f"job.{job.status}", result_event_data(job)).sse
                     return

@@ -8,7 +8,15 @@ import uuid
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from api.research.events import SUBSCRIBER_QUEUE_MAX, EventHub, EventWriter, JobEvents, SubscriberTooSlow
+from api.research.events import (
+    SUBSCRIBER_QUEUE_MAX,
+    EventHub,
+    EventWriter,
+    JobEvent,
+    JobEvents,
+    SubscriberTooSlow,
+    Subscription,
+)
 
 WATCHED_JOBS = 150
 POOL_SIZE = 4  # far fewer connections than watched jobs
@@ -126,3 +134,20 @@ async def test_progress_is_coalesced_and_every_other_event_keeps_its_place(redis
         assert [e.data for e in await events.since(job_id, "0-0")] == [{"i": 1}]
     finally:
         await redis.aclose()
+
+
+async def test_a_subscriber_wakes_for_an_event_and_times_out_only_after_a_quiet_timeout():
+    """One alarm serves many waits: an event offered mid-wait ends it at once, a short wait after
+    a long one still ends on time, and a wait with nothing coming ends no sooner than asked."""
+    subscription = Subscription([], (0, 0))
+    loop = asyncio.get_running_loop()
+    waiting = asyncio.create_task(subscription.next(timeout=30))
+    await asyncio.sleep(0.05)
+    assert subscription.offer(JobEvent("5-0", "progress", {}))
+    assert (await asyncio.wait_for(waiting, 5)).id == "5-0"
+    began = loop.time()
+    assert await subscription.next(timeout=0.3) is None
+    assert 0.3 <= loop.time() - began < 5
+    assert subscription.offer(JobEvent("4-0", "progress", {}))  # older than the last one given
+    assert await subscription.next(timeout=0) is None
+    subscription.close()
