@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import timedelta
 
@@ -78,8 +79,12 @@ class ResearchWorker:
         listener = asyncio.create_task(self._listen(stop), name="research-listen")
         maintenance = asyncio.create_task(self._maintain(stop), name="research-maintenance")
         try:
+            expired_at = 0.0
             while not stop.is_set():
-                await self._expire_unapproved_plans()
+                # A transaction: once per POLL_SECS, not on every wake (under load, every job's end).
+                if time.monotonic() - expired_at >= POLL_SECS:
+                    expired_at = time.monotonic()
+                    await self._expire_unapproved_plans()
                 claimed = await self._claim_while_free()
                 if not claimed:
                     await self._sleep_until_woken(stop)
