@@ -126,14 +126,15 @@ async def bench_infrence(args: argparse.Namespace, questions: list[str]) -> floa
                     postgres_cpu_seconds(postmaster),
                 ]
 
-            sampler = profile.record(worker.pid, 3600, data_dir / "worker.txt") if args.profile else None
+            raw = Path(args.profile or data_dir) / "worker.txt"
+            sampler = profile.record(worker.pid, 3600, raw) if args.profile else None
             before = cpu_now()
             succeeded, elapsed = await infrence_burst(http, db, key, questions, args.mode)
             cpu = [(b - a) / len(questions) * 1000 for a, b in zip(before, cpu_now(), strict=True)]
             if sampler:  # py-spy writes its samples when interrupted
                 sampler.send_signal(signal.SIGINT)
                 sampler.wait()
-                profile.summarise(data_dir / "worker.txt", f"infrence worker, {len(questions)} jobs")
+                profile.summarise(raw, f"infrence worker, {len(questions)} jobs")
         await db.close()
         return report(
             f"infrence worker (--concurrency {args.concurrency})",
@@ -241,6 +242,6 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--mode", default="lite", choices=MODE_NAMES)
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the worker during the burst (ours only, no ratio)"
+        "--profile", metavar="DIR", help="py-spy the worker during the burst into DIR/worker.txt (ours only)"
     )
     asyncio.run(main(parser.parse_args()))
