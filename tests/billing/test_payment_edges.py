@@ -32,6 +32,16 @@ async def test_payment_events_that_are_not_about_our_payments_change_nothing(
             },
         ),
         fake_stripe.event(
+            "checkout.session.completed",
+            {
+                "id": "cs_garbled",
+                "object": "checkout.session",
+                "payment_status": "paid",
+                "payment_intent": "pi_not_ours",
+                "metadata": {"payment_id": "not-a-uuid"},
+            },
+        ),
+        fake_stripe.event(
             "charge.dispute.created",
             {
                 "id": "dp_not_ours",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 
+from billing.stripe_objects import cents
 from billing.subscriptions import Subscriptions, run_period_sweeps
 from ledger import LedgerService
 from ledger.check import check_ledger
@@ -64,6 +65,31 @@ async def test_a_payment_failure_reported_after_its_retry_was_paid_changes_nothi
     kinds = [(row["kind"], row["delta"]) for row in await ledger_of(client, admin, customer)]
     assert kinds[-2:] == [("plan_expiry", -3500), ("subscription_grant", 3500)]  # the renewal, once
     assert (await check_ledger(db)).clean
+
+
+async def test_an_invoice_line_in_the_legacy_plan_shape_grants_the_plan_its_amount_names(
+    client, db, fake_stripe, customer, admin
+):
+    """Before API 2025-03-31 a line named its price under `plan` (with `amount`, not
+    `unit_amount`): such an invoice still grants the plan whose price it bills, once."""
+    subscription_id = await subscribe(fake_stripe, client, customer, "plan_starter")
+    [_, renewal] = fake_stripe.renew_subscription(subscription_id)
+    [line] = renewal["data"]["object"]["lines"]["data"]
+    del line["pricing"]
+    line["plan"] = {"id": "plan_legacy_starter", "object": "plan", "amount": 2900}
+
+    await deliver_all(fake_stripe, client, [renewal])
+
+    grants = [
+        row["delta"]
+        for row in await ledger_of(client, admin, customer)
+        if row["kind"] == "subscription_grant"
+    ]
+    assert grants == [3500, 3500]
+
+
+def test_a_json_true_is_no_amount_of_cents():
+    assert (cents(True), cents(1), cents("2900.0"), cents("29.5")) == (None, 1, 2900, None)
 
 
 async def test_a_period_sweep_that_loses_its_connection_expires_the_period_on_the_next_one(
