@@ -26,7 +26,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from api.research.events import TERMINAL_TTL_SECS, stream_key
-from api.research.repository import JobRepository
+from api.research.repository import IDEMPOTENCY_WINDOW, JobRepository
 from auth.repository import AccountRepository
 from core.db import Database
 from core.outbox import OutboxRepository
@@ -35,7 +35,6 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 REFRESH_TOKEN_GRACE = timedelta(days=7)
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
 STREAM_REPLAY_WINDOW = timedelta(seconds=TERMINAL_TTL_SECS)
 STREAM_SCAN_BATCH = 500
 MAX_PRUNE_ROUNDS = 50  # bounds one run; the next run continues

@@ -17,6 +17,9 @@ from core.db import utc_days_cte
 from ledger.repository import STALE, Stale, entry_cte, reserve_ctes
 
 NOTIFY_CHANNEL = "research_jobs"
+# How long an Idempotency-Key names its job: a create inside it answers that job, retention forgets
+# keys past it.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 @dataclass

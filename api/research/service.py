@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from api.collections.service import CollectionService
 from api.research.events import EventHub, JobEvents, SubscriberTooSlow
-from api.research.repository import JobRepository, JobRow
+from api.research.repository import IDEMPOTENCY_WINDOW, JobRepository, JobRow
 from api.research.schemas import (
     CorpusDocument,
     ExtendRequest,
@@ -50,7 +50,6 @@ from ledger.service import LedgerService
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
 IDEMPOTENCY_CONSTRAINT = "research_jobs_idempotency_key"  # unique (user_id, idempotency_key)
 
 MAX_WAIT_SECS = 60

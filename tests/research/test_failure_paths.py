@@ -17,9 +17,9 @@ import psycopg
 import pytest
 
 from api.app import create_app
-from api.research.repository import JobRepository
+from api.research.repository import IDEMPOTENCY_WINDOW, JobRepository
 from api.research.schemas import ResearchRequest
-from api.research.service import IDEMPOTENCY_WINDOW, JobOutcome, JobSettlement
+from api.research.service import JobOutcome, JobSettlement
 from api.runtime import background_services_for
 from graph.modes import CREDIT_USD, MAX_MODE_COST_SHARE, plan_for
 from graph.pricing import DEFAULT_PRICES
