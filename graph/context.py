@@ -53,15 +53,20 @@ class ResearchContext:
     # URLs a branch of this run has taken to read, so parallel siblings pick other results.
     # Only an optimisation: after a resume it starts empty, and `seen_urls` still guards waves.
     taken_urls: set[str] = field(default_factory=set)
-    # A reasoner given to build_context is its giver's (a worker shares one across its jobs).
-    owns_reasoner: bool = True
+    # What build_context was given to share (a worker's reasoner and page store serve all its
+    # jobs): their giver closes them.
+    borrowed: tuple[object, ...] = ()
 
     async def aclose(self) -> None:
         """Close the HTTP clients and files the context opened."""
         for closer in (self.reasoner, self.search, self.reader):
-            if closer is not self.reasoner or self.owns_reasoner:
+            if not self._borrowed(closer):
                 await closer.aclose()
-        self.pages.close()
+        if not self._borrowed(self.pages):
+            self.pages.close()
+
+    def _borrowed(self, part: object) -> bool:
+        return any(part is given for given in self.borrowed)
 
 
 def build_context(
@@ -73,35 +78,44 @@ def build_context(
     reasoner: Reasoner | None = None,
     search: SearchProvider | None = None,
     page_store_path: Path | str | None = "default",
+    pages: PageStore | None = None,
     policy: SourcePolicy = OPEN,
 ) -> ResearchContext:
     """A ResearchContext from plain settings: OpenAI when a key is set, else the offline reasoner;
     Tavily when a key is set, else the corpus (INFRENCE_CORPUS_DIR, or the small built-in one).
-    A given `search` should carry the same `policy` (see `default_search`).
+    A given `search` should carry the same `policy` (see `default_search`); a given `reasoner`
+    or `pages` stays open when the context closes (its giver shares it).
 
     Nothing connects here; clients open on first use.
     """
     config = GraphSettings.from_any(settings)
     prices = prices or DEFAULT_PRICES
     retry = retry or DEFAULT_RETRY
-    owns_reasoner = reasoner is None
+    borrowed = tuple(part for part in (reasoner, pages) if part is not None)
     if reasoner is None:
         reasoner = build_reasoner(config, prices=prices, retry=retry)
     if search is None:
         search = default_search(config, policy)
-    if page_store_path == "default":
-        page_store_path = config.data_dir / "pages.sqlite"
+    if pages is None:
+        pages = page_store(config, page_store_path)
     return ResearchContext(
         budgets=budgets,
         reasoner=reasoner,
         search=search,
         reader=PageReader(allow_private=config.allow_private_urls, policy=policy),
-        pages=PageStore(Path(page_store_path) if page_store_path else None),
+        pages=pages,
         prices=prices,
         retry=retry,
         policy=policy,
-        owns_reasoner=owns_reasoner,
+        borrowed=borrowed,
     )
+
+
+def page_store(settings: Any, path: Path | str | None = "default") -> PageStore:
+    """The data dir's page file ("default"), another file, or memory (None)."""
+    if path == "default":
+        path = GraphSettings.from_any(settings).data_dir / "pages.sqlite"
+    return PageStore(Path(path) if path else None)
 
 
 def build_reasoner(

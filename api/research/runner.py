@@ -27,10 +27,11 @@ from core.secret_box import UnreadableSecret, secret_box
 from core.settings import Settings
 from graph.budget import add_spend
 from graph.builder import RECURSION_LIMIT, build_graph
-from graph.context import build_context, build_reasoner, default_search
+from graph.context import build_context, build_reasoner, default_search, page_store
 from graph.extend import extend_thread
 from graph.policy import SourcePolicy
 from graph.providers.mcp import McpSearch, McpServer
+from graph.providers.pages import PageStore
 from graph.providers.reasoning import ProviderUnavailable, Reasoner, TypedOutputError
 from graph.providers.search import MergedSearch, SearchProvider
 from graph.result import result_fragment
@@ -83,9 +84,17 @@ class GraphRunner:
         models are built once, not per job."""
         return build_reasoner(self.settings)
 
+    @functools.cached_property
+    def pages(self) -> PageStore:
+        """One page store for every job of this worker: its SQLite file is opened once, not
+        opened and closed (a WAL checkpoint) per job."""
+        return page_store(self.settings)
+
     async def aclose(self) -> None:
         if "reasoner" in self.__dict__:
             await self.reasoner.aclose()
+        if "pages" in self.__dict__:
+            self.pages.close()
 
     async def setup(self) -> None:
         """Create the checkpointer's tables once, even with many workers starting together."""
@@ -131,6 +140,7 @@ class GraphRunner:
             self.settings,
             plan.budgets,
             reasoner=self.reasoner,
+            pages=self.pages,
             search=await self._search_for(job, policy),
             policy=policy,
         )
