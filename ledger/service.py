@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -37,20 +37,50 @@ from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from ledger.buckets import Buckets, Move, take
 from ledger.repository import IDEMPOTENCY_CONSTRAINT, STALE, LedgerEntry, LedgerRepository, Posting, Stale
 
-# One lock per account with a change under way in this process, gone once nobody holds it.
-_turns: weakref.WeakValueDictionary[UUID, asyncio.Lock] = weakref.WeakValueDictionary()
+# The accounts with a change under way in this process, each with the changes waiting a turn.
+_turns: dict[UUID, deque[asyncio.Future]] = {}
 
 
-def _turn_on(user_id: UUID) -> asyncio.Lock:
+class _Turn:
     """Concurrent changes to one account from one process (a client creating jobs from many
     connections) would mostly find the row changed under them and redo the change locked:
     five round trips, with the row lock held across three. Taking turns here keeps each to its
     one optimistic statement; other processes still meet the row check. Never taken inside a
-    caller's transaction, which may hold locks a turn-holder waits on."""
-    lock = _turns.get(user_id)
-    if lock is None:
-        lock = _turns[user_id] = asyncio.Lock()
-    return lock
+    caller's transaction, which may hold locks a turn-holder waits on. Uncontended, a turn is
+    one dict entry (no lock object: the ledger pair's overhead budget is 0.3 ms)."""
+
+    __slots__ = ("user_id",)
+
+    def __init__(self, user_id: UUID):
+        self.user_id = user_id
+
+    async def __aenter__(self) -> None:
+        waiting = _turns.get(self.user_id)
+        if waiting is None:
+            _turns[self.user_id] = deque()
+            return
+        turn = asyncio.get_running_loop().create_future()
+        waiting.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self._pass_on()  # handed the turn as we were cancelled: give it to the next
+            elif turn in waiting:  # (a turn passed on may already have dropped it)
+                waiting.remove(turn)
+            raise
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        waiting = _turns[self.user_id]
+        while waiting:
+            turn = waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        del _turns[self.user_id]
 
 
 GRANT_KINDS = frozenset({"signup_grant", "purchase", "subscription_grant", "auto_topup"})
@@ -406,8 +436,8 @@ class LedgerService:
         """Run a change whose SQL decides on the account row and writes only if that row is still
         the version it read (`ledger/repository.py`): once, and only when the row changed
         meanwhile, again with it locked (then it cannot be stale). Outside a caller's
-        transaction, changes to one account take turns within this process (`_turn_on`)."""
-        async with _turn_on(user_id) if tx is None else contextlib.nullcontext():
+        transaction, changes to one account take turns within this process (`_Turn`)."""
+        async with _Turn(user_id) if tx is None else contextlib.nullcontext():
             async with self._unit(tx, single_statement=True) as conn:
                 result = await change(conn)
             if result is STALE:

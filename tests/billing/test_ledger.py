@@ -14,6 +14,7 @@ from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from ledger import LedgerService
 from ledger.buckets import draw, give_back
 from ledger.check import check_ledger
+from ledger.service import _Turn
 from tests.conftest import server_env
 
 NewUser = Callable[..., Awaitable[uuid.UUID]]
@@ -437,3 +438,31 @@ async def test_ledger_check_command_exits_non_zero_naming_the_bad_accounts(
         f"inconsistent account {user}: balance 41, ledger sum 40, broken balance_after links 0",
         "ledger check: 1 accounts, 1 entries, 1 inconsistent",
     ]
+
+
+async def test_changes_to_one_account_take_turns_and_a_canceled_waiter_gives_its_turn_up():
+    """In-process turns on an account (`ledger/service.py` `_Turn`): one change at a time, in
+    arrival order; a waiter canceled before or after being handed the turn never stalls the rest."""
+    account, order = uuid.uuid4(), []
+    release = asyncio.Event()
+
+    async def change(name: str, hold: bool = False) -> None:
+        async with _Turn(account):
+            order.append(name)
+            if hold:
+                await release.wait()
+
+    first = asyncio.create_task(change("first", hold=True))
+    await asyncio.sleep(0)
+    canceled, last = asyncio.create_task(change("canceled")), asyncio.create_task(change("last"))
+    await asyncio.sleep(0.01)
+    canceled.cancel()
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, last), 5)
+    assert order == ["first", "last"] and canceled.cancelled()
+    handed, after = asyncio.create_task(change("handed")), asyncio.create_task(change("after"))
+    async with _Turn(account):
+        await asyncio.sleep(0.01)  # both wait; leaving hands the turn to `handed`...
+    handed.cancel()  # ...which is canceled before it runs: the turn goes on to `after`
+    await asyncio.wait_for(after, 5)
+    assert order[-1] == "after" and handed.cancelled()
