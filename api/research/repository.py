@@ -215,7 +215,7 @@ SET status = %(status)s, stop_reason = %(stop_reason)s, credits_charged = %(cred
     wave_count = %(wave_count)s, source_count = %(source_count)s,
     latency_ms = GREATEST(0, (extract(epoch FROM now() - created_at) * 1000)::int),
     completed_at = now(), lease_owner = NULL, lease_expires_at = NULL, connector_headers = NULL
-WHERE id = %(id)s AND {LIVE}
+WHERE id = %(id)s AND {LIVE} AND (%(lease_owner)s::text IS NULL OR lease_owner = %(lease_owner)s)
 RETURNING {JOB_COLUMNS}
 """
 
@@ -411,13 +411,16 @@ class JobRepository:
         error: str | None,
         wave_count: int | None,
         source_count: int | None,
+        lease_owner: str | None = None,
     ) -> JobRow | None:
-        """Move a live job to a terminal status; None when it was already terminal."""
+        """Move a live job to a terminal status; None when it was already terminal, or when
+        `lease_owner` (a worker finishing its run) no longer holds the job's lease."""
         cur = tx.cursor(row_factory=class_row(JobRow))
         await cur.execute(
             FINISH_SQL,
             {
                 "id": job_id,
+                "lease_owner": lease_owner,
                 "status": status,
                 "stop_reason": stop_reason,
                 "credits_charged": credits_charged,

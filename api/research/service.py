@@ -281,14 +281,18 @@ class JobSettlement:
             credits = plan.credits_for(cost_usd, outcome.stop_reason)
         return current_round(job).charge(credits)
 
-    async def settle(self, job: JobRow, outcome: JobOutcome, tx: Tx | None = None) -> JobRow | None:
+    async def settle(
+        self, job: JobRow, outcome: JobOutcome, tx: Tx | None = None, *, worker_id: str | None = None
+    ) -> JobRow | None:
         """Finish + release the unused reservation + queue the webhook and the overage report, in
-        one transaction. Returns None (and changes nothing) when the job was already terminal."""
+        one transaction. Returns None (and changes nothing) when the job was already terminal, or
+        when `worker_id` (a worker settling its own run) lost the job's lease to another worker:
+        the job is that worker's to settle now."""
         if tx is None:
             async with self.db.transaction() as own_tx:
-                finished = await self._settle_in(own_tx, job, outcome)
+                finished = await self._settle_in(own_tx, job, outcome, worker_id)
         else:
-            finished = await self._settle_in(tx, job, outcome)
+            finished = await self._settle_in(tx, job, outcome, worker_id)
         if finished is not None and tx is None:
             await self.announce(finished)
         return finished
@@ -297,7 +301,9 @@ class JobSettlement:
         """After commit: the terminal event for SSE clients."""
         await self.events.append(finished.id, f"job.{finished.status}", result_event_data(finished))
 
-    async def _settle_in(self, tx: Tx, job: JobRow, outcome: JobOutcome) -> JobRow | None:
+    async def _settle_in(
+        self, tx: Tx, job: JobRow, outcome: JobOutcome, worker_id: str | None
+    ) -> JobRow | None:
         charged = self.credits_to_charge(job, outcome)
         finished = await self.jobs.finish(
             tx,
@@ -310,6 +316,7 @@ class JobSettlement:
             error=outcome.error,
             wave_count=outcome.wave_count,
             source_count=outcome.source_count,
+            lease_owner=worker_id,
         )
         if finished is None:
             return None

@@ -157,6 +157,7 @@ class ResearchWorker:
                     stop_reason=None,
                     error=f"gave up after {self.settings.job_max_attempts} interrupted attempts",
                 ),
+                worker_id=self.worker_id,
             )
             return
         await self.events.append(
@@ -213,7 +214,7 @@ class ResearchWorker:
         fail the same way at every claim), the job fails on our side instead — nothing charged,
         its reservation released — rather than staying `running` until the attempts run out."""
         try:
-            await self.settlement.settle(job, outcome)
+            await self.settlement.settle(job, outcome, worker_id=self.worker_id)
             return outcome
         except OUTAGES:
             raise
@@ -225,7 +226,7 @@ class ResearchWorker:
             cost_usd_micros=outcome.cost_usd_micros,
             error="the job's result could not be recorded",
         )
-        await self.settlement.settle(job, fallback)
+        await self.settlement.settle(job, fallback, worker_id=self.worker_id)
         return fallback
 
     def _streamer(self, job: JobRow, writer: EventWriter):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -398,6 +399,35 @@ async def test_a_job_settled_twice_at_once_settles_exactly_once(idle_api, idle_f
     else:
         assert final["credits_charged"] == 0 and rows == [("reserve", -60), ("release", 60)]
     assert await balance_of(db, idle_funded) == 1000 - final["credits_charged"]
+    assert (await check_ledger(db)).clean
+
+
+async def test_a_worker_that_lost_its_lease_cannot_settle_the_job(idle_api, idle_funded, app, settings):
+    """Between another worker reclaiming a lapsed lease and the first one's heartbeat noticing,
+    the first may finish its run: its settlement changes nothing; the lease holder's counts."""
+    accepted = (
+        await idle_api.post(
+            "/v1/research",
+            headers=idle_funded.key,
+            json={"question": "What is a lease?", "mode": "standard", "async": True},
+        )
+    ).json()
+    db, jobs = app.state.db, JobRepository()
+    async with db.transaction() as tx:
+        job = await jobs.claim_next(tx, "worker-a", timedelta(seconds=30))
+    assert job is not None and str(job.id) == accepted["id"]
+    async with db.connection() as conn:  # its lease lapsed and worker-b claimed the job
+        await conn.execute("UPDATE research_jobs SET lease_owner = 'worker-b' WHERE id = %s", (job.id,))
+    settlement = JobSettlement(db, app.state.redis, settings)
+    done = JobOutcome(status="succeeded", stop_reason="complete", result={"brief": "done"})
+
+    assert await settlement.settle(job, done, worker_id="worker-a") is None
+    assert await job_status(settings.database_url, accepted["id"]) == "running"
+    assert await ledger_rows(settings.database_url, accepted["id"]) == [("reserve", -60)]
+
+    finished = await settlement.settle(job, done, worker_id="worker-b")
+    assert finished is not None and finished.status == "succeeded" and finished.credits_charged == 60
+    assert await ledger_rows(settings.database_url, accepted["id"]) == [("reserve", -60)]
     assert (await check_ledger(db)).clean
 
 
