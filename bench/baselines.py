@@ -48,7 +48,6 @@ from bench import jobs, ledger
 from bench.http_credits import process_cpu_seconds
 from bench.ledger import postgres_cpu_seconds
 from core.db import Database
-from core.migrate import apply_migrations
 from core.storage import embedded_postgres_url, embedded_redis_url
 from ledger import LedgerService
 
@@ -263,20 +262,14 @@ async def raw_pair(_ledger: LedgerService, db: Database, user: uuid.UUID) -> Non
 
 
 async def ledger_baseline(args: argparse.Namespace, data_dir: Path) -> None:
-    url = embedded_postgres_url(data_dir)
-    apply_migrations(url)
-    db = Database(url, min_size=args.pool, max_size=args.pool)
-    await db.open()
-    service = LedgerService(db)
-    own = await ledger.create_users(db, service, args.clients)
-    rates = {}
-    for name, pair in (("infrence", ledger.plain_pair), ("raw", raw_pair)):
-        await ledger.run(db, service, own, pair, args.clients, 1.0)  # warm-up
-        pairs, elapsed = await ledger.run(db, service, own, pair, args.clients, args.seconds)
-        rates[name] = pairs / elapsed
-        print(f"  {name:<9} {rates[name]:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s)")
-    print(f"  ratio infrence / raw: pairs/s {rates['infrence'] / rates['raw']:.2f}x")
-    await db.close()
+    async with ledger.funded_ledger(data_dir, args.pool, args.clients) as (db, service, own):
+        rates = {}
+        for name, pair in (("infrence", ledger.plain_pair), ("raw", raw_pair)):
+            await ledger.run(db, service, own, pair, args.clients, 1.0)  # warm-up
+            pairs, elapsed = await ledger.run(db, service, own, pair, args.clients, args.seconds)
+            rates[name] = pairs / elapsed
+            print(f"  {name:<9} {rates[name]:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s)")
+        print(f"  ratio infrence / raw: pairs/s {rates['infrence'] / rates['raw']:.2f}x")
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -22,7 +22,8 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -64,6 +65,23 @@ async def create_users(db: Database, ledger: LedgerService, count: int) -> list[
     return users
 
 
+@asynccontextmanager
+async def funded_ledger(
+    data_dir: Path, pool: int, clients: int
+) -> AsyncIterator[tuple[Database, LedgerService, list[uuid.UUID]]]:
+    """A migrated embedded PostgreSQL in `data_dir` behind a pool of `pool` connections, the
+    ledger service, and `clients` funded accounts; the pool is closed after the block."""
+    url = embedded_postgres_url(data_dir)
+    apply_migrations(url)
+    db = Database(url, min_size=pool, max_size=pool)
+    await db.open()
+    try:
+        ledger = LedgerService(db)
+        yield db, ledger, await create_users(db, ledger, clients)
+    finally:
+        await db.close()
+
+
 def postgres_cpu_seconds(postmaster_pid: int) -> float:
     """CPU used so far by the postmaster and its children (backends, WAL writer, ...), from
     /proc: on a shared machine, CPU per pair says more than pairs per second."""
@@ -99,37 +117,31 @@ async def main(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="infrence-bench-"))
     data_dir.chmod(0o755)  # pgserver drops root to its own user, which must enter the dir
     try:
-        url = embedded_postgres_url(data_dir)
-        apply_migrations(url)
-        db = Database(url, min_size=args.pool, max_size=args.pool)
-        await db.open()
-        ledger = LedgerService(db)
-        own = await create_users(db, ledger, args.clients)
-        scenarios = [
-            ("own accounts", own, plain_pair),
-            ("one account", own[:1], plain_pair),
-            ("in a transaction", own, transactional_pair),
-        ]
-        await run(db, ledger, own, plain_pair, args.clients, 1.0)  # warm up the pool and caches
-        print(
-            f"ledger bench: {args.clients} concurrent clients, pool {args.pool}, {args.seconds:g}s each, "
-            f"embedded PostgreSQL, {len(own)} accounts"
-        )
-        postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
-        for name, users, pair in scenarios:
-            python_cpu, postgres_cpu = time.process_time(), postgres_cpu_seconds(postmaster)
-            pairs, elapsed = await run(db, ledger, users, pair, args.clients, args.seconds)
-            python_cpu = (time.process_time() - python_cpu) / pairs * 1000
-            postgres_cpu = (postgres_cpu_seconds(postmaster) - postgres_cpu) / pairs * 1000
+        async with funded_ledger(data_dir, args.pool, args.clients) as (db, ledger, own):
+            scenarios = [
+                ("own accounts", own, plain_pair),
+                ("one account", own[:1], plain_pair),
+                ("in a transaction", own, transactional_pair),
+            ]
+            await run(db, ledger, own, plain_pair, args.clients, 1.0)  # warm up the pool and caches
             print(
-                f"  {name:<17} {pairs / elapsed:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s; "
-                f"CPU per pair: Python {python_cpu:.2f} ms + PostgreSQL {postgres_cpu:.2f} ms)"
+                f"ledger bench: {args.clients} concurrent clients, pool {args.pool}, {args.seconds:g}s each, "
+                f"embedded PostgreSQL, {len(own)} accounts"
             )
-        print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        from ledger.check import check_ledger
+            postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+            for name, users, pair in scenarios:
+                python_cpu, postgres_cpu = time.process_time(), postgres_cpu_seconds(postmaster)
+                pairs, elapsed = await run(db, ledger, users, pair, args.clients, args.seconds)
+                python_cpu = (time.process_time() - python_cpu) / pairs * 1000
+                postgres_cpu = (postgres_cpu_seconds(postmaster) - postgres_cpu) / pairs * 1000
+                print(
+                    f"  {name:<17} {pairs / elapsed:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s; "
+                    f"CPU per pair: Python {python_cpu:.2f} ms + PostgreSQL {postgres_cpu:.2f} ms)"
+                )
+            print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            from ledger.check import check_ledger
 
-        print(f"  {(await check_ledger(db)).summary()}")
-        await db.close()
+            print(f"  {(await check_ledger(db)).summary()}")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

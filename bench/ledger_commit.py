@@ -21,10 +21,8 @@ import time
 from pathlib import Path
 
 from bench.baselines import raw_pair
-from bench.ledger import CREDITS, Pair, create_users, plain_pair, run
+from bench.ledger import CREDITS, Pair, funded_ledger, plain_pair, run
 from core.db import Database
-from core.migrate import apply_migrations
-from core.storage import embedded_postgres_url
 from ledger import LedgerService
 
 
@@ -46,34 +44,28 @@ async def main(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="infrence-bench-commit-"))
     data_dir.chmod(0o755)  # pgserver drops root to its own user, which must enter the dir
     try:
-        url = embedded_postgres_url(data_dir)
-        apply_migrations(url)
-        db = Database(url, min_size=args.pool, max_size=args.pool)
-        await db.open()
-        ledger = LedgerService(db)
-        users = await create_users(db, ledger, args.clients)
-        for user in users:  # the raw pair moves the balance only
-            await ledger.grant(user, 1000 * CREDITS, kind="purchase", idempotency_key=f"raw:{user}")
-        for pair in (plain_pair, raw_pair):  # warm up both paths (prepared statements, caches)
-            await cpu_per_pair(ledger, db, users[0], pair, 100)
-        ours, raw = [], []
-        for _ in range(2):  # interleaved, so load changes hit both alike
-            ours.append(await cpu_per_pair(ledger, db, users[0], plain_pair, args.pairs))
-            raw.append(await cpu_per_pair(ledger, db, users[0], raw_pair, args.pairs))
-        print(f"ledger pair overhead, one client, {args.pairs} pairs x2, best of two:")
-        print(
-            f"  Python CPU per pair: LedgerService {min(ours):.3f} ms, raw pair {min(raw):.3f} ms, "
-            f"overhead {min(ours) - min(raw):.3f} ms (target <= 0.3 ms)"
-        )
-        print(
-            f"group commit: {args.clients} clients, pool {args.pool}, {args.seconds:g}s each, synchronous_commit on"
-        )
-        for micros in (0, 100, 1000, 0):
-            await set_commit_delay(db, micros)
-            pairs, elapsed = await run(db, ledger, users, plain_pair, args.clients, args.seconds)
-            print(f"  commit_delay {micros:>4} us   {pairs / elapsed:6.0f} reserve+release pairs/s")
-        await set_commit_delay(db, 0)
-        await db.close()
+        async with funded_ledger(data_dir, args.pool, args.clients) as (db, ledger, users):
+            for user in users:  # the raw pair moves the balance only
+                await ledger.grant(user, 1000 * CREDITS, kind="purchase", idempotency_key=f"raw:{user}")
+            for pair in (plain_pair, raw_pair):  # warm up both paths (prepared statements, caches)
+                await cpu_per_pair(ledger, db, users[0], pair, 100)
+            ours, raw = [], []
+            for _ in range(2):  # interleaved, so load changes hit both alike
+                ours.append(await cpu_per_pair(ledger, db, users[0], plain_pair, args.pairs))
+                raw.append(await cpu_per_pair(ledger, db, users[0], raw_pair, args.pairs))
+            print(f"ledger pair overhead, one client, {args.pairs} pairs x2, best of two:")
+            print(
+                f"  Python CPU per pair: LedgerService {min(ours):.3f} ms, raw pair {min(raw):.3f} ms, "
+                f"overhead {min(ours) - min(raw):.3f} ms (target <= 0.3 ms)"
+            )
+            print(
+                f"group commit: {args.clients} clients, pool {args.pool}, {args.seconds:g}s each, synchronous_commit on"
+            )
+            for micros in (0, 100, 1000, 0):
+                await set_commit_delay(db, micros)
+                pairs, elapsed = await run(db, ledger, users, plain_pair, args.clients, args.seconds)
+                print(f"  commit_delay {micros:>4} us   {pairs / elapsed:6.0f} reserve+release pairs/s")
+            await set_commit_delay(db, 0)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
