@@ -5,7 +5,7 @@
 Starts the API (no in-process workers) on embedded storage in a temp dir, then measures:
   creates/s        async lite creates from one API key (job row + reservation + NOTIFY each)
   POST→started     with one `infrence worker` running, from POST to the job.started SSE event
-  SSE fan-out      N subscribers on one queued job, then 30 events 0.1 s apart appended to its
+  SSE fan-out      N subscribers on one queued job, then 300 events 0.1 s apart appended to its
                    stream; per-event delivery delay = receive time minus the Redis stream id's
                    timestamp (same machine clock)
 Research runs on the offline reasoner and the built-in corpus: instant fakes, no network.
@@ -184,7 +184,7 @@ def fanout_line(delays: list[float], subscribers: int) -> str:
 
 
 async def measure_fanout(
-    base: str, key: dict, subscribers: int, redis_url: str, events: int = 30, interval: float = 0.1
+    base: str, key: dict, subscribers: int, redis_url: str, events: int = 300, interval: float = 0.1
 ) -> None:
     """N subscribers on one queued job (no worker runs it); once all are subscribed, the bench
     appends `events` events `interval` s apart to the job's stream the way the worker does
