@@ -40,3 +40,14 @@ async def web_api(web_app) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def account(web_api, web_app) -> Account:
     return await open_account(web_api, web_app.state.db, credits=1000)
+
+
+async def submit_async_job(
+    api: httpx.AsyncClient, account: Account, question: str, mode: str = "lite"
+) -> str:
+    """Create an async job for `account` through the API (accepted, 202); returns its id."""
+    accepted = await api.post(
+        "/v1/research", headers=account.key, json={"question": question, "mode": mode, "async": True}
+    )
+    assert accepted.status_code == 202, accepted.text
+    return accepted.json()["id"]

@@ -29,6 +29,7 @@ from tests.accounts import balance_of, open_account
 from tests.conftest import REPO, server_env
 from tests.fakes.openai_server import FakeOpenAI, schema_name
 from tests.fakes.tavily_server import FakeTavily
+from tests.research.conftest import submit_async_job
 from tests.research.test_events_and_webhooks import _events, webhook_receiver  # noqa: F401 (fixture)
 from tests.research.test_live import DOCUMENTS
 from tests.waiting import until
@@ -370,16 +371,10 @@ async def test_an_idempotency_key_past_its_window_starts_a_new_job(idle_api, idl
 
 async def test_a_job_settled_twice_at_once_settles_exactly_once(idle_api, idle_funded, app, settings):
     """Two settlements racing with different outcomes: one wins, the other changes nothing."""
-    accepted = (
-        await idle_api.post(
-            "/v1/research",
-            headers=idle_funded.key,
-            json={"question": "What is a lease?", "mode": "standard", "async": True},
-        )
-    ).json()
+    job_id = await submit_async_job(idle_api, idle_funded, "What is a lease?", mode="standard")
     db = app.state.db
     async with db.connection() as conn:
-        job = await JobRepository().get(conn, uuid.UUID(accepted["id"]))
+        job = await JobRepository().get(conn, uuid.UUID(job_id))
     settlement = JobSettlement(db, app.state.redis, settings)
     succeeded = JobOutcome(status="succeeded", stop_reason="complete", result={"brief": "done"})
     failed = JobOutcome(status="failed", stop_reason=None, error="lost")
@@ -391,9 +386,9 @@ async def test_a_job_settled_twice_at_once_settles_exactly_once(idle_api, idle_f
     again = await settlement.settle(job, failed if winner.status == "succeeded" else succeeded)
     assert again is None
 
-    final = (await idle_api.get(f"/v1/research/{accepted['id']}", headers=idle_funded.key)).json()
+    final = (await idle_api.get(f"/v1/research/{job_id}", headers=idle_funded.key)).json()
     assert final["status"] == winner.status
-    rows = await ledger_rows(settings.database_url, accepted["id"])
+    rows = await ledger_rows(settings.database_url, job_id)
     if winner.status == "succeeded":
         assert final["credits_charged"] == 60 and rows == [("reserve", -60)]
     else:
@@ -405,29 +400,23 @@ async def test_a_job_settled_twice_at_once_settles_exactly_once(idle_api, idle_f
 async def test_a_worker_that_lost_its_lease_cannot_settle_the_job(idle_api, idle_funded, app, settings):
     """Between another worker reclaiming a lapsed lease and the first one's heartbeat noticing,
     the first may finish its run: its settlement changes nothing; the lease holder's counts."""
-    accepted = (
-        await idle_api.post(
-            "/v1/research",
-            headers=idle_funded.key,
-            json={"question": "What is a lease?", "mode": "standard", "async": True},
-        )
-    ).json()
+    job_id = await submit_async_job(idle_api, idle_funded, "What is a lease?", mode="standard")
     db, jobs = app.state.db, JobRepository()
     async with db.transaction() as tx:
         job = await jobs.claim_next(tx, "worker-a", timedelta(seconds=30))
-    assert job is not None and str(job.id) == accepted["id"]
+    assert job is not None and str(job.id) == job_id
     async with db.connection() as conn:  # its lease lapsed and worker-b claimed the job
         await conn.execute("UPDATE research_jobs SET lease_owner = 'worker-b' WHERE id = %s", (job.id,))
     settlement = JobSettlement(db, app.state.redis, settings)
     done = JobOutcome(status="succeeded", stop_reason="complete", result={"brief": "done"})
 
     assert await settlement.settle(job, done, worker_id="worker-a") is None
-    assert await job_status(settings.database_url, accepted["id"]) == "running"
-    assert await ledger_rows(settings.database_url, accepted["id"]) == [("reserve", -60)]
+    assert await job_status(settings.database_url, job_id) == "running"
+    assert await ledger_rows(settings.database_url, job_id) == [("reserve", -60)]
 
     finished = await settlement.settle(job, done, worker_id="worker-b")
     assert finished is not None and finished.status == "succeeded" and finished.credits_charged == 60
-    assert await ledger_rows(settings.database_url, accepted["id"]) == [("reserve", -60)]
+    assert await ledger_rows(settings.database_url, job_id) == [("reserve", -60)]
     assert (await check_ledger(db)).clean
 
 

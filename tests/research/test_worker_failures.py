@@ -19,6 +19,7 @@ from graph.providers.reasoning import TypedOutputError
 from ledger.check import check_ledger
 from tests.accounts import balance_of
 from tests.fakes.tavily_server import FakeTavily
+from tests.research.conftest import submit_async_job
 from tests.research.test_failure_paths import ledger_rows
 
 UNFILLABLE = {
@@ -90,21 +91,13 @@ async def test_a_job_reclaimed_after_its_cast_failed_fails_on_the_clients_schema
 
 # A page whose text, title and snippet hold a NUL byte and other control characters:
 # PostgreSQL refuses NUL in the job's result (jsonb), so they must not get that far.
+QUESTION = "How do checkpoints let a crashed job resume?"
 NUL_PAGE = {
     "url": "https://docs.example.org/nul",
     "title": "Checkpoints\x00",
     "text": "A checkpoint stores the state of a graph after each step.\x07 Checkpoints let a crashed\x00"
     " job resume from its last step.",
 }
-
-
-async def submit_lite_job(idle_api, account) -> str:
-    accepted = await idle_api.post(
-        "/v1/research",
-        headers=account.key,
-        json={"question": "How do checkpoints let a crashed job resume?", "mode": "lite", "async": True},
-    )
-    return accepted.json()["id"]
 
 
 async def run_to_its_end(idle_api, account, settings, tavily: FakeTavily, job_id: str) -> dict:
@@ -119,7 +112,7 @@ async def test_a_page_holding_nul_bytes_is_cited_without_them(idle_api, idle_fun
     """Control characters in a search result are dropped on the way in: the job succeeds and
     its citation is an exact slice of the page's text without them."""
     with FakeTavily([NUL_PAGE]) as tavily:
-        job_id = await submit_lite_job(idle_api, idle_funded)
+        job_id = await submit_async_job(idle_api, idle_funded, QUESTION)
         done = await run_to_its_end(idle_api, idle_funded, settings, tavily, job_id)
 
     assert done["status"] == "succeeded", done
@@ -142,7 +135,7 @@ async def test_a_result_that_cannot_be_recorded_fails_the_job_at_once_and_releas
     db = app.state.db
     constraint = f"unrecordable_{uuid.uuid4().hex[:8]}"
     with FakeTavily([NUL_PAGE]) as tavily:
-        job_id = await submit_lite_job(idle_api, idle_funded)
+        job_id = await submit_async_job(idle_api, idle_funded, QUESTION)
         async with db.connection() as conn:
             await conn.execute(
                 sql.SQL(

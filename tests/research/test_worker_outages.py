@@ -22,6 +22,7 @@ from ledger.check import check_ledger
 from tests.accounts import balance_of
 from tests.fakes.tavily_server import FakeTavily
 from tests.outages import cut_connections_waiting_on, holding
+from tests.research.conftest import submit_async_job
 from tests.research.test_failure_paths import ledger_rows
 from tests.research.test_live import DOCUMENTS
 from tests.research.test_worker import job_row
@@ -63,14 +64,7 @@ async def running_worker(app, settings, **options) -> AsyncIterator[ResearchWork
         await asyncio.wait_for(task, 60)
 
 
-async def submit_lite_job(idle_api, account) -> str:
-    accepted = await idle_api.post(
-        "/v1/research",
-        headers=account.key,
-        json={"question": "How are checkpoints stored?", "mode": "lite", "async": True},
-    )
-    assert accepted.status_code == 202, accepted.text
-    return accepted.json()["id"]
+QUESTION = "How are checkpoints stored?"
 
 
 async def finished(idle_api, account, job_id: str) -> dict:
@@ -97,7 +91,7 @@ async def test_a_job_still_in_a_step_when_the_drain_times_out_is_given_back_and_
     idle_api, idle_funded, app, settings, online, held_search
 ):
     tavily, searching = held_search
-    job_id = await submit_lite_job(idle_api, idle_funded)
+    job_id = await submit_async_job(idle_api, idle_funded, QUESTION)
     async with running_worker(app, online, drain_timeout_secs=0.5):
         await until(searching.is_set, what="the job to start searching")
     # The search never answered, so the step never ended: the run was canceled in it.
@@ -117,7 +111,7 @@ async def test_a_connection_lost_mid_run_interrupts_the_job_and_it_resumes_when_
     idle_api, idle_funded, app, settings, online, held_search
 ):
     tavily, searching = held_search
-    job_id = await submit_lite_job(idle_api, idle_funded)
+    job_id = await submit_async_job(idle_api, idle_funded, QUESTION)
     async with running_worker(app, online):
         await until(searching.is_set, what="the job to start searching")
         # The run's next checkpoint write waits on this lock; then its connection is cut.
@@ -135,7 +129,7 @@ async def test_a_connection_lost_while_settling_leaves_the_job_to_the_next_claim
 ):
     tavily, _ = held_search
     tavily.release.set()
-    job_id = await submit_lite_job(idle_api, idle_funded)
+    job_id = await submit_async_job(idle_api, idle_funded, QUESTION)
     async with running_worker(app, online):
         # The settlement's overage-report task has this key: its insert waits on this
         # uncommitted twin, and its connection is cut there, mid-transaction.
@@ -156,7 +150,7 @@ async def test_a_worker_whose_lease_was_taken_stops_the_run_without_settling_it(
     idle_api, idle_funded, app, settings, online, held_search
 ):
     tavily, searching = held_search
-    job_id = await submit_lite_job(idle_api, idle_funded)
+    job_id = await submit_async_job(idle_api, idle_funded, QUESTION)
     async with running_worker(app, online) as worker:
         await until(searching.is_set, what="the job to start searching")
         async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
@@ -181,7 +175,7 @@ async def test_a_heartbeat_that_loses_its_connection_keeps_the_job_running(
     job ends on its first attempt."""
     tavily, searching = held_search
     patient = online.model_copy(update={"worker_lease_secs": 10})  # outlives the cut renewal
-    job_id = await submit_lite_job(idle_api, idle_funded)
+    job_id = await submit_async_job(idle_api, idle_funded, QUESTION)
     async with running_worker(app, patient):
         await until(searching.is_set, what="the job to start searching")
         async with holding(
