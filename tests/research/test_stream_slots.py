@@ -10,20 +10,15 @@ import pytest
 from core.stream_slots import SLOT_TTL_SECS, StreamSlots, TooManyStreams
 from tests.accounts import open_account
 from tests.clock import PinnedClock
+from tests.research.conftest import submit_async_job
 
 
 async def test_past_the_cap_streams_and_long_polls_get_429_until_one_ends(app, idle_api):
     app.state.settings = app.state.settings.model_copy(update={"max_streams_per_user": 2})
     account = await open_account(idle_api, app.state.db)
     other = await open_account(idle_api, app.state.db)
-    job = (
-        await idle_api.post(
-            "/v1/research",
-            headers=account.key,
-            json={"question": "What is a queue?", "mode": "lite", "async": True},
-        )
-    ).json()
-    status_url = f"/v1/research/{job['id']}"
+    job_id = await submit_async_job(idle_api, account, "What is a queue?")
+    status_url = f"/v1/research/{job_id}"
     polls = [
         asyncio.create_task(idle_api.get(status_url, params={"wait": 50}, headers=account.key))
         for _ in range(2)
@@ -42,15 +37,9 @@ async def test_past_the_cap_streams_and_long_polls_get_429_until_one_ends(app, i
         assert refused.status_code == 429 and refused.json()["code"] == "too_many_streams"
         assert "Retry-After" in refused.headers
     assert (await idle_api.get(status_url, headers=account.key)).status_code == 200  # no wait: no slot
-    other_job = (
-        await idle_api.post(
-            "/v1/research",
-            headers=other.key,
-            json={"question": "What is a queue?", "mode": "lite", "async": True},
-        )
-    ).json()
+    other_job_id = await submit_async_job(idle_api, other, "What is a queue?")
     assert (
-        await idle_api.get(f"/v1/research/{other_job['id']}", params={"wait": 1}, headers=other.key)
+        await idle_api.get(f"/v1/research/{other_job_id}", params={"wait": 1}, headers=other.key)
     ).status_code == 200
 
     assert (await idle_api.delete(status_url, headers=account.key)).status_code == 200  # the polls end
@@ -93,13 +82,7 @@ async def test_chat_completions_and_mcp_waits_take_slots_too(app, idle_api):
     app.state.settings = app.state.settings.model_copy(update={"max_streams_per_user": 2})
     account = await open_account(idle_api, app.state.db)
     chat = {"model": "infrence-lite", "messages": [{"role": "user", "content": "What is a queue?"}]}
-    job = (
-        await idle_api.post(
-            "/v1/research",
-            headers=account.key,
-            json={"question": "What is a queue?", "mode": "lite", "async": True},
-        )
-    ).json()
+    job_id = await submit_async_job(idle_api, account, "What is a queue?")
     slots_key = f"streams:user:{account.user_id}"
 
     async def slots_held(n: int) -> None:
@@ -118,7 +101,7 @@ async def test_chat_completions_and_mcp_waits_take_slots_too(app, idle_api):
             break
         await asyncio.sleep(0.05)
     waiting = asyncio.create_task(
-        mcp_call(idle_api, account, "get_research", {"job_id": job["id"], "wait_secs": 50})
+        mcp_call(idle_api, account, "get_research", {"job_id": job_id, "wait_secs": 50})
     )
     await slots_held(2)
 
@@ -135,7 +118,7 @@ async def test_chat_completions_and_mcp_waits_take_slots_too(app, idle_api):
     )
     assert tool["isError"] and "too_many_streams: Too many open streams" in tool["content"][0]["text"]
     assert await _jobs_of(app, account) == jobs_before
-    assert not (await mcp_call(idle_api, account, "get_research", {"job_id": job["id"]}))["isError"]
+    assert not (await mcp_call(idle_api, account, "get_research", {"job_id": job_id}))["isError"]
 
     for job_id in await _job_ids(app, account):  # every job ends: the stream and the wait return
         await idle_api.delete(f"/v1/research/{job_id}", headers=account.key)

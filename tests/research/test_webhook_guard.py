@@ -16,6 +16,7 @@ import pytest
 
 from api.research.webhooks import WebhookRepository, WebhookSender
 from tests.accounts import open_account
+from tests.research.conftest import submit_async_job
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -63,15 +64,9 @@ async def test_the_sender_refuses_a_delivery_to_loopback_and_the_receiver_gets_n
 ):
     url, received = loopback_receiver
     account = await open_account(idle_api, app.state.db)
-    job = (
-        await idle_api.post(
-            "/v1/research",
-            headers=account.key,
-            json={"question": "What is a queue?", "mode": "lite", "async": True},
-        )
-    ).json()
+    job_id = await submit_async_job(idle_api, account, "What is a queue?")
     async with app.state.db.transaction() as tx:
-        await WebhookRepository().enqueue(tx, job["id"], 0, url, json.dumps({"id": job["id"]}))
+        await WebhookRepository().enqueue(tx, job_id, 0, url, json.dumps({"id": job_id}))
 
     sender = WebhookSender(app.state.db, settings.model_copy(update={"allow_private_urls": False}))
     stop = asyncio.Event()
