@@ -162,15 +162,19 @@ async def _webhook_secret(api: httpx.AsyncClient, account) -> str:
     return (await api.get("/api/settings/webhook-secret", headers=account.jwt)).json()["webhook_secret"]
 
 
+async def lite_job_with_webhook(api, account, url: str) -> dict:
+    """A lite job that reports to `url` (a webhook makes it async): its create response."""
+    accepted = await api.post(
+        "/v1/research",
+        headers=account.key,
+        json={"question": "What is LangGraph?", "mode": "lite", "webhook_url": url},
+    )
+    return accepted.json()
+
+
 async def test_a_webhook_is_delivered_signed_under_both_schemes(api, funded, webhook_receiver):
     url, received = webhook_receiver
-    job = (
-        await api.post(
-            "/v1/research",
-            headers=funded.key,
-            json={"question": "What is LangGraph?", "mode": "lite", "webhook_url": url},
-        )
-    ).json()
+    job = await lite_job_with_webhook(api, funded, url)
     assert "status_url" in job  # a webhook makes the job async
     await until(lambda: received, what="the webhook")
     assert len(received) == 1
@@ -182,13 +186,7 @@ async def test_a_webhook_is_delivered_signed_under_both_schemes(api, funded, web
 
 async def test_an_extended_job_delivers_its_new_result_to_the_webhook_again(api, funded, webhook_receiver):
     url, received = webhook_receiver
-    job = (
-        await api.post(
-            "/v1/research",
-            headers=funded.key,
-            json={"question": "What is LangGraph?", "mode": "lite", "webhook_url": url},
-        )
-    ).json()
+    job = await lite_job_with_webhook(api, funded, url)
     await until(lambda: received, what="the first run's webhook")
     extend = await api.post(f"/v1/research/{job['id']}/extend", headers=funded.key, json={"mode": "standard"})
     assert extend.status_code == 202, extend.text
