@@ -26,14 +26,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from bench.jobs import REPO, free_port, open_funded_account, start, stop, wait_healthy
+from bench.jobs import REPO, free_port, funded_key, start, stop, wait_healthy
 from bench.ledger import postgres_cpu_seconds
-from core.db import Database
 from core.storage import embedded_postgres_url
 
 bare = FastAPI()
@@ -186,11 +184,7 @@ async def main(args: argparse.Namespace) -> None:
         baseline_db = start_bare(bare_db_port, db_env, data_dir / "bare-db.log", app="bare_db")
         base_db = f"http://127.0.0.1:{bare_db_port}"
         await wait_healthy(base_db)
-        db = Database(embedded_postgres_url(data_dir), min_size=1, max_size=2)
-        await db.open()
-        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
-            key = await open_funded_account(http, db, 1000)
-        await db.close()
+        key = await funded_key(api, data_dir, 1000)
         print(
             f"bench/http_credits.py on {os.cpu_count()} cores: wrk -t1 -c{args.connections} "
             f"-d{args.seconds:g}s, "

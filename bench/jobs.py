@@ -96,6 +96,18 @@ async def open_funded_account(http: httpx.AsyncClient, db: Database, credits: in
     return {"Authorization": f"Bearer {key}"}
 
 
+async def funded_key(api: str, data_dir: Path, credits: int) -> dict[str, str]:
+    """The API key header of a new account on the server at `api` (embedded storage in
+    `data_dir`), granted `credits`."""
+    db = Database(embedded_postgres_url(data_dir), min_size=1, max_size=2)
+    await db.open()
+    try:
+        async with httpx.AsyncClient(base_url=api, timeout=120) as http:
+            return await open_funded_account(http, db, credits)
+    finally:
+        await db.close()
+
+
 async def measure_creates(http: httpx.AsyncClient, key: dict, total: int, concurrency: int) -> None:
     latencies: list[float] = []
     queue = iter(range(total))

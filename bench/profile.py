@@ -21,9 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.http_credits import wrk
-from bench.jobs import free_port, measure_creates, open_funded_account, start, stop, wait_healthy
-from core.db import Database
-from core.storage import embedded_postgres_url
+from bench.jobs import free_port, funded_key, measure_creates, start, stop, wait_healthy
 
 LAYERS = [  # first match wins, on the start of the frame's (py-spy shortened) file path
     ("fastapi/starlette/pydantic", ("fastapi/", "starlette/", "pydantic", "anyio/")),
@@ -99,11 +97,7 @@ async def main(args: argparse.Namespace) -> None:
     try:
         api = f"http://127.0.0.1:{port}"
         await wait_healthy(api)
-        db = Database(embedded_postgres_url(data_dir), min_size=1, max_size=2)
-        await db.open()
-        async with httpx.AsyncClient(base_url=api, timeout=120) as http:
-            key = await open_funded_account(http, db, 10_000_000)
-        await db.close()
+        key = await funded_key(api, data_dir, 10_000_000)
         wrk(api + "/v1/credits", key, 2, 32)  # warm-up
         sampler = record(server.pid, args.seconds, data_dir / "credits.txt")
         figures = wrk(api + "/v1/credits", key, args.seconds, 32)
