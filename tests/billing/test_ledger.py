@@ -14,6 +14,7 @@ from core.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from ledger import LedgerService
 from ledger.buckets import draw, give_back
 from ledger.check import check_ledger
+from ledger.repository import RELEASE_SQL
 from ledger.service import _Turn
 from tests.conftest import server_env
 
@@ -128,6 +129,38 @@ async def test_settlement_releases_the_unused_part_once(ledger, ledger_db, new_l
         await ledger.settle(user, reserved=10, charged=11, job_id=job)
     assert len(await ledger_rows(ledger_db, user)) == 3
     await assert_ledger_clean(ledger_db)
+
+
+async def release_pages_read(db: Database, user: uuid.UUID, job: uuid.UUID) -> int:
+    """Pages PostgreSQL reads to release `job`'s reservation (the statement run, then rolled back)."""
+    params = {
+        "user_id": user,
+        "credits": 10,
+        "idempotency_key": f"job:{job}:release",
+        "reservation_key": f"job:{job}:reserve",
+        "related_id": str(job),
+        "note": None,
+    }
+    async with db.connection() as conn, conn.transaction(force_rollback=True):
+        cur = await conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + RELEASE_SQL, params)
+        plan = (await cur.fetchone())["QUERY PLAN"][0]["Plan"]
+    return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
+
+
+async def test_a_release_costs_the_same_whatever_the_accounts_history(ledger, ledger_db, new_ledger_user):
+    """Whether a plan expiry came after the reservation is one index probe, not a walk over
+    every row the account ever wrote."""
+    fresh, busy = await new_ledger_user(credits=100), await new_ledger_user(credits=100)
+    for _ in range(300):  # 600 rows of history: reservations and releases, no plan expiry
+        earlier = uuid.uuid4()
+        await ledger.reserve(busy, 10, idempotency_key=f"job:{earlier}:reserve")
+        await ledger.settle(busy, reserved=10, charged=0, job_id=earlier)
+    reads = []
+    for user in (fresh, busy):
+        job = uuid.uuid4()
+        await ledger.reserve(user, 10, idempotency_key=f"job:{job}:reserve", related_id=job)
+        reads.append(await release_pages_read(ledger_db, user, job))
+    assert reads[1] <= reads[0] + 3, reads
 
 
 async def test_refund_is_its_own_row(ledger, new_ledger_user):
