@@ -5,7 +5,7 @@
                                      [--events 300] [--event-interval 0.1] [--clients 50] [--pool 20]
                                      [--seconds 10]
 
-(`--creates 0` or `--clients 0` leaves that comparison out.)
+(`--creates 0`, `--subscribers 0` or `--clients 0` leaves that comparison out.)
 
   creates/s    `bench/jobs.py`'s create client (same code, same concurrency) against
                `infrence serve` and against `bare`: one FastAPI route under uvicorn, one process,
@@ -19,7 +19,10 @@
                subscriber is attached count.
   ledger       `bench/ledger.py`'s "own accounts" pairs against raw psycopg pairs (a conditional
                `UPDATE credit_accounts ... - 15`, then `+ 15`, autocommit, no ledger rows) on the
-               same pool, same clients, same accounts: the floor of two committed writes.
+               same pool, same clients, same accounts: the floor of two committed writes. A third
+               row, "same rows", writes by hand what the ledger's rules ask of a pair and no more:
+               each step one statement that moves the balance and appends its ledger row with its
+               idempotency key (no bucket split, no replay check): the floor of the rules.
 """
 
 from __future__ import annotations
@@ -190,6 +193,27 @@ async def compare_creates(
     )
 
 
+async def compare_fanout(
+    args: argparse.Namespace, api: str, base: str, key: dict, data_dir: Path, pids: tuple[int, int, int]
+) -> None:
+    server, baseline, postmaster = pids
+    deliveries = args.subscribers * args.events
+    since = cpu_seconds(server, postmaster)
+    with captured("infrence") as ours:
+        await jobs.measure_fanout(
+            api, key, args.subscribers, embedded_redis_url(data_dir), args.events, args.event_interval
+        )
+    print_cpu("infrence", since, server, postmaster, deliveries, "delivery (subscribing included)")
+    since = cpu_seconds(baseline, postmaster)
+    with captured("bare") as theirs:
+        await bare_fanout(base, args)
+    print_cpu("bare", since, baseline, postmaster, deliveries, "delivery (subscribing included)")
+    print(
+        f"  ratio infrence / bare: fan-out p99 {ours['p99'] / theirs['p99']:.2f}x   "
+        f"p50 {ours['p50'] / theirs['p50']:.2f}x"
+    )
+
+
 async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> None:
     port, bare_port = jobs.free_port(), jobs.free_port()
     api, base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
@@ -224,21 +248,8 @@ async def http_baselines(args: argparse.Namespace, data_dir: Path, env: dict[str
         postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
         if args.creates:
             await compare_creates(args, api, base, key, db, (server.pid, baseline.pid, postmaster))
-        deliveries = args.subscribers * args.events
-        since = cpu_seconds(server.pid, postmaster)
-        with captured("infrence") as ours:
-            await jobs.measure_fanout(
-                api, key, args.subscribers, embedded_redis_url(data_dir), args.events, args.event_interval
-            )
-        print_cpu("infrence", since, server.pid, postmaster, deliveries, "delivery (subscribing included)")
-        since = cpu_seconds(baseline.pid, postmaster)
-        with captured("bare") as theirs:
-            await bare_fanout(base, args)
-        print_cpu("bare", since, baseline.pid, postmaster, deliveries, "delivery (subscribing included)")
-        print(
-            f"  ratio infrence / bare: fan-out p99 {ours['p99'] / theirs['p99']:.2f}x   "
-            f"p50 {ours['p50'] / theirs['p50']:.2f}x"
-        )
+        if args.subscribers:
+            await compare_fanout(args, api, base, key, data_dir, (server.pid, baseline.pid, postmaster))
         await db.close()
     finally:
         if baseline:
@@ -261,15 +272,41 @@ async def raw_pair(_ledger: LedgerService, db: Database, user: uuid.UUID) -> Non
         )
 
 
+# One balance move and its ledger row, in one statement (what the ledger's rules require of
+# each step, without the bucket split and replay check that `ledger/repository.py` adds).
+MOVE_AND_APPEND_SQL = """
+WITH account AS (
+    UPDATE credit_accounts SET balance = balance + %(delta)s
+    WHERE user_id = %(user_id)s AND balance + %(delta)s >= 0 RETURNING user_id, balance
+)
+INSERT INTO credit_ledger (user_id, delta, balance_after, kind, related_id, idempotency_key)
+SELECT user_id, %(delta)s, balance, %(kind)s, %(job)s, %(key)s FROM account
+"""
+
+
+async def same_rows_pair(_ledger: LedgerService, db: Database, user: uuid.UUID) -> None:
+    """The rows a pair must write (the balance twice, two keyed ledger rows), by hand."""
+    job = str(uuid.uuid4())
+    for delta, kind in ((-ledger.CREDITS, "reserve"), (ledger.CREDITS, "release")):
+        async with db.connection() as conn:
+            cur = await conn.execute(
+                MOVE_AND_APPEND_SQL,
+                {"delta": delta, "user_id": user, "kind": kind, "job": job, "key": f"job:{job}:{kind}"},
+            )
+            if cur.rowcount != 1:
+                raise SystemExit("same-rows reserve found no funds")
+
+
 async def ledger_baseline(args: argparse.Namespace, data_dir: Path) -> None:
     async with ledger.funded_ledger(data_dir, args.pool, args.clients) as (db, service, own):
         rates = {}
-        for name, pair in (("infrence", ledger.plain_pair), ("raw", raw_pair)):
+        for name, pair in (("infrence", ledger.plain_pair), ("raw", raw_pair), ("same rows", same_rows_pair)):
             await ledger.run(db, service, own, pair, args.clients, 1.0)  # warm-up
-            pairs, elapsed = await ledger.run(db, service, own, pair, args.clients, args.seconds)
-            rates[name] = pairs / elapsed
-            print(f"  {name:<9} {rates[name]:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s)")
+            measured = await ledger.measure(data_dir, db, service, own, pair, args.clients, args.seconds)
+            rates[name] = measured.per_second
+            print(f"  {name:<9} {measured}")
         print(f"  ratio infrence / raw: pairs/s {rates['infrence'] / rates['raw']:.2f}x")
+        print(f"  ratio infrence / same rows: pairs/s {rates['infrence'] / rates['same rows']:.2f}x")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -299,7 +336,8 @@ async def main(args: argparse.Namespace) -> None:
             f"creates: {args.creates} each, {args.concurrency} clients; fan-out: {args.subscribers} subscribers"
             f" (bare: {args.events} events {args.event_interval:g}s apart)"
         )
-        await http_baselines(args, data_dir / "http", env | {"INFRENCE_DATA_DIR": str(data_dir / "http")})
+        if args.creates or args.subscribers:
+            await http_baselines(args, data_dir / "http", env | {"INFRENCE_DATA_DIR": str(data_dir / "http")})
         if args.clients:
             print(
                 f"ledger: {args.clients} clients, pool {args.pool}, {args.seconds:g}s each, {args.clients} accounts"

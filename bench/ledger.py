@@ -24,6 +24,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -113,6 +114,47 @@ async def run(
     return done, time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Measured:
+    """Pairs per second, and CPU per pair in this process (the clients) and in PostgreSQL."""
+
+    pairs: int
+    seconds: float
+    python_ms: float
+    postgres_ms: float
+
+    @property
+    def per_second(self) -> float:
+        return self.pairs / self.seconds
+
+    def __str__(self) -> str:
+        return (
+            f"{self.per_second:6.0f} reserve+release pairs/s  ({self.pairs} in {self.seconds:.1f}s; "
+            f"CPU per pair: Python {self.python_ms:.2f} ms + PostgreSQL {self.postgres_ms:.2f} ms)"
+        )
+
+
+async def measure(
+    data_dir: Path,
+    db: Database,
+    ledger: LedgerService,
+    users: list[uuid.UUID],
+    pair: Pair,
+    clients: int,
+    seconds: float,
+) -> Measured:
+    """`run`, with the CPU the clients and the embedded PostgreSQL in `data_dir` spent on it."""
+    postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    python_cpu, postgres_cpu = time.process_time(), postgres_cpu_seconds(postmaster)
+    pairs, elapsed = await run(db, ledger, users, pair, clients, seconds)
+    return Measured(
+        pairs,
+        elapsed,
+        (time.process_time() - python_cpu) / pairs * 1000,
+        (postgres_cpu_seconds(postmaster) - postgres_cpu) / pairs * 1000,
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="infrence-bench-"))
     data_dir.chmod(0o755)  # pgserver drops root to its own user, which must enter the dir
@@ -128,16 +170,9 @@ async def main(args: argparse.Namespace) -> None:
                 f"ledger bench: {args.clients} concurrent clients, pool {args.pool}, {args.seconds:g}s each, "
                 f"embedded PostgreSQL, {len(own)} accounts"
             )
-            postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
             for name, users, pair in scenarios:
-                python_cpu, postgres_cpu = time.process_time(), postgres_cpu_seconds(postmaster)
-                pairs, elapsed = await run(db, ledger, users, pair, args.clients, args.seconds)
-                python_cpu = (time.process_time() - python_cpu) / pairs * 1000
-                postgres_cpu = (postgres_cpu_seconds(postmaster) - postgres_cpu) / pairs * 1000
-                print(
-                    f"  {name:<17} {pairs / elapsed:6.0f} reserve+release pairs/s  ({pairs} in {elapsed:.1f}s; "
-                    f"CPU per pair: Python {python_cpu:.2f} ms + PostgreSQL {postgres_cpu:.2f} ms)"
-                )
+                measured = await measure(data_dir, db, ledger, users, pair, args.clients, args.seconds)
+                print(f"  {name:<17} {measured}")
             print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
             from ledger.check import check_ledger
 
