@@ -198,6 +198,13 @@ def render(after: dict[str, str], before: dict[str, str] | None, before_label: s
             f"Ledger pair, Python overhead over the raw pair (one client, no lock waits): {overhead:.3f} ms "
             "(target ≤ 0.3 ms); group commit: see `bench.ledger_commit` below.",
         ]
+    floor = number(r"ratio infrence / same rows: pairs/s ([\d.]+)x", after.get("baselines", ""))
+    if floor is not None:
+        lines += [
+            "",
+            f"Ledger pairs against the floor of the ledger's rules (`same rows` in `bench.baselines`: each step "
+            f"one statement that moves the balance and appends its keyed ledger row), same run: {floor:.2f}×.",
+        ]
     lines += ["", "## What the benches printed", ""]
     for title, outputs in (("after", after), ("before", before or {})):
         for text in outputs.values():
