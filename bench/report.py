@@ -4,7 +4,9 @@
 
 Runs, one after the other: `bench.http_credits` (API-key read vs a bare app doing the same two
 round trips), `bench.baselines` (creates, SSE fan-out and ledger pairs, each beside its bare
-baseline) and `bench.throughput` (worker vs `langgraph dev`). With `--before DIR` (a checkout
+baseline), `bench.throughput` (worker vs `langgraph dev`), `bench.ledger_commit` (the ledger
+pair's Python overhead, group commit) and `bench.sustained` (many jobs and streams at once:
+nothing refused, nothing lost, memory flat). With `--before DIR` (a checkout
 of an earlier commit, e.g. a `git worktree`), the same benches run there first, back to back,
 so the before/after table compares figures taken minutes apart on the same machine. Every
 figure in the table is a ratio against a baseline measured in the same bench run: absolute
@@ -31,12 +33,14 @@ BENCHES = {
     "baselines": ["-m", "bench.baselines"],
     "throughput": ["-m", "bench.throughput"],
     "ledger_commit": ["-m", "bench.ledger_commit"],
+    "sustained": ["-m", "bench.sustained"],
 }
 QUICK = {  # a smoke run of this script, not figures to publish
     "http": ["--seconds", "3"],
     "baselines": ["--creates", "120", "--subscribers", "100", "--seconds", "3"],
     "throughput": ["--jobs", "20"],
     "ledger_commit": ["--pairs", "200", "--seconds", "2"],
+    "sustained": ["--jobs", "80"],
 }
 
 # The issue's table (issue 19), the figures the work started from.
@@ -204,6 +208,20 @@ def render(after: dict[str, str], before: dict[str, str] | None, before_label: s
             "",
             f"Ledger pairs against the floor of the ledger's rules (`same rows` in `bench.baselines`: each step "
             f"one statement that moves the balance and appends its keyed ledger row), same run: {floor:.2f}×.",
+        ]
+    sustained = after.get("sustained", "")
+    if verdict := re.search(r"(held|BROKE): .*", sustained):
+        figures = re.findall(r"^  (creates|streams|jobs): +(.*?)(?:   \(|$)", sustained, re.MULTILINE)
+        growth = re.findall(
+            r"memory growth, half-way to the end, (\w+) +([-+\d.]+ MiB per 1,000 jobs)", sustained
+        )
+        lines += [
+            "",
+            f"Sustained load (`bench.sustained`): {verdict.group(1)} — "
+            + "; ".join(f"{name} {text}" for name, text in figures)
+            + "; memory growth once warm: "
+            + ", ".join(f"{name} {text}" for name, text in growth)
+            + ".",
         ]
     lines += ["", "## What the benches printed", ""]
     for title, outputs in (("after", after), ("before", before or {})):
