@@ -20,6 +20,7 @@ from langgraph.types import Command
 
 from api.collections.embeddings import embedder_for
 from api.collections.search import CollectionSearch
+from api.research.checkpointer import JobCheckpointer
 from api.research.repository import JobRepository, JobRow
 from api.research.service import JobOutcome, plan_of_job, source_policy_of
 from core.db import Database
@@ -105,9 +106,9 @@ class GraphRunner:
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (SAVER_SETUP_LOCK,))
 
-    def _saver(self) -> AsyncPostgresSaver:
+    def _saver(self) -> JobCheckpointer:
         # A saver per run: each instance serialises its operations behind one lock.
-        return AsyncPostgresSaver(self.db.pool)
+        return JobCheckpointer(self.db.pool)
 
     def _graph(self):
         """The compiled graph with a fresh saver: compiled once per process, copied per run."""

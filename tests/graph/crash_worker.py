@@ -1,4 +1,4 @@
-"""A research run with a PostgreSQL checkpointer, as a job worker runs it; the crash test SIGKILLs it.
+"""A research run with the job worker's PostgreSQL checkpointer, as a job worker runs it; the crash test SIGKILLs it.
 
 python -m tests.graph.crash_worker   (env: DATABASE_URL, THREAD_ID, DATA_DIR, OPENAI_*, TAVILY_*)
 """
@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from api.research.checkpointer import JobCheckpointer
 from graph.builder import build_graph
 from graph.context import build_context
 from graph.modes import budgets_for
@@ -30,13 +31,12 @@ def run_config(thread_id: str) -> dict:
 
 
 async def main() -> None:
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
     kwargs = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": None}
     async with AsyncConnectionPool(os.environ["DATABASE_URL"], kwargs=kwargs, open=False) as pool:
-        saver = AsyncPostgresSaver(pool)
+        saver = JobCheckpointer(pool)
         await saver.setup()
         ctx = context_from_env()
         print("started", flush=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from api.research.checkpointer import JobCheckpointer
 from graph.builder import build_graph
 from tests.graph.conftest import online_settings
 from tests.graph.crash_worker import QUESTION, context_from_env, run_config
@@ -63,7 +64,6 @@ def worker_env(llm, tavily, tmp_path, database_url, monkeypatch):
 
 
 async def test_a_killed_run_resumes_without_redoing_finished_branches(worker_env, llm, tavily, tmp_path):
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
@@ -100,7 +100,7 @@ async def test_a_killed_run_resumes_without_redoing_finished_branches(worker_env
 
     kwargs = {"autocommit": True, "row_factory": dict_row}
     async with AsyncConnectionPool(worker_env["DATABASE_URL"], kwargs=kwargs, open=False) as pool:
-        graph = build_graph(AsyncPostgresSaver(pool))
+        graph = build_graph(JobCheckpointer(pool))
         ctx = context_from_env()
         try:
             state = await graph.ainvoke(None, config=run_config(thread_id), context=ctx, durability="sync")
