@@ -8,11 +8,13 @@ and runs in a thread so the event loop never blocks on SQLite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,16 +89,40 @@ class CorpusIndex:
         self.index_path = index_path
         self._lock = threading.Lock()
         self._refreshed_at: float | None = None
+        self._idle_lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
 
     def _connect(self) -> sqlite3.Connection:
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.index_path, timeout=30)
+        conn = sqlite3.connect(self.index_path, timeout=30, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         return conn
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A read connection, reused: opening one per search cost about as much as the search.
+        Concurrent searches (they run in worker threads) each take their own; in WAL mode each
+        read sees the latest refresh."""
+        with self._idle_lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+        try:
+            yield conn
+        finally:
+            with self._idle_lock:
+                self._idle.append(conn)
+
+    def close(self) -> None:
+        """Close the idle read connections (a later search opens a new one)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
     def refresh(self) -> int:
         """Bring the index up to date with the folder; returns how many files were (re)indexed."""
-        with self._lock, self._connect() as conn:
+        with self._lock, contextlib.closing(self._connect()) as conn, conn:
             conn.executescript(SCHEMA)
             known = {
                 row[0]: (row[1], row[2]) for row in conn.execute("SELECT path, mtime_ns, size FROM documents")
@@ -137,7 +163,7 @@ class CorpusIndex:
         match = fts_query(query)
         if not match:
             return []
-        with self._connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(SEARCH_SQL, {"query": match, "limit": limit}).fetchall()
         return [CorpusHit(path, title, body, snippet, -rank) for path, title, body, snippet, rank in rows]
 
@@ -145,7 +171,7 @@ class CorpusIndex:
         """(title, stored text) of an indexed document; only indexed paths answer, so no path
         a caller sends can reach outside the corpus."""
         self._refresh_if_due()
-        with self._connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(
                 "SELECT title, body FROM documents WHERE path = ?", (relative_path,)
             ).fetchone()

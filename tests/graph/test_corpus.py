@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from pathlib import Path
 
 from graph.providers.corpus import CorpusIndex, fts_query
 from graph.providers.search import CorpusSearch
@@ -63,3 +65,24 @@ async def test_corpus_search_returns_text_with_each_hit(tmp_path):
     assert results[0].url == "corpus://heat-pumps.md"  # a stable id, never a server path
     assert results[0].raw_content and "coefficient of performance" in results[0].raw_content
     assert results[0].title == "Heat pumps" and results[0].domain == "corpus"
+
+
+def files_open_on(path) -> int:
+    """How many of this process's file descriptors are open on `path`."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # an fd closed while listing
+            count += os.readlink(fd) == str(path)
+    return count
+
+
+def test_searches_reuse_one_read_connection_and_close_releases_it(tmp_path):
+    index = CorpusIndex(CORPUS, tmp_path / "index.sqlite")
+    for _ in range(20):
+        assert index.search("heat pump efficiency", 3)
+        assert index.document("batteries.html")
+    assert files_open_on(index.index_path) == 1  # one connection, kept between searches
+    index.close()
+    assert files_open_on(index.index_path) == 0
+    assert index.search("heat pump efficiency", 3)  # reopened on demand
+    index.close()
