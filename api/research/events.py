@@ -140,8 +140,10 @@ PROGRESS_COALESCE_SECS = 0.1
 class EventWriter:
     """One job's events on their way to its stream. `progress` events (each a full snapshot of
     spend against budget) are held up to PROGRESS_COALESCE_SECS and only the newest is sent;
-    any other event goes out at once, in one pipeline with the progress held before it, so
-    order is kept and a burst of node boundaries costs one Redis round trip, not one each."""
+    any other event is queued at once, after the progress held before it, so order is kept.
+    One task sends the queue: whatever is queued while a round trip is in flight goes in the
+    next one, so a burst of node boundaries costs a Redis round trip or two, not one each, and
+    the run never waits on Redis."""
 
     def __init__(
         self, events: JobEvents, job_id: UUID | str, *, coalesce_secs: float = PROGRESS_COALESCE_SECS
@@ -151,37 +153,38 @@ class EventWriter:
         self.coalesce_secs = coalesce_secs
         self._progress: dict[str, Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._flushing: asyncio.Task | None = None
-        self._lock = asyncio.Lock()
+        self._queued: list[tuple[str, dict[str, Any]]] = []
+        self._sending: asyncio.Task | None = None
 
     async def emit(self, event_type: str, data: dict[str, Any]) -> None:
         if event_type == PROGRESS:
             self._progress = data
             if self._timer is None:
-                self._timer = asyncio.get_running_loop().call_later(self.coalesce_secs, self._flush_later)
+                self._timer = asyncio.get_running_loop().call_later(self.coalesce_secs, self._queue, [])
             return
-        await self._send([(event_type, data)])
+        self._queue([(event_type, data)])
 
     async def close(self) -> None:
-        """Send what is held (the run ended)."""
-        await self._send([])
-        if self._flushing is not None:
-            await self._flushing
+        """Send what is held and queued (the run ended)."""
+        self._queue([])
+        if self._sending is not None:
+            await self._sending
 
-    def _flush_later(self) -> None:
-        self._timer = None
-        self._flushing = asyncio.create_task(self._send([]))
+    def _queue(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._progress is not None:
+            events = [(PROGRESS, self._progress), *events]
+            self._progress = None
+        self._queued.extend(events)
+        if self._queued and (self._sending is None or self._sending.done()):
+            self._sending = asyncio.create_task(self._send_queued())
 
-    async def _send(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        async with self._lock:  # one batch at a time, so the stream keeps the order of emits
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if self._progress is not None:
-                events = [(PROGRESS, self._progress), *events]
-                self._progress = None
-            if events:
-                await self.events.append_many(self.job_id, events)
+    async def _send_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            await self.events.append_many(self.job_id, batch)
 
 
 SUBSCRIBER_QUEUE_MAX = 1000  # events buffered for one slow client before it is cut loose

@@ -136,6 +136,31 @@ async def test_progress_is_coalesced_and_every_other_event_keeps_its_place(redis
         await redis.aclose()
 
 
+async def round_trips(redis: Redis) -> int:
+    """Appends sent so far: each round trip of events ends with the stream's one EXPIRE."""
+    return (await redis.info("commandstats")).get("cmdstat_expire", {}).get("calls", 0)
+
+
+async def test_a_burst_of_events_reaches_the_stream_in_order_in_a_few_round_trips(redis_url, clean_storage):
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    events = JobEvents(redis)
+    job_id = str(uuid.uuid4())
+    writer = EventWriter(events, job_id, coalesce_secs=60)
+    try:
+        before = await round_trips(redis)
+        for i in range(50):
+            await writer.emit("source.read", {"i": i})
+            await writer.emit("progress", {"i": i})
+        await writer.close()
+        stream = await events.since(job_id, "0-0")
+        assert [(e.type, e.data["i"]) for e in stream] == [
+            (kind, i) for i in range(50) for kind in ("source.read", "progress")
+        ]
+        assert await round_trips(redis) - before <= 3  # the first event alone, then the rest
+    finally:
+        await redis.aclose()
+
+
 async def test_a_subscriber_wakes_for_an_event_and_times_out_only_after_a_quiet_timeout():
     """One alarm serves many waits: an event offered mid-wait ends it at once, a short wait after
     a long one still ends on time, and a wait with nothing coming ends no sooner than asked."""
