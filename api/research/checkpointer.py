@@ -5,8 +5,8 @@ A lite job writes about ten checkpoints and a dozen sets of task writes. The lib
 `AsyncPostgresSaver` (langgraph-checkpoint-postgres 3.2) serialises each of them in a worker thread
 (`asyncio.to_thread`) and sends its rows through a psycopg pipeline; both cost the worker more CPU
 than the write itself (a thread hop and a pipeline per call). Here the values are serialised
-inline — they are small, and the thread hop is what costs — and sent as one `INSERT ... SELECT
-FROM unnest(...)`, one statement and one round trip per call.
+inline — they are small, and the thread hop is what costs — and sent as one `INSERT`, one
+statement and one round trip per call.
 
 Overridden upstream methods: `aput` and `aput_writes`, nothing else. The rows written are the
 library's own (same tables, columns, serializer and conflict rules), so reading (`aget_state`,
@@ -17,6 +17,8 @@ to what `aput` inlines would have to be mirrored here.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,35 +34,44 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg.types.json import Jsonb
 
-# The checkpoint and its channels' new blobs, in one statement (so in one transaction, as the
-# library's pipeline is). Column lists and conflict rules are the library's.
-PUT_CHECKPOINT_SQL = """
-WITH blobs AS (
-    INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
-    SELECT %(thread_id)s, %(checkpoint_ns)s, channel, version, type, blob
-    FROM unnest(%(channels)s::text[], %(versions)s::text[], %(types)s::text[], %(blobs)s::bytea[])
-        AS b(channel, version, type, blob)
-    ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
-)
-INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-VALUES (%(thread_id)s, %(checkpoint_ns)s, %(checkpoint_id)s, %(parent_id)s, %(checkpoint)s, %(metadata)s)
+BLOB_COLUMNS = "thread_id, checkpoint_ns, channel, version, type, blob"
+CHECKPOINT_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata"
+WRITE_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob"
+PUT_CHECKPOINT_SQL = f"""
+INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
 DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
 """
-_WRITES_SQL = """
-INSERT INTO checkpoint_writes
-    (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
-SELECT %(thread_id)s, %(checkpoint_ns)s, %(checkpoint_id)s, %(task_id)s, %(task_path)s,
-       idx, channel, type, blob
-FROM unnest(%(idxs)s::integer[], %(channels)s::text[], %(types)s::text[], %(blobs)s::bytea[])
-    AS w(idx, channel, type, blob)
-ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
-"""
 # Special writes (errors, interrupts...) replace an earlier one at their index; others never do.
-UPSERT_WRITES_SQL = (
-    _WRITES_SQL + "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
+UPSERT_WRITES = "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
+
+
+def _values(rows: int, columns: int) -> str:
+    row = "(" + ", ".join(["%s"] * columns) + ")"
+    return ", ".join([row] * rows)
+
+
+@functools.cache
+def put_checkpoint_sql(blobs: int) -> str:
+    """The checkpoint and its channels' new blobs in one statement (so in one transaction, as the
+    library's pipeline is). Rows go in as VALUES, not arrays: psycopg dumps scalars in C, lists in
+    Python. Column lists and conflict rules are the library's."""
+    if not blobs:
+        return PUT_CHECKPOINT_SQL
+    return f"""
+WITH blobs AS (
+    INSERT INTO checkpoint_blobs ({BLOB_COLUMNS}) VALUES {_values(blobs, 6)}
+    ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
 )
-INSERT_WRITES_SQL = _WRITES_SQL + "DO NOTHING"
+{PUT_CHECKPOINT_SQL}"""
+
+
+@functools.cache
+def put_writes_sql(writes: int, *, special: bool) -> str:
+    return f"""
+INSERT INTO checkpoint_writes ({WRITE_COLUMNS}) VALUES {_values(writes, 9)}
+ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {UPSERT_WRITES if special else "DO NOTHING"}
+"""
 
 
 class JobCheckpointer(AsyncPostgresSaver):
@@ -93,20 +104,17 @@ class JobCheckpointer(AsyncPostgresSaver):
             blob_values,
             {channel: version for channel, version in new_versions.items() if channel in blob_values},
         )
-        params = {
-            "thread_id": thread_id,
-            "checkpoint_ns": checkpoint_ns,
-            "checkpoint_id": checkpoint["id"],
-            "parent_id": configurable.get("checkpoint_id"),
-            "checkpoint": Jsonb({**checkpoint, "channel_values": inline}),
-            "metadata": Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
-            "channels": [row[2] for row in blob_rows],
-            "versions": [row[3] for row in blob_rows],
-            "types": [row[4] for row in blob_rows],
-            "blobs": [row[5] for row in blob_rows],
-        }
+        params = [
+            *itertools.chain.from_iterable(blob_rows),
+            thread_id,
+            checkpoint_ns,
+            checkpoint["id"],
+            configurable.get("checkpoint_id"),
+            Jsonb({**checkpoint, "channel_values": inline}),
+            Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+        ]
         async with self._cursor() as cur:
-            await cur.execute(PUT_CHECKPOINT_SQL, params)
+            await cur.execute(put_checkpoint_sql(len(blob_rows)), params)
         return {
             "configurable": {
                 "thread_id": thread_id,
@@ -136,16 +144,9 @@ class JobCheckpointer(AsyncPostgresSaver):
             # One statement cannot upsert a row twice: the last write at an index wins, as the
             # library's one-statement-per-row upsert leaves it.
             rows = list({row[5]: row for row in rows}.values())
-        params = {
-            "thread_id": configurable["thread_id"],
-            "checkpoint_ns": configurable["checkpoint_ns"],
-            "checkpoint_id": configurable["checkpoint_id"],
-            "task_id": task_id,
-            "task_path": task_path,
-            "idxs": [row[5] for row in rows],
-            "channels": [row[6] for row in rows],
-            "types": [row[7] for row in rows],
-            "blobs": [row[8] for row in rows],
-        }
+        if not rows:
+            return
         async with self._cursor() as cur:
-            await cur.execute(UPSERT_WRITES_SQL if special else INSERT_WRITES_SQL, params)
+            await cur.execute(
+                put_writes_sql(len(rows), special=special), list(itertools.chain.from_iterable(rows))
+            )
