@@ -98,8 +98,9 @@ class ResearchWorker:
         claimed_any = False
         while len(self.running) < self.concurrency:
             try:
-                async with self.db.transaction() as tx:
-                    job = await self.jobs.claim_next(tx, self.worker_id, self.lease)
+                # One statement, so atomic in autocommit: no BEGIN and COMMIT round trips per claim.
+                async with self.db.connection() as conn:
+                    job = await self.jobs.claim_next(conn, self.worker_id, self.lease)
             except OUTAGES as exc:
                 log.warning("worker %s cannot claim: %s", self.worker_id, type(exc).__name__)
                 return False
