@@ -135,22 +135,31 @@ class JobEvents:
 
 
 PROGRESS_COALESCE_SECS = 0.1
+SEND_GAP_SECS = 0.01  # at most one round trip per job per gap: a client sees an event <= 10 ms later
 
 
 class EventWriter:
     """One job's events on their way to its stream. `progress` events (each a full snapshot of
     spend against budget) are held up to PROGRESS_COALESCE_SECS and only the newest is sent;
     any other event is queued at once, after the progress held before it, so order is kept.
-    One task sends the queue: whatever is queued while a round trip is in flight goes in the
-    next one, so a burst of node boundaries costs a Redis round trip or two, not one each, and
-    the run never waits on Redis."""
+    One task sends the queue: an event goes out at once when nothing was sent in the last
+    SEND_GAP_SECS, else with whatever else comes in that gap — so a burst of node boundaries
+    costs a Redis round trip or two, not one each, and the run never waits on Redis."""
 
     def __init__(
-        self, events: JobEvents, job_id: UUID | str, *, coalesce_secs: float = PROGRESS_COALESCE_SECS
+        self,
+        events: JobEvents,
+        job_id: UUID | str,
+        *,
+        coalesce_secs: float = PROGRESS_COALESCE_SECS,
+        gap_secs: float = SEND_GAP_SECS,
     ):
         self.events = events
         self.job_id = job_id
         self.coalesce_secs = coalesce_secs
+        self.gap_secs = gap_secs
+        self._closing = False
+        self._gap: asyncio.Future | None = None
         self._progress: dict[str, Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._queued: list[tuple[str, dict[str, Any]]] = []
@@ -165,8 +174,11 @@ class EventWriter:
         self._queue([(event_type, data)])
 
     async def close(self) -> None:
-        """Send what is held and queued (the run ended)."""
+        """Send what is held and queued (the run ended), without waiting out a gap."""
+        self._closing = True
         self._queue([])
+        if self._gap is not None and not self._gap.done():
+            self._gap.set_result(None)
         if self._sending is not None:
             await self._sending
 
@@ -182,9 +194,20 @@ class EventWriter:
             self._sending = asyncio.create_task(self._send_queued())
 
     async def _send_queued(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._queued:
             batch, self._queued = self._queued, []
             await self.events.append_many(self.job_id, batch)
+            if not self._closing:  # the gap: what is emitted meanwhile goes out together after it
+                self._gap = loop.create_future()
+                timer = loop.call_later(self.gap_secs, _end_gap, self._gap)
+                await self._gap
+                timer.cancel()
+
+
+def _end_gap(gap: asyncio.Future) -> None:
+    if not gap.done():
+        gap.set_result(None)
 
 
 SUBSCRIBER_QUEUE_MAX = 1000  # events buffered for one slow client before it is cut loose
