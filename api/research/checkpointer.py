@@ -18,7 +18,6 @@ to what `aput` inlines would have to be mirrored here.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,11 +33,9 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg.types.json import Jsonb
 
-BLOB_COLUMNS = "thread_id, checkpoint_ns, channel, version, type, blob"
-CHECKPOINT_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata"
-WRITE_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob"
-PUT_CHECKPOINT_SQL = f"""
-INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)
+PUT_CHECKPOINT_SQL = """
+INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
 DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
 """
@@ -46,21 +43,23 @@ DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
 UPSERT_WRITES = "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
 
 
-def _values(rows: int, columns: int) -> str:
-    row = "(" + ", ".join(["%s"] * columns) + ")"
+def _values(rows: int, row: str) -> str:
     return ", ".join([row] * rows)
 
 
 @functools.cache
 def put_checkpoint_sql(blobs: int) -> str:
     """The checkpoint and its channels' new blobs in one statement (so in one transaction, as the
-    library's pipeline is). Rows go in as VALUES, not arrays: psycopg dumps scalars in C, lists in
-    Python. Column lists and conflict rules are the library's."""
+    library's pipeline is). Column lists and conflict rules are the library's. Rows go in as VALUES,
+    not arrays (psycopg dumps scalars in C, lists in Python), and the values every row shares go in
+    once: psycopg caches a query's parsing only up to 50 parameters."""
     if not blobs:
         return PUT_CHECKPOINT_SQL
     return f"""
 WITH blobs AS (
-    INSERT INTO checkpoint_blobs ({BLOB_COLUMNS}) VALUES {_values(blobs, 6)}
+    INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+    SELECT %s, %s, b.channel, b.version, b.type, b.blob
+    FROM (VALUES {_values(blobs, "(%s::text, %s::text, %s::text, %s::bytea)")}) AS b(channel, version, type, blob)
     ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
 )
 {PUT_CHECKPOINT_SQL}"""
@@ -69,7 +68,9 @@ WITH blobs AS (
 @functools.cache
 def put_writes_sql(writes: int, *, special: bool) -> str:
     return f"""
-INSERT INTO checkpoint_writes ({WRITE_COLUMNS}) VALUES {_values(writes, 9)}
+INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
+SELECT %s, %s, %s, %s, %s, w.idx, w.channel, w.type, w.blob
+FROM (VALUES {_values(writes, "(%s::integer, %s::text, %s::text, %s::bytea)")}) AS w(idx, channel, type, blob)
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {UPSERT_WRITES if special else "DO NOTHING"}
 """
 
@@ -105,7 +106,8 @@ class JobCheckpointer(AsyncPostgresSaver):
             {channel: version for channel, version in new_versions.items() if channel in blob_values},
         )
         params = [
-            *itertools.chain.from_iterable(blob_rows),
+            *((thread_id, checkpoint_ns) if blob_rows else ()),
+            *(value for row in blob_rows for value in row[2:]),
             thread_id,
             checkpoint_ns,
             checkpoint["id"],
@@ -148,5 +150,6 @@ class JobCheckpointer(AsyncPostgresSaver):
             return
         async with self._cursor() as cur:
             await cur.execute(
-                put_writes_sql(len(rows), special=special), list(itertools.chain.from_iterable(rows))
+                put_writes_sql(len(rows), special=special),
+                [*rows[0][:5], *(value for row in rows for value in row[5:])],
             )
