@@ -9,6 +9,9 @@ test holds, and its backend is terminated."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -20,6 +23,7 @@ from api.research.repository import NOTIFY_CHANNEL
 from api.research.worker import ResearchWorker
 from ledger.check import check_ledger
 from tests.accounts import balance_of
+from tests.conftest import REPO, server_env
 from tests.fakes.tavily_server import FakeTavily
 from tests.outages import cut_connections_waiting_on, holding
 from tests.research.conftest import submit_async_job
@@ -213,3 +217,61 @@ async def test_the_worker_listens_again_after_its_listen_connection_is_cut(app, 
             return bool((await listeners(admin)) - {first})
 
         await until(a_new_listener, timeout=30, what="the worker to LISTEN on a new connection")
+
+
+async def runs_started(database_url: str, job_id: str) -> int:
+    """How many times the job's graph was given its input (its first checkpoint's source)."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM checkpoints WHERE thread_id = %s AND metadata ->> 'source' = 'input'",
+            (job_id,),
+        )
+        return (await cur.fetchone())[0]
+
+
+async def test_a_worker_killed_mid_wave_leaves_a_job_that_ends_as_an_uninterrupted_run_and_is_charged_once(
+    idle_api, idle_funded, app, settings, online, held_search
+):
+    """SIGKILL an `infrence worker` while its job's search is in flight: the next worker resumes
+    the job from the checkpoints the killed one wrote, and it ends exactly as the same question
+    run without interruption — same brief, sources, basis and spend — charged once."""
+    tavily, searching = held_search
+    interrupted_id = await submit_async_job(idle_api, idle_funded, QUESTION)
+    env = server_env(
+        online,
+        TAVILY_API_KEY=online.tavily_api_key,
+        TAVILY_API_BASE=online.tavily_api_base,
+        INFRENCE_WORKER_LEASE_SECS=str(online.worker_lease_secs),
+    )
+    log = settings.data_dir / "killed-worker.log"
+    with open(log, "wb") as out:
+        killed = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        await until(searching.is_set, what=f"the job to start searching:\n{log.read_text()}")
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+    tavily.delays.clear()
+    tavily.release.set()
+    async with running_worker(app, online):
+        interrupted = await finished(idle_api, idle_funded, interrupted_id)
+        uninterrupted = await finished(
+            idle_api, idle_funded, await submit_async_job(idle_api, idle_funded, QUESTION)
+        )
+
+    assert interrupted["status"] == uninterrupted["status"] == "succeeded", interrupted
+    kept = ("brief", "sources", "basis", "typed", "stop_reason", "wave_count", "usage", "cost_usd")
+    assert {k: interrupted[k] for k in kept} == {k: uninterrupted[k] for k in kept}
+    assert (await job_row(settings.database_url, interrupted_id))["attempts"] == 2
+    assert await runs_started(settings.database_url, interrupted_id) == 1  # resumed, not restarted
+    for job in (interrupted, uninterrupted):
+        assert job["credits_charged"] == LITE_PRICE
+        assert await ledger_rows(settings.database_url, job["id"]) == [("reserve", -LITE_PRICE)]
+    assert await balance_of(app.state.db, idle_funded) == 1000 - 2 * LITE_PRICE
+    assert (await check_ledger(app.state.db)).clean
