@@ -161,10 +161,10 @@ class ResearchWorker:
                 worker_id=self.worker_id,
             )
             return
-        await self.events.append(
-            job.id, "job.started", {"id": str(job.id), "attempt": job.attempts, "worker": self.worker_id}
+        writer = EventWriter(self.events, job.id)  # sent by the writer: the run never waits on Redis
+        await writer.emit(
+            "job.started", {"id": str(job.id), "attempt": job.attempts, "worker": self.worker_id}
         )
-        writer = EventWriter(self.events, job.id)
         run = asyncio.create_task(self.runner.run(job, control=control, on_event=self._streamer(job, writer)))
         heartbeat = asyncio.create_task(self._heartbeat(job, run))
         try:
