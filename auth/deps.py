@@ -39,10 +39,8 @@ __all__ = [
 ]
 
 bearer_jwt = HTTPBearer(scheme_name="bearer_jwt", bearerFormat="JWT", auto_error=False)
-bearer_api_key = HTTPBearer(scheme_name="bearer_api_key", bearerFormat="API Key", auto_error=False)
 
 BearerJwt = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_jwt)]
-BearerApiKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_api_key)]
 
 
 async def get_account_service(request: Request) -> AccountService:
@@ -105,14 +103,23 @@ PlaygroundUser = Annotated[User, Depends(playground_user)]
 CurrentUserOrQueryToken = PlaygroundUser
 
 
-async def api_key_caller(credentials: BearerApiKey, keys: ApiKeyServiceDep) -> Caller:
-    if credentials is None:
-        raise Unauthorized("Missing API key")
-    caller = await keys.authenticate(credentials.credentials)
-    bind(user_id=caller.user.id)
-    return caller
+class ApiKeyBearer(HTTPBearer):
+    """The API-key caller as one dependency: it is the `bearer_api_key` scheme the OpenAPI
+    document publishes, and it authenticates. Every `/v1` request solves it, and FastAPI's
+    solving costs per dependency: one here, where the scheme, the key service and the caller
+    were three."""
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise Unauthorized("Missing API key")
+        keys = await get_api_key_service(request)
+        caller = await keys.authenticate(credentials.credentials)
+        bind(user_id=caller.user.id)
+        return caller
 
 
+api_key_caller = ApiKeyBearer(scheme_name="bearer_api_key", bearerFormat="API Key", auto_error=False)
 ApiKeyCaller = Annotated[Caller, Depends(api_key_caller)]
 
 
