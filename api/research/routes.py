@@ -25,7 +25,7 @@ from api.research.schemas import (
 )
 from api.research.service import MAX_WAIT_SECS, JobService, corpus_document, result_event_data, result_of
 from auth.deps import ApiKeyCaller, CurrentUser, PlaygroundUser, per_user_limit
-from core.deps import DbDep, RedisDep, SettingsDep
+from core.deps import SettingsDep
 from core.errors import error_responses
 from core.pagination import PageDep
 from core.ratelimit import RateLimiterDep
@@ -44,16 +44,19 @@ CorpusPath = Annotated[
 ]
 
 
-async def process_event_hub(request: Request, redis: RedisDep) -> EventHub:
+async def process_event_hub(request: Request) -> EventHub:
     """One hub per process, made on first use: every stream and waiter shares its one reader."""
-    return process_hub(request.app.state, redis)
+    return process_hub(request.app.state, request.app.state.redis)
 
 
 EventHubDep = Annotated[EventHub, Depends(process_event_hub)]
 
 
-async def get_job_service(db: DbDep, redis: RedisDep, settings: SettingsDep, hub: EventHubDep) -> JobService:
-    return JobService(db, redis, settings, hub)
+async def get_job_service(request: Request) -> JobService:
+    """Read from the app's state in one dependency: FastAPI's solving costs per dependency, and
+    every job route (the API's hottest) solved five for its service."""
+    state = request.app.state
+    return JobService(state.db, state.redis, state.settings, await process_event_hub(request))
 
 
 JobServiceDep = Annotated[JobService, Depends(get_job_service)]
