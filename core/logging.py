@@ -17,6 +17,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 REDACTED = "[REDACTED]"
 CONTEXT_FIELDS = ("request_id", "user_id", "job_id")
 
@@ -127,7 +129,10 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = redact(self.formatException(record.exc_info))
         if record.exc_text:
             entry["exception"] = record.exc_text
-        return json.dumps(entry, default=str)
+        try:  # a line per request: orjson is 5x faster than json.dumps
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:  # a lone surrogate, which only the standard encoder escapes
+            return json.dumps(entry, default=str)
 
 
 class TextFormatter(logging.Formatter):
@@ -166,6 +171,10 @@ def configure_logging(level: str = "INFO", stream=None, fmt: str | None = None) 
     """Route every logger (ours, uvicorn's, libraries') through one redacting handler: JSON lines,
     or short text lines at a terminal (`INFRENCE_LOG_FORMAT` decides when set)."""
     fmt = log_format_for(stream, fmt)
+    # What no formatter here prints but `logging` looks up for every record (thread, process and
+    # the caller's frame; the switches of the logging HOWTO's "Optimization" section).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -57,6 +57,21 @@ def test_a_record_is_one_json_line_with_its_scope_and_no_secret_even_in_a_traceb
     assert "request_id" not in second and first["timestamp"].endswith("+00:00")
 
 
+def test_a_message_with_a_lone_surrogate_is_still_one_json_line():
+    """A lone surrogate (undecodable bytes kept by `surrogateescape`) is what orjson refuses."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    try:
+        configure_logging(stream=stream)
+        logging.getLogger("tests.observability").warning("path /caf\udce9 and café")
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    (line,) = stream.getvalue().splitlines()
+    assert json.loads(line)["message"] == "path /caf\udce9 and café"
+
+
 async def test_every_answer_carries_a_request_id_and_a_sane_one_is_kept(client):
     generated = await client.get("/livez")
     kept = await client.get("/livez", headers={"X-Request-ID": "lb-7f3a.42"})
