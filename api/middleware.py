@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,7 +53,7 @@ class HttpEdge:
                 offered = value.decode("latin-1")
             elif name == b"content-length":
                 declared = value
-        request_id = offered if offered and _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id = offered if offered and _SANE_REQUEST_ID.match(offered) else secrets.token_hex(16)
         id_header = (b"x-request-id", request_id.encode())
         uploading = self.upload_path is not None and self.upload_path.match(scope["path"])
         limit = self.upload_bytes if uploading else self.max_bytes

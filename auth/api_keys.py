@@ -70,7 +70,8 @@ def is_well_formed(key: str) -> bool:
     if not key.startswith(KEY_PREFIX) or len(key) != len(KEY_PREFIX) + _RANDOM_CHARS + _CHECKSUM_CHARS:
         return False
     body, checksum = key[len(KEY_PREFIX) : -_CHECKSUM_CHARS], key[-_CHECKSUM_CHARS:]
-    return all(c in _ALPHABET for c in body) and secrets.compare_digest(checksum, _checksum(body))
+    # ASCII letters and digits are exactly the base62 alphabet (a per-character test costs 10x)
+    return body.isascii() and body.isalnum() and secrets.compare_digest(checksum, _checksum(body))
 
 
 def key_hash(key: str) -> bytes:

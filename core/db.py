@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from weakref import WeakKeyDictionary
 
 from psycopg import AsyncConnection
@@ -74,10 +74,10 @@ class Database:
             async with conn.transaction():
                 yield conn
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection]:
-        async with self.pool.connection() as conn:
-            yield conn
+    def connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """The pool's own context manager (every authenticated request takes one: a wrapping
+        generator would cost its frames on each)."""
+        return self.pool.connection()
 
     async def ping(self) -> bool:
         try:
