@@ -114,6 +114,7 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         stop(server)
         if args.keep:  # the raw stacks, for reading further (py-spy's collapsed format)
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
             for raw in data_dir.glob("*.txt"):
                 shutil.copy(raw, Path(args.keep) / raw.name)
         shutil.rmtree(data_dir, ignore_errors=True)
