@@ -62,14 +62,31 @@ WebhookSecretsDep = Annotated[WebhookSecrets, Depends(get_webhook_secrets)]
 ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
 
 
-async def current_session(credentials: BearerJwt, accounts: AccountServiceDep) -> Session:
-    if credentials is None:
-        raise Unauthorized()
-    session = await accounts.authenticate(credentials.credentials)
-    bind(user_id=session.user.id)  # the request's log lines name who made it
-    return session
+class AuthenticatingBearer(HTTPBearer):
+    """A bearer scheme that also authenticates: one dependency is both the scheme the OpenAPI
+    document publishes and the check. Every signed-in request solves it, and FastAPI's solving
+    costs per dependency: one here, where the scheme, the service and the caller were three."""
+
+    missing: str | None = None  # the 401's detail without a credential (None: the default one)
+
+    async def __call__(self, request: Request):  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise Unauthorized(self.missing)
+        found = await self.authenticate(request, credentials.credentials)
+        bind(user_id=found.user.id)  # the request's log lines name who made it
+        return found
+
+    async def authenticate(self, request: Request, token: str) -> Session | Caller:
+        raise NotImplementedError
 
 
+class SessionBearer(AuthenticatingBearer):
+    async def authenticate(self, request: Request, token: str) -> Session:
+        return await (await get_account_service(request)).authenticate(token)
+
+
+current_session = SessionBearer(scheme_name="bearer_jwt", bearerFormat="JWT", auto_error=False)
 CurrentSession = Annotated[Session, Depends(current_session)]
 
 
@@ -103,20 +120,11 @@ PlaygroundUser = Annotated[User, Depends(playground_user)]
 CurrentUserOrQueryToken = PlaygroundUser
 
 
-class ApiKeyBearer(HTTPBearer):
-    """The API-key caller as one dependency: it is the `bearer_api_key` scheme the OpenAPI
-    document publishes, and it authenticates. Every `/v1` request solves it, and FastAPI's
-    solving costs per dependency: one here, where the scheme, the key service and the caller
-    were three."""
+class ApiKeyBearer(AuthenticatingBearer):
+    missing = "Missing API key"
 
-    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        credentials = await super().__call__(request)
-        if credentials is None:
-            raise Unauthorized("Missing API key")
-        keys = await get_api_key_service(request)
-        caller = await keys.authenticate(credentials.credentials)
-        bind(user_id=caller.user.id)
-        return caller
+    async def authenticate(self, request: Request, token: str) -> Caller:
+        return await (await get_api_key_service(request)).authenticate(token)
 
 
 api_key_caller = ApiKeyBearer(scheme_name="bearer_api_key", bearerFormat="API Key", auto_error=False)
