@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from core.logging import configure_logging, log_context, redact
 from tests.accounts import DEFAULT_PASSWORD, open_account
+
+
+@contextlib.contextmanager
+def json_logs() -> Iterator[io.StringIO]:
+    """Logging configured as the app configures it, into a buffer; the root logger is restored after."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    try:
+        configure_logging(stream=stream)
+        yield stream
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
 
 
 @pytest.mark.parametrize(
@@ -33,11 +49,7 @@ def test_credentials_are_redacted_whatever_their_shape(secret, kept):
 
 
 def test_a_record_is_one_json_line_with_its_scope_and_no_secret_even_in_a_traceback():
-    stream = io.StringIO()
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    try:
-        configure_logging(stream=stream)
+    with json_logs() as stream:
         with log_context(request_id="req-1", user_id="user-1", job_id="job-1"):
             try:
                 raise ValueError("bad key ifr_AAAABBBBCCCC")
@@ -46,9 +58,6 @@ def test_a_record_is_one_json_line_with_its_scope_and_no_secret_even_in_a_traceb
                     "calling %s with %s", "/v1/x", "Bearer sk_test_123456789"
                 )
         logging.getLogger("tests.observability").info("outside any scope")
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["level"] == "ERROR" and first["logger"] == "tests.observability"
     assert (first["request_id"], first["user_id"], first["job_id"]) == ("req-1", "user-1", "job-1")
@@ -59,15 +68,8 @@ def test_a_record_is_one_json_line_with_its_scope_and_no_secret_even_in_a_traceb
 
 def test_a_message_with_a_lone_surrogate_is_still_one_json_line():
     """A lone surrogate (undecodable bytes kept by `surrogateescape`) is what orjson refuses."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    try:
-        configure_logging(stream=stream)
+    with json_logs() as stream:
         logging.getLogger("tests.observability").warning("path /caf\udce9 and café")
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
     (line,) = stream.getvalue().splitlines()
     assert json.loads(line)["message"] == "path /caf\udce9 and café"
 
