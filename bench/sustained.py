@@ -180,7 +180,7 @@ async def main(args: argparse.Namespace) -> int:
             keys = [await open_funded_account(http, db, credits) for _ in range(args.clients)]
             print(
                 f"bench/sustained.py on {os.cpu_count()} cores: {total} lite jobs from {args.clients} clients, "
-                f"a reader on every {args.read_every}th job, {args.workers} worker processes, "
+                f"a reader on one job in {args.read_every}, {args.workers} worker processes, "
                 f"load average {os.getloadavg()[0]:.2f}"
             )
             stop_sampling = asyncio.Event()
