@@ -239,6 +239,18 @@ def server_env(settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def worker_process(env: dict[str, str], log_path: Path, *, concurrency: int = 1) -> subprocess.Popen:
+    """An `infrence worker` process with `env` (see `server_env`), its output in `log_path`."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker", "--concurrency", str(concurrency)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @pytest.fixture
 def live_server(settings, clean_storage) -> Iterator[ServerProcess]:
     """`infrence serve` on a free TCP port against the test database, for one test."""

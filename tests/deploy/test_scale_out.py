@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ import pytest
 from core.db import Database
 from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
-from tests.conftest import REPO, ServerProcess, free_port, server_env
+from tests.conftest import ServerProcess, free_port, server_env, worker_process
 from tests.fakes.tavily_server import FakeTavily
 from tests.research.test_events_and_webhooks import _events
 from tests.research.test_live import DOCUMENTS
@@ -50,13 +49,7 @@ def cluster(settings, clean_storage, tavily, tmp_path):
         ServerProcess(env, free_port(), workers=1, http_workers=2),
         ServerProcess(env, free_port(), workers=0),
     ]
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "worker", "--concurrency", "2"],
-        cwd=REPO,
-        env=env,
-        stdout=open(tmp_path / "worker.log", "wb"),  # noqa: SIM115 (closed with the process)
-        stderr=subprocess.STDOUT,
-    )
+    worker = worker_process(env, tmp_path / "worker.log", concurrency=2)
     try:
         for api in apis:
             api.wait_healthy(timeout=180)  # five processes start at once on two cores

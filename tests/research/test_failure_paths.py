@@ -26,7 +26,7 @@ from graph.modes import CREDIT_USD, MAX_MODE_COST_SHARE, plan_for
 from graph.pricing import DEFAULT_PRICES
 from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
-from tests.conftest import REPO, server_env
+from tests.conftest import REPO, server_env, worker_process
 from tests.fakes.openai_server import FakeOpenAI, schema_name
 from tests.fakes.tavily_server import FakeTavily
 from tests.research.conftest import submit_async_job
@@ -79,14 +79,7 @@ def start_worker(settings, tavily: FakeTavily, log_path) -> subprocess.Popen:
         INFRENCE_WORKER_LEASE_SECS="2",
         INFRENCE_JOB_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
     )
-    with open(log_path, "wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    return worker_process(env, log_path)
 
 
 # --- a job that keeps killing its worker ------------------------------------------------------

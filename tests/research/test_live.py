@@ -14,7 +14,7 @@ import pytest
 from core.db import Database
 from ledger.check import check_ledger
 from tests.accounts import balance_of, open_account
-from tests.conftest import REPO, server_env
+from tests.conftest import REPO, server_env, worker_process
 from tests.fakes.tavily_server import FakeTavily
 from tests.research.test_events_and_webhooks import _events
 from tests.waiting import until
@@ -81,13 +81,7 @@ def _start_worker(settings, tavily: FakeTavily, log_path) -> subprocess.Popen:
     env = server_env(
         settings, TAVILY_API_KEY=tavily.api_key, TAVILY_API_BASE=tavily.url, INFRENCE_WORKER_LEASE_SECS="3"
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"],
-        cwd=REPO,
-        env=env,
-        stdout=open(log_path, "wb"),
-        stderr=subprocess.STDOUT,
-    )
+    return worker_process(env, log_path)
 
 
 async def _lease_owner_pid(settings, job_id: str) -> int | None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,7 +21,7 @@ from api.research.repository import NOTIFY_CHANNEL
 from api.research.worker import ResearchWorker
 from ledger.check import check_ledger
 from tests.accounts import balance_of
-from tests.conftest import REPO, server_env
+from tests.conftest import server_env, worker_process
 from tests.fakes.tavily_server import FakeTavily
 from tests.outages import cut_connections_waiting_on, holding
 from tests.research.conftest import submit_async_job
@@ -244,14 +242,7 @@ async def test_a_worker_killed_mid_wave_leaves_a_job_that_ends_as_an_uninterrupt
         INFRENCE_WORKER_LEASE_SECS=str(online.worker_lease_secs),
     )
     log = settings.data_dir / "killed-worker.log"
-    with open(log, "wb") as out:
-        killed = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    killed = worker_process(env, log)
     try:
         await until(searching.is_set, what=f"the job to start searching:\n{log.read_text()}")
     finally:
